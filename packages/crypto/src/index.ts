@@ -1,0 +1,54 @@
+export { Blake3Hash, type Blake3Hasher, blake3, blake3Stream, makeBlake3Hasher } from "./blake3.ts"
+export type { PublicBytes, PublicKind, SecretBytes, SecretKind } from "./branded.ts"
+export {
+  constantTimeEqual,
+  randomBytes,
+  toBase64Url,
+  toHex,
+} from "./bytes.ts"
+export {
+  type EnvelopeOptions,
+  envelopeOverhead,
+  openEnvelope,
+  sealEnvelope,
+} from "./envelope.ts"
+export {
+  DecryptError,
+  type DecryptErrorReason,
+  type EnvelopeFormat,
+  InvalidEnvelope,
+  type InvalidEnvelopeReason,
+  InvalidHash,
+  InvalidKey,
+  InvalidMac,
+  type InvalidMacReason,
+  InvalidSignature,
+  type InvalidSignatureReason,
+  type MalformedReason,
+} from "./errors.ts"
+export {
+  DEFAULT_CHUNK_SIZE,
+  decryptedFileSize,
+  decryptFile,
+  decryptFileStream,
+  encryptedFileSize,
+  encryptFile,
+  encryptFileStream,
+  type FileStreamOptions,
+  MAX_CHUNK_SIZE,
+} from "./file-stream.ts"
+export { deriveKey, deriveSigningSeed, KeyName } from "./kdf.ts"
+export { GroupSecret, SecretKey } from "./keys.ts"
+export { Mac, mac, verifyMac } from "./mac.ts"
+export {
+  generateSigningKeyPair,
+  PublicKey,
+  Signature,
+  type SigningKeyPair,
+  type SigningSecretKey,
+  SigningSeed,
+  sign,
+  signingKeyPairFromSeed,
+  signingSeedOf,
+  verify,
+} from "./signing.ts"
