@@ -1,0 +1,38 @@
+export {
+  type DhtTuning,
+  decodeConfig,
+  defaultConfig,
+  type MakeConfigOptions,
+  makeConfig,
+  type PrivateNetwork,
+  patchConfig,
+  type VeilidConfig,
+} from "./config.ts"
+export {
+  fromApiError,
+  VeilidAlreadyInitialized,
+  type VeilidError,
+  VeilidInternal,
+  VeilidInvalidArgument,
+  VeilidInvalidTarget,
+  VeilidKeyNotFound,
+  VeilidMissingArgument,
+  VeilidNoConnection,
+  VeilidNotInitialized,
+  VeilidParseError,
+  VeilidShutdown,
+  VeilidTimeout,
+  VeilidTransactionNotFound,
+  VeilidTryAgain,
+  VeilidUnimplemented,
+} from "./errors.ts"
+export type * from "./types.ts"
+export {
+  enableLogging,
+  makeVeilid,
+  type RoutingContext,
+  type TableDb,
+  Veilid,
+  type VeilidLayerOptions,
+  type VeilidShape,
+} from "./veilid.ts"
