@@ -1,0 +1,25 @@
+import { Effect, ManagedRuntime } from "effect"
+import { BlobStore, type BlobStoreService, layer } from "../src/index.ts"
+
+/** A store on loopback only, offline: what every bench process runs. */
+export const openStore = async (dir: string) => {
+  const runtime = ManagedRuntime.make(
+    layer({ dir, ipv4Addr: "127.0.0.1:0", ipv6Addr: "[::1]:0", fetchTimeoutMillis: 30_000 }),
+  )
+  const store: BlobStoreService = await runtime.runPromise(
+    Effect.gen(function* () {
+      return yield* BlobStore
+    }),
+  )
+  const run = <A, E>(effect: Effect.Effect<A, E>) => runtime.runPromise(effect)
+  return { store, run, close: () => runtime.dispose() }
+}
+
+export const MiB = 1024 * 1024
+
+/** One JSON object per line on stdout. */
+export const reply = (value: unknown) => {
+  process.stdout.write(`${JSON.stringify(value)}\n`)
+}
+
+export const peakRssMiB = () => Math.round(process.resourceUsage().maxRSS / 1024)

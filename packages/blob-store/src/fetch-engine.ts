@@ -1,0 +1,264 @@
+import { Deferred, Effect, Queue, Result } from "effect"
+import { type CollectionEntry, decodeHashSeq, decodeMeta, nameProblem } from "./collection.ts"
+import {
+  AllSourcesFailed,
+  type BlobNotFound,
+  type FetchError,
+  InvalidCollection,
+  NoSource,
+  type SourceFailure,
+  SourceTimeout,
+  type StoreError,
+} from "./errors.ts"
+import type { BlobHash } from "./hash.ts"
+import type { FetchEvent, FetchProgress, FetchRequest, Source, SourceProgress } from "./source.ts"
+
+/** What a layer gives the shared scheduler for one fetch. */
+export interface FetchTarget {
+  readonly has: (hash: BlobHash) => Effect.Effect<boolean, StoreError>
+  readonly size: (hash: BlobHash) => Effect.Effect<number, BlobNotFound | StoreError>
+  /** Whole blob into memory: only for hash sequences and names. */
+  readonly readSmall: (hash: BlobHash) => Effect.Effect<Uint8Array, BlobNotFound | StoreError>
+  /** Keeps these hashes (complete or partial) from being collected until the fetch ends. */
+  readonly protect: (hashes: ReadonlyArray<BlobHash>) => Effect.Effect<void, StoreError>
+  /**
+   * One blob from one source, verified before it is visible. `onProgress`
+   * gets verified bytes so far (absolute within the blob) and, once known,
+   * the blob's size; any call counts as a sign of life for the timeout.
+   */
+  readonly fetchBlob: (
+    hash: BlobHash,
+    source: Source,
+    onProgress: (done: number, total: number | undefined) => void,
+  ) => Effect.Effect<void, SourceFailure | StoreError>
+}
+
+export interface EngineResult {
+  readonly bytes: number
+  readonly blobs: number
+  readonly sources: ReadonlyArray<SourceProgress>
+  readonly collection:
+    | { readonly meta: BlobHash; readonly entries: ReadonlyArray<CollectionEntry> }
+    | undefined
+}
+
+interface SourceState {
+  source: Source
+  bytes: number
+  blobs: number
+  failure: SourceFailure | undefined
+}
+
+const isStoreError = (e: { readonly _tag: string }): e is StoreError =>
+  e._tag === "StoreClosed" || e._tag === "IoError" || e._tag === "DiskFull"
+
+const progressIntervalMillis = 100
+
+/**
+ * Multi-source scheduler shared by every layer.
+ *
+ * Work is a queue of hashes (one for a blob; hash sequence, then names, then
+ * members for a collection). Each live source runs `concurrencyPerSource`
+ * workers that take the next hash, so faster sources take more. A source that
+ * fails once (error, wrong bytes, silence longer than the timeout) is dropped
+ * and its hash goes back to the queue for the others; what was verified stays
+ * in the store, so the next source resumes rather than restarts (Iroh asks only
+ * for the chunks it is missing).
+ */
+export const runFetch = (
+  request: FetchRequest,
+  target: FetchTarget,
+  defaults: { readonly timeoutMillis: number },
+  emit: (event: FetchEvent) => void,
+): Effect.Effect<EngineResult, FetchError> =>
+  Effect.gen(function* () {
+    if (request.sources.length === 0) return yield* new NoSource({ hash: request.hash })
+    const timeoutMillis = request.timeoutMillis ?? defaults.timeoutMillis
+    const concurrency = Math.max(1, request.concurrencyPerSource ?? 4)
+    const states = new Map<string, SourceState>()
+    for (const source of request.sources)
+      if (!states.has(source.id))
+        states.set(source.id, { source, bytes: 0, blobs: 0, failure: undefined })
+    const failures: Array<SourceFailure> = []
+    const totals = new Map<BlobHash, number>()
+    const done = new Map<BlobHash, number>()
+    let blobsDone = 0
+    let blobsTotal = 0
+    let lastEmit = 0
+
+    const sourceProgress = (): ReadonlyArray<SourceProgress> =>
+      [...states.values()].map((s) => ({
+        source: s.source.id,
+        bytes: s.bytes,
+        blobs: s.blobs,
+        failure: s.failure,
+      }))
+    const sum = (m: Map<BlobHash, number>) => {
+      let n = 0
+      for (const v of m.values()) n += v
+      return n
+    }
+    const snapshot = (): FetchProgress => ({
+      _tag: "Progress",
+      bytesDone: sum(done),
+      bytesTotal: sum(totals),
+      blobsDone,
+      blobsTotal,
+      sources: sourceProgress(),
+    })
+    const report = (force: boolean) => {
+      const now = Date.now()
+      if (force || now - lastEmit >= progressIntervalMillis) {
+        lastEmit = now
+        emit(snapshot())
+      }
+    }
+    const credit = (hash: BlobHash, bytes: number, state: SourceState | undefined) => {
+      const before = done.get(hash) ?? 0
+      if (bytes > before) {
+        done.set(hash, bytes)
+        if (state) state.bytes += bytes - before
+      }
+    }
+    const alive = () => [...states.values()].filter((s) => s.failure === undefined)
+    const dropSource = (state: SourceState, failure: SourceFailure) => {
+      if (state.failure !== undefined) return
+      state.failure = failure
+      failures.push(failure)
+      emit({ _tag: "SourceFailed", failure })
+    }
+    const allFailed = () => new AllSourcesFailed({ hash: request.hash, failures: [...failures] })
+
+    const attempt = (hash: BlobHash, state: SourceState) =>
+      Effect.suspend(() => {
+        let last = Date.now()
+        const onProgress = (bytes: number, total: number | undefined) => {
+          last = Date.now()
+          if (total !== undefined) totals.set(hash, total)
+          credit(hash, bytes, state)
+          report(false)
+        }
+        const tick = Math.max(10, Math.min(250, timeoutMillis / 4))
+        const watchdog = Effect.gen(function* () {
+          while (true) {
+            yield* Effect.sleep(tick)
+            if (Date.now() - last > timeoutMillis)
+              return yield* new SourceTimeout({
+                source: state.source.id,
+                afterMillis: timeoutMillis,
+              })
+          }
+        })
+        return Effect.raceFirst(target.fetchBlob(hash, state.source, onProgress), watchdog)
+      })
+
+    const completed = (hash: BlobHash, state: SourceState | undefined) =>
+      Effect.gen(function* () {
+        const size = totals.get(hash) ?? (yield* target.size(hash))
+        totals.set(hash, size)
+        credit(hash, size, state)
+        blobsDone++
+        if (state) state.blobs++
+        report(false)
+      }).pipe(Effect.catchTag("BlobNotFound", () => Effect.void))
+
+    /** Brings every hash into the store, or fails once no source is left. */
+    const pool = (hashes: ReadonlyArray<BlobHash>) =>
+      Effect.gen(function* () {
+        const missing: Array<BlobHash> = []
+        for (const hash of hashes) {
+          if (yield* target.has(hash)) yield* completed(hash, undefined)
+          else missing.push(hash)
+        }
+        if (missing.length === 0) return
+        if (alive().length === 0) return yield* allFailed()
+        const queue = yield* Queue.unbounded<BlobHash>()
+        yield* Queue.offerAll(queue, missing)
+        let remaining = missing.length
+        const finished = yield* Deferred.make<void, AllSourcesFailed | StoreError>()
+
+        const worker = (state: SourceState) =>
+          Effect.gen(function* () {
+            while (state.failure === undefined) {
+              const hash = yield* Queue.take(queue)
+              if (state.failure !== undefined) {
+                yield* Queue.offer(queue, hash)
+                return
+              }
+              const result = yield* Effect.result(attempt(hash, state))
+              if (Result.isSuccess(result)) {
+                yield* completed(hash, state)
+                remaining--
+                if (remaining === 0) yield* Deferred.succeed(finished, undefined)
+                continue
+              }
+              const error = result.failure
+              if (isStoreError(error)) {
+                yield* Deferred.fail(finished, error)
+                return
+              }
+              yield* Queue.offer(queue, hash)
+              dropSource(state, error)
+              report(true)
+              if (alive().length === 0) yield* Deferred.fail(finished, allFailed())
+            }
+          }).pipe(Effect.catchCause((cause) => Deferred.failCause(finished, cause)))
+
+        yield* Effect.scoped(
+          Effect.gen(function* () {
+            for (const state of alive())
+              for (let i = 0; i < concurrency; i++) yield* Effect.forkScoped(worker(state))
+            yield* Deferred.await(finished)
+          }),
+        )
+      })
+
+    const invalid = (reason: string) => new InvalidCollection({ hash: request.hash, reason })
+
+    if (request.kind === "blob") {
+      blobsTotal = 1
+      yield* target.protect([request.hash])
+      yield* pool([request.hash])
+      report(true)
+      return {
+        bytes: sum(totals),
+        blobs: blobsDone,
+        sources: sourceProgress(),
+        collection: undefined,
+      }
+    }
+
+    blobsTotal = 1
+    yield* target.protect([request.hash])
+    yield* pool([request.hash])
+    // Just fetched and held by the fetch: a missing blob here is a bug.
+    const readHeld = (hash: BlobHash) =>
+      target.readSmall(hash).pipe(Effect.catchTag("BlobNotFound", (e) => Effect.die(e)))
+    const seq = decodeHashSeq(yield* readHeld(request.hash))
+    if (seq === undefined || seq.length === 0) return yield* invalid("not a hash sequence")
+    const [meta, ...members] = seq as [BlobHash, ...Array<BlobHash>]
+    const unique = [...new Set(members)].filter((h) => h !== meta && h !== request.hash)
+    blobsTotal = 2 + unique.length
+    yield* target.protect([request.hash, meta, ...unique])
+    yield* pool([meta])
+    const names = decodeMeta(yield* readHeld(meta))
+    if (names === undefined) return yield* invalid("names blob is not an Iroh collection header")
+    if (names.length !== members.length)
+      return yield* invalid(`${names.length} names for ${members.length} members`)
+    const seen = new Set<string>()
+    for (const name of names) {
+      const problem = nameProblem(name)
+      if (problem !== undefined) return yield* invalid(`${problem}: ${JSON.stringify(name)}`)
+      if (seen.has(name)) return yield* invalid(`duplicate name ${JSON.stringify(name)}`)
+      seen.add(name)
+    }
+    yield* pool(unique)
+    report(true)
+    const entries = names.map((name, i) => ({ name, hash: members[i] as BlobHash }))
+    return {
+      bytes: sum(totals),
+      blobs: blobsDone,
+      sources: sourceProgress(),
+      collection: { meta, entries },
+    }
+  })

@@ -1,0 +1,45 @@
+export {
+  BlobStore,
+  type BlobStoreService,
+  type ByteRange,
+  type CollectionChanges,
+  type DeleteResult,
+  type StoredRoot,
+} from "./blob-store.ts"
+export { type CollectionEntry, encodeCollection } from "./collection.ts"
+export {
+  AllSourcesFailed,
+  BlobNotFound,
+  DiskFull,
+  type FetchError,
+  HashMismatch,
+  InvalidCollection,
+  InvalidRange,
+  IoError,
+  NoSource,
+  NotFoundAtSource,
+  SourceError,
+  type SourceFailure,
+  SourceTimeout,
+  SourceUnreachable,
+  StoreClosed,
+  type StoreError,
+  UnsupportedSource,
+} from "./errors.ts"
+export { BlobHash, blake3, decodeBlobHash, isBlobHash } from "./hash.ts"
+export type { IrohStoreConfig } from "./iroh-node.ts"
+export { layer } from "./iroh-store.ts"
+export { layerMemory, type MemoryOptions } from "./memory.ts"
+export type {
+  ByteStreamSource,
+  FetchDone,
+  FetchEvent,
+  FetchProgress,
+  FetchRequest,
+  FetchResult,
+  FetchSourceFailed,
+  IrohSource,
+  MemorySource,
+  Source,
+  SourceProgress,
+} from "./source.ts"

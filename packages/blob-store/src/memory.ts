@@ -1,0 +1,286 @@
+import * as fs from "node:fs/promises"
+import * as path from "node:path"
+import { Effect, Layer, Stream } from "effect"
+import { BlobStore, type BlobStoreService } from "./blob-store.ts"
+import { Catalog } from "./catalog.ts"
+import {
+  type CollectionEntry,
+  decodeHashSeq,
+  decodeMeta,
+  encodeCollection,
+  normalizeEntries,
+} from "./collection.ts"
+import {
+  BlobNotFound,
+  HashMismatch,
+  InvalidCollection,
+  ioError,
+  NotFoundAtSource,
+  SourceUnreachable,
+  StoreClosed,
+  UnsupportedSource,
+} from "./errors.ts"
+import { runFetch } from "./fetch-engine.ts"
+import { type BlobHash, blake3 } from "./hash.ts"
+import {
+  applyChanges,
+  exportCollectionWith,
+  fetchApi,
+  receiveVerified,
+  resolveRange,
+} from "./shared.ts"
+import type { Source } from "./source.ts"
+
+interface MemoryStoreState {
+  readonly blobs: Map<BlobHash, Uint8Array>
+  readonly status: { closed: boolean }
+}
+
+// In-process "network" of memory stores, so `MemorySource` can reach another one.
+const memoryStores = new Map<string, MemoryStoreState>()
+let memoryStoreCounter = 0
+
+export interface MemoryOptions {
+  /** Default per-source fetch timeout. */
+  readonly fetchTimeoutMillis?: number
+}
+
+const readChunk = 64 * 1024
+
+/**
+ * The in-memory BlobStore for unit tests of the layers above. Same keeping
+ * rules, hashes, collection format and errors as the Iroh layer (the
+ * compliance suite holds both to that); never for production.
+ */
+export const makeMemory = (options: MemoryOptions = {}) =>
+  Effect.gen(function* () {
+    const storeId = `memory-${++memoryStoreCounter}-${process.pid}`
+    const blobs = new Map<BlobHash, Uint8Array>()
+    const status = { closed: false }
+    const catalog = new Catalog()
+    memoryStores.set(storeId, { blobs, status })
+    yield* Effect.addFinalizer(() =>
+      Effect.sync(() => {
+        status.closed = true
+        memoryStores.delete(storeId)
+      }),
+    )
+
+    const open = Effect.suspend(() =>
+      status.closed ? Effect.fail(new StoreClosed()) : Effect.void,
+    )
+
+    const put = (bytes: Uint8Array) =>
+      Effect.promise(async () => {
+        const copy = Uint8Array.from(bytes)
+        const hash = await blake3(copy)
+        blobs.set(hash, copy)
+        return hash
+      })
+
+    const addBytes = Effect.fn("BlobStore.addBytes")(function* (bytes: Uint8Array) {
+      yield* open
+      const hash = yield* put(bytes)
+      catalog.pin(hash)
+      return hash
+    })
+
+    const getBlob = (hash: BlobHash): Effect.Effect<Uint8Array, BlobNotFound | StoreClosed> =>
+      Effect.suspend((): Effect.Effect<Uint8Array, BlobNotFound | StoreClosed> => {
+        if (status.closed) return Effect.fail(new StoreClosed())
+        const bytes = blobs.get(hash)
+        return bytes === undefined ? Effect.fail(new BlobNotFound({ hash })) : Effect.succeed(bytes)
+      })
+
+    const readCollection: BlobStoreService["readCollection"] = Effect.fn(
+      "BlobStore.readCollection",
+    )(function* (root) {
+      yield* open
+      const known = catalog.collections.get(root)
+      if (known !== undefined) return known.entries
+      const seq = decodeHashSeq(yield* getBlob(root))
+      if (seq === undefined || seq.length === 0)
+        return yield* new InvalidCollection({ hash: root, reason: "not a hash sequence" })
+      const [meta, ...members] = seq as [BlobHash, ...Array<BlobHash>]
+      const names = decodeMeta(yield* getBlob(meta))
+      if (names === undefined || names.length !== members.length)
+        return yield* new InvalidCollection({ hash: root, reason: "names do not match members" })
+      return names.map((name, i) => ({ name, hash: members[i] as BlobHash }))
+    })
+
+    const createCollection = Effect.fn("BlobStore.createCollection")(function* (
+      input: ReadonlyArray<CollectionEntry>,
+    ) {
+      yield* open
+      const entries = yield* normalizeEntries(input)
+      for (const e of entries) {
+        if (!blobs.has(e.hash)) return yield* new BlobNotFound({ hash: e.hash })
+        if (catalog.isCollection(e.hash))
+          return yield* new InvalidCollection({
+            reason: `member ${e.name} is a collection; nesting is not supported`,
+          })
+      }
+      const encoded = yield* Effect.promise(() => encodeCollection(entries))
+      blobs.set(encoded.meta, encoded.metaBytes)
+      blobs.set(encoded.root, encoded.hashSeq)
+      catalog.addCollection(encoded.root, { meta: encoded.meta, entries })
+      catalog.adopt(entries)
+      return encoded.root
+    })
+
+    const deleteRoot = Effect.fn("BlobStore.delete")(function* (hash: BlobHash) {
+      yield* open
+      const plan = catalog.removeRoot(hash)
+      if (plan === undefined) return { freed: [] }
+      const freed = plan.candidates.filter((h) => !catalog.isHeld(h) && blobs.has(h))
+      for (const h of freed) blobs.delete(h)
+      return { freed }
+    })
+
+    const exportBlob = Effect.fn("BlobStore.exportBlob")(function* (hash: BlobHash, file: string) {
+      const bytes = yield* getBlob(hash)
+      const target = path.resolve(file)
+      yield* Effect.tryPromise({
+        try: async () => {
+          await fs.mkdir(path.dirname(target), { recursive: true })
+          await fs.writeFile(target, bytes)
+        },
+        catch: (cause) => ioError(target, cause),
+      })
+    })
+
+    const fetchBlob = (
+      hash: BlobHash,
+      source: Source,
+      onProgress: (done: number, total: number | undefined) => void,
+    ) =>
+      Effect.gen(function* () {
+        yield* open
+        switch (source._tag) {
+          case "MemorySource": {
+            const remote = memoryStores.get(source.storeId)
+            if (remote === undefined || remote.status.closed)
+              return yield* new SourceUnreachable({
+                source: source.id,
+                reason: "no such memory store",
+              })
+            const bytes = remote.blobs.get(hash)
+            if (bytes === undefined) return yield* new NotFoundAtSource({ source: source.id, hash })
+            const actual = yield* Effect.promise(() => blake3(bytes))
+            if (actual !== hash)
+              return yield* new HashMismatch({ source: source.id, expected: hash, actual })
+            blobs.set(hash, bytes)
+            onProgress(bytes.length, bytes.length)
+            return
+          }
+          case "ByteStreamSource": {
+            const chunks: Array<Uint8Array> = []
+            yield* receiveVerified(hash, source, onProgress, (chunk) =>
+              Effect.sync(() => {
+                chunks.push(Uint8Array.from(chunk))
+              }),
+            )
+            blobs.set(hash, Buffer.concat(chunks))
+            return
+          }
+          case "IrohSource":
+            return yield* new UnsupportedSource({ source: source.id, transport: "Iroh" })
+        }
+      })
+
+    const fetching = fetchApi((request, emit) =>
+      Effect.gen(function* () {
+        yield* open
+        const id = catalog.beginFetch()
+        const result = yield* runFetch(
+          request,
+          {
+            has: (h) => Effect.map(open, () => blobs.has(h)),
+            size: (h) => Effect.map(getBlob(h), (b) => b.length),
+            readSmall: getBlob,
+            protect: (hashes) => Effect.sync(() => catalog.holdForFetch(id, hashes)),
+            fetchBlob,
+          },
+          { timeoutMillis: options.fetchTimeoutMillis ?? 10_000 },
+          emit,
+        ).pipe(Effect.ensuring(Effect.sync(() => catalog.endFetch(id))))
+        yield* open
+        if (result.collection === undefined) catalog.pin(request.hash)
+        else catalog.addCollection(request.hash, result.collection)
+        return {
+          hash: request.hash,
+          kind: request.kind,
+          bytes: result.bytes,
+          blobs: result.blobs,
+          sources: result.sources,
+        }
+      }),
+    )
+
+    const service: BlobStoreService = {
+      addBytes,
+      addPath: Effect.fn("BlobStore.addPath")(function* (file: string) {
+        yield* open
+        const target = path.resolve(file)
+        const bytes = yield* Effect.tryPromise({
+          try: () => fs.readFile(target),
+          catch: (cause) => ioError(target, cause),
+        })
+        return yield* addBytes(bytes)
+      }),
+      addStream: (stream) =>
+        Effect.gen(function* () {
+          yield* open
+          const chunks: Array<Uint8Array> = []
+          yield* Stream.runForEach(stream, (chunk) =>
+            Effect.sync(() => chunks.push(Uint8Array.from(chunk))),
+          )
+          return yield* addBytes(Buffer.concat(chunks))
+        }).pipe(Effect.withSpan("BlobStore.addStream")),
+      read: (hash, range) =>
+        Stream.unwrap(
+          Effect.gen(function* () {
+            const bytes = yield* getBlob(hash)
+            const [start, end] = yield* resolveRange(hash, bytes.length, range)
+            const chunks: Array<Uint8Array> = []
+            for (let i = start; i < end; i += readChunk)
+              chunks.push(bytes.slice(i, Math.min(end, i + readChunk)))
+            return Stream.fromIterable(chunks)
+          }),
+        ),
+      has: Effect.fn("BlobStore.has")(function* (hash: BlobHash) {
+        yield* open
+        return blobs.has(hash)
+      }),
+      size: Effect.fn("BlobStore.size")(function* (hash: BlobHash) {
+        return (yield* getBlob(hash)).length
+      }),
+      list: Effect.fn("BlobStore.list")(function* () {
+        yield* open
+        return catalog.roots()
+      }),
+      createCollection,
+      readCollection,
+      updateCollection: Effect.fn("BlobStore.updateCollection")(function* (root, changes, opts) {
+        const entries = yield* readCollection(root)
+        const next = yield* createCollection(applyChanges(entries, changes))
+        if (next !== root && opts?.keepOld !== true) yield* deleteRoot(root)
+        return next
+      }),
+      exportBlob,
+      exportCollection: (root, dir) =>
+        exportCollectionWith({ readCollection, exportBlob }, root, dir).pipe(
+          Effect.withSpan("BlobStore.exportCollection"),
+        ),
+      delete: deleteRoot,
+      ...fetching,
+      source: Effect.fn("BlobStore.source")(function* () {
+        yield* open
+        return { _tag: "MemorySource", id: storeId, storeId } as const
+      }),
+    }
+    return service
+  })
+
+export const layerMemory = (options: MemoryOptions = {}): Layer.Layer<BlobStore> =>
+  Layer.effect(BlobStore, makeMemory(options))

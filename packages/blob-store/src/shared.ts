@@ -1,0 +1,127 @@
+import * as path from "node:path"
+import { Effect, Queue, Stream } from "effect"
+import type { BlobStoreService, ByteRange, CollectionChanges } from "./blob-store.ts"
+import { type CollectionEntry, nameProblem } from "./collection.ts"
+import {
+  type BlobNotFound,
+  type FetchError,
+  HashMismatch,
+  InvalidCollection,
+  InvalidRange,
+  type SourceFailure,
+  type StoreError,
+} from "./errors.ts"
+import { type BlobHash, makeBlake3 } from "./hash.ts"
+import type { ByteStreamSource, FetchEvent, FetchRequest, FetchResult } from "./source.ts"
+
+/** Checks a range against a blob's size; returns [start, endExclusive]. */
+export const resolveRange = (
+  hash: BlobHash,
+  size: number,
+  range: ByteRange | undefined,
+): Effect.Effect<readonly [number, number], InvalidRange> => {
+  const offset = range?.offset ?? 0
+  const length = range?.length
+  const bad =
+    !Number.isSafeInteger(offset) ||
+    offset < 0 ||
+    offset > size ||
+    (length !== undefined &&
+      (!Number.isSafeInteger(length) || length < 0 || offset + length > size))
+  if (bad) return Effect.fail(new InvalidRange({ hash, offset, length, size }))
+  return Effect.succeed([offset, length === undefined ? size : offset + length] as const)
+}
+
+export const applyChanges = (
+  entries: ReadonlyArray<CollectionEntry>,
+  changes: CollectionChanges,
+): ReadonlyArray<CollectionEntry> => {
+  const byName = new Map(entries.map((e) => [e.name, e.hash] as const))
+  for (const name of changes.remove ?? []) byName.delete(name)
+  for (const e of changes.set ?? []) byName.set(e.name, e.hash)
+  return [...byName].map(([name, hash]) => ({ name, hash }))
+}
+
+/** `dir/<name>` for each member, refusing names that would leave `dir`. */
+export const exportCollectionWith = (
+  store: Pick<BlobStoreService, "readCollection" | "exportBlob">,
+  root: BlobHash,
+  dir: string,
+): Effect.Effect<void, BlobNotFound | InvalidCollection | StoreError> =>
+  Effect.gen(function* () {
+    const entries = yield* store.readCollection(root)
+    const base = path.resolve(dir)
+    for (const e of entries) {
+      const problem = nameProblem(e.name)
+      if (problem !== undefined)
+        return yield* new InvalidCollection({
+          hash: root,
+          reason: `${problem}: ${JSON.stringify(e.name)}`,
+        })
+    }
+    yield* Effect.forEach(entries, (e) => store.exportBlob(e.hash, path.join(base, e.name)), {
+      concurrency: 4,
+      discard: true,
+    })
+  })
+
+/**
+ * Pulls a whole blob from a byte-stream source through BLAKE3. `write` sees
+ * every chunk (to a temp file, or memory); nothing is added unless the digest
+ * is the hash asked for. Progress calls during the stream only show life; the
+ * bytes count once verified.
+ */
+export const receiveVerified = (
+  hash: BlobHash,
+  source: ByteStreamSource,
+  onProgress: (done: number, total: number | undefined) => void,
+  write: (chunk: Uint8Array) => Effect.Effect<void, StoreError>,
+): Effect.Effect<number, SourceFailure | StoreError> =>
+  Effect.gen(function* () {
+    const hasher = yield* Effect.promise(() => makeBlake3())
+    let received = 0
+    yield* source.open(hash).pipe(
+      Stream.runForEach((chunk) =>
+        Effect.suspend(() => {
+          hasher.update(chunk)
+          received += chunk.length
+          onProgress(0, undefined)
+          return write(chunk)
+        }),
+      ),
+    )
+    const actual = hasher.digest()
+    if (actual !== hash)
+      return yield* new HashMismatch({ source: source.id, expected: hash, actual })
+    onProgress(received, received)
+    return received
+  })
+
+/** `fetch` and `fetchWithProgress` from one function that reports events. */
+export const fetchApi = (
+  run: (
+    request: FetchRequest,
+    emit: (event: FetchEvent) => void,
+  ) => Effect.Effect<FetchResult, FetchError>,
+): Pick<BlobStoreService, "fetch" | "fetchWithProgress"> => ({
+  fetch: Effect.fn("BlobStore.fetch")(function* (request: FetchRequest) {
+    return yield* run(request, () => {})
+  }),
+  fetchWithProgress: (request) =>
+    Stream.callback<FetchEvent, FetchError>((queue) =>
+      run(request, (event) => {
+        Queue.offerUnsafe(queue, event)
+      }).pipe(
+        Effect.flatMap((result) =>
+          Effect.andThen(Queue.offer(queue, { _tag: "Done", result }), Queue.end(queue)),
+        ),
+        Effect.catch((error) => Queue.fail(queue, error)),
+        Effect.withSpan("BlobStore.fetchWithProgress"),
+      ),
+    ),
+})
+
+export const nodeErrorCode = (cause: unknown): string | undefined => {
+  const code = (cause as { code?: unknown } | null)?.code
+  return typeof code === "string" ? code : undefined
+}

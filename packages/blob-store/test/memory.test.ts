@@ -1,0 +1,6 @@
+import { blobStoreCompliance } from "../src/compliance.ts"
+import { makeMemory } from "../src/memory.ts"
+
+blobStoreCompliance("BlobStore.layerMemory", {
+  makeStore: makeMemory({ fetchTimeoutMillis: 5_000 }),
+})
