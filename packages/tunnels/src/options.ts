@@ -1,0 +1,90 @@
+import { Duration } from "effect"
+import { MAX_FRAME_BYTES, MAX_WINDOW, MIN_FRAME_BYTES } from "./frame.ts"
+
+export interface TunnelsOptions {
+  /** Frames in flight each way per call (default 16; measured in bench/). 1 = stop-and-wait. */
+  readonly window?: number
+  /** Bytes per app_call message, header included (default and maximum 32,768; minimum 256). */
+  readonly frameSize?: number
+  /** Largest window this node grants its callers (default 32). Bounds memory per session. */
+  readonly maxWindow?: number
+  /** Tries per frame before the peer counts as unreachable (default 4). */
+  readonly attempts?: number
+  /** Pause before the first retry; doubles each time (default 100 ms). */
+  readonly retryDelay?: Duration.Input
+  /** Our own deadline for one app_call (default 20 s; Veilid usually times out first). */
+  readonly callTimeout?: Duration.Input
+  /**
+   * How long a handler holds a call that cannot be answered yet (no output, no room) before
+   * answering "wait" (default 500 ms). veilid-core holds one RPC worker per held call and
+   * drops the answer after its RPC timeout (5 s), so keep it short.
+   */
+  readonly holdTime?: Duration.Input
+  /** Calls a node holds at once; more are answered "wait" at once (default 8). */
+  readonly maxHeldCalls?: number
+  /** Sessions a node serves at once; more openings are refused as busy (default 64). */
+  readonly maxSessions?: number
+  /** Inbound calls a node processes at once (default 512). */
+  readonly maxConcurrentCalls?: number
+  /** A session with no frame for this long is dropped (default 60 s). */
+  readonly sessionIdleTimeout?: Duration.Input
+  /** Openings whose timestamp is further than this from our clock are refused (default 5 min). */
+  readonly replayWindow?: Duration.Input
+  /** Nonces remembered for replay protection (default 65,536). */
+  readonly maxNonces?: number
+  /** After this long a dead peer's route is tried again (default 60 s). */
+  readonly deadPeerTtl?: Duration.Input
+  /** How long to keep trying to allocate our own route (default 60 s). */
+  readonly routeTimeout?: Duration.Input
+  /** Largest reply `request` collects (default 16 MiB). */
+  readonly maxResponseBytes?: number
+}
+
+export interface ResolvedOptions {
+  readonly window: number
+  readonly frameSize: number
+  readonly maxWindow: number
+  readonly attempts: number
+  readonly retryDelayMillis: number
+  readonly callTimeoutMillis: number
+  readonly holdTimeMillis: number
+  readonly maxHeldCalls: number
+  readonly maxSessions: number
+  readonly maxConcurrentCalls: number
+  readonly sessionIdleTimeoutMillis: number
+  readonly replayWindowMillis: number
+  readonly maxNonces: number
+  readonly deadPeerTtlMillis: number
+  readonly routeTimeoutMillis: number
+  readonly maxResponseBytes: number
+}
+
+export const DEFAULT_WINDOW = 16
+
+const clampInt = (n: number, min: number, max: number) =>
+  Math.min(max, Math.max(min, Math.floor(Number.isFinite(n) ? n : min)))
+
+const millis = (input: Duration.Input | undefined, fallback: number) =>
+  input === undefined ? fallback : Duration.toMillis(input)
+
+export const clampWindow = (n: number) => clampInt(n, 1, MAX_WINDOW)
+export const clampFrameSize = (n: number) => clampInt(n, MIN_FRAME_BYTES, MAX_FRAME_BYTES)
+
+export const resolveOptions = (o: TunnelsOptions = {}): ResolvedOptions => ({
+  window: clampWindow(o.window ?? DEFAULT_WINDOW),
+  frameSize: clampFrameSize(o.frameSize ?? MAX_FRAME_BYTES),
+  maxWindow: clampWindow(o.maxWindow ?? 32),
+  attempts: clampInt(o.attempts ?? 4, 1, 100),
+  retryDelayMillis: millis(o.retryDelay, 100),
+  callTimeoutMillis: millis(o.callTimeout, 20_000),
+  holdTimeMillis: millis(o.holdTime, 500),
+  maxHeldCalls: clampInt(o.maxHeldCalls ?? 8, 0, 1_000_000),
+  maxSessions: clampInt(o.maxSessions ?? 64, 1, 1_000_000),
+  maxConcurrentCalls: clampInt(o.maxConcurrentCalls ?? 512, 1, 1_000_000),
+  sessionIdleTimeoutMillis: millis(o.sessionIdleTimeout, 60_000),
+  replayWindowMillis: millis(o.replayWindow, 5 * 60_000),
+  maxNonces: clampInt(o.maxNonces ?? 65_536, 1, 100_000_000),
+  deadPeerTtlMillis: millis(o.deadPeerTtl, 60_000),
+  routeTimeoutMillis: millis(o.routeTimeout, 60_000),
+  maxResponseBytes: clampInt(o.maxResponseBytes ?? 16 * 1024 * 1024, 0, Number.MAX_SAFE_INTEGER),
+})
