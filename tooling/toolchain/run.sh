@@ -50,7 +50,9 @@ case "$job" in
     install
     rm -rf packages/*/test-results apps/*/test-results tooling/*/test-results
     status=0
-    pnpm exec turbo run typecheck lint test --continue --output-logs=new-only "$@" || status=$?
+    # Two at a time: several suites start a private Veilid testnet of 8 nodes, and
+    # the machine this targets has two cores.
+    pnpm exec turbo run typecheck lint test --continue --concurrency=2 --output-logs=new-only "$@" || status=$?
     node tooling/test-summary/summary.mjs || status=$?
     exit "$status"
     ;;
