@@ -12,6 +12,7 @@ import {
 } from "effect"
 import type { VeilidConfig } from "./config.ts"
 import { fromNativeRejection, type VeilidError, VeilidTimeout } from "./errors.ts"
+import { checkLength, MAX_APP_MESSAGE_BYTES, MAX_SUBKEY_BYTES } from "./limits.ts"
 import { loadNative, type NativeNode } from "./native.ts"
 import type {
   Attachment,
@@ -55,9 +56,12 @@ import {
 
 /** Sending messages and using the DHT, through one routing context (always with a safety route). */
 export interface RoutingContext {
-  /** Request/response to a peer's private route; at most 32 KiB each way. */
+  /**
+   * Request/response to a peer's private route; at most `MAX_APP_MESSAGE_BYTES` (32,768)
+   * each way. A longer message fails with `VeilidInvalidArgument` without being sent.
+   */
   readonly appCall: (target: RouteId, message: Uint8Array) => Effect.Effect<Uint8Array, VeilidError>
-  /** One-way message to a peer's private route; at most 32 KiB. */
+  /** One-way message to a peer's private route; at most `MAX_APP_MESSAGE_BYTES` (32,768). */
   readonly appMessage: (target: RouteId, message: Uint8Array) => Effect.Effect<void, VeilidError>
   /** Creates (and opens) a record; this node becomes its owner unless `owner` is given. */
   readonly dhtCreate: (
@@ -79,8 +83,8 @@ export interface RoutingContext {
     options?: { readonly forceRefresh?: boolean },
   ) => Effect.Effect<Option.Option<ValueData>, VeilidError>
   /**
-   * Writes a subkey (at most 32 KiB). `Some(newer)` when the network already held a newer
-   * value, which then was not overwritten.
+   * Writes a subkey (at most `MAX_SUBKEY_BYTES`, 32,768). `Some(newer)` when the network
+   * already held a newer value, which then was not overwritten.
    */
   readonly dhtSet: (
     key: RecordKey,
@@ -154,7 +158,7 @@ export interface VeilidShape extends RoutingContext {
   ) => Effect.Effect<RouteBlob, VeilidError, Scope.Scope>
   readonly importRemotePrivateRoute: (blob: Uint8Array) => Effect.Effect<RouteId, VeilidError>
   readonly releasePrivateRoute: (routeId: RouteId) => Effect.Effect<void, VeilidError>
-  /** Answers an `AppCall` update (at most 32 KiB). */
+  /** Answers an `AppCall` update (at most `MAX_APP_MESSAGE_BYTES`, 32,768). */
   readonly appCallReply: (callId: string, message: Uint8Array) => Effect.Effect<void, VeilidError>
   readonly openTableDb: (
     name: string,
@@ -239,12 +243,14 @@ const make = Effect.fnUntraced(function* (config: VeilidConfig, options: VeilidL
     })
     return {
       appCall: Effect.fn("Veilid.appCall")(function* (target: RouteId, message: Uint8Array) {
+        yield* checkLength("appCall", "message", message, MAX_APP_MESSAGE_BYTES)
         return yield* callAs(
           rc("AppCall", { target: { RouteId: target }, message: toBase64Url(message) }),
           Schema.Uint8ArrayFromBase64Url,
         )
       }),
       appMessage: Effect.fn("Veilid.appMessage")(function* (target: RouteId, message: Uint8Array) {
+        yield* checkLength("appMessage", "message", message, MAX_APP_MESSAGE_BYTES)
         yield* call(
           rc("AppMessage", { target: { RouteId: target }, message: toBase64Url(message) }),
         )
@@ -296,6 +302,7 @@ const make = Effect.fnUntraced(function* (config: VeilidConfig, options: VeilidL
         data: Uint8Array,
         opts?: { readonly writer?: KeyPair; readonly allowOffline?: boolean },
       ) {
+        yield* checkLength("dhtSet", "data", data, MAX_SUBKEY_BYTES)
         const options =
           opts?.writer === undefined && opts?.allowOffline === undefined
             ? null
@@ -496,6 +503,7 @@ const make = Effect.fnUntraced(function* (config: VeilidConfig, options: VeilidL
     }),
     releasePrivateRoute,
     appCallReply: Effect.fn("Veilid.appCallReply")(function* (callId: string, message: Uint8Array) {
+      yield* checkLength("appCallReply", "message", message, MAX_APP_MESSAGE_BYTES)
       yield* call({ op: "AppCallReply", call_id: callId, message: toBase64Url(message) })
     }),
     openTableDb,

@@ -6,6 +6,8 @@ import { afterAll, describe, expect, it } from "@effect/vitest"
 import { Effect, Exit, Layer, Option, Scope } from "effect"
 import * as native from "../index.js"
 import {
+  MAX_APP_MESSAGE_BYTES,
+  MAX_SUBKEY_BYTES,
   makeConfig,
   makeVeilid,
   Veilid,
@@ -108,6 +110,27 @@ describe("Veilid on a detached node", () => {
       })
       // Node ids are published once the network starts, i.e. after attach.
       expect(yield* veilid.nodeIds).toEqual([])
+    }),
+  )
+
+  it.live("refuses app messages and subkey values over Veilid's 32,768 bytes before sending", () =>
+    Effect.gen(function* () {
+      const veilid = yield* makeVeilid(yield* detachedConfig("limits"), { attach: false })
+      const tooLong = new Uint8Array(MAX_APP_MESSAGE_BYTES + 1)
+      const route = "VLD0:AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA"
+      const refusals = [
+        yield* Effect.flip(veilid.appCall(route, tooLong)),
+        yield* Effect.flip(veilid.appMessage(route, tooLong)),
+        yield* Effect.flip(veilid.appCallReply("1", tooLong)),
+        yield* Effect.flip(veilid.dhtSet(route, 0, new Uint8Array(MAX_SUBKEY_BYTES + 1))),
+      ]
+      expect(refusals.map((e) => [e._tag, "argument" in e ? e.argument : ""])).toEqual([
+        ["VeilidInvalidArgument", "message"],
+        ["VeilidInvalidArgument", "message"],
+        ["VeilidInvalidArgument", "message"],
+        ["VeilidInvalidArgument", "data"],
+      ])
+      expect(refusals[0]?.message).toContain("32769 bytes, at most 32768")
     }),
   )
 

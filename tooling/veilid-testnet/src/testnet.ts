@@ -85,6 +85,8 @@ export interface TestnetInfo {
 export interface Testnet extends TestnetInfo {
   /** Time from start until every node was ready. */
   readonly readyAfterMs: number
+  /** The host process that runs the testnet's nodes; gone once `stop()` resolves. */
+  readonly hostPid: number
   /**
    * A complete config for one more node (the node under test), with its own
    * fresh address, storage directory and keys. The same name gives the same
@@ -416,6 +418,7 @@ export const startTestnet = async (options: TestnetOptions = {}): Promise<Testne
     return {
       ...info,
       readyAfterMs: Date.now() - startedAt,
+      hostPid: child.pid ?? -1,
       nodeConfig: (name) => extras.config(name),
       debug: (name, command) =>
         host?.connected ? debugNode(host, name, command) : Promise.resolve("(host not running)"),

@@ -82,7 +82,7 @@ describe.skipIf(missing)("a testnet", () => {
         expect(testnet.readyAfterMs).toBeLessThan(DEFAULT_READY_TIMEOUT_MS)
         expect(leasedBy(testnet.id)).toHaveLength(8)
         expect(existsSync(zoneFileOf(testnet.id))).toBe(true)
-        expect(descendantPids(process.pid).length).toBeGreaterThan(before.length)
+        expect(descendantPids(process.pid)).toContain(testnet.hostPid)
         // The nodes know each other on the public routing domain, over both families.
         const info = await testnet.debug("n0", "dialinfo")
         expect(info).toContain(`Direct:udp|${testnet.nodes[0]?.ipv4}:5150`)
@@ -90,6 +90,7 @@ describe.skipIf(missing)("a testnet", () => {
         await testnet.stop()
         stopped = true
         expect(descendantPids(process.pid)).toEqual(before)
+        expect(existsSync(`/proc/${testnet.hostPid}`)).toBe(false)
         expect(leasedBy(testnet.id)).toEqual([])
         expect(existsSync(zoneFileOf(testnet.id))).toBe(false)
         expect(existsSync(join(environment.dataDir, testnet.id))).toBe(false)
