@@ -14,3 +14,6 @@ export interface PackageTestOptions {
 }
 
 export declare function packageTestConfig(options?: PackageTestOptions): UserConfig
+
+/** Integration tests (`*.integration.test.ts`), one file at a time, report `integration.json`. */
+export declare function integrationTestConfig(options?: PackageTestOptions): UserConfig

@@ -15,7 +15,7 @@ export function packageTestConfig(options = {}) {
     ssr: { resolve: { conditions, externalConditions: conditions } },
     test: {
       include: options.include ?? ["test/**/*.test.ts"],
-      exclude: options.exclude ?? ["**/node_modules/**", "**/dist/**"],
+      exclude: options.exclude ?? ["**/node_modules/**", "**/dist/**", "**/*.integration.test.ts"],
       environment: "node",
       pool: "forks",
       testTimeout: options.testTimeout ?? 30_000,
@@ -24,5 +24,24 @@ export function packageTestConfig(options = {}) {
       reporters: ["default", ["json", { outputFile: `test-results/${reportName}.json` }]],
       ...(options.setupFiles ? { setupFiles: options.setupFiles } : {}),
     },
+  })
+}
+
+/**
+ * `*.integration.test.ts` against real Veilid and Iroh nodes. The run happens
+ * inside a private testnet namespace (a package's `test` script wraps it in
+ * `veilid-testnet exec`); each file starts its own testnet, so files run one
+ * at a time, with deadlines sized for a loaded two-core machine.
+ * @param {import("./index.d.mts").PackageTestOptions} [options]
+ */
+export function integrationTestConfig(options = {}) {
+  return packageTestConfig({
+    include: ["test/**/*.integration.test.ts"],
+    exclude: ["**/node_modules/**", "**/dist/**"],
+    testTimeout: 180_000,
+    hookTimeout: 300_000,
+    fileParallelism: false,
+    reportName: "integration",
+    ...options,
   })
 }

@@ -1,6 +1,7 @@
 export { Blake3Hash, type Blake3Hasher, blake3, blake3Stream, makeBlake3Hasher } from "./blake3.ts"
 export type { PublicBytes, PublicKind, SecretBytes, SecretKind } from "./branded.ts"
 export {
+  concatBytes,
   constantTimeEqual,
   randomBytes,
   toBase64Url,

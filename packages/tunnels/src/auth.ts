@@ -5,25 +5,13 @@
 // frame is addressed to. The handler proves it holds the same key with a MAC over the
 // session id and nonce in its Opened reply. A fresh nonce, a timestamp window and a cache
 // of the nonces seen in that window stop a captured opening from being replayed.
-import { type Mac, mac, type SecretKey, verifyMac } from "@save-dweb/crypto"
+import { concatBytes, type Mac, mac, type SecretKey, verifyMac } from "@save-dweb/crypto"
 import { Effect } from "effect"
 import { MAC_BYTES } from "./frame.ts"
 
 const utf8 = new TextEncoder()
 const OPEN_LABEL = utf8.encode("save-dweb/tunnel/v1 open\0")
 const OPENED_LABEL = utf8.encode("save-dweb/tunnel/v1 opened\0")
-
-const concat = (parts: ReadonlyArray<Uint8Array>): Uint8Array => {
-  let size = 0
-  for (const p of parts) size += p.length
-  const out = new Uint8Array(size)
-  let at = 0
-  for (const p of parts) {
-    out.set(p, at)
-    at += p.length
-  }
-  return out
-}
 
 const lengthPrefixed = (s: string): Uint8Array => {
   const bytes = utf8.encode(s)
@@ -35,12 +23,12 @@ const lengthPrefixed = (s: string): Uint8Array => {
 
 /** What the Open MAC covers: label, target route id, and the frame without its MAC field. */
 export const openMacInput = (routeId: string, frame: Uint8Array, macOffset: number): Uint8Array =>
-  concat([
+  concatBytes(
     OPEN_LABEL,
     lengthPrefixed(routeId),
     frame.subarray(0, macOffset),
     frame.subarray(macOffset + MAC_BYTES),
-  ])
+  )
 
 /** The MAC to put into an Open frame encoded with a zero MAC field. */
 export const signOpen = (
@@ -74,7 +62,7 @@ export const verifyOpen = (
   })
 
 const proofInput = (routeId: string, sessionId: Uint8Array, nonce: Uint8Array) =>
-  concat([OPENED_LABEL, lengthPrefixed(routeId), sessionId, nonce])
+  concatBytes(OPENED_LABEL, lengthPrefixed(routeId), sessionId, nonce)
 
 /** The handler's answer to the caller's opening: proves it holds the same key. */
 export const signOpened = (

@@ -27,7 +27,8 @@ export const bytesFramer = (bytes: Uint8Array): Framer<never> => {
   }
 }
 
-const join = (parts: ReadonlyArray<Uint8Array>, size: number): Uint8Array => {
+/** Joins `parts` (`size` bytes in all); a single part is returned as it is. */
+export const joinBytes = (parts: ReadonlyArray<Uint8Array>, size: number): Uint8Array => {
   if (parts.length === 1) return parts[0] as Uint8Array
   const out = new Uint8Array(size)
   let at = 0
@@ -108,7 +109,7 @@ export const queueFramer = <E>(queue: Queue.Dequeue<Uint8Array, E | Cause.Done>)
             } else yield* apply(taken)
           }
         }
-        return { payload: join(parts, size), end: ended && leftover === undefined }
+        return { payload: joinBytes(parts, size), end: ended && leftover === undefined }
       }),
   }
 }

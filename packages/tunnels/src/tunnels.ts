@@ -23,6 +23,7 @@ import {
   RouteUnavailable,
 } from "./errors.ts"
 import { isProtocolName } from "./frame.ts"
+import { joinBytes } from "./framer.ts"
 import { type IncomingCall, makeHandlerSide, type Registered } from "./handler-side.ts"
 import { MemoryNetwork } from "./memory-network.ts"
 import { resolveOptions, type TunnelsOptions } from "./options.ts"
@@ -210,7 +211,7 @@ export const makeTunnelsWith = Effect.fnUntraced(function* (
             return Effect.void
           }),
         )
-        return concatBytes(parts, size)
+        return joinBytes(parts, size)
       }),
       open: (protocol, input, callOptions) =>
         openCall(callerContext, target, protocol, { _tag: "Stream", stream: input }, callOptions),
@@ -252,17 +253,6 @@ export const makeTunnelsWith = Effect.fnUntraced(function* (
   }
   return shape
 })
-
-const concatBytes = (parts: ReadonlyArray<Uint8Array>, size: number): Uint8Array => {
-  if (parts.length === 1) return parts[0] as Uint8Array
-  const out = new Uint8Array(size)
-  let at = 0
-  for (const p of parts) {
-    out.set(p, at)
-    at += p.length
-  }
-  return out
-}
 
 /** Tunnels over this process's Veilid node. */
 export const makeTunnels = (
@@ -323,6 +313,6 @@ export const requestHandler =
           parts.push(chunk)
           return Effect.void
         })
-        return yield* f(concatBytes(parts, size), call)
+        return yield* f(joinBytes(parts, size), call)
       }),
     )
