@@ -1,0 +1,50 @@
+export {
+  decodeCredentials,
+  encodeCredentials,
+  GroupCapability,
+  GroupCredentials,
+  ManageCapability,
+  tierOf,
+} from "./credentials.ts"
+export {
+  type GroupError,
+  GroupFull,
+  InsufficientCapability,
+  InvalidCredentials,
+  type InvalidCredentialsReason,
+  InvalidInvite,
+  type InvalidInviteReason,
+  InvalidName,
+  InvalidSlot,
+  NotAMember,
+  SlotRevoked,
+} from "./errors.ts"
+export {
+  type CreateOptions,
+  type Group,
+  type GroupInfo,
+  Groups,
+  type GroupsShape,
+  type JoinOptions,
+  makeGroups,
+  type Rotation,
+} from "./groups.ts"
+export type { ReplicateKeys } from "./keys.ts"
+export type {
+  Member,
+  Membership,
+  MembershipChange,
+  RepoPointer,
+} from "./membership.ts"
+export {
+  GroupInfoValue,
+  GroupRecord,
+  MANAGER_SLOT,
+  MAX_MEMBERS,
+  OWNER_SUBKEYS,
+  RosterValue,
+  SlotValue,
+  SourcePolicy,
+  slotSubkey,
+} from "./record.ts"
+export { covers, type Tier, tiers } from "./tier.ts"
