@@ -1,3 +1,5 @@
+import { randomFillSync } from "node:crypto"
+import * as fs from "node:fs/promises"
 import { Effect, ManagedRuntime } from "effect"
 import { BlobStore, type BlobStoreService, layer } from "../src/index.ts"
 
@@ -23,3 +25,14 @@ export const reply = (value: unknown) => {
 }
 
 export const peakRssMiB = () => Math.round(process.resourceUsage().maxRSS / 1024)
+
+/** Random bytes written to a file 1 MiB at a time, so memory stays small. */
+export const randomFile = async (file: string, size: number) => {
+  const handle = await fs.open(file, "w")
+  const buf = Buffer.alloc(Math.min(size, MiB))
+  for (let done = 0; done < size; done += buf.length) {
+    randomFillSync(buf)
+    await handle.write(buf, 0, Math.min(buf.length, size - done))
+  }
+  await handle.close()
+}

@@ -5,21 +5,10 @@ import * as fs from "node:fs/promises"
 import * as path from "node:path"
 import { createInterface } from "node:readline"
 import type { BlobHash, FetchRequest } from "../src/index.ts"
-import { MiB, openStore, reply } from "./common.ts"
+import { openStore, randomFile, reply } from "./common.ts"
 
 const dir = process.argv[2] ?? ""
 const { store, run, close } = await openStore(path.join(dir, "store"))
-
-/** Random bytes written to a file 1 MiB at a time, so memory stays small. */
-const randomFile = async (file: string, size: number) => {
-  const handle = await fs.open(file, "w")
-  const buf = Buffer.alloc(Math.min(size, MiB))
-  for (let done = 0; done < size; done += buf.length) {
-    randomFillSync(buf)
-    await handle.write(buf, 0, Math.min(buf.length, size - done))
-  }
-  await handle.close()
-}
 
 type Command =
   | { cmd: "source" }

@@ -9,6 +9,8 @@ import { createInterface } from "node:readline"
 import type { BlobHash, FetchRequest, Source } from "../src/index.ts"
 
 const here = import.meta.dirname
+// Workspace packages (tunnels) resolve to their sources, without a build.
+const nodeArgs = ["--conditions=@save-dweb/source"]
 const MiB = 1024 * 1024
 const sizes = (process.env.BENCH_SIZES ?? "256,1024").split(",").map(Number)
 const collectionFiles = Number(process.env.BENCH_FILES ?? 1000)
@@ -22,7 +24,7 @@ interface Provider {
 const startProvider = async (name: string): Promise<Provider> => {
   const dir = path.join(base, name)
   await fs.mkdir(dir)
-  const proc = spawn(process.execPath, [path.join(here, "provider.ts"), dir], {
+  const proc = spawn(process.execPath, [...nodeArgs, path.join(here, "provider.ts"), dir], {
     stdio: ["pipe", "pipe", "inherit"],
   })
   const lines = createInterface({ input: proc.stdout })[Symbol.asyncIterator]()
@@ -57,7 +59,7 @@ const measure = async (
   await fs.mkdir(dir)
   const proc = spawn(
     process.execPath,
-    [path.join(here, "fetcher.ts"), JSON.stringify({ mode, dir, request, read })],
+    [...nodeArgs, path.join(here, "fetcher.ts"), JSON.stringify({ mode, dir, request, read })],
     {
       stdio: ["ignore", "pipe", "inherit"],
     },

@@ -9,6 +9,7 @@ import { encodeCollection } from "./collection.ts"
 import { SourceError } from "./errors.ts"
 import { type BlobHash, blake3 } from "./hash.ts"
 import type { ByteStreamSource, FetchEvent, Source } from "./source.ts"
+import { tunnelTransportCompliance } from "./tunnel-compliance.ts"
 
 export interface ComplianceOptions {
   /** Makes one store in the given scope (a fresh directory for a persistent layer). */
@@ -71,7 +72,8 @@ const storeAsByteSource = (
 /**
  * The behaviour every BlobStore layer must have. Call it from a test file
  * with the layer's own store factory; the memory layer and the Iroh layer both
- * do. Stores are started once per suite, in parallel.
+ * do. Stores are started once per suite, in parallel. It includes the tunnel
+ * transport (serving and fetching over `Tunnels.layerMemory`).
  */
 export const blobStoreCompliance = (name: string, options: ComplianceOptions): void => {
   const timeout = options.timeout ?? 60_000
@@ -386,6 +388,48 @@ export const blobStoreCompliance = (name: string, options: ComplianceOptions): v
     )
 
     it.effect(
+      "a faster source takes over the blobs a stalled source still holds, which is cancelled",
+      () =>
+        Effect.gen(function* () {
+          const { a, c } = yield* ComplianceStores
+          const entries = []
+          for (let i = 0; i < 8; i++)
+            entries.push({ name: `e${i}`, hash: yield* a.addBytes(bytesOf(25_000 + i)) })
+          const root = yield* a.createCollection(entries)
+          let started = 0
+          let cancelled = 0
+          // Holds every blob it is asked for far longer than the test may run.
+          const stalled: ByteStreamSource = {
+            _tag: "ByteStreamSource",
+            id: "stalled",
+            open: () =>
+              Stream.fromEffect(
+                Effect.sync(() => started++).pipe(
+                  Effect.andThen(Effect.never),
+                  Effect.onInterrupt(() => Effect.sync(() => cancelled++)),
+                ),
+              ),
+          }
+          const result = yield* c.fetch({
+            hash: root,
+            kind: "collection",
+            sources: [yield* a.source(), stalled],
+            concurrencyPerSource: 2,
+            timeoutMillis: 600_000,
+          })
+          assert.strictEqual(result.blobs, entries.length + 2)
+          const slow = result.sources.find((s) => s.source === "stalled")
+          assert.strictEqual(slow?.blobs, 0)
+          assert.isUndefined(slow?.failure)
+          assert.isAbove(started, 0)
+          assert.strictEqual(cancelled, started)
+          for (const e of entries) assert.isTrue(yield* c.has(e.hash))
+          yield* c.delete(root)
+        }),
+      timeout,
+    )
+
+    it.effect(
       "fetch errors are typed: no source, a hash nobody has",
       () =>
         Effect.gen(function* () {
@@ -458,4 +502,5 @@ export const blobStoreCompliance = (name: string, options: ComplianceOptions): v
       timeout,
     )
   })
+  tunnelTransportCompliance(`${name}: tunnel transport`, options)
 }

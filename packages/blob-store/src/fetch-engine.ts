@@ -1,4 +1,4 @@
-import { Deferred, Effect, Queue, Result } from "effect"
+import { Cause, Deferred, Effect, Exit, Fiber, Option, Queue } from "effect"
 import { type CollectionEntry, decodeHashSeq, decodeMeta, nameProblem } from "./collection.ts"
 import {
   AllSourcesFailed,
@@ -31,6 +31,11 @@ export interface FetchTarget {
     source: Source,
     onProgress: (done: number, total: number | undefined) => void,
   ) => Effect.Effect<void, SourceFailure | StoreError>
+  /**
+   * Whether an attempt on this source stops cleanly when interrupted, so another source
+   * may race it for the same blob (Iroh downloads cannot be cancelled from JS).
+   */
+  readonly cancellable: (source: Source) => boolean
 }
 
 export interface EngineResult {
@@ -49,6 +54,11 @@ interface SourceState {
   failure: SourceFailure | undefined
 }
 
+interface Attempt {
+  readonly state: SourceState
+  readonly fiber: Fiber.Fiber<void, SourceFailure | StoreError>
+}
+
 const isStoreError = (e: { readonly _tag: string }): e is StoreError =>
   e._tag === "StoreClosed" || e._tag === "IoError" || e._tag === "DiskFull"
 
@@ -63,7 +73,8 @@ const progressIntervalMillis = 100
  * fails once (error, wrong bytes, silence longer than the timeout) is dropped
  * and its hash goes back to the queue for the others; what was verified stays
  * in the store, so the next source resumes rather than restarts (Iroh asks only
- * for the chunks it is missing).
+ * for the chunks it is missing). Once the queue is empty, an idle source that
+ * has delivered more races a slower one for a blob it still holds (end game).
  */
 export const runFetch = (
   request: FetchRequest,
@@ -176,29 +187,76 @@ export const runFetch = (
         yield* Queue.offerAll(queue, missing)
         let remaining = missing.length
         const finished = yield* Deferred.make<void, AllSourcesFailed | StoreError>()
+        const landed = new Set<BlobHash>()
+        const inflight = new Map<BlobHash, Array<Attempt>>()
+
+        /**
+         * End game: with nothing left in the queue, an idle source that has delivered more
+         * than the source holding a blob races it for that blob (at most two attempts per
+         * blob; the first to land wins and the other is interrupted). Without it one slow
+         * source (a tunnel) holding the last blobs keeps a fast one (Iroh) waiting.
+         */
+        const raceable = (state: SourceState): BlobHash | undefined => {
+          for (const [hash, attempts] of inflight) {
+            const only = attempts.length === 1 ? attempts[0] : undefined
+            if (
+              only !== undefined &&
+              !landed.has(hash) &&
+              only.state !== state &&
+              only.state.bytes < state.bytes &&
+              target.cancellable(only.state.source)
+            )
+              return hash
+          }
+          return undefined
+        }
+
+        const settle = (hash: BlobHash, attempt: Attempt) => {
+          const attempts = (inflight.get(hash) ?? []).filter((a) => a !== attempt)
+          if (attempts.length > 0) inflight.set(hash, attempts)
+          else inflight.delete(hash)
+          return attempts
+        }
 
         const worker = (state: SourceState) =>
           Effect.gen(function* () {
             while (state.failure === undefined) {
-              const hash = yield* Queue.take(queue)
+              const next = yield* Queue.poll(queue)
+              const hash = Option.isSome(next)
+                ? next.value
+                : (raceable(state) ?? (yield* Queue.take(queue)))
+              if (landed.has(hash)) continue
               if (state.failure !== undefined) {
-                yield* Queue.offer(queue, hash)
+                if (!inflight.has(hash)) yield* Queue.offer(queue, hash)
                 return
               }
-              const result = yield* Effect.result(attempt(hash, state))
-              if (Result.isSuccess(result)) {
+              const fiber = yield* Effect.forkChild(attempt(hash, state))
+              const mine: Attempt = { state, fiber }
+              inflight.set(hash, [...(inflight.get(hash) ?? []), mine])
+              const exit = yield* Fiber.await(fiber)
+              const others = settle(hash, mine)
+              if (Exit.isSuccess(exit)) {
+                if (landed.has(hash)) continue
+                landed.add(hash)
+                for (const other of others) yield* Fiber.interrupt(other.fiber)
                 yield* completed(hash, state)
                 remaining--
                 if (remaining === 0) yield* Deferred.succeed(finished, undefined)
                 continue
               }
-              const error = result.failure
-              if (isStoreError(error)) {
-                yield* Deferred.fail(finished, error)
+              const error = Cause.findErrorOption(exit.cause)
+              if (Option.isNone(error)) {
+                // Interrupted because another source landed the blob first.
+                if (landed.has(hash) && Cause.hasInterruptsOnly(exit.cause)) continue
+                yield* Deferred.failCause(finished, exit.cause as Cause.Cause<never>)
                 return
               }
-              yield* Queue.offer(queue, hash)
-              dropSource(state, error)
+              if (isStoreError(error.value)) {
+                yield* Deferred.fail(finished, error.value)
+                return
+              }
+              if (!landed.has(hash) && others.length === 0) yield* Queue.offer(queue, hash)
+              dropSource(state, error.value)
               report(true)
               if (alive().length === 0) yield* Deferred.fail(finished, allFailed())
             }

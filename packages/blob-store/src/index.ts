@@ -42,4 +42,24 @@ export type {
   MemorySource,
   Source,
   SourceProgress,
+  TunnelSource,
 } from "./source.ts"
+export {
+  BLOBS_PROTOCOL,
+  BlobRequest,
+  BlobResponse,
+  MAX_HAS_HASHES,
+} from "./tunnel-protocol.ts"
+export {
+  blobsHandler,
+  layerServeBlobs,
+  type ServeBlobsOptions,
+  serveBlobs,
+} from "./tunnel-provider.ts"
+export {
+  askHas,
+  connectTunnelSource,
+  type TunnelSourceOptions,
+  tunnelSource,
+  whoHas,
+} from "./tunnel-source.ts"

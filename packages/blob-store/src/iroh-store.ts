@@ -348,6 +348,7 @@ export const makeIroh = (config: IrohStoreConfig) =>
               return yield* new SourceError({ source: source.id, reason })
             })
           case "ByteStreamSource":
+          case "TunnelSource":
             return withTempFile((file) =>
               Effect.gen(function* () {
                 yield* Effect.acquireUseRelease(
@@ -438,6 +439,7 @@ export const makeIroh = (config: IrohStoreConfig) =>
               fetchBlob: fetchBlob(downloadTag, new Set(), timeoutMillis, () => {
                 abandoned = true
               }),
+              cancellable: (source) => source._tag !== "IrohSource",
             },
             { timeoutMillis },
             emit,

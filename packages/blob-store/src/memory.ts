@@ -173,7 +173,8 @@ export const makeMemory = (options: MemoryOptions = {}) =>
             onProgress(bytes.length, bytes.length)
             return
           }
-          case "ByteStreamSource": {
+          case "ByteStreamSource":
+          case "TunnelSource": {
             const chunks: Array<Uint8Array> = []
             yield* receiveVerified(hash, source, onProgress, (chunk) =>
               Effect.sync(() => {
@@ -200,6 +201,7 @@ export const makeMemory = (options: MemoryOptions = {}) =>
             readSmall: getBlob,
             protect: (hashes) => Effect.sync(() => catalog.holdForFetch(id, hashes)),
             fetchBlob,
+            cancellable: () => true,
           },
           { timeoutMillis: options.fetchTimeoutMillis ?? 10_000 },
           emit,

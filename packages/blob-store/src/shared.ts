@@ -12,7 +12,14 @@ import {
   type StoreError,
 } from "./errors.ts"
 import { type BlobHash, makeBlake3 } from "./hash.ts"
-import type { ByteStreamSource, FetchEvent, FetchRequest, FetchResult } from "./source.ts"
+import type {
+  ByteStreamSource,
+  FetchEvent,
+  FetchRequest,
+  FetchResult,
+  TunnelSource,
+} from "./source.ts"
+import { openTunnelBlob } from "./tunnel-source.ts"
 
 /** Checks a range against a blob's size; returns [start, endExclusive]. */
 export const resolveRange = (
@@ -65,22 +72,32 @@ export const exportCollectionWith = (
     })
   })
 
+/** The bytes of a whole blob from a source that is not an Iroh node (not yet verified). */
+export const sourceBytes = (
+  hash: BlobHash,
+  source: ByteStreamSource | TunnelSource,
+  onProgress: (done: number, total: number | undefined) => void,
+): Stream.Stream<Uint8Array, SourceFailure> =>
+  source._tag === "TunnelSource"
+    ? openTunnelBlob(source, hash, (size) => onProgress(0, size))
+    : source.open(hash)
+
 /**
- * Pulls a whole blob from a byte-stream source through BLAKE3. `write` sees
- * every chunk (to a temp file, or memory); nothing is added unless the digest
- * is the hash asked for. Progress calls during the stream only show life; the
- * bytes count once verified.
+ * Pulls a whole blob from a byte-stream or tunnel source through BLAKE3. `write` sees
+ * every chunk (to a temp file, or memory); nothing is added unless the digest is the hash
+ * asked for. Progress calls during the stream only show life; the bytes count once
+ * verified.
  */
 export const receiveVerified = (
   hash: BlobHash,
-  source: ByteStreamSource,
+  source: ByteStreamSource | TunnelSource,
   onProgress: (done: number, total: number | undefined) => void,
   write: (chunk: Uint8Array) => Effect.Effect<void, StoreError>,
 ): Effect.Effect<number, SourceFailure | StoreError> =>
   Effect.gen(function* () {
     const hasher = yield* Effect.promise(() => makeBlake3())
     let received = 0
-    yield* source.open(hash).pipe(
+    yield* sourceBytes(hash, source, onProgress).pipe(
       Stream.runForEach((chunk) =>
         Effect.suspend(() => {
           hasher.update(chunk)

@@ -1,3 +1,4 @@
+import type { Peer } from "@save-dweb/tunnels"
 import type { Stream } from "effect"
 import type { SourceFailure } from "./errors.ts"
 import type { BlobHash } from "./hash.ts"
@@ -27,6 +28,19 @@ export interface ByteStreamSource {
   readonly open: (hash: BlobHash) => Stream.Stream<Uint8Array, SourceFailure>
 }
 
+/**
+ * A peer reached through a Veilid tunnel (its private route: no IP address of either side
+ * is revealed), serving its store with `serveBlobs`. Make one with `tunnelSource(peer)` or
+ * `connectTunnelSource(routeBlob, key)`. The bytes are checked like a `ByteStreamSource`'s.
+ */
+export interface TunnelSource {
+  readonly _tag: "TunnelSource"
+  readonly id: string
+  readonly peer: Peer
+  /** Default `save-dweb/blobs/1`. */
+  readonly protocol: string
+}
+
 /** Another in-memory store in this process (only `layerMemory` can use it). */
 export interface MemorySource {
   readonly _tag: "MemorySource"
@@ -34,7 +48,7 @@ export interface MemorySource {
   readonly storeId: string
 }
 
-export type Source = IrohSource | ByteStreamSource | MemorySource
+export type Source = IrohSource | TunnelSource | ByteStreamSource | MemorySource
 
 export interface FetchRequest {
   readonly hash: BlobHash

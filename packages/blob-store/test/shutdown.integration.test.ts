@@ -5,6 +5,8 @@ import { Effect } from "effect"
 import { tempDir } from "./iroh-helpers.ts"
 
 const child = path.join(import.meta.dirname, "fixtures", "shutdown-child.ts")
+// Workspace packages resolve to their sources, as in the test run itself.
+const nodeArgs = ["--conditions=@save-dweb/source"]
 
 it.live(
   "a process that closes its store exits by itself, even with a connection attempt to a stranger pending",
@@ -17,7 +19,9 @@ it.live(
         stdout: string
         stderr: string
       }>((resume) => {
-        const proc = spawn(process.execPath, [child, dir], { stdio: ["ignore", "pipe", "pipe"] })
+        const proc = spawn(process.execPath, [...nodeArgs, child, dir], {
+          stdio: ["ignore", "pipe", "pipe"],
+        })
         let stdout = ""
         let stderr = ""
         proc.stdout.on("data", (d) => {
