@@ -42,9 +42,17 @@ shift || true
 case "$job" in
   install) install ;;
   demo)
+    # The demo's private Veilid testnet needs root: say so before installing and building.
+    node tooling/demo/src/preflight.ts "$@"
+    # A relative FILE argument means the caller's directory (npm sets INIT_CWD to it).
+    export SAVE_DWEB_DEMO_CWD=${INIT_CWD:-${OLDPWD:-$root}}
     install
-    pnpm exec turbo run build --output-logs=errors-only
-    pnpm --filter @save-dweb/demo run demo "$@"
+    if [[ " $* " == *" --self-check "* ]]; then
+      pnpm --filter @save-dweb/demo run self-check
+    else
+      pnpm exec turbo run build --output-logs=errors-only
+      pnpm --filter @save-dweb/demo run demo "$@"
+    fi
     ;;
   test)
     install
