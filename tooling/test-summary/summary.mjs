@@ -1,9 +1,11 @@
 // Sums the vitest JSON reports of every workspace package into the one line
 // CI reads: `N passed, N failed` (`, N skipped` when any). A package that has
 // a test script but left no report (it crashed, or its build failed) counts as
-// one failure, so a broken package can never look green.
+// one failure, so a broken package can never look green; so does every test
+// file under a package's test/ that no report mentions (a config that leaves a
+// file out must not pass silently).
 import { existsSync, readdirSync, readFileSync } from "node:fs"
-import { join } from "node:path"
+import { join, relative } from "node:path"
 
 const root = new URL("../..", import.meta.url).pathname
 let passed = 0
@@ -27,8 +29,10 @@ for (const group of ["packages", "apps", "tooling"]) {
       failed += 1
       continue
     }
+    const ran = new Set()
     for (const file of reports) {
       const report = JSON.parse(readFileSync(join(reportsDir, file), "utf8"))
+      for (const result of report.testResults ?? []) ran.add(result.name)
       const p = report.numPassedTests ?? 0
       const f = report.numFailedTests ?? 0
       const s = (report.numPendingTests ?? 0) + (report.numTodoTests ?? 0)
@@ -44,6 +48,13 @@ for (const group of ["packages", "apps", "tooling"]) {
       )
     }
   }
+}
+
+function testFiles(dir) {
+  if (!existsSync(dir)) return []
+  return readdirSync(dir, { recursive: true, withFileTypes: true })
+    .filter((entry) => entry.isFile() && entry.name.endsWith(".test.ts"))
+    .map((entry) => join(entry.parentPath, entry.name))
 }
 
 console.log(`${passed} passed, ${failed} failed${skipped ? `, ${skipped} skipped` : ""}`)
