@@ -47,6 +47,11 @@ for (const group of ["packages", "apps", "tooling"]) {
         `${pkg.name} (${file}): ${p} passed, ${f + brokenFiles} failed${s ? `, ${s} skipped` : ""}`,
       )
     }
+    for (const testFile of testFiles(join(dir, name, "test"))) {
+      if (ran.has(testFile)) continue
+      console.log(`${pkg.name}: ${relative(root, testFile)} was not run by any test config`)
+      failed += 1
+    }
   }
 }
 
