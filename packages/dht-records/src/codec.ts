@@ -3,7 +3,8 @@
 // subkey, so a value copied into another record or slot does not open.
 import { openEnvelope, type SecretKey, sealEnvelope } from "@save-dweb/crypto"
 import { Encoder } from "cbor-x"
-import { Effect, Schema } from "effect"
+import { Effect, Result, Schema } from "effect"
+import { CborMalformed, checkCbor } from "./cbor-check.ts"
 import type { SubkeySchema } from "./definition.ts"
 import { RecordDecryptFailed, RecordInvalid, RecordTooLarge } from "./errors.ts"
 import type { RecordKey } from "./types.ts"
@@ -30,6 +31,9 @@ const cbor = new Encoder({
   bundleStrings: false,
   pack: false,
 })
+// cbor-x's size limits (`setSizeLimits`; its 1.6.0 types call it `setMaxLimits`, which
+// does not exist at runtime) are process-wide, and `checkCbor` already keeps every length
+// within the input, far below them: they are left alone.
 
 const AD_PREFIX = new TextEncoder().encode("save-dweb/dht-records/v1\0")
 
@@ -75,7 +79,15 @@ const plainBytes = (value: unknown): unknown => {
   return value
 }
 
-export const decodeCbor = (bytes: Uint8Array): unknown => plainBytes(cbor.decode(bytes))
+/**
+ * Decodes CBOR; bytes that `checkCbor` refuses never reach cbor-x (they throw its
+ * `CborMalformed`, as cbor-x throws for what it cannot read).
+ */
+export const decodeCbor = (bytes: Uint8Array): unknown => {
+  const checked = checkCbor(bytes)
+  if (Result.isFailure(checked)) throw checked.failure
+  return plainBytes(cbor.decode(bytes))
+}
 
 const describe = (error: unknown) => (error instanceof Error ? error.message : String(error))
 
@@ -112,6 +124,16 @@ export const sealValue = Effect.fnUntraced(function* (
         message: `value for subkey ${subkey} cannot be CBOR-encoded: ${describe(error)}`,
       }),
   })
+  // Never write what readers refuse (nesting over the limit, a huge bignum...).
+  const checked = checkCbor(plaintext)
+  if (Result.isFailure(checked)) {
+    return yield* new RecordInvalid({
+      key,
+      subkey,
+      reason: "Cbor",
+      message: `value for subkey ${subkey} encodes to CBOR readers refuse: ${checked.failure.message}`,
+    })
+  }
   const sealed = yield* sealEnvelope(context.encryptionKey, plaintext, {
     associatedData: associatedData(key, subkey),
   })
@@ -160,7 +182,10 @@ export const openValue = Effect.fnUntraced(function* (
         key,
         subkey,
         reason: "Cbor",
-        message: `value of subkey ${subkey} is not CBOR: ${describe(error)}`,
+        message:
+          error instanceof CborMalformed
+            ? `value of subkey ${subkey} is not well-formed CBOR: ${error.message}`
+            : `value of subkey ${subkey} is not CBOR: ${describe(error)}`,
       }),
   })
   return yield* Schema.decodeUnknownEffect(schema)(decoded).pipe(
