@@ -1,0 +1,27 @@
+export {
+  DecryptFailed,
+  FileNotFound,
+  InvalidFileName,
+  type InvalidFileNameReason,
+  InvalidManifest,
+  NotLocal,
+  NotWritable,
+} from "./errors.ts"
+export { Manifest, ManifestEntry } from "./manifest.ts"
+export { fileNameProblem, MAX_FILE_NAME_BYTES, validateFileName } from "./name.ts"
+export { ManifestPointer, RepoInfoValue, RepoRecord, RouteValue } from "./record.ts"
+export {
+  type CreateRepoOptions,
+  type DataRepoError,
+  DataRepos,
+  type DataReposShape,
+  type FileInput,
+  makeDataRepos,
+  type OpenMineOptions,
+  type ReadOptions,
+  type Repo,
+  type RepoBlob,
+  type RepoCredentials,
+  type RepoFile,
+} from "./repos.ts"
+export type { SyncEvent, SyncOptions, SyncResult } from "./sync.ts"

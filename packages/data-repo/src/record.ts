@@ -1,0 +1,49 @@
+// A member's repo record: a Veilid DFLT record of 4 subkeys (32 KiB each), written by
+// its owner key pair only, sealed by dht-records with the group's `dhtValues` key, so
+// every tier (replicate included) reads it and only the member writes it.
+import { BlobHash } from "@save-dweb/blob-store"
+import { defineRecord } from "@save-dweb/dht-records"
+import { Schema } from "effect"
+
+export const REPO_SUBKEYS = 4
+export const INFO_SUBKEY = 0
+export const POINTER_SUBKEY = 1
+/** The member's own tunnel route; subkey 3 is kept for a second route (not written yet). */
+export const ROUTE_SUBKEY = 2 as const
+
+const Millis = Schema.Int.check(Schema.isGreaterThanOrEqualTo(0))
+
+/** Subkey 0. */
+export const RepoInfoValue = Schema.Struct({
+  v: Schema.Literal(1),
+  name: Schema.String,
+})
+export type RepoInfoValue = typeof RepoInfoValue.Type
+
+/**
+ * Subkey 1: the repo's current state. `root` is the Iroh collection (entries named by
+ * their own hash), `manifest` the encrypted manifest blob inside it; `seq` counts
+ * publications (one more per write or delete).
+ */
+export const ManifestPointer = Schema.Struct({
+  v: Schema.Literal(1),
+  root: BlobHash,
+  manifest: BlobHash,
+  seq: Schema.Int.check(Schema.isGreaterThanOrEqualTo(0)),
+  at: Millis,
+})
+export type ManifestPointer = typeof ManifestPointer.Type
+
+/** Subkeys 2 and 3: a Veilid private route blob, or `null` once the member went offline. */
+export const RouteValue = Schema.Struct({
+  route: Schema.NullOr(Schema.Uint8Array),
+  at: Millis,
+})
+export type RouteValue = typeof RouteValue.Type
+
+export const RepoRecord = defineRecord("data-repo", {
+  0: RepoInfoValue,
+  1: ManifestPointer,
+  "2..3": RouteValue,
+})
+export type RepoRecord = typeof RepoRecord

@@ -1,0 +1,644 @@
+import { createReadStream } from "node:fs"
+import {
+  type BlobHash,
+  type BlobNotFound,
+  BlobStore,
+  type BlobStoreService,
+  type CollectionEntry,
+  type FetchError,
+  type InvalidCollection,
+  type InvalidRange,
+  IoError,
+  type Source,
+  type StoreError,
+} from "@save-dweb/blob-store"
+import { decryptFileStream, encryptFileStream } from "@save-dweb/crypto"
+import {
+  DhtRecords,
+  type DhtRecordsError,
+  type DhtRecordsShape,
+  type KeyPair,
+  type OpenedRecord,
+  type RecordKey,
+} from "@save-dweb/dht-records"
+import type { Group, GroupError, InsufficientCapability, RepoPointer } from "@save-dweb/group"
+import type { TunnelsShape } from "@save-dweb/tunnels"
+import { Clock, Context, Effect, Layer, Option, Ref, type Scope, Semaphore, Stream } from "effect"
+import {
+  DecryptFailed,
+  FileNotFound,
+  type InvalidFileName,
+  type InvalidManifest,
+  NotLocal,
+  NotWritable,
+} from "./errors.ts"
+import {
+  emptyManifest,
+  FILE_AD,
+  type Manifest,
+  type ManifestEntry,
+  openManifest,
+  sealManifest,
+} from "./manifest.ts"
+import { validateFileName } from "./name.ts"
+import {
+  INFO_SUBKEY,
+  type ManifestPointer,
+  POINTER_SUBKEY,
+  REPO_SUBKEYS,
+  RepoRecord,
+  ROUTE_SUBKEY,
+} from "./record.ts"
+import type { SyncOptions, SyncResult } from "./sync.ts"
+
+/** Everything a repo operation can fail with. */
+export type DataRepoError =
+  | InvalidFileName
+  | FileNotFound
+  | NotWritable
+  | DecryptFailed
+  | InvalidManifest
+  | NotLocal
+  | InsufficientCapability
+  | GroupError
+  | DhtRecordsError
+  | BlobNotFound
+  | InvalidRange
+  | InvalidCollection
+  | StoreError
+  | FetchError
+
+/** What the member stores to open its own repo again (with `openMine`). */
+export interface RepoCredentials {
+  readonly key: RecordKey
+  /** The record's owner key pair: whoever holds it writes the repo. */
+  readonly owner: KeyPair
+}
+
+/** A file as the manifest lists it, with where its bytes are. */
+export interface RepoFile {
+  readonly name: string
+  readonly hash: BlobHash
+  /** Plaintext bytes. */
+  readonly size: number
+  /** Encrypted bytes, as stored and transferred. */
+  readonly storedSize: number
+  readonly createdAt: number
+  readonly modifiedAt: number
+  /** The repo's name (its member's, as subkey 0 says). */
+  readonly owner: string
+  readonly status: "local" | "remote-only"
+}
+
+/** What any tier sees of a repo: hashes and sizes of its collection's blobs, nothing more. */
+export interface RepoBlob {
+  readonly hash: BlobHash
+  readonly size: number
+}
+
+export interface ReadOptions {
+  /** Where to fetch a blob that is not stored here (the owner's store, members, backup servers). */
+  readonly sources?: ReadonlyArray<Source>
+}
+
+export type FileInput<E = never> = Stream.Stream<Uint8Array, E> | string
+
+/** An open repo: the member's own (writable) or another member's. Closed with its scope. */
+export interface Repo {
+  readonly key: RecordKey
+  /** This handle holds the owner key pair and the group's file key. */
+  readonly writable: boolean
+  /** Present on the member's own repo: store them to `openMine` later. */
+  readonly credentials: Option.Option<RepoCredentials>
+  /** The repo's name (subkey 0), from the network. */
+  readonly name: Effect.Effect<string, DataRepoError>
+  /** The published pointer (subkey 1), from the network; none before the first write. */
+  readonly pointer: Effect.Effect<Option.Option<ManifestPointer>, DataRepoError>
+  /** The published tunnel routes (subkeys 2..3) that are not cleared. */
+  readonly routes: Effect.Effect<ReadonlyArray<Uint8Array>, DataRepoError>
+  /** Every tier: hashes and sizes of the collection's blobs (the manifest among them). */
+  readonly blobs: (options?: ReadOptions) => Effect.Effect<ReadonlyArray<RepoBlob>, DataRepoError>
+  /** Read tier: the files of the current manifest (fetched by hash if `sources` are given). */
+  readonly list: (options?: ReadOptions) => Effect.Effect<ReadonlyArray<RepoFile>, DataRepoError>
+  /** Read tier: the file's plaintext, from the local store, or fetched from `sources` first. */
+  readonly read: (name: string, options?: ReadOptions) => Stream.Stream<Uint8Array, DataRepoError>
+  /** Own repo: encrypts, stores, updates manifest and collection, then publishes the root. */
+  readonly write: <E>(
+    name: string,
+    input: FileInput<E>,
+  ) => Effect.Effect<RepoFile, E | DataRepoError>
+  /** Own repo: drops the name, frees the blob here, publishes the new root. */
+  readonly delete: (name: string) => Effect.Effect<void, DataRepoError>
+  /** Keep a local copy of a file (fetched from `sources` if missing). */
+  readonly pin: (name: string, options?: ReadOptions) => Effect.Effect<void, DataRepoError>
+  /** Drop the local copy of another member's file (own files stay: they are the repo). */
+  readonly unpin: (name: string) => Effect.Effect<void, DataRepoError>
+}
+
+export interface CreateRepoOptions {
+  /** The repo's name (subkey 0); default the group's member name or "repo". */
+  readonly name: string
+  /** Publishes this node's own route in subkey 2 and follows its changes; cleared at scope close. */
+  readonly tunnels?: TunnelsShape
+}
+
+export interface OpenMineOptions {
+  readonly tunnels?: TunnelsShape
+}
+
+export interface DataReposShape {
+  /** A new repo for this member (write tier): record created, named, pointed to from the group. */
+  readonly create: (
+    group: Group,
+    options: CreateRepoOptions,
+  ) => Effect.Effect<Repo, DataRepoError, Scope.Scope>
+  /** This member's repo again, from stored credentials. */
+  readonly openMine: (
+    group: Group,
+    credentials: RepoCredentials,
+    options?: OpenMineOptions,
+  ) => Effect.Effect<Repo, DataRepoError, Scope.Scope>
+  /** Another member's repo (e.g. from `group.repos`), read-only. */
+  readonly open: (group: Group, key: RecordKey) => Effect.Effect<Repo, DataRepoError, Scope.Scope>
+  /**
+   * Replicates every other member's current collection (any tier: hashes only), from
+   * the owner's sources, plus `otherSources` when the group's policy is `any`; then
+   * frees what the collections this instance synced before held and the new ones do
+   * not. A repo that cannot be fetched is reported in `failed`, never fails the call.
+   */
+  readonly syncAll: (group: Group, options: SyncOptions) => Effect.Effect<SyncResult, DataRepoError>
+  /**
+   * `syncAll`, then again whenever the membership or another member's repo record
+   * (pointer or routes) changes, so an offline member is retried when it comes back
+   * rather than failing. Runs until interrupted; each pass's result goes to `onResult`.
+   */
+  readonly keepSynced: (
+    group: Group,
+    options: SyncOptions & { readonly onResult?: (result: SyncResult) => Effect.Effect<void> },
+  ) => Effect.Effect<never, DataRepoError>
+}
+
+export class DataRepos extends Context.Service<DataRepos, DataReposShape>()(
+  "@save-dweb/data-repo/DataRepos",
+) {
+  /** Needs DhtRecords and BlobStore (their real or memory layers). */
+  static readonly layer: Layer.Layer<DataRepos, never, DhtRecords | BlobStore> = Layer.effect(
+    DataRepos,
+    Effect.gen(function* () {
+      return makeDataRepos(yield* DhtRecords, yield* BlobStore)
+    }),
+  )
+}
+
+const readPath = (path: string): Stream.Stream<Uint8Array, IoError> =>
+  Stream.fromAsyncIterable(
+    createReadStream(path) as AsyncIterable<Uint8Array>,
+    (cause) => new IoError({ path, reason: String((cause as Error)?.message ?? cause), cause }),
+  )
+
+interface State {
+  readonly pointer: ManifestPointer | undefined
+  readonly manifest: Manifest
+}
+
+export const makeDataRepos = (
+  records: DhtRecordsShape,
+  store: BlobStoreService,
+): DataReposShape => {
+  /** The bytes of `hash`, fetched from `sources` first when not held here. */
+  const ensureLocal = (
+    repo: RecordKey,
+    hash: BlobHash,
+    sources: ReadonlyArray<Source> | undefined,
+  ) =>
+    Effect.gen(function* () {
+      if (yield* store.has(hash)) return
+      if (sources === undefined || sources.length === 0) return yield* new NotLocal({ repo, hash })
+      yield* store.fetch({ hash, kind: "blob", sources })
+    })
+
+  const readAll = (hash: BlobHash) =>
+    Stream.runFold(
+      store.read(hash),
+      () => new Uint8Array(0),
+      (acc, chunk) => {
+        const out = new Uint8Array(acc.length + chunk.length)
+        out.set(acc)
+        out.set(chunk, acc.length)
+        return out
+      },
+    )
+
+  const handle = (
+    group: Group,
+    record: OpenedRecord<RepoRecord>,
+    owner: KeyPair | undefined,
+    options: { readonly tunnels?: TunnelsShape | undefined },
+  ) =>
+    Effect.gen(function* () {
+      const key = record.key
+      const writable = owner !== undefined && group.slot !== undefined
+      const lock = yield* Semaphore.make(1)
+      const cache = yield* Ref.make<State>({ pointer: undefined, manifest: emptyManifest })
+
+      const pointer = Effect.map(record.get(POINTER_SUBKEY, { refresh: true }), (entry) =>
+        Option.map(entry, (e) => e.value),
+      )
+      const name = Effect.map(record.get(INFO_SUBKEY), (entry) =>
+        Option.match(entry, { onNone: () => "", onSome: (e) => e.value.name }),
+      )
+
+      /** The manifest the current pointer names (cached by pointer). */
+      const state = (sources?: ReadonlyArray<Source>) =>
+        Effect.gen(function* () {
+          const held = yield* Ref.get(cache)
+          // Own repo: this handle published the latest value; others': ask the network.
+          const current = writable ? held.pointer : Option.getOrUndefined(yield* pointer)
+          if (current === undefined) return held
+          if (held.pointer !== undefined && held.pointer.manifest === current.manifest) return held
+          const fileKey = yield* group.fileKey
+          yield* ensureLocal(key, current.manifest, sources)
+          const manifest = yield* openManifest(
+            fileKey,
+            key,
+            current.manifest,
+            yield* readAll(current.manifest),
+          )
+          const next = { pointer: current, manifest }
+          yield* Ref.set(cache, next)
+          return next
+        })
+
+      const find = (manifest: Manifest, fileName: string) =>
+        Option.match(Option.fromNullishOr(manifest.files.find((f) => f.name === fileName)), {
+          onNone: () => Effect.fail(new FileNotFound({ repo: key, name: fileName })),
+          onSome: Effect.succeed,
+        })
+
+      const toFile = (owner: string) => (entry: ManifestEntry) =>
+        Effect.map(
+          store.has(entry.hash),
+          (local): RepoFile => ({
+            ...entry,
+            owner,
+            status: local ? "local" : "remote-only",
+          }),
+        )
+
+      const requireWritable = (operation: string) =>
+        writable ? Effect.void : Effect.fail(new NotWritable({ repo: key, operation }))
+
+      /**
+       * Stores `manifest` and a collection of `files` + manifest, publishes it, then drops
+       * the previous root (freeing what only it held). On failure the new root is dropped
+       * and the published pointer is untouched.
+       */
+      const publish = (previous: State, manifest: Manifest) =>
+        Effect.gen(function* () {
+          const fileKey = yield* group.fileKey
+          const sealed = yield* sealManifest(fileKey, key, manifest)
+          const manifestHash = yield* store.addBytes(sealed)
+          const entries: ReadonlyArray<CollectionEntry> = [
+            ...manifest.files.map((f) => ({ name: f.hash, hash: f.hash })),
+            { name: manifestHash, hash: manifestHash },
+          ]
+          const root = yield* store
+            .createCollection(entries)
+            .pipe(Effect.onError(() => Effect.ignore(store.delete(manifestHash))))
+          const next: ManifestPointer = {
+            v: 1,
+            root,
+            manifest: manifestHash,
+            seq: previous.pointer === undefined ? 0 : previous.pointer.seq + 1,
+            at: yield* Clock.currentTimeMillis,
+          }
+          yield* record
+            .set(POINTER_SUBKEY, next)
+            .pipe(Effect.onError(() => Effect.ignore(store.delete(root))))
+          yield* Ref.set(cache, { pointer: next, manifest })
+          if (previous.pointer !== undefined && previous.pointer.root !== root) {
+            // The new state is published: failing to free the old root must not report
+            // the write as failed.
+            yield* store
+              .delete(previous.pointer.root)
+              .pipe(
+                Effect.catchCause((cause) =>
+                  Effect.logWarning("data-repo: could not free the previous root", cause),
+                ),
+              )
+          }
+        })
+
+      const write = <E>(fileName: string, input: FileInput<E>) =>
+        Effect.gen(function* () {
+          const valid = yield* validateFileName(fileName)
+          yield* requireWritable("write")
+          const fileKey = yield* group.fileKey
+          let size = 0
+          const plain: Stream.Stream<Uint8Array, E | IoError> =
+            typeof input === "string" ? readPath(input) : input
+          const hash = yield* store.addStream(
+            plain.pipe(
+              Stream.tap((chunk) =>
+                Effect.sync(() => {
+                  size += chunk.length
+                }),
+              ),
+              encryptFileStream(fileKey, { associatedData: FILE_AD }),
+            ),
+          )
+          return yield* lock
+            .withPermit(
+              Effect.gen(function* () {
+                const previous = yield* state()
+                const now = yield* Clock.currentTimeMillis
+                const existing = previous.manifest.files.find((f) => f.name === valid)
+                const entry: ManifestEntry = {
+                  name: valid,
+                  hash,
+                  size,
+                  storedSize: yield* store.size(hash),
+                  createdAt: existing?.createdAt ?? now,
+                  modifiedAt: now,
+                }
+                const files = [
+                  ...previous.manifest.files.filter((f) => f.name !== valid),
+                  entry,
+                ].sort((a, b) => (a.name < b.name ? -1 : a.name > b.name ? 1 : 0))
+                yield* publish(previous, { v: 1, files })
+                return { ...entry, owner: yield* name, status: "local" as const }
+              }),
+            )
+            .pipe(
+              // The collection took over the blob's pin; if it never got there, unpin it.
+              Effect.onError(() => Effect.ignore(store.delete(hash))),
+            )
+        }).pipe(Effect.withSpan("Repo.write"))
+
+      const remove = Effect.fn("Repo.delete")(function* (fileName: string) {
+        yield* requireWritable("delete")
+        yield* lock.withPermit(
+          Effect.gen(function* () {
+            const previous = yield* state()
+            yield* find(previous.manifest, fileName)
+            yield* publish(previous, {
+              v: 1,
+              files: previous.manifest.files.filter((f) => f.name !== fileName),
+            })
+          }),
+        )
+      })
+
+      const list = Effect.fn("Repo.list")(function* (readOptions?: ReadOptions) {
+        const { manifest } = yield* state(readOptions?.sources)
+        const owner = yield* name
+        return yield* Effect.forEach(manifest.files, toFile(owner))
+      })
+
+      const blobs = Effect.fn("Repo.blobs")(function* (readOptions?: ReadOptions) {
+        const current = Option.getOrUndefined(yield* pointer)
+        if (current === undefined) return []
+        if (!(yield* store.has(current.root))) {
+          const sources = readOptions?.sources
+          if (sources === undefined || sources.length === 0) {
+            return yield* new NotLocal({ repo: key, hash: current.root })
+          }
+          yield* store.fetch({ hash: current.root, kind: "collection", sources })
+        }
+        const entries = yield* store.readCollection(current.root)
+        return yield* Effect.forEach(entries, (e) =>
+          Effect.map(store.size(e.hash), (size): RepoBlob => ({ hash: e.hash, size })),
+        )
+      })
+
+      const read = (fileName: string, readOptions?: ReadOptions) =>
+        Stream.unwrap(
+          Effect.gen(function* () {
+            const fileKey = yield* group.fileKey
+            const { manifest } = yield* state(readOptions?.sources)
+            const entry = yield* find(manifest, fileName)
+            yield* ensureLocal(key, entry.hash, readOptions?.sources)
+            return store.read(entry.hash).pipe(
+              decryptFileStream(fileKey, { associatedData: FILE_AD }),
+              Stream.mapError((e) =>
+                e._tag === "DecryptError" || e._tag === "InvalidEnvelope"
+                  ? new DecryptFailed({ repo: key, what: "file", hash: entry.hash })
+                  : e,
+              ),
+            )
+          }),
+        ).pipe(Stream.withSpan("Repo.read"))
+
+      const pin = Effect.fn("Repo.pin")(function* (fileName: string, readOptions?: ReadOptions) {
+        const { manifest } = yield* state(readOptions?.sources)
+        const entry = yield* find(manifest, fileName)
+        yield* ensureLocal(key, entry.hash, readOptions?.sources)
+      })
+
+      const unpin = Effect.fn("Repo.unpin")(function* (fileName: string) {
+        if (writable) return
+        const { manifest } = yield* state()
+        const entry = yield* find(manifest, fileName)
+        // A fetched blob is a loose pin; deleting the pin frees it unless a collection holds it.
+        yield* store.delete(entry.hash)
+      })
+
+      const routes = Effect.gen(function* () {
+        const found: Array<Uint8Array> = []
+        for (const subkey of [2, 3] as const) {
+          const entry = yield* record.get(subkey, { refresh: true })
+          if (Option.isSome(entry) && entry.value.value.route !== null) {
+            found.push(entry.value.value.route)
+          }
+        }
+        return found
+      }).pipe(Effect.withSpan("Repo.routes"))
+
+      if (writable) {
+        // Load what was published before (openMine), so writes build on it.
+        const published = yield* pointer
+        if (Option.isSome(published)) {
+          const fileKey = yield* group.fileKey
+          const manifest = yield* openManifest(
+            fileKey,
+            key,
+            published.value.manifest,
+            yield* readAll(published.value.manifest),
+          )
+          yield* Ref.set(cache, { pointer: published.value, manifest })
+        }
+        const tunnels = options.tunnels
+        if (tunnels !== undefined) {
+          const setRoute = (route: Uint8Array | null) =>
+            Effect.flatMap(Clock.currentTimeMillis, (at) => record.set(ROUTE_SUBKEY, { route, at }))
+          // Registered before the follower fiber, so it runs after that fiber stops.
+          yield* Effect.addFinalizer(() => Effect.ignore(setRoute(null)))
+          yield* setRoute((yield* tunnels.route).blob)
+          yield* tunnels.routeChanges.pipe(
+            Stream.runForEach((route) => Effect.ignore(setRoute(route.blob))),
+            Effect.forkScoped,
+          )
+        }
+      }
+
+      const repo: Repo = {
+        key,
+        writable,
+        credentials: owner !== undefined ? Option.some({ key, owner }) : Option.none(),
+        name,
+        pointer,
+        routes,
+        blobs,
+        list,
+        read,
+        write,
+        delete: remove,
+        pin,
+        unpin,
+      }
+      return repo
+    })
+
+  const requireSlot = (group: Group, operation: string) =>
+    group.slot === undefined
+      ? Effect.fail(new NotWritable({ repo: undefined, operation }))
+      : Effect.void
+
+  /** Per group: the root this instance holds for each other member's repo. */
+  const syncedRoots = new Map<RecordKey, Map<RecordKey, BlobHash>>()
+
+  const syncAll = Effect.fn("DataRepos.syncAll")(function* (group: Group, options: SyncOptions) {
+    const report = options.onProgress ?? (() => Effect.void)
+    const policy = (yield* group.info).sourcePolicy
+    const pointers = (yield* group.repos).filter((p) => p.slot !== group.slot)
+    const held = syncedRoots.get(group.key) ?? new Map<RecordKey, BlobHash>()
+    syncedRoots.set(group.key, held)
+    const synced = new Map<RecordKey, BlobHash>()
+    const failed = new Map<RecordKey, DataRepoError>()
+    const freed: Array<BlobHash> = []
+
+    const syncOne = (repo: RepoPointer) =>
+      Effect.gen(function* () {
+        const record = yield* records.open(RepoRecord, repo.repoKey, {
+          encryptionKey: group.keys.dhtValues,
+        })
+        const current = yield* record.get(POINTER_SUBKEY, { refresh: true })
+        if (Option.isNone(current)) return undefined
+        const root = current.value.value.root
+        if (held.get(repo.repoKey) === root && (yield* store.has(root))) {
+          yield* report({ _tag: "RepoUnchanged", repo: repo.repoKey, root })
+          return root
+        }
+        const sources = [
+          ...options.ownerSources(repo),
+          ...(policy === "any" ? (options.otherSources ?? []) : []),
+        ]
+        yield* report({ _tag: "RepoStarted", repo: repo.repoKey, root })
+        yield* store
+          .fetchWithProgress({ hash: root, kind: "collection", sources })
+          .pipe(
+            Stream.runForEach((event) =>
+              report({ _tag: "RepoProgress", repo: repo.repoKey, event }),
+            ),
+          )
+        yield* report({ _tag: "RepoSynced", repo: repo.repoKey, root })
+        return root
+      }).pipe(Effect.scoped)
+
+    for (const repo of pointers) {
+      const result = yield* Effect.result(syncOne(repo))
+      if (result._tag === "Failure") {
+        failed.set(repo.repoKey, result.failure)
+        yield* report({ _tag: "RepoFailed", repo: repo.repoKey, error: result.failure })
+        continue
+      }
+      if (result.success === undefined) continue
+      synced.set(repo.repoKey, result.success)
+      const previous = held.get(repo.repoKey)
+      held.set(repo.repoKey, result.success)
+      if (previous !== undefined && previous !== result.success) {
+        freed.push(...(yield* store.delete(previous)).freed)
+      }
+    }
+    // Repos that left the group (or were revoked): drop what was held for them.
+    const current = new Set(pointers.map((p) => p.repoKey))
+    for (const [repoKey, root] of [...held]) {
+      if (current.has(repoKey)) continue
+      held.delete(repoKey)
+      freed.push(...(yield* store.delete(root)).freed)
+    }
+    if (freed.length > 0) yield* report({ _tag: "Purged", freed })
+    return { synced, failed, freed } satisfies SyncResult
+  })
+
+  /** Waits for the next change of the membership or of another member's repo record. */
+  const nextChange = (group: Group) =>
+    Effect.scoped(
+      Effect.gen(function* () {
+        const pointers = (yield* group.repos).filter((p) => p.slot !== group.slot)
+        const opened = yield* Effect.forEach(pointers, (p) =>
+          records.open(RepoRecord, p.repoKey, { encryptionKey: group.keys.dhtValues }),
+        )
+        const changes = Stream.mergeAll(
+          [
+            // The first element is the membership now, not a change.
+            Stream.drop(group.watchMembers(), 1).pipe(Stream.as("members" as const)),
+            ...opened.map((r) =>
+              r
+                .watch({ subkeys: [POINTER_SUBKEY, ROUTE_SUBKEY, ROUTE_SUBKEY + 1] })
+                .pipe(Stream.as("repo" as const)),
+            ),
+          ],
+          { concurrency: "unbounded" },
+        )
+        yield* Stream.runHead(changes)
+      }),
+    )
+
+  const keepSynced = Effect.fn("DataRepos.keepSynced")(function* (
+    group: Group,
+    options: SyncOptions & { readonly onResult?: (result: SyncResult) => Effect.Effect<void> },
+  ) {
+    while (true) {
+      const result = yield* syncAll(group, options)
+      if (options.onResult !== undefined) yield* options.onResult(result)
+      yield* nextChange(group)
+    }
+  })
+
+  return {
+    syncAll,
+    keepSynced: (group, options) =>
+      keepSynced(group, options) as Effect.Effect<never, DataRepoError>,
+    create: Effect.fn("DataRepos.create")(function* (group: Group, options: CreateRepoOptions) {
+      yield* requireSlot(group, "create")
+      yield* group.fileKey
+      const owner = yield* records.generateKeyPair
+      const record = yield* records.create(RepoRecord, {
+        schema: { kind: "DFLT", subkeys: REPO_SUBKEYS },
+        encryptionKey: group.keys.dhtValues,
+        owner,
+      })
+      // Written before the key is shared: other nodes find a record only once it has a value.
+      yield* record.set(INFO_SUBKEY, { v: 1, name: options.name })
+      yield* group.setMyRepo(record.key)
+      return yield* handle(group, record, owner, { tunnels: options.tunnels })
+    }),
+    openMine: Effect.fn("DataRepos.openMine")(function* (
+      group: Group,
+      credentials: RepoCredentials,
+      options?: OpenMineOptions,
+    ) {
+      yield* requireSlot(group, "openMine")
+      const record = yield* records.open(RepoRecord, credentials.key, {
+        encryptionKey: group.keys.dhtValues,
+        writer: credentials.owner,
+      })
+      return yield* handle(group, record, credentials.owner, { tunnels: options?.tunnels })
+    }),
+    open: Effect.fn("DataRepos.open")(function* (group: Group, key: RecordKey) {
+      const record = yield* records.open(RepoRecord, key, { encryptionKey: group.keys.dhtValues })
+      return yield* handle(group, record, undefined, {})
+    }),
+  }
+}

@@ -1,0 +1,142 @@
+// data-repo on real nodes: two Veilid nodes on a private testnet (tooling/veilid-testnet)
+// and two real Iroh stores. Run inside `veilid-testnet exec` (the package's `test`
+// script does). Every wait has a deadline; nothing sleeps.
+import { mkdtemp, rm } from "node:fs/promises"
+import { tmpdir } from "node:os"
+import { join } from "node:path"
+import { assert, layer } from "@effect/vitest"
+import { BlobStore, type BlobStoreService, layer as irohLayer } from "@save-dweb/blob-store"
+import { makeDhtRecords } from "@save-dweb/dht-records"
+import { type GroupsShape, makeGroups } from "@save-dweb/group"
+import { decodeConfig, makeVeilid } from "@save-dweb/veilid"
+import { withTestnet } from "@save-dweb/veilid-testnet"
+import { Context, Data, Duration, Effect, Layer, Option, Schedule } from "effect"
+import { type DataReposShape, makeDataRepos } from "../src/index.ts"
+import { bytesOf, chunked, pattern } from "./support.ts"
+
+interface Person {
+  readonly groups: GroupsShape
+  readonly store: BlobStoreService
+  readonly repos: DataReposShape
+}
+
+class People extends Context.Service<People, { readonly alice: Person; readonly bob: Person }>()(
+  "@save-dweb/data-repo/test/People",
+) {}
+
+const tempDir = Effect.acquireRelease(
+  Effect.promise(() => mkdtemp(join(tmpdir(), "data-repo-it-"))),
+  (dir) => Effect.promise(() => rm(dir, { recursive: true, force: true })),
+)
+
+const PeopleLive = Layer.effect(
+  People,
+  Effect.gen(function* () {
+    const testnet = yield* withTestnet()
+    const person = (name: string) =>
+      Effect.gen(function* () {
+        const veilid = yield* Effect.flatMap(decodeConfig(testnet.nodeConfig(name)), (config) =>
+          makeVeilid(config, { readyTimeout: "90 seconds" }),
+        )
+        const dir = yield* tempDir
+        const store = Context.get(
+          yield* Layer.build(
+            irohLayer({
+              dir,
+              ipv4Addr: "127.0.0.1:0",
+              ipv6Addr: "[::1]:0",
+              fetchTimeoutMillis: 20_000,
+            }),
+          ),
+          BlobStore,
+        )
+        const records = yield* makeDhtRecords(veilid)
+        return { groups: makeGroups(records), store, repos: makeDataRepos(records, store) }
+      })
+    const [alice, bob] = yield* Effect.all([person("alice"), person("bob")], { concurrency: 2 })
+    return { alice, bob }
+  }),
+)
+
+const deadline = Duration.seconds(90)
+
+class NotYet extends Data.TaggedError("NotYet")<{ readonly what: string }> {}
+
+/** `attempt` again until `done` holds, within the deadline (DHT values take a few round trips). */
+const eventually = <A, E extends { readonly _tag: string }, R>(
+  what: string,
+  attempt: Effect.Effect<A, E, R>,
+  done: (a: A) => boolean = () => true,
+) =>
+  attempt.pipe(
+    Effect.flatMap((a) => (done(a) ? Effect.succeed(a) : Effect.fail(new NotYet({ what })))),
+    Effect.retry({
+      schedule: Schedule.spaced("500 millis"),
+      while: (e: E | NotYet) =>
+        e._tag === "NotYet" || e._tag === "RecordNotFound" || e._tag === "RecordTimeout",
+    }),
+    Effect.timeoutOrElse({
+      duration: deadline,
+      orElse: () => Effect.die(new Error(`${what}: not within ${Duration.format(deadline)}`)),
+    }),
+  )
+
+layer(PeopleLive, { excludeTestServices: true, timeout: 300_000 })(
+  "data repos on a private Veilid testnet with real Iroh stores",
+  (it) => {
+    it.effect("A writes a file and B reads identical bytes", () =>
+      Effect.gen(function* () {
+        const { alice, bob } = yield* People
+        const group = yield* alice.groups.create("Field notes", { memberName: "Alice" })
+        const repo = yield* alice.repos.create(group, { name: "Alice" })
+        const bytes = pattern(3 * 1024 * 1024 + 17, 5)
+        const written = yield* repo.write("survey.bin", chunked(bytes, 64 * 1024))
+
+        const bobGroup = yield* bob.groups.join(yield* group.invite("write"), { memberName: "Bob" })
+        const pointers = yield* eventually(
+          "alice's repo in the group",
+          bobGroup.repos,
+          (r) => r.length === 1,
+        )
+        const theirs = yield* bob.repos.open(bobGroup, pointers[0]?.repoKey ?? "")
+        yield* eventually("alice's pointer", theirs.pointer, Option.isSome)
+        const sources = [yield* alice.store.source()]
+        const files = yield* theirs.list({ sources })
+        assert.deepStrictEqual(
+          files.map((f) => [f.name, f.hash, f.size, f.owner, f.status]),
+          [["survey.bin", written.hash, bytes.length, "Alice", "remote-only"]],
+        )
+        const read = yield* bytesOf(theirs.read("survey.bin", { sources }))
+        assert.strictEqual(read.length, bytes.length)
+        assert.deepStrictEqual(read, bytes)
+        assert.isTrue(yield* bob.store.has(written.hash))
+      }).pipe(Effect.scoped),
+    )
+
+    it.effect("a replicate holder syncs a repo over Iroh, then purges a deleted file", () =>
+      Effect.gen(function* () {
+        const { alice, bob } = yield* People
+        const group = yield* alice.groups.create("Backups", { memberName: "Alice" })
+        const repo = yield* alice.repos.create(group, { name: "Alice" })
+        const kept = yield* repo.write("kept", chunked(pattern(512 * 1024, 1), 64 * 1024))
+        const gone = yield* repo.write("gone", chunked(pattern(512 * 1024, 2), 64 * 1024))
+        const backup = yield* bob.groups.join(yield* group.invite("replicate"))
+        const aliceSource = yield* alice.store.source()
+        const options = { ownerSources: () => [aliceSource] }
+        yield* eventually(
+          "both files replicated",
+          bob.repos.syncAll(backup, options),
+          (r) => r.synced.size === 1,
+        )
+        assert.isTrue(yield* bob.store.has(kept.hash))
+        assert.isTrue(yield* bob.store.has(gone.hash))
+        yield* repo.delete("gone")
+        yield* eventually("the deleted file purged", bob.repos.syncAll(backup, options), (r) =>
+          r.freed.includes(gone.hash),
+        )
+        assert.isFalse(yield* bob.store.has(gone.hash))
+        assert.isTrue(yield* bob.store.has(kept.hash))
+      }).pipe(Effect.scoped),
+    )
+  },
+)
