@@ -29,12 +29,12 @@ import { runFetch } from "./fetch-engine.ts"
 import { type BlobHash, blake3 } from "./hash.ts"
 import { HashSeq, IrohNode, type IrohStoreConfig, Raw } from "./iroh-node.ts"
 import {
-  applyChanges,
   exportCollectionWith,
   fetchApi,
   nodeErrorCode,
   receiveVerified,
   resolveRange,
+  updateCollectionWith,
 } from "./shared.ts"
 import type { Source } from "./source.ts"
 
@@ -546,12 +546,7 @@ export const makeIroh = (config: IrohStoreConfig) =>
       }),
       createCollection,
       readCollection,
-      updateCollection: Effect.fn("BlobStore.updateCollection")(function* (root, changes, opts) {
-        const entries = yield* readCollection(root)
-        const next = yield* createCollection(applyChanges(entries, changes))
-        if (next !== root && opts?.keepOld !== true) yield* deleteRoot(root)
-        return next
-      }),
+      updateCollection: updateCollectionWith({ readCollection, createCollection, deleteRoot }),
       exportBlob,
       exportCollection: (root, dir) =>
         exportCollectionWith({ readCollection, exportBlob }, root, dir).pipe(

@@ -23,11 +23,11 @@ import {
 import { runFetch } from "./fetch-engine.ts"
 import { type BlobHash, blake3 } from "./hash.ts"
 import {
-  applyChanges,
   exportCollectionWith,
   fetchApi,
   receiveVerified,
   resolveRange,
+  updateCollectionWith,
 } from "./shared.ts"
 import type { Source } from "./source.ts"
 
@@ -263,12 +263,7 @@ export const makeMemory = (options: MemoryOptions = {}) =>
       }),
       createCollection,
       readCollection,
-      updateCollection: Effect.fn("BlobStore.updateCollection")(function* (root, changes, opts) {
-        const entries = yield* readCollection(root)
-        const next = yield* createCollection(applyChanges(entries, changes))
-        if (next !== root && opts?.keepOld !== true) yield* deleteRoot(root)
-        return next
-      }),
+      updateCollection: updateCollectionWith({ readCollection, createCollection, deleteRoot }),
       exportBlob,
       exportCollection: (root, dir) =>
         exportCollectionWith({ readCollection, exportBlob }, root, dir).pipe(

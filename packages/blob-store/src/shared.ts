@@ -49,6 +49,23 @@ export const applyChanges = (
   return [...byName].map(([name, hash]) => ({ name, hash }))
 }
 
+/** `updateCollection` in terms of a store's own read, create and delete: one behaviour for every layer. */
+export const updateCollectionWith =
+  <E1, E2, E3>(store: {
+    readonly readCollection: (root: BlobHash) => Effect.Effect<ReadonlyArray<CollectionEntry>, E1>
+    readonly createCollection: (
+      entries: ReadonlyArray<CollectionEntry>,
+    ) => Effect.Effect<BlobHash, E2>
+    readonly deleteRoot: (root: BlobHash) => Effect.Effect<unknown, E3>
+  }) =>
+  (root: BlobHash, changes: CollectionChanges, opts?: { readonly keepOld?: boolean }) =>
+    Effect.gen(function* () {
+      const entries = yield* store.readCollection(root)
+      const next = yield* store.createCollection(applyChanges(entries, changes))
+      if (next !== root && opts?.keepOld !== true) yield* store.deleteRoot(root)
+      return next
+    }).pipe(Effect.withSpan("BlobStore.updateCollection"))
+
 /** `dir/<name>` for each member, refusing names that would leave `dir`. */
 export const exportCollectionWith = (
   store: Pick<BlobStoreService, "readCollection" | "exportBlob">,
