@@ -2,6 +2,7 @@
 // under the caller's key, with associated data that names the record and the
 // subkey, so a value copied into another record or slot does not open.
 import { openEnvelope, type SecretKey, sealEnvelope } from "@save-dweb/crypto"
+import { MAX_RECORD_BYTES, MAX_SUBKEY_BYTES } from "@save-dweb/veilid"
 import { Encoder } from "cbor-x"
 import { Effect, Result, Schema } from "effect"
 import { CborMalformed, checkCbor } from "./cbor-check.ts"
@@ -9,9 +10,9 @@ import type { SubkeySchema } from "./definition.ts"
 import { RecordDecryptFailed, RecordInvalid, RecordTooLarge } from "./errors.ts"
 import type { RecordKey } from "./types.ts"
 
-// veilid-core MAX_SUBKEY_SIZE and MAX_RECORD_DATA_SIZE (veilid_api/types/dht/mod.rs, 0.5.8).
-export const MAX_SUBKEY_SIZE = 32_768
-export const MAX_RECORD_DATA_SIZE = 1_048_576
+// veilid-core's MAX_SUBKEY_SIZE and MAX_RECORD_DATA_SIZE, as the facade states them.
+export const MAX_SUBKEY_SIZE = MAX_SUBKEY_BYTES
+export const MAX_RECORD_DATA_SIZE = MAX_RECORD_BYTES
 
 /**
  * Largest value a subkey of a record with `subkeyCount` subkeys takes: veilid-core

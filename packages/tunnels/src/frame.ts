@@ -1,11 +1,12 @@
 // Tunnel frames, version 1: the bytes of one app_call request or reply. Big-endian
 // integers; layouts in README.md ("Frame format"). Decoding is total: any bytes give a
 // frame or a FrameDecodeError, never a throw.
+import { MAX_APP_MESSAGE_BYTES } from "@save-dweb/veilid"
 import { Data, Result } from "effect"
 
 export const FRAME_VERSION = 1
-/** veilid-core `MAX_APP_CALL_Q_MESSAGE_LEN` and `MAX_APP_CALL_A_MESSAGE_LEN` (0.5.x). */
-export const MAX_FRAME_BYTES = 32_768
+/** A frame is one app_call request or reply: at most veilid-core's limit for either. */
+export const MAX_FRAME_BYTES = MAX_APP_MESSAGE_BYTES
 /** Smallest frame size a caller may ask for: room for the largest header and some data. */
 export const MIN_FRAME_BYTES = 256
 export const SESSION_ID_BYTES = 16
