@@ -86,7 +86,7 @@ export class NotLocal extends Data.TaggedError("NotLocal")<{
   constructor(args: { readonly repo: RecordKey; readonly hash: string }) {
     super({
       ...args,
-      message: `blob ${args.hash} of repo ${args.repo} is not stored here; pass sources to fetch it`,
+      message: `blob ${args.hash} of repo ${args.repo} is not stored here and no source was given or found`,
     })
   }
 }

@@ -14,14 +14,17 @@ export {
   type CreateRepoOptions,
   type DataRepoError,
   DataRepos,
+  type DataReposOptions,
   type DataReposShape,
   type FileInput,
   makeDataRepos,
   type OpenMineOptions,
+  type OpenOptions,
   type ReadOptions,
   type Repo,
   type RepoBlob,
   type RepoCredentials,
   type RepoFile,
 } from "./repos.ts"
-export type { SyncEvent, SyncOptions, SyncResult } from "./sync.ts"
+export { groupProtocols, IrohAddress } from "./sources.ts"
+export type { KeepSyncedOptions, SyncEvent, SyncOptions, SyncResult } from "./sync.ts"

@@ -22,8 +22,19 @@ import {
   type RecordKey,
 } from "@save-dweb/dht-records"
 import type { Group, GroupError, InsufficientCapability, RepoPointer } from "@save-dweb/group"
-import type { TunnelsShape } from "@save-dweb/tunnels"
-import { Clock, Context, Effect, Layer, Option, Ref, type Scope, Semaphore, Stream } from "effect"
+import { Tunnels, type TunnelsShape } from "@save-dweb/tunnels"
+import {
+  Clock,
+  Context,
+  Duration,
+  Effect,
+  Layer,
+  Option,
+  Ref,
+  type Scope,
+  Semaphore,
+  Stream,
+} from "effect"
 import {
   DecryptFailed,
   FileNotFound,
@@ -49,7 +60,8 @@ import {
   RepoRecord,
   ROUTE_SUBKEY,
 } from "./record.ts"
-import type { SyncOptions, SyncResult } from "./sync.ts"
+import { serveMember, sourcesOf } from "./sources.ts"
+import type { KeepSyncedOptions, SyncOptions, SyncResult } from "./sync.ts"
 
 /** Everything a repo operation can fail with. */
 export type DataRepoError =
@@ -97,7 +109,11 @@ export interface RepoBlob {
 }
 
 export interface ReadOptions {
-  /** Where to fetch a blob that is not stored here (the owner's store, members, backup servers). */
+  /**
+   * Where to fetch a blob that is not stored here (the owner's store, members, backup
+   * servers). Default: found through the published routes (needs `tunnels`): the owner's
+   * tunnel and Iroh node, and under source policy `any` every other member's too.
+   */
   readonly sources?: ReadonlyArray<Source>
 }
 
@@ -138,12 +154,31 @@ export interface Repo {
 export interface CreateRepoOptions {
   /** The repo's name (subkey 0); default the group's member name or "repo". */
   readonly name: string
-  /** Publishes this node's own route in subkey 2 and follows its changes; cleared at scope close. */
+  /**
+   * Publishes this node's own route in subkey 2 and follows its changes (cleared at scope
+   * close), serves this store's blobs and Iroh address on it to the group's members, and
+   * finds sources through others' routes.
+   */
   readonly tunnels?: TunnelsShape
 }
 
 export interface OpenMineOptions {
   readonly tunnels?: TunnelsShape
+}
+
+export interface OpenOptions {
+  /** Finds where to fetch from through published routes (default: the instance's). */
+  readonly tunnels?: TunnelsShape
+}
+
+export interface DataReposOptions {
+  /**
+   * This node's tunnels, used to find sources when a call is given none (`read`, `list`,
+   * `pin`, `blobs`, `syncAll`). Own repos serve on the `tunnels` they are opened with.
+   */
+  readonly tunnels?: TunnelsShape
+  /** How long a member may take to tell its Iroh address over its tunnel (default 5 s). */
+  readonly askTimeout?: Duration.Input
 }
 
 export interface DataReposShape {
@@ -159,10 +194,15 @@ export interface DataReposShape {
     options?: OpenMineOptions,
   ) => Effect.Effect<Repo, DataRepoError, Scope.Scope>
   /** Another member's repo (e.g. from `group.repos`), read-only. */
-  readonly open: (group: Group, key: RecordKey) => Effect.Effect<Repo, DataRepoError, Scope.Scope>
+  readonly open: (
+    group: Group,
+    key: RecordKey,
+    options?: OpenOptions,
+  ) => Effect.Effect<Repo, DataRepoError, Scope.Scope>
   /**
    * Replicates every other member's current collection (any tier: hashes only), from
-   * the owner's sources, plus `otherSources` when the group's policy is `any`; then
+   * the owner's sources, plus other holders' when the group's policy is `any` (found
+   * through published routes unless `ownerSources` / `otherSources` are given); then
    * frees what the collections this instance synced before held and the new ones do
    * not. A repo that cannot be fetched is reported in `failed`, never fails the call.
    */
@@ -170,11 +210,12 @@ export interface DataReposShape {
   /**
    * `syncAll`, then again whenever the membership or another member's repo record
    * (pointer or routes) changes, so an offline member is retried when it comes back
-   * rather than failing. Runs until interrupted; each pass's result goes to `onResult`.
+   * rather than failing; after a pass with failures, also on a timer that backs off.
+   * Runs until interrupted; each pass's result goes to `onResult`.
    */
   readonly keepSynced: (
     group: Group,
-    options: SyncOptions & { readonly onResult?: (result: SyncResult) => Effect.Effect<void> },
+    options: KeepSyncedOptions,
   ) => Effect.Effect<never, DataRepoError>
 }
 
@@ -186,6 +227,17 @@ export class DataRepos extends Context.Service<DataRepos, DataReposShape>()(
     DataRepos,
     Effect.gen(function* () {
       return makeDataRepos(yield* DhtRecords, yield* BlobStore)
+    }),
+  )
+  /** `layer`, finding sources through published routes with this node's `Tunnels`. */
+  static readonly layerWithTunnels: Layer.Layer<
+    DataRepos,
+    never,
+    DhtRecords | BlobStore | Tunnels
+  > = Layer.effect(
+    DataRepos,
+    Effect.gen(function* () {
+      return makeDataRepos(yield* DhtRecords, yield* BlobStore, { tunnels: yield* Tunnels })
     }),
   )
 }
@@ -204,16 +256,70 @@ interface State {
 export const makeDataRepos = (
   records: DhtRecordsShape,
   store: BlobStoreService,
+  instanceOptions: DataReposOptions = {},
 ): DataReposShape => {
-  /** The bytes of `hash`, fetched from `sources` first when not held here. */
-  const ensureLocal = (
+  const openRecord = (group: Group, key: RecordKey) =>
+    records.open(RepoRecord, key, { encryptionKey: group.keys.dhtValues })
+
+  /** The routes a repo record publishes (subkeys 2..3), not cleared ones. */
+  const routesOf = (record: OpenedRecord<RepoRecord>) =>
+    Effect.gen(function* () {
+      const found: Array<{ readonly id: string; readonly route: Uint8Array }> = []
+      for (const subkey of [2, 3] as const) {
+        const entry = yield* record.get(subkey, { refresh: true })
+        if (Option.isSome(entry) && entry.value.value.route !== null) {
+          found.push({ id: `${record.key.slice(5, 13)}.${subkey}`, route: entry.value.value.route })
+        }
+      }
+      return found
+    })
+
+  /**
+   * Sources for a repo found through published routes: the owner's (its `record`), and
+   * under source policy `any` every other member's (not this member's own: its store is
+   * here). Another member's record that does not answer is left out.
+   */
+  const findSources = (
+    group: Group,
+    record: OpenedRecord<RepoRecord>,
+    tunnels: TunnelsShape | undefined,
+    which: { readonly owner: boolean; readonly others: boolean },
+  ) =>
+    Effect.gen(function* () {
+      if (tunnels === undefined) return []
+      const owner = which.owner ? yield* routesOf(record) : []
+      const others =
+        which.others && (yield* group.info).sourcePolicy === "any"
+          ? yield* Effect.forEach(
+              (yield* group.repos).filter((p) => p.repoKey !== record.key && p.slot !== group.slot),
+              (p) =>
+                Effect.scoped(Effect.flatMap(openRecord(group, p.repoKey), routesOf)).pipe(
+                  Effect.orElseSucceed(() => []),
+                ),
+              { concurrency: "unbounded" },
+            )
+          : []
+      const askTimeout = instanceOptions.askTimeout
+      return yield* sourcesOf(
+        tunnels,
+        group.key,
+        group.keys.tunnelAuth,
+        [...owner, ...others.flat()],
+        askTimeout === undefined ? {} : { askTimeout },
+      )
+    })
+
+  /** The bytes of `hash`, fetched first when not held here: from `sources`, else from `find`. */
+  const ensureLocal = <E>(
     repo: RecordKey,
     hash: BlobHash,
-    sources: ReadonlyArray<Source> | undefined,
+    given: ReadonlyArray<Source> | undefined,
+    find: Effect.Effect<ReadonlyArray<Source>, E>,
   ) =>
     Effect.gen(function* () {
       if (yield* store.has(hash)) return
-      if (sources === undefined || sources.length === 0) return yield* new NotLocal({ repo, hash })
+      const sources = given ?? (yield* find)
+      if (sources.length === 0) return yield* new NotLocal({ repo, hash })
       yield* store.fetch({ hash, kind: "blob", sources })
     })
 
@@ -238,6 +344,8 @@ export const makeDataRepos = (
     Effect.gen(function* () {
       const key = record.key
       const writable = owner !== undefined && group.slot !== undefined
+      const fetchVia = options.tunnels ?? instanceOptions.tunnels
+      const discover = findSources(group, record, fetchVia, { owner: true, others: true })
       const lock = yield* Semaphore.make(1)
       const cache = yield* Ref.make<State>({ pointer: undefined, manifest: emptyManifest })
 
@@ -257,7 +365,7 @@ export const makeDataRepos = (
           if (current === undefined) return held
           if (held.pointer !== undefined && held.pointer.manifest === current.manifest) return held
           const fileKey = yield* group.fileKey
-          yield* ensureLocal(key, current.manifest, sources)
+          yield* ensureLocal(key, current.manifest, sources, discover)
           const manifest = yield* openManifest(
             fileKey,
             key,
@@ -399,10 +507,8 @@ export const makeDataRepos = (
         const current = Option.getOrUndefined(yield* pointer)
         if (current === undefined) return []
         if (!(yield* store.has(current.root))) {
-          const sources = readOptions?.sources
-          if (sources === undefined || sources.length === 0) {
-            return yield* new NotLocal({ repo: key, hash: current.root })
-          }
+          const sources = readOptions?.sources ?? (yield* discover)
+          if (sources.length === 0) return yield* new NotLocal({ repo: key, hash: current.root })
           yield* store.fetch({ hash: current.root, kind: "collection", sources })
         }
         const entries = yield* store.readCollection(current.root)
@@ -417,7 +523,7 @@ export const makeDataRepos = (
             const fileKey = yield* group.fileKey
             const { manifest } = yield* state(readOptions?.sources)
             const entry = yield* find(manifest, fileName)
-            yield* ensureLocal(key, entry.hash, readOptions?.sources)
+            yield* ensureLocal(key, entry.hash, readOptions?.sources, discover)
             return store.read(entry.hash).pipe(
               decryptFileStream(fileKey, { associatedData: FILE_AD }),
               Stream.mapError((e) =>
@@ -432,7 +538,7 @@ export const makeDataRepos = (
       const pin = Effect.fn("Repo.pin")(function* (fileName: string, readOptions?: ReadOptions) {
         const { manifest } = yield* state(readOptions?.sources)
         const entry = yield* find(manifest, fileName)
-        yield* ensureLocal(key, entry.hash, readOptions?.sources)
+        yield* ensureLocal(key, entry.hash, readOptions?.sources, discover)
       })
 
       const unpin = Effect.fn("Repo.unpin")(function* (fileName: string) {
@@ -443,16 +549,10 @@ export const makeDataRepos = (
         yield* store.delete(entry.hash)
       })
 
-      const routes = Effect.gen(function* () {
-        const found: Array<Uint8Array> = []
-        for (const subkey of [2, 3] as const) {
-          const entry = yield* record.get(subkey, { refresh: true })
-          if (Option.isSome(entry) && entry.value.value.route !== null) {
-            found.push(entry.value.value.route)
-          }
-        }
-        return found
-      }).pipe(Effect.withSpan("Repo.routes"))
+      const routes = routesOf(record).pipe(
+        Effect.map((found) => found.map((r) => r.route)),
+        Effect.withSpan("Repo.routes"),
+      )
 
       if (writable) {
         // Load what was published before (openMine), so writes build on it.
@@ -471,6 +571,8 @@ export const makeDataRepos = (
         if (tunnels !== undefined) {
           const setRoute = (route: Uint8Array | null) =>
             Effect.flatMap(Clock.currentTimeMillis, (at) => record.set(ROUTE_SUBKEY, { route, at }))
+          // Served before the route is published, so whoever finds it is answered.
+          yield* serveMember(tunnels, store, group.key, group.keys.tunnelAuth)
           // Registered before the follower fiber, so it runs after that fiber stops.
           yield* Effect.addFinalizer(() => Effect.ignore(setRoute(null)))
           yield* setRoute((yield* tunnels.route).blob)
@@ -517,11 +619,10 @@ export const makeDataRepos = (
     const failed = new Map<RecordKey, DataRepoError>()
     const freed: Array<BlobHash> = []
 
+    const tunnels = options.tunnels ?? instanceOptions.tunnels
     const syncOne = (repo: RepoPointer) =>
       Effect.gen(function* () {
-        const record = yield* records.open(RepoRecord, repo.repoKey, {
-          encryptionKey: group.keys.dhtValues,
-        })
+        const record = yield* openRecord(group, repo.repoKey)
         const current = yield* record.get(POINTER_SUBKEY, { refresh: true })
         if (Option.isNone(current)) return undefined
         const root = current.value.value.root
@@ -529,9 +630,15 @@ export const makeDataRepos = (
           yield* report({ _tag: "RepoUnchanged", repo: repo.repoKey, root })
           return root
         }
+        const others = policy === "any"
+        const found = yield* findSources(group, record, tunnels, {
+          owner: options.ownerSources === undefined,
+          others: others && options.otherSources === undefined,
+        })
         const sources = [
-          ...options.ownerSources(repo),
-          ...(policy === "any" ? (options.otherSources ?? []) : []),
+          ...(options.ownerSources?.(repo) ?? []),
+          ...(others ? (options.otherSources ?? []) : []),
+          ...found,
         ]
         yield* report({ _tag: "RepoStarted", repo: repo.repoKey, root })
         yield* store
@@ -597,12 +704,36 @@ export const makeDataRepos = (
 
   const keepSynced = Effect.fn("DataRepos.keepSynced")(function* (
     group: Group,
-    options: SyncOptions & { readonly onResult?: (result: SyncResult) => Effect.Effect<void> },
+    options: KeepSyncedOptions,
   ) {
+    const spacing = Duration.toMillis(Duration.fromInputUnsafe(options.minInterval ?? "1 second"))
+    const initial = Duration.toMillis(Duration.fromInputUnsafe(options.retryInitial ?? "1 second"))
+    const max = Duration.toMillis(Duration.fromInputUnsafe(options.retryMax ?? "1 minute"))
+    let retry = initial
     while (true) {
       const result = yield* syncAll(group, options)
       if (options.onResult !== undefined) yield* options.onResult(result)
-      yield* nextChange(group)
+      const ended = yield* Clock.currentTimeMillis
+      const change = nextChange(group).pipe(
+        // A watch that fails (DHT timeout) is a reason to look again, not to stop.
+        Effect.catch((e) =>
+          Effect.andThen(
+            Effect.logWarning("data-repo: keepSynced could not watch the group", e),
+            Effect.sleep(retry),
+          ),
+        ),
+      )
+      if (result.failed.size > 0) {
+        // Failed repos are retried without waiting for a change, backing off.
+        yield* Effect.raceFirst(change, Effect.sleep(retry))
+        retry = Math.min(max, retry * 2)
+      } else {
+        yield* change
+        retry = initial
+      }
+      // Passes at least `minInterval` apart: a burst of changes makes one pass, not many.
+      const waited = (yield* Clock.currentTimeMillis) - ended
+      if (waited < spacing) yield* Effect.sleep(spacing - waited)
     }
   })
 
@@ -636,9 +767,13 @@ export const makeDataRepos = (
       })
       return yield* handle(group, record, credentials.owner, { tunnels: options?.tunnels })
     }),
-    open: Effect.fn("DataRepos.open")(function* (group: Group, key: RecordKey) {
-      const record = yield* records.open(RepoRecord, key, { encryptionKey: group.keys.dhtValues })
-      return yield* handle(group, record, undefined, {})
+    open: Effect.fn("DataRepos.open")(function* (
+      group: Group,
+      key: RecordKey,
+      options?: OpenOptions,
+    ) {
+      const record = yield* openRecord(group, key)
+      return yield* handle(group, record, undefined, { tunnels: options?.tunnels })
     }),
   }
 }

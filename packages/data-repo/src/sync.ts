@@ -1,15 +1,34 @@
 import type { BlobHash, FetchEvent, Source } from "@save-dweb/blob-store"
 import type { RecordKey } from "@save-dweb/dht-records"
 import type { RepoPointer } from "@save-dweb/group"
-import type { Effect } from "effect"
+import type { TunnelsShape } from "@save-dweb/tunnels"
+import type { Duration, Effect } from "effect"
 import type { DataRepoError } from "./repos.ts"
 
 export interface SyncOptions {
-  /** How to reach a repo's owner: its store's source (e.g. its Iroh address asked over its tunnel). */
-  readonly ownerSources: (repo: RepoPointer) => ReadonlyArray<Source>
-  /** Other holders (members, backup servers): used only when the group's policy is `any`. */
+  /**
+   * How to reach a repo's owner. Default: found through the owner's published route (its
+   * tunnel, and its Iroh node as it tells it over the tunnel); needs `tunnels`.
+   */
+  readonly ownerSources?: (repo: RepoPointer) => ReadonlyArray<Source>
+  /**
+   * Other holders (members, backup servers): used only when the group's policy is `any`.
+   * Default: every other member's published route (tunnel + Iroh node).
+   */
   readonly otherSources?: ReadonlyArray<Source>
+  /** Finds sources through published routes (default: the instance's `tunnels`). */
+  readonly tunnels?: TunnelsShape
   readonly onProgress?: (event: SyncEvent) => Effect.Effect<void>
+}
+
+export interface KeepSyncedOptions extends SyncOptions {
+  readonly onResult?: (result: SyncResult) => Effect.Effect<void>
+  /** Passes start at least this long after the previous one ended (default 1 s). */
+  readonly minInterval?: Duration.Input
+  /** After a pass with failures, the next comes after this at the latest (default 1 s)… */
+  readonly retryInitial?: Duration.Input
+  /** …doubling after each failing pass up to this (default 1 min); a clean pass resets it. */
+  readonly retryMax?: Duration.Input
 }
 
 /** What `syncAll` reports as it goes. */

@@ -8,16 +8,18 @@ import { assert, layer } from "@effect/vitest"
 import { BlobStore, type BlobStoreService, layer as irohLayer } from "@save-dweb/blob-store"
 import { makeDhtRecords } from "@save-dweb/dht-records"
 import { type GroupsShape, makeGroups } from "@save-dweb/group"
-import { decodeConfig, makeVeilid } from "@save-dweb/veilid"
+import { makeTunnels, type TunnelsShape } from "@save-dweb/tunnels"
+import { decodeConfig, makeVeilid, Veilid } from "@save-dweb/veilid"
 import { withTestnet } from "@save-dweb/veilid-testnet"
-import { Context, Data, Duration, Effect, Layer, Option, Schedule } from "effect"
-import { type DataReposShape, makeDataRepos } from "../src/index.ts"
+import { Context, Data, Duration, Effect, Layer, Option, Schedule, Schema } from "effect"
+import { type DataReposShape, groupProtocols, IrohAddress, makeDataRepos } from "../src/index.ts"
 import { bytesOf, chunked, pattern } from "./support.ts"
 
 interface Person {
   readonly groups: GroupsShape
   readonly store: BlobStoreService
   readonly repos: DataReposShape
+  readonly tunnels: TunnelsShape
 }
 
 class People extends Context.Service<People, { readonly alice: Person; readonly bob: Person }>()(
@@ -51,7 +53,13 @@ const PeopleLive = Layer.effect(
           BlobStore,
         )
         const records = yield* makeDhtRecords(veilid)
-        return { groups: makeGroups(records), store, repos: makeDataRepos(records, store) }
+        const tunnels = yield* makeTunnels().pipe(Effect.provideService(Veilid, veilid))
+        return {
+          groups: makeGroups(records),
+          store,
+          tunnels,
+          repos: makeDataRepos(records, store, { tunnels }),
+        }
       })
     const [alice, bob] = yield* Effect.all([person("alice"), person("bob")], { concurrency: 2 })
     return { alice, bob }
@@ -107,6 +115,37 @@ layer(PeopleLive, { excludeTestServices: true, timeout: 300_000 })(
           [["survey.bin", written.hash, bytes.length, "Alice", "remote-only"]],
         )
         const read = yield* bytesOf(theirs.read("survey.bin", { sources }))
+        assert.strictEqual(read.length, bytes.length)
+        assert.deepStrictEqual(read, bytes)
+        assert.isTrue(yield* bob.store.has(written.hash))
+      }).pipe(Effect.scoped),
+    )
+
+    it.effect("B reads A's file with no sources given, found through A's route", () =>
+      Effect.gen(function* () {
+        const { alice, bob } = yield* People
+        const group = yield* alice.groups.create("Found", { memberName: "Alice" })
+        const repo = yield* alice.repos.create(group, { name: "Alice", tunnels: alice.tunnels })
+        const bytes = pattern(2 * 1024 * 1024 + 5, 11)
+        const written = yield* repo.write("map.bin", chunked(bytes, 64 * 1024))
+
+        const bobGroup = yield* bob.groups.join(yield* group.invite("read"))
+        const theirs = yield* bob.repos.open(bobGroup, repo.key)
+        yield* eventually("alice's pointer", theirs.pointer, Option.isSome)
+        const [route] = yield* eventually("alice's route", theirs.routes, (r) => r.length === 1)
+        // Her Iroh address reaches a member only over her tunnel, when asked.
+        const peer = yield* bob.tunnels.connect(
+          route ?? new Uint8Array(0),
+          bobGroup.keys.tunnelAuth,
+        )
+        const answer = yield* peer.request(groupProtocols(group.key).iroh, new Uint8Array(0))
+        const told = Schema.decodeUnknownSync(Schema.fromJsonString(IrohAddress))(
+          new TextDecoder().decode(answer),
+        )
+        const own = yield* alice.store.source()
+        assert.strictEqual(told.node?.nodeId, own._tag === "IrohSource" ? own.nodeId : "")
+
+        const read = yield* bytesOf(theirs.read("map.bin"))
         assert.strictEqual(read.length, bytes.length)
         assert.deepStrictEqual(read, bytes)
         assert.isTrue(yield* bob.store.has(written.hash))

@@ -149,6 +149,39 @@ describe("keepSynced", () => {
   )
 })
 
+describe("keepSynced backoff", () => {
+  it.live("a failed pass is retried on a timer, with no change to wake it", () =>
+    Effect.gen(function* () {
+      const { alice, repo, join } = yield* setup("any")
+      const file = yield* repo.write("f", Stream.make(pattern(10_000, 4)))
+      const backup = yield* join("replicate")
+      const aliceSource = yield* alice.store.source()
+      const online = { alice: false }
+      const results = yield* Queue.unbounded<SyncResult>()
+      yield* backup.repos
+        .keepSynced(backup.group, {
+          ownerSources: () => (online.alice ? [aliceSource] : []),
+          onResult: (result) => Queue.offer(results, result).pipe(Effect.asVoid),
+          minInterval: "10 millis",
+          retryInitial: "50 millis",
+          retryMax: "200 millis",
+        })
+        .pipe(Effect.forkScoped)
+      // Several failing passes (backing off), then the owner is reachable again.
+      for (let i = 0; i < 3; i++) {
+        const failed = yield* Queue.take(results).pipe(Effect.timeout(Duration.seconds(5)))
+        assert.strictEqual(failed.failed.get(repo.key)?._tag, "NoSource")
+      }
+      online.alice = true
+      yield* Queue.take(results).pipe(
+        Effect.repeat({ until: (r) => r.synced.size === 1 }),
+        Effect.timeout(Duration.seconds(5)),
+      )
+      assert.isTrue(yield* backup.store.has(file.hash))
+    }).pipe(Effect.scoped),
+  )
+})
+
 describe("routes", () => {
   it.live("the member's route is published, follows renewals, and is cleared at scope close", () =>
     Effect.gen(function* () {
