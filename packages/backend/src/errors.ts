@@ -1,0 +1,18 @@
+import type { RecordKey } from "@save-dweb/veilid"
+import { Data } from "effect"
+
+/** No stored credentials for this group key: never created or joined here, or forgotten. */
+export class UnknownGroup extends Data.TaggedError("UnknownGroup")<{
+  readonly key: RecordKey
+}> {}
+
+/** Joining a group this backend already knows (load it instead). */
+export class GroupAlreadyKnown extends Data.TaggedError("GroupAlreadyKnown")<{
+  readonly key: RecordKey
+}> {}
+
+/** A stored known-group entry that does not decode (damaged table store). */
+export class InvalidKnownGroup extends Data.TaggedError("InvalidKnownGroup")<{
+  readonly key: RecordKey
+  readonly message: string
+}> {}

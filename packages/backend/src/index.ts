@@ -1,0 +1,25 @@
+export {
+  Backend,
+  type BackendConfig,
+  type BackendError,
+  type BackendServices,
+  type BackendShape,
+  type CreateGroupOptions,
+  type GroupSummary,
+  type JoinGroupOptions,
+  type LoadedGroup,
+  makeBackend,
+  makeRealBackend,
+  type RepoSummary,
+  veilidConfigOf,
+} from "./backend.ts"
+export { GroupAlreadyKnown, InvalidKnownGroup, UnknownGroup } from "./errors.ts"
+export {
+  decodeKnownGroup,
+  encodeKnownGroup,
+  KNOWN_GROUPS_DB,
+  type KnownGroup,
+  type KnownGroupsStore,
+  memoryKnownGroups,
+  tableStoreKnownGroups,
+} from "./known-groups.ts"

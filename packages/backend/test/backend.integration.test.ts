@@ -1,0 +1,156 @@
+// Backends on a private Veilid testnet (tooling/veilid-testnet) with real Iroh stores:
+// eight testnet nodes plus one Veilid node per backend. Run inside `veilid-testnet exec`
+// (the package's `test` script does). Every wait has a deadline; nothing sleeps.
+import { mkdtemp, rm } from "node:fs/promises"
+import { tmpdir } from "node:os"
+import { join } from "node:path"
+import { assert, layer } from "@effect/vitest"
+import { formatLink } from "@save-dweb/uri-scheme"
+import { type Testnet, withTestnet } from "@save-dweb/veilid-testnet"
+import {
+  Context,
+  Data,
+  Duration,
+  Effect,
+  Exit,
+  Layer,
+  Option,
+  Schedule,
+  Scope,
+  Stream,
+} from "effect"
+import { type BackendShape, makeRealBackend } from "../src/index.ts"
+import { bytesOf, pattern } from "./support.ts"
+
+class Net extends Context.Service<Net, Testnet>()("@save-dweb/backend/test/Net") {}
+
+const NetLive = Layer.effect(Net, withTestnet())
+
+const tempDir = Effect.acquireRelease(
+  Effect.promise(() => mkdtemp(join(tmpdir(), "backend-it-"))),
+  (dir) => Effect.promise(() => rm(dir, { recursive: true, force: true })),
+)
+
+/** A backend for testnet node `name` on `storageDir`, in a scope of its own (`stop`). */
+const start = (testnet: Testnet, name: string, storageDir: string) =>
+  Effect.gen(function* () {
+    const scope = yield* Scope.make()
+    const backend: BackendShape = yield* Scope.provide(scope)(
+      makeRealBackend({
+        storageDir,
+        network: { veilidConfig: testnet.nodeConfig(name) },
+        veilid: { readyTimeout: "90 seconds" },
+        iroh: { ipv4Addr: "127.0.0.1:0", ipv6Addr: "[::1]:0", fetchTimeoutMillis: 20_000 },
+      }),
+    )
+    return { backend, stop: Scope.close(scope, Exit.void) }
+  })
+
+const timeout = 240_000
+const deadline = Duration.seconds(90)
+
+class NotYet extends Data.TaggedError("NotYet")<{ readonly what: string }> {}
+
+/** `attempt` again until `done` holds, within the deadline (DHT values take a few round trips). */
+const eventually = <A, E extends { readonly _tag: string }, R>(
+  what: string,
+  attempt: Effect.Effect<A, E, R>,
+  done: (a: A) => boolean = () => true,
+) =>
+  attempt.pipe(
+    Effect.flatMap((a) => (done(a) ? Effect.succeed(a) : Effect.fail(new NotYet({ what })))),
+    Effect.retry({
+      schedule: Schedule.spaced("500 millis"),
+      while: (e: E | NotYet) =>
+        e._tag === "NotYet" || e._tag === "RecordNotFound" || e._tag === "RecordTimeout",
+    }),
+    Effect.timeoutOrElse({
+      duration: deadline,
+      orElse: () => Effect.die(new Error(`${what}: not within ${Duration.format(deadline)}`)),
+    }),
+  )
+
+layer(NetLive, { excludeTestServices: true, timeout: 300_000 })(
+  "backends on a private Veilid testnet with real Iroh stores",
+  (it) => {
+    it.effect(
+      "a group's name reads back, after a close and after a restart on the same storage dir",
+      () =>
+        Effect.gen(function* () {
+          const testnet = yield* Net
+          const dir = yield* tempDir
+          const first = yield* start(testnet, "alice", dir)
+          const g = yield* first.backend.createGroup("Field notes", { memberName: "Alice" })
+          assert.strictEqual((yield* g.group.info).name, "Field notes")
+          const repoKey = Option.getOrThrow(g.repo).key
+          yield* first.backend.closeGroup(g.key)
+          const again = yield* first.backend.loadGroup(g.key)
+          assert.strictEqual((yield* again.group.info).name, "Field notes")
+          yield* first.stop
+
+          const second = yield* start(testnet, "alice", dir)
+          assert.deepStrictEqual(
+            (yield* second.backend.listGroups).map((s) => [s.key, s.name, s.tier, s.loaded]),
+            [[g.key, "Field notes", "manage", false]],
+          )
+          const reloaded = yield* eventually("alice reloads", second.backend.loadGroup(g.key))
+          assert.strictEqual((yield* reloaded.group.info).name, "Field notes")
+          const repo = Option.getOrThrow(reloaded.repo)
+          assert.strictEqual(repo.key, repoKey)
+          assert.strictEqual(yield* repo.name, "Alice")
+          yield* second.stop
+        }),
+      timeout,
+    )
+
+    it.effect(
+      "a second backend joins by link, lists both repos by name, reads a file the first wrote, and sees its route cleared when it stops",
+      () =>
+        Effect.gen(function* () {
+          const testnet = yield* Net
+          const [a, b] = yield* Effect.all(
+            [
+              Effect.flatMap(tempDir, (dir) => start(testnet, "carol", dir)),
+              Effect.flatMap(tempDir, (dir) => start(testnet, "dave", dir)),
+            ],
+            { concurrency: 2 },
+          )
+          const ga = yield* a.backend.createGroup("Shared", { memberName: "Carol" })
+          const link = formatLink(yield* ga.group.invite("write"))
+          const gb = yield* eventually(
+            "dave joins",
+            b.backend.joinGroup(link, { memberName: "Dave" }),
+          )
+          assert.deepStrictEqual(
+            (yield* b.backend.listGroups).map((s) => [s.key, s.name, s.tier]),
+            [[ga.key, "Shared", "write"]],
+          )
+          const names = (repos: ReadonlyArray<{ readonly name: string }>) =>
+            repos
+              .map((r) => r.name)
+              .sort()
+              .join(",")
+          yield* eventually("dave lists both repos", gb.repos, (r) => names(r) === "Carol,Dave")
+          yield* eventually("carol lists both repos", ga.repos, (r) => names(r) === "Carol,Dave")
+
+          const bytes = pattern(1_000_000)
+          const mine = Option.getOrThrow(ga.repo)
+          yield* mine.write("field.bin", Stream.make(bytes))
+          const theirs = yield* gb.openRepo(mine.key)
+          const read = yield* eventually(
+            "dave reads carol's file",
+            bytesOf(theirs.read("field.bin")),
+            (r) => r.length === bytes.length,
+          )
+          assert.isTrue(Buffer.from(read).equals(Buffer.from(bytes)))
+
+          // Stopping clears the own route from the repo record while the node is online.
+          yield* eventually("dave sees carol's route", theirs.routes, (r) => r.length === 1)
+          yield* a.stop
+          yield* eventually("carol's route is gone", theirs.routes, (r) => r.length === 0)
+          yield* b.stop
+        }),
+      timeout,
+    )
+  },
+)

@@ -1,0 +1,88 @@
+// Backends on in-memory networks (DHT, tunnels, blob stores). A node's DHT participant
+// and known-groups store outlive its backends, so a restart is a new backend on them.
+import { BlobStore, layerMemory } from "@save-dweb/blob-store"
+import { makeDataRepos } from "@save-dweb/data-repo"
+import {
+  type DhtBackend,
+  MemoryDhtNetwork,
+  type MemoryDhtNetworkShape,
+  makeDhtRecords,
+} from "@save-dweb/dht-records"
+import { makeGroups } from "@save-dweb/group"
+import { MemoryNetwork, type MemoryNetworkShape, makeTunnelsMemory } from "@save-dweb/tunnels"
+import { Context, Effect, Layer, type Scope, Stream } from "effect"
+import {
+  type BackendShape,
+  type KnownGroupsStore,
+  makeBackend,
+  memoryKnownGroups,
+} from "../src/index.ts"
+
+export interface Networks {
+  readonly dht: MemoryDhtNetworkShape
+  readonly tunnels: MemoryNetworkShape
+}
+
+export const networks: Effect.Effect<Networks> = Effect.gen(function* () {
+  const dht = yield* MemoryDhtNetwork.make()
+  const tunnels = Context.get(yield* Layer.build(MemoryNetwork.layer()), MemoryNetwork)
+  return { dht, tunnels }
+}).pipe(Effect.scoped)
+
+/**
+ * What survives a restart of one node: its DHT participant (Veilid keeps local copies
+ * of records on disk) and its known groups (Veilid's table store).
+ */
+export interface MemoryNode {
+  readonly dht: DhtBackend
+  readonly known: KnownGroupsStore
+}
+
+export const memoryNode = (nets: Networks): Effect.Effect<MemoryNode, never, Scope.Scope> =>
+  Effect.map(nets.dht.participant, (dht) => ({ dht, known: memoryKnownGroups() }))
+
+/** A backend on `node`, living in the current scope. */
+export const memoryBackend = (
+  nets: Networks,
+  node: MemoryNode,
+): Effect.Effect<BackendShape, never, Scope.Scope> =>
+  Effect.gen(function* () {
+    const records = yield* makeDhtRecords(node.dht)
+    const store = Context.get(yield* Layer.build(layerMemory()), BlobStore)
+    const tunnels = yield* makeTunnelsMemory().pipe(
+      Effect.provideService(MemoryNetwork, nets.tunnels),
+      Effect.orDie,
+    )
+    return yield* makeBackend({
+      storageDir: "(memory)",
+      groups: makeGroups(records),
+      repos: makeDataRepos(records, store, { tunnels }),
+      store,
+      known: node.known,
+      tunnels,
+    })
+  })
+
+/** The failure of `effect`, or a defect if it succeeds. */
+export const failureOf = <A, E, R>(effect: Effect.Effect<A, E, R>) =>
+  Effect.flatMap(Effect.result(effect), (result) =>
+    result._tag === "Failure"
+      ? Effect.succeed(result.failure)
+      : Effect.die(new Error("expected a failure, got a success")),
+  )
+
+export const bytesOf = <E, R>(stream: Stream.Stream<Uint8Array, E, R>) =>
+  Stream.runFold(
+    stream,
+    () => new Uint8Array(0),
+    (acc, chunk) => {
+      const out = new Uint8Array(acc.length + chunk.length)
+      out.set(acc)
+      out.set(chunk, acc.length)
+      return out
+    },
+  )
+
+/** `size` bytes of a repeating pattern. */
+export const pattern = (size: number, seed = 7): Uint8Array =>
+  Uint8Array.from({ length: size }, (_, i) => (i * 31 + seed) & 0xff)
