@@ -1,6 +1,6 @@
 import { createReadStream } from "node:fs"
 import {
-  type BlobHash,
+  BlobHash,
   type BlobNotFound,
   BlobStore,
   type BlobStoreService,
@@ -31,6 +31,7 @@ import {
   Layer,
   Option,
   Ref,
+  Schema,
   type Scope,
   Semaphore,
   Stream,
@@ -248,6 +249,11 @@ const readPath = (path: string): Stream.Stream<Uint8Array, IoError> =>
     (cause) => new IoError({ path, reason: String((cause as Error)?.message ?? cause), cause }),
   )
 
+/** Conflicting writes of the route subkey tolerated before `openMine` (or a renewal) fails. */
+const ROUTE_WRITE_RETRIES = 3
+
+const decodeHash = Schema.decodeSync(BlobHash)
+
 interface State {
   readonly pointer: ManifestPointer | undefined
   readonly manifest: Manifest
@@ -260,6 +266,22 @@ export const makeDataRepos = (
 ): DataReposShape => {
   const openRecord = (group: Group, key: RecordKey) =>
     records.open(RepoRecord, key, { encryptionKey: group.keys.dhtValues })
+
+  /**
+   * Per group: the blobs its repos reference that this instance stored or fetched for it
+   * (own collections, what it read, pinned or replicated). Only these are served on the
+   * group's tunnel protocol, so a member of one group cannot probe this store for another
+   * group's blobs. Kept in memory, like `syncedRoots`.
+   */
+  const groupBlobs = new Map<RecordKey, Set<BlobHash>>()
+  const remember = (group: Group, hashes: Iterable<BlobHash>) =>
+    Effect.sync(() => {
+      const known = groupBlobs.get(group.key) ?? new Set<BlobHash>()
+      groupBlobs.set(group.key, known)
+      for (const hash of hashes) known.add(hash)
+    })
+  const servedFor = (group: Group) => (hash: BlobHash) =>
+    Effect.sync(() => groupBlobs.get(group.key)?.has(hash) ?? false)
 
   /** The routes a repo record publishes (subkeys 2..3), not cleared ones. */
   const routesOf = (record: OpenedRecord<RepoRecord>) =>
@@ -311,16 +333,19 @@ export const makeDataRepos = (
 
   /** The bytes of `hash`, fetched first when not held here: from `sources`, else from `find`. */
   const ensureLocal = <E>(
+    group: Group,
     repo: RecordKey,
     hash: BlobHash,
     given: ReadonlyArray<Source> | undefined,
     find: Effect.Effect<ReadonlyArray<Source>, E>,
   ) =>
     Effect.gen(function* () {
-      if (yield* store.has(hash)) return
-      const sources = given ?? (yield* find)
-      if (sources.length === 0) return yield* new NotLocal({ repo, hash })
-      yield* store.fetch({ hash, kind: "blob", sources })
+      if (!(yield* store.has(hash))) {
+        const sources = given ?? (yield* find)
+        if (sources.length === 0) return yield* new NotLocal({ repo, hash })
+        yield* store.fetch({ hash, kind: "blob", sources })
+      }
+      yield* remember(group, [hash])
     })
 
   const readAll = (hash: BlobHash) =>
@@ -334,6 +359,20 @@ export const makeDataRepos = (
         return out
       },
     )
+
+  /**
+   * Remembers every blob of a collection held here: the root, which is Iroh's hash
+   * sequence (32-byte hashes: the names blob, then the members), and what it names.
+   */
+  const rememberCollection = (group: Group, root: BlobHash) =>
+    Effect.gen(function* () {
+      const sequence = yield* readAll(root)
+      const hashes = [root]
+      for (let i = 0; i + 32 <= sequence.length; i += 32) {
+        hashes.push(decodeHash(Buffer.from(sequence.subarray(i, i + 32)).toString("hex")))
+      }
+      yield* remember(group, hashes)
+    })
 
   const handle = (
     group: Group,
@@ -365,7 +404,7 @@ export const makeDataRepos = (
           if (current === undefined) return held
           if (held.pointer !== undefined && held.pointer.manifest === current.manifest) return held
           const fileKey = yield* group.fileKey
-          yield* ensureLocal(key, current.manifest, sources, discover)
+          yield* ensureLocal(group, key, current.manifest, sources, discover)
           const manifest = yield* openManifest(
             fileKey,
             key,
@@ -423,6 +462,7 @@ export const makeDataRepos = (
           yield* record
             .set(POINTER_SUBKEY, next)
             .pipe(Effect.onError(() => Effect.ignore(store.delete(root))))
+          yield* rememberCollection(group, root)
           yield* Ref.set(cache, { pointer: next, manifest })
           if (previous.pointer !== undefined && previous.pointer.root !== root) {
             // The new state is published: failing to free the old root must not report
@@ -512,6 +552,7 @@ export const makeDataRepos = (
           yield* store.fetch({ hash: current.root, kind: "collection", sources })
         }
         const entries = yield* store.readCollection(current.root)
+        yield* rememberCollection(group, current.root)
         return yield* Effect.forEach(entries, (e) =>
           Effect.map(store.size(e.hash), (size): RepoBlob => ({ hash: e.hash, size })),
         )
@@ -523,7 +564,7 @@ export const makeDataRepos = (
             const fileKey = yield* group.fileKey
             const { manifest } = yield* state(readOptions?.sources)
             const entry = yield* find(manifest, fileName)
-            yield* ensureLocal(key, entry.hash, readOptions?.sources, discover)
+            yield* ensureLocal(group, key, entry.hash, readOptions?.sources, discover)
             return store.read(entry.hash).pipe(
               decryptFileStream(fileKey, { associatedData: FILE_AD }),
               Stream.mapError((e) =>
@@ -538,7 +579,7 @@ export const makeDataRepos = (
       const pin = Effect.fn("Repo.pin")(function* (fileName: string, readOptions?: ReadOptions) {
         const { manifest } = yield* state(readOptions?.sources)
         const entry = yield* find(manifest, fileName)
-        yield* ensureLocal(key, entry.hash, readOptions?.sources, discover)
+        yield* ensureLocal(group, key, entry.hash, readOptions?.sources, discover)
       })
 
       const unpin = Effect.fn("Repo.unpin")(function* (fileName: string) {
@@ -558,6 +599,14 @@ export const makeDataRepos = (
         // Load what was published before (openMine), so writes build on it.
         const published = yield* pointer
         if (Option.isSome(published)) {
+          const { root } = published.value
+          // Another device's store holds the repo: the next write needs every file here.
+          if (!(yield* store.has(root))) {
+            const sources = yield* discover
+            if (sources.length === 0) return yield* new NotLocal({ repo: key, hash: root })
+            yield* store.fetch({ hash: root, kind: "collection", sources })
+          }
+          yield* rememberCollection(group, root)
           const fileKey = yield* group.fileKey
           const manifest = yield* openManifest(
             fileKey,
@@ -569,10 +618,23 @@ export const makeDataRepos = (
         }
         const tunnels = options.tunnels
         if (tunnels !== undefined) {
+          // A node with no copy of the record (a second device, a wiped Veilid store) would
+          // write below the network's sequence number and be refused: read the newer value
+          // first; on a conflict (another writer in between) the conflict brought the newer
+          // value here, so the next attempt writes above it.
           const setRoute = (route: Uint8Array | null) =>
-            Effect.flatMap(Clock.currentTimeMillis, (at) => record.set(ROUTE_SUBKEY, { route, at }))
+            Effect.gen(function* () {
+              yield* record.get(ROUTE_SUBKEY, { refresh: true })
+              const at = yield* Clock.currentTimeMillis
+              yield* record.set(ROUTE_SUBKEY, { route, at })
+            }).pipe(
+              Effect.retry({
+                times: ROUTE_WRITE_RETRIES,
+                while: (e) => e._tag === "RecordConflict",
+              }),
+            )
           // Served before the route is published, so whoever finds it is answered.
-          yield* serveMember(tunnels, store, group.key, group.keys.tunnelAuth)
+          yield* serveMember(tunnels, store, group.key, group.keys.tunnelAuth, servedFor(group))
           // Registered before the follower fiber, so it runs after that fiber stops.
           yield* Effect.addFinalizer(() => Effect.ignore(setRoute(null)))
           yield* setRoute((yield* tunnels.route).blob)
@@ -648,6 +710,7 @@ export const makeDataRepos = (
               report({ _tag: "RepoProgress", repo: repo.repoKey, event }),
             ),
           )
+        yield* rememberCollection(group, root)
         yield* report({ _tag: "RepoSynced", repo: repo.repoKey, root })
         return root
       }).pipe(Effect.scoped)

@@ -5,6 +5,7 @@
 import { createHash } from "node:crypto"
 import {
   BLOBS_PROTOCOL,
+  type BlobHash,
   type BlobStoreService,
   blobsHandler,
   type IrohSource,
@@ -62,15 +63,18 @@ const ownAddress = (store: BlobStoreService): Effect.Effect<IrohAddress> =>
   )
 
 /**
- * Serves `store` and its Iroh address on `tunnels` to holders of `key` until the scope
- * closes. A second handle of the same group on the same node finds the protocols taken
- * and leaves them to the first.
+ * Serves the blobs of `store` that `allow` admits, and the Iroh address, on `tunnels` to
+ * holders of `key` until the scope closes. `allow` keeps one group's members from probing
+ * for another group's blobs on the same store: a refused blob is answered as not found.
+ * A second handle of the same group on the same node finds the protocols taken and leaves
+ * them to the first.
  */
 export const serveMember = (
   tunnels: TunnelsShape,
   store: BlobStoreService,
   groupKey: string,
   key: Parameters<TunnelsShape["connect"]>[1],
+  allow: (hash: BlobHash) => Effect.Effect<boolean>,
 ): Effect.Effect<void, never, Scope.Scope> =>
   Effect.gen(function* () {
     const protocols = groupProtocols(groupKey)
@@ -82,7 +86,7 @@ export const serveMember = (
         // The names are built here from a fixed prefix and 16 hex digits.
         Effect.catchTag("InvalidProtocolName", (e) => Effect.die(e)),
       )
-    yield* serve(protocols.blobs, blobsHandler(store), "blobs")
+    yield* serve(protocols.blobs, blobsHandler(store, allow), "blobs")
     yield* serve(
       protocols.iroh,
       requestHandler(() =>

@@ -1,7 +1,14 @@
 // Sources found by themselves over the memory layers: each member serves its store on its
 // own tunnel, fetchers find it through the route in the repo record.
 import { assert, describe, it } from "@effect/vitest"
-import { BlobStore, layerMemory } from "@save-dweb/blob-store"
+import {
+  askHas,
+  type BlobHash,
+  BlobStore,
+  blake3,
+  layerMemory,
+  tunnelSource,
+} from "@save-dweb/blob-store"
 import {
   MemoryDhtNetwork,
   type MemoryDhtNetworkShape,
@@ -10,8 +17,10 @@ import {
 import { makeGroups } from "@save-dweb/group"
 import { MemoryNetwork, type MemoryNetworkShape, makeTunnelsMemory } from "@save-dweb/tunnels"
 import { Context, Effect, Layer, Option, Stream } from "effect"
-import { makeDataRepos } from "../src/index.ts"
+import { groupProtocols, makeDataRepos } from "../src/index.ts"
 import { bytesOf, failureOf, pattern } from "./support.ts"
+
+const utf8 = new TextEncoder()
 
 /** A participant with its own DHT view, memory store and tunnels node. */
 const person = (dht: MemoryDhtNetworkShape, net: MemoryNetworkShape) =>
@@ -103,5 +112,100 @@ describe("sources found through routes", () => {
         }
       }
     }).pipe(Effect.scoped),
+  )
+
+  it.live("openMine on a second device with no copy of the record publishes its route", () =>
+    Effect.gen(function* () {
+      const { dht, net } = yield* networks
+      const alice = yield* person(dht, net)
+      const group = yield* alice.groups.create("g", { memberName: "Alice" })
+      // The first device publishes its route and clears it when it closes: subkey 2 is at seq 1.
+      const credentials = yield* Effect.scoped(
+        Effect.map(alice.repos.create(group, { name: "Alice", tunnels: alice.tunnels }), (r) =>
+          Option.getOrThrow(r.credentials),
+        ),
+      )
+      const device = yield* person(dht, net)
+      const deviceGroup = yield* device.groups.open(group.credentials)
+      const route = (yield* device.tunnels.route).blob
+      const again = yield* device.repos.openMine(deviceGroup, credentials, {
+        tunnels: device.tunnels,
+      })
+      assert.deepStrictEqual(yield* again.routes, [route])
+      const seen = yield* alice.repos.open(group, credentials.key)
+      assert.deepStrictEqual(yield* seen.routes, [route])
+    }).pipe(Effect.scoped),
+  )
+
+  it.live("openMine on a second device fetches the repo from the first and continues it", () =>
+    Effect.gen(function* () {
+      const { dht, net } = yield* networks
+      const alice = yield* person(dht, net)
+      const group = yield* alice.groups.create("g", { memberName: "Alice" })
+      const first = yield* alice.repos.create(group, { name: "Alice", tunnels: alice.tunnels })
+      const bytes = pattern(40_000, 4)
+      yield* first.write("one", Stream.make(bytes))
+
+      const device = yield* person(dht, net)
+      const deviceGroup = yield* device.groups.open(group.credentials)
+      const again = yield* device.repos.openMine(
+        deviceGroup,
+        Option.getOrThrow(first.credentials),
+        {
+          tunnels: device.tunnels,
+        },
+      )
+      assert.deepStrictEqual(yield* again.routes, [(yield* device.tunnels.route).blob])
+      yield* again.write("two", Stream.make(utf8.encode("2")))
+      assert.deepStrictEqual(
+        (yield* again.list()).map((f) => [f.name, f.status]),
+        [
+          ["one", "local"],
+          ["two", "local"],
+        ],
+      )
+      assert.deepStrictEqual(yield* bytesOf(again.read("one")), bytes)
+      assert.strictEqual(Option.getOrThrow(yield* first.pointer).seq, 1)
+    }).pipe(Effect.scoped),
+  )
+
+  it.live(
+    "a member of one group asking a shared store for another group's blob gets NotFound",
+    () =>
+      Effect.gen(function* () {
+        const { dht, net } = yield* networks
+        // Alice is in two groups on one node: one store, one tunnels node.
+        const alice = yield* person(dht, net)
+        const x = yield* alice.groups.create("x", { memberName: "Alice" })
+        const y = yield* alice.groups.create("y", { memberName: "Alice" })
+        const inX = yield* alice.repos.create(x, { name: "Alice", tunnels: alice.tunnels })
+        const inY = yield* alice.repos.create(y, { name: "Alice", tunnels: alice.tunnels })
+        const ofX = yield* inX.write("x.bin", Stream.make(pattern(20_000, 1)))
+        const ofY = yield* inY.write("y.bin", Stream.make(pattern(20_000, 2)))
+        const rootOfY = Option.getOrThrow(yield* inY.pointer).root
+        const unknown = yield* Effect.promise(() => blake3(pattern(64, 5)))
+
+        // Bob is in x only, and asks Alice's x protocol directly.
+        const bob = yield* person(dht, net)
+        const bobX = yield* bob.groups.join(yield* x.invite("read"))
+        const [route] = yield* (yield* bob.repos.open(bobX, inX.key)).routes
+        if (route === undefined) return assert.fail("Alice publishes no route in x")
+        const peer = yield* bob.tunnels.connect(route, bobX.keys.tunnelAuth)
+        const source = tunnelSource(peer, { id: "alice", protocol: groupProtocols(x.key).blobs })
+
+        assert.deepStrictEqual(yield* askHas(source, [ofX.hash, ofY.hash, rootOfY, unknown]), [
+          ofX.hash,
+        ])
+        // A refused blob fails exactly like one Alice does not have.
+        const failureFor = (hash: BlobHash) =>
+          Effect.map(failureOf(bob.store.fetch({ hash, kind: "blob", sources: [source] })), (e) =>
+            e._tag === "AllSourcesFailed" ? e.failures.map((f) => f._tag) : [e._tag],
+          )
+        assert.deepStrictEqual(yield* failureFor(ofY.hash), ["NotFoundAtSource"])
+        assert.deepStrictEqual(yield* failureFor(rootOfY), ["NotFoundAtSource"])
+        assert.deepStrictEqual(yield* failureFor(unknown), ["NotFoundAtSource"])
+        yield* bob.store.fetch({ hash: ofX.hash, kind: "blob", sources: [source] })
+        assert.isTrue(yield* bob.store.has(ofX.hash))
+      }).pipe(Effect.scoped),
   )
 })
