@@ -10,8 +10,11 @@ import {
 import {
   type DataRepoError,
   type DataReposShape,
+  groupProtocols,
   makeDataRepos,
   type Repo,
+  type SyncOptions,
+  type SyncResult,
 } from "@save-dweb/data-repo"
 import { makeDhtRecords } from "@save-dweb/dht-records"
 import {
@@ -22,9 +25,17 @@ import {
   type GroupError,
   type GroupsShape,
   makeGroups,
+  type SourcePolicy,
   type Tier,
 } from "@save-dweb/group"
-import { makeTunnels, type RouteUnavailable, type TunnelsShape } from "@save-dweb/tunnels"
+import {
+  type CallError,
+  type InvalidRouteBlob,
+  makeTunnels,
+  type ResponseTooLarge,
+  type RouteUnavailable,
+  type TunnelsShape,
+} from "@save-dweb/tunnels"
 import {
   decodeConfig,
   makeConfig,
@@ -35,8 +46,8 @@ import {
   type VeilidError,
   type VeilidLayerOptions,
 } from "@save-dweb/veilid"
-import { Context, Effect, Exit, Layer, Option, Scope, Semaphore } from "effect"
-import { GroupAlreadyKnown, InvalidKnownGroup, UnknownGroup } from "./errors.ts"
+import { Clock, Context, Duration, Effect, Exit, Layer, Option, Scope, Semaphore } from "effect"
+import { GroupAlreadyKnown, InvalidKnownGroup, MemberUnreachable, UnknownGroup } from "./errors.ts"
 import { type KnownGroup, type KnownGroupsStore, tableStoreKnownGroups } from "./known-groups.ts"
 
 export type BackendError =
@@ -46,6 +57,9 @@ export type BackendError =
   | UnknownGroup
   | GroupAlreadyKnown
   | InvalidKnownGroup
+
+/** What `ping` fails with besides `BackendError`: no route to the member, or the call failed. */
+export type PingError = MemberUnreachable | InvalidRouteBlob | CallError | ResponseTooLarge
 
 export interface BackendConfig {
   /** Everything the backend keeps: `veilid/` (table, protected, block stores) and `iroh/`. */
@@ -92,6 +106,11 @@ export interface LoadedGroup {
   readonly repos: Effect.Effect<ReadonlyArray<RepoSummary>, BackendError>
   /** One repo of the group (read-only unless it is ours), kept while the group is loaded. */
   readonly openRepo: (key: RecordKey) => Effect.Effect<Repo, BackendError>
+  /**
+   * One pass of data-repo's `syncAll` for this group: every other member's current files
+   * fetched (sources per the group's policy), replaced and deleted ones freed from disk.
+   */
+  readonly sync: (options?: SyncOptions) => Effect.Effect<SyncResult, BackendError>
 }
 
 export interface CreateGroupOptions {
@@ -99,6 +118,8 @@ export interface CreateGroupOptions {
   readonly memberName?: string
   /** The member's repo name; defaults to `memberName`, then the group name. */
   readonly repoName?: string
+  /** Who may serve a member's files: `any` member (group's default) or its `owner-only`. */
+  readonly sourcePolicy?: SourcePolicy
 }
 
 export interface JoinGroupOptions {
@@ -126,6 +147,15 @@ export interface BackendShape {
   readonly forgetGroup: (key: RecordKey) => Effect.Effect<void, VeilidError>
   /** This node's Iroh address (others find it over this node's tunnel route by themselves). */
   readonly source: Effect.Effect<Source, StoreError>
+  /**
+   * An authenticated round trip to the member in `slot` of a loaded group, over the route
+   * published in its repo record (a request on data-repo's Iroh-address protocol, which
+   * answers only holders of the group's tunnel key). Returns the round trip's latency.
+   */
+  readonly ping: (
+    groupKey: RecordKey,
+    slot: number,
+  ) => Effect.Effect<Duration.Duration, BackendError | PingError>
 }
 
 /** What `makeBackend` composes; `Backend.layer` builds them on real nodes. */
@@ -214,6 +244,8 @@ export const makeBackend = (
               { concurrency: 4 },
             )
           }).pipe(Effect.withSpan("Backend.repos")),
+          sync: (options = {}) =>
+            repos.syncAll(group, options).pipe(Effect.withSpan("Backend.sync")),
         }
         return loaded
       })
@@ -263,10 +295,10 @@ export const makeBackend = (
     ) {
       return yield* inGroupScope((scope) =>
         Effect.gen(function* () {
-          const group = yield* groups.create(
-            name,
-            options.memberName === undefined ? {} : { memberName: options.memberName },
-          )
+          const group = yield* groups.create(name, {
+            ...(options.memberName === undefined ? {} : { memberName: options.memberName }),
+            ...(options.sourcePolicy === undefined ? {} : { sourcePolicy: options.sourcePolicy }),
+          })
           // Stored before the repo is made: a group that exists is never lost.
           const entry = entryOf(group, name)
           yield* known.put(entry)
@@ -337,6 +369,24 @@ export const makeBackend = (
       yield* known.remove(key)
     }, lock.withPermit)
 
+    const ping = Effect.fn("Backend.ping")(function* (groupKey: RecordKey, slot: number) {
+      const held = open.get(groupKey)
+      if (held === undefined) return yield* new UnknownGroup({ key: groupKey })
+      const { group, openRepo } = held.loaded
+      const unreachable = (reason: string) => new MemberUnreachable({ key: groupKey, slot, reason })
+      if (tunnels === undefined) return yield* unreachable("this backend has no tunnels")
+      const pointer = (yield* group.repos).find((p) => p.slot === slot)
+      if (pointer === undefined) return yield* unreachable("no repo in this slot")
+      const [route] = yield* (yield* openRepo(pointer.repoKey)).routes
+      if (route === undefined) return yield* unreachable("no route published (offline)")
+      const peer = yield* tunnels.connect(route, group.keys.tunnelAuth)
+      const started = yield* Clock.currentTimeMillis
+      yield* peer.request(groupProtocols(groupKey).iroh, new Uint8Array(0), {
+        maxResponseBytes: 16 * 1024,
+      })
+      return Duration.millis((yield* Clock.currentTimeMillis) - started)
+    })
+
     const backend: BackendShape = {
       storageDir: services.storageDir,
       createGroup,
@@ -346,6 +396,7 @@ export const makeBackend = (
       closeGroup,
       forgetGroup,
       source: store.source(),
+      ping,
     }
     return backend
   })

@@ -16,3 +16,10 @@ export class InvalidKnownGroup extends Data.TaggedError("InvalidKnownGroup")<{
   readonly key: RecordKey
   readonly message: string
 }> {}
+
+/** `ping` found no way to the member: no repo in that slot, or no route published. */
+export class MemberUnreachable extends Data.TaggedError("MemberUnreachable")<{
+  readonly key: RecordKey
+  readonly slot: number
+  readonly reason: string
+}> {}

@@ -10,10 +10,11 @@ export {
   type LoadedGroup,
   makeBackend,
   makeRealBackend,
+  type PingError,
   type RepoSummary,
   veilidConfigOf,
 } from "./backend.ts"
-export { GroupAlreadyKnown, InvalidKnownGroup, UnknownGroup } from "./errors.ts"
+export { GroupAlreadyKnown, InvalidKnownGroup, MemberUnreachable, UnknownGroup } from "./errors.ts"
 export {
   decodeKnownGroup,
   encodeKnownGroup,

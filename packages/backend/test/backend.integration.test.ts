@@ -1,74 +1,11 @@
 // Backends on a private Veilid testnet (tooling/veilid-testnet) with real Iroh stores:
 // eight testnet nodes plus one Veilid node per backend. Run inside `veilid-testnet exec`
 // (the package's `test` script does). Every wait has a deadline; nothing sleeps.
-import { mkdtemp, rm } from "node:fs/promises"
-import { tmpdir } from "node:os"
-import { join } from "node:path"
 import { assert, layer } from "@effect/vitest"
 import { formatLink } from "@save-dweb/uri-scheme"
-import { type Testnet, withTestnet } from "@save-dweb/veilid-testnet"
-import {
-  Context,
-  Data,
-  Duration,
-  Effect,
-  Exit,
-  Layer,
-  Option,
-  Schedule,
-  Scope,
-  Stream,
-} from "effect"
-import { type BackendShape, makeRealBackend } from "../src/index.ts"
+import { Effect, Option, Stream } from "effect"
 import { bytesOf, pattern } from "./support.ts"
-
-class Net extends Context.Service<Net, Testnet>()("@save-dweb/backend/test/Net") {}
-
-const NetLive = Layer.effect(Net, withTestnet())
-
-const tempDir = Effect.acquireRelease(
-  Effect.promise(() => mkdtemp(join(tmpdir(), "backend-it-"))),
-  (dir) => Effect.promise(() => rm(dir, { recursive: true, force: true })),
-)
-
-/** A backend for testnet node `name` on `storageDir`, in a scope of its own (`stop`). */
-const start = (testnet: Testnet, name: string, storageDir: string) =>
-  Effect.gen(function* () {
-    const scope = yield* Scope.make()
-    const backend: BackendShape = yield* Scope.provide(scope)(
-      makeRealBackend({
-        storageDir,
-        network: { veilidConfig: testnet.nodeConfig(name) },
-        veilid: { readyTimeout: "90 seconds" },
-        iroh: { ipv4Addr: "127.0.0.1:0", ipv6Addr: "[::1]:0", fetchTimeoutMillis: 20_000 },
-      }),
-    )
-    return { backend, stop: Scope.close(scope, Exit.void) }
-  })
-
-const timeout = 240_000
-const deadline = Duration.seconds(90)
-
-class NotYet extends Data.TaggedError("NotYet")<{ readonly what: string }> {}
-
-/** `attempt` again until `done` holds, within the deadline (DHT values take a few round trips). */
-const eventually = <A, E extends { readonly _tag: string }, R>(
-  what: string,
-  attempt: Effect.Effect<A, E, R>,
-  done: (a: A) => boolean = () => true,
-) =>
-  attempt.pipe(
-    Effect.flatMap((a) => (done(a) ? Effect.succeed(a) : Effect.fail(new NotYet({ what })))),
-    Effect.retry({
-      schedule: Schedule.spaced("500 millis"),
-      while: (e: E | NotYet) =>
-        e._tag === "NotYet" || e._tag === "RecordNotFound" || e._tag === "RecordTimeout",
-    }),
-    Effect.timeoutOrElse({
-      duration: deadline,
-      orElse: () => Effect.die(new Error(`${what}: not within ${Duration.format(deadline)}`)),
-    }),
-  )
+import { eventually, Net, NetLive, start, tempDir, timeout } from "./testnet.ts"
 
 layer(NetLive, { excludeTestServices: true, timeout: 300_000 })(
   "backends on a private Veilid testnet with real Iroh stores",
