@@ -132,10 +132,16 @@ export interface DhtRecordsShape {
 export interface DhtRecordsOptions {
   /**
    * Retries of calls Veilid answers with `TryAgain`, `Timeout` or `NoConnection`:
-   * `attempts` in all (default 4), waiting `initialDelay` (default 250 ms) doubled
-   * each time, ±20 % jitter.
+   * `attempts` in all (default 7), waiting `initialDelay` (default 250 ms) doubled
+   * each time up to `maxDelay` (default 2 s), ±20 % jitter. A node that has just
+   * attached, or a busy one, answers `TryAgain` ("offline") for a few seconds: the
+   * defaults wait about 8 s for it before giving up.
    */
-  readonly retry?: { readonly attempts?: number; readonly initialDelay?: Duration.Input }
+  readonly retry?: {
+    readonly attempts?: number
+    readonly initialDelay?: Duration.Input
+    readonly maxDelay?: Duration.Input
+  }
   /** Defaults for `watch`. */
   readonly watch?: Omit<WatchOptions, "subkeys">
 }
@@ -299,8 +305,9 @@ export const makeDhtRecords = Effect.fnUntraced(function* (
   backend: DhtBackend,
   options: DhtRecordsOptions = {},
 ) {
-  const attempts = Math.max(1, options.retry?.attempts ?? 4)
+  const attempts = Math.max(1, options.retry?.attempts ?? 7)
   const initialDelay = Duration.toMillis(options.retry?.initialDelay ?? Duration.millis(250))
+  const maxDelay = Duration.toMillis(options.retry?.maxDelay ?? Duration.seconds(2))
   const watchDefaults = { ...defaultWatchOptions, ...options.watch }
 
   /**
@@ -336,7 +343,9 @@ export const makeDhtRecords = Effect.fnUntraced(function* (
           }
           return Random.nextBetween(0.8, 1.2).pipe(
             Effect.flatMap((jitter) =>
-              Effect.sleep(Duration.millis(initialDelay * 2 ** (n - 1) * jitter)),
+              Effect.sleep(
+                Duration.millis(Math.min(initialDelay * 2 ** (n - 1), maxDelay) * jitter),
+              ),
             ),
             Effect.andThen(attempt(n + 1)),
           )

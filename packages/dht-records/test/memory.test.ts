@@ -236,10 +236,10 @@ describe("records", () => {
       assert.deepInclude(error, {
         _tag: "RecordTimeout",
         reason: "TryAgain",
-        attempts: 4,
+        attempts: 7,
         operation: "get",
       })
-      assert.strictEqual(calls, 4)
+      assert.strictEqual(calls, 7)
     }),
   )
 
