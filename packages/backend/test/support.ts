@@ -10,13 +10,15 @@ import {
 } from "@save-dweb/dht-records"
 import { makeGroups } from "@save-dweb/group"
 import { MemoryNetwork, type MemoryNetworkShape, makeTunnelsMemory } from "@save-dweb/tunnels"
-import { Context, Effect, Layer, type Scope, Stream } from "effect"
+import { Context, Effect, Layer, type Scope } from "effect"
 import {
   type BackendShape,
   type KnownGroupsStore,
   makeBackend,
   memoryKnownGroups,
 } from "../src/index.ts"
+
+export { bytesOf, failureOf, pattern } from "@save-dweb/test-support"
 
 export interface Networks {
   readonly dht: MemoryDhtNetworkShape
@@ -62,27 +64,3 @@ export const memoryBackend = (
       tunnels,
     })
   })
-
-/** The failure of `effect`, or a defect if it succeeds. */
-export const failureOf = <A, E, R>(effect: Effect.Effect<A, E, R>) =>
-  Effect.flatMap(Effect.result(effect), (result) =>
-    result._tag === "Failure"
-      ? Effect.succeed(result.failure)
-      : Effect.die(new Error("expected a failure, got a success")),
-  )
-
-export const bytesOf = <E, R>(stream: Stream.Stream<Uint8Array, E, R>) =>
-  Stream.runFold(
-    stream,
-    () => new Uint8Array(0),
-    (acc, chunk) => {
-      const out = new Uint8Array(acc.length + chunk.length)
-      out.set(acc)
-      out.set(chunk, acc.length)
-      return out
-    },
-  )
-
-/** `size` bytes of a repeating pattern. */
-export const pattern = (size: number, seed = 7): Uint8Array =>
-  Uint8Array.from({ length: size }, (_, i) => (i * 31 + seed) & 0xff)

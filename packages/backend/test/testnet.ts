@@ -4,7 +4,7 @@ import { mkdtemp, rm } from "node:fs/promises"
 import { tmpdir } from "node:os"
 import { join } from "node:path"
 import { type Testnet, withTestnet } from "@save-dweb/veilid-testnet"
-import { Context, Data, Duration, Effect, Exit, Layer, Schedule, Scope } from "effect"
+import { Context, Effect, Exit, Layer, Scope } from "effect"
 import { type BackendShape, makeRealBackend } from "../src/index.ts"
 
 export class Net extends Context.Service<Net, Testnet>()("@save-dweb/backend/test/Net") {}
@@ -47,31 +47,4 @@ export const startFresh = (testnet: Testnet, name: string) =>
   Effect.flatMap(tempDir, (dir) => start(testnet, name, dir))
 
 export const timeout = 240_000
-export const deadline = Duration.seconds(90)
-
-export class NotYet extends Data.TaggedError("NotYet")<{ readonly what: string }> {}
-
-const alwaysRetried = ["NotYet", "RecordNotFound", "RecordTimeout"]
-
-/**
- * `attempt` again until `done` holds, within the deadline (DHT values take a few round
- * trips). Failures tagged `NotYet`, `RecordNotFound`, `RecordTimeout` or one of
- * `retryOn` are retried; others fail the wait.
- */
-export const eventually = <A, E extends { readonly _tag: string }, R>(
-  what: string,
-  attempt: Effect.Effect<A, E, R>,
-  done: (a: A) => boolean = () => true,
-  retryOn: ReadonlyArray<string> = [],
-) =>
-  attempt.pipe(
-    Effect.flatMap((a) => (done(a) ? Effect.succeed(a) : Effect.fail(new NotYet({ what })))),
-    Effect.retry({
-      schedule: Schedule.spaced("500 millis"),
-      while: (e: E | NotYet) => alwaysRetried.includes(e._tag) || retryOn.includes(e._tag),
-    }),
-    Effect.timeoutOrElse({
-      duration: deadline,
-      orElse: () => Effect.die(new Error(`${what}: not within ${Duration.format(deadline)}`)),
-    }),
-  )
+export { deadline, eventually, NotYet } from "@save-dweb/test-support"

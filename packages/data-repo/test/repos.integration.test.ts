@@ -8,10 +8,11 @@ import { assert, layer } from "@effect/vitest"
 import { BlobStore, type BlobStoreService, layer as irohLayer } from "@save-dweb/blob-store"
 import { makeDhtRecords } from "@save-dweb/dht-records"
 import { type GroupsShape, makeGroups } from "@save-dweb/group"
+import { eventually } from "@save-dweb/test-support"
 import { makeTunnels, type TunnelsShape } from "@save-dweb/tunnels"
 import { decodeConfig, makeVeilid, Veilid } from "@save-dweb/veilid"
 import { withTestnet } from "@save-dweb/veilid-testnet"
-import { Context, Data, Duration, Effect, Layer, Option, Schedule, Schema } from "effect"
+import { Context, Effect, Layer, Option, Schema } from "effect"
 import { type DataReposShape, groupProtocols, IrohAddress, makeDataRepos } from "../src/index.ts"
 import { bytesOf, chunked, pattern } from "./support.ts"
 
@@ -65,29 +66,6 @@ const PeopleLive = Layer.effect(
     return { alice, bob }
   }),
 )
-
-const deadline = Duration.seconds(90)
-
-class NotYet extends Data.TaggedError("NotYet")<{ readonly what: string }> {}
-
-/** `attempt` again until `done` holds, within the deadline (DHT values take a few round trips). */
-const eventually = <A, E extends { readonly _tag: string }, R>(
-  what: string,
-  attempt: Effect.Effect<A, E, R>,
-  done: (a: A) => boolean = () => true,
-) =>
-  attempt.pipe(
-    Effect.flatMap((a) => (done(a) ? Effect.succeed(a) : Effect.fail(new NotYet({ what })))),
-    Effect.retry({
-      schedule: Schedule.spaced("500 millis"),
-      while: (e: E | NotYet) =>
-        e._tag === "NotYet" || e._tag === "RecordNotFound" || e._tag === "RecordTimeout",
-    }),
-    Effect.timeoutOrElse({
-      duration: deadline,
-      orElse: () => Effect.die(new Error(`${what}: not within ${Duration.format(deadline)}`)),
-    }),
-  )
 
 layer(PeopleLive, { excludeTestServices: true, timeout: 300_000 })(
   "data repos on a private Veilid testnet with real Iroh stores",

@@ -9,6 +9,8 @@ import { type GroupsShape, makeGroups } from "@save-dweb/group"
 import { Context, Effect, Layer, type Scope, Stream } from "effect"
 import { type DataReposShape, makeDataRepos } from "../src/index.ts"
 
+export { bytesOf, failureOf, pattern } from "@save-dweb/test-support"
+
 export interface Participant {
   readonly records: DhtRecordsShape
   readonly groups: GroupsShape
@@ -24,30 +26,6 @@ export const participant = (
     const store = Context.get(yield* Layer.build(layerMemory()), BlobStore)
     return { records, groups: makeGroups(records), store, repos: makeDataRepos(records, store) }
   })
-
-/** The failure of `effect`, or a defect if it succeeds. */
-export const failureOf = <A, E, R>(effect: Effect.Effect<A, E, R>) =>
-  Effect.flatMap(Effect.result(effect), (result) =>
-    result._tag === "Failure"
-      ? Effect.succeed(result.failure)
-      : Effect.die(new Error("expected a failure, got a success")),
-  )
-
-export const bytesOf = <E, R>(stream: Stream.Stream<Uint8Array, E, R>) =>
-  Stream.runFold(
-    stream,
-    () => new Uint8Array(0),
-    (acc, chunk) => {
-      const out = new Uint8Array(acc.length + chunk.length)
-      out.set(acc)
-      out.set(chunk, acc.length)
-      return out
-    },
-  )
-
-/** `size` bytes of a repeating pattern, handed over in uneven chunks. */
-export const pattern = (size: number, seed = 7): Uint8Array =>
-  Uint8Array.from({ length: size }, (_, i) => (i * 31 + seed) & 0xff)
 
 export const chunked = (bytes: Uint8Array, chunk = 10_000) =>
   Stream.fromIterable(

@@ -3,10 +3,11 @@
 // package's `test` script does). Every wait has a deadline; nothing sleeps.
 import { assert, layer } from "@effect/vitest"
 import { makeDhtRecords } from "@save-dweb/dht-records"
+import { deadline, eventually } from "@save-dweb/test-support"
 import { formatLink } from "@save-dweb/uri-scheme"
 import { decodeConfig, makeVeilid } from "@save-dweb/veilid"
 import { withTestnet } from "@save-dweb/veilid-testnet"
-import { Context, Data, Duration, Effect, Layer, Option, Schedule } from "effect"
+import { Context, Effect, Layer, Option } from "effect"
 import { type Group, type GroupsShape, type Membership, makeGroups } from "../src/index.ts"
 import { collect, failureOf, next } from "./support.ts"
 
@@ -38,32 +39,6 @@ const NodesLive = Layer.effect(
 )
 
 const timeout = 180_000
-const deadline = Duration.seconds(90)
-
-class NotYet extends Data.TaggedError("NotYet")<{ readonly what: string }> {}
-
-/**
- * `attempt` again until `done` holds for its result, within the deadline: a value written
- * on one node reaches another's view of the DHT after a few round trips. Errors that a
- * later attempt may not have (not found yet, timeouts) are retried too.
- */
-const eventually = <A, E extends { readonly _tag: string }, R>(
-  what: string,
-  attempt: Effect.Effect<A, E, R>,
-  done: (a: A) => boolean = () => true,
-) =>
-  attempt.pipe(
-    Effect.flatMap((a) => (done(a) ? Effect.succeed(a) : Effect.fail(new NotYet({ what })))),
-    Effect.retry({
-      schedule: Schedule.spaced("500 millis"),
-      while: (e: E | NotYet) =>
-        e._tag === "NotYet" || e._tag === "RecordNotFound" || e._tag === "RecordTimeout",
-    }),
-    Effect.timeoutOrElse({
-      duration: deadline,
-      orElse: () => Effect.die(new Error(`${what}: not within ${Duration.format(deadline)}`)),
-    }),
-  )
 
 const names = (members: ReadonlyArray<{ readonly name: string | undefined }>) =>
   members.map((m) => m.name).join(",")

@@ -9,6 +9,8 @@ import {
 import { type Cause, Duration, Effect, Queue, type Scope, Stream } from "effect"
 import { type GroupsShape, makeGroups } from "../src/index.ts"
 
+export { failureOf } from "@save-dweb/test-support"
+
 export interface Participant {
   readonly records: DhtRecordsShape
   readonly groups: GroupsShape
@@ -20,14 +22,6 @@ export const participant = (
   network: MemoryDhtNetworkShape,
 ): Effect.Effect<Participant, never, Scope.Scope> =>
   Effect.map(makeMemoryDhtRecords(network), (records) => ({ records, groups: makeGroups(records) }))
-
-/** The failure of `effect`, or a defect if it succeeds. */
-export const failureOf = <A, E, R>(effect: Effect.Effect<A, E, R>) =>
-  Effect.flatMap(Effect.result(effect), (result) =>
-    result._tag === "Failure"
-      ? Effect.succeed(result.failure)
-      : Effect.die(new Error("expected a failure, got a success")),
-  )
 
 /** Elements of `stream`, collected into a queue by a fiber of the current scope. */
 export const collect = <A, E>(stream: Stream.Stream<A, E>) =>
