@@ -163,12 +163,16 @@ export const runFetch = (
         return Effect.raceFirst(target.fetchBlob(hash, state.source, onProgress), watchdog)
       })
 
+    const counted = new Set<BlobHash>()
     const completed = (hash: BlobHash, state: SourceState | undefined) =>
       Effect.gen(function* () {
         const size = totals.get(hash) ?? (yield* target.size(hash))
         totals.set(hash, size)
         credit(hash, size, state)
-        blobsDone++
+        if (!counted.has(hash)) {
+          counted.add(hash)
+          blobsDone++
+        }
         if (state) state.blobs++
         report(false)
       }).pipe(Effect.catchTag("BlobNotFound", () => Effect.void))
@@ -271,12 +275,28 @@ export const runFetch = (
         )
       })
 
+    /**
+     * `pool`, then again for any hash the store does not hold complete. Two sources can
+     * race for one blob (end game); the loser's write may still be settling in the store
+     * when the winner lands, so completeness is checked, not assumed.
+     */
+    const fetchAll = (hashes: ReadonlyArray<BlobHash>) =>
+      Effect.gen(function* () {
+        yield* pool(hashes)
+        for (let round = 0; round < 2; round++) {
+          const missing: Array<BlobHash> = []
+          for (const hash of hashes) if (!(yield* target.has(hash))) missing.push(hash)
+          if (missing.length === 0) return
+          yield* pool(missing)
+        }
+      })
+
     const invalid = (reason: string) => new InvalidCollection({ hash: request.hash, reason })
 
     if (request.kind === "blob") {
       blobsTotal = 1
       yield* target.protect([request.hash])
-      yield* pool([request.hash])
+      yield* fetchAll([request.hash])
       report(true)
       return {
         bytes: sum(totals),
@@ -288,7 +308,7 @@ export const runFetch = (
 
     blobsTotal = 1
     yield* target.protect([request.hash])
-    yield* pool([request.hash])
+    yield* fetchAll([request.hash])
     // Just fetched and held by the fetch: a missing blob here is a bug.
     const readHeld = (hash: BlobHash) =>
       target.readSmall(hash).pipe(Effect.catchTag("BlobNotFound", (e) => Effect.die(e)))
@@ -298,7 +318,7 @@ export const runFetch = (
     const unique = [...new Set(members)].filter((h) => h !== meta && h !== request.hash)
     blobsTotal = 2 + unique.length
     yield* target.protect([request.hash, meta, ...unique])
-    yield* pool([meta])
+    yield* fetchAll([meta])
     const names = decodeMeta(yield* readHeld(meta))
     if (names === undefined) return yield* invalid("names blob is not an Iroh collection header")
     if (names.length !== members.length)
@@ -310,7 +330,7 @@ export const runFetch = (
       if (seen.has(name)) return yield* invalid(`duplicate name ${JSON.stringify(name)}`)
       seen.add(name)
     }
-    yield* pool(unique)
+    yield* fetchAll(unique)
     report(true)
     const entries = names.map((name, i) => ({ name, hash: members[i] as BlobHash }))
     return {

@@ -455,11 +455,16 @@ export const makeIroh = (config: IrohStoreConfig) =>
                 HashSeq,
                 collectionTag(request.hash),
               )
-              if (!tagged)
+              if (!tagged) {
+                const { meta, entries } = result.collection
+                const missing: Array<BlobHash> = []
+                for (const h of [request.hash, meta, ...entries.map((e) => e.hash)])
+                  if (!(yield* node.has(h))) missing.push(h)
                 return yield* new InvalidCollection({
                   hash: request.hash,
-                  reason: "incomplete after fetch",
+                  reason: `incomplete after fetch (${missing.length} blobs not complete here: ${missing.slice(0, 3).join(", ")})`,
                 })
+              }
               catalog.addCollection(request.hash, result.collection)
             }),
           )
