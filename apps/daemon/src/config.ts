@@ -1,0 +1,220 @@
+import { readFileSync } from "node:fs"
+import { homedir } from "node:os"
+import { isAbsolute, join, resolve } from "node:path"
+import { parseArgs } from "node:util"
+import { Data } from "effect"
+
+/** Where the RPC server listens: TCP (loopback by default) or a unix socket. */
+export type Listen =
+  | { readonly _tag: "Tcp"; readonly host: string; readonly port: number }
+  | { readonly _tag: "Socket"; readonly path: string }
+
+/**
+ * Which Veilid network the daemon's node joins: the public one, a private testnet it is
+ * attached to (`veilid-testnet exec --attach NAME`), or a full veilid-core config file.
+ */
+export type Network =
+  | { readonly _tag: "Public" }
+  | { readonly _tag: "Testnet"; readonly node: string }
+  | { readonly _tag: "ConfigFile"; readonly path: string }
+
+export type LogLevel = "debug" | "info" | "warn" | "error"
+
+export interface DaemonConfig {
+  readonly dataDir: string
+  readonly listen: Listen
+  readonly network: Network
+  readonly logLevel: LogLevel
+  /** Largest upload the RPC accepts, in bytes. */
+  readonly maxUploadBytes: number
+  /** Seconds between background syncs of loaded groups (0: only on request). */
+  readonly syncIntervalSeconds: number
+  /** Where the settings came from, for the start-up log. */
+  readonly configFile: string | undefined
+}
+
+export class ConfigError extends Data.TaggedError("ConfigError")<{
+  readonly message: string
+}> {}
+
+export const DEFAULT_PORT = 7575
+export const DEFAULT_MAX_UPLOAD_BYTES = 64 * 1024 ** 3
+const logLevels: ReadonlyArray<LogLevel> = ["debug", "info", "warn", "error"]
+
+/** The platform's data directory for save-dweb (`$XDG_DATA_HOME/save-dweb`). */
+export const defaultDataDir = (env: NodeJS.ProcessEnv): string =>
+  join(env.XDG_DATA_HOME ?? join(homedir(), ".local", "share"), "save-dweb")
+
+export const usage = `save-dweb-daemon [options]
+
+  --data-dir DIR        where groups, files and keys are kept
+                        (env SAVE_DWEB_DATA_DIR; default $XDG_DATA_HOME/save-dweb)
+  --config FILE         JSON config file (env SAVE_DWEB_CONFIG; default DATA_DIR/config.json if present)
+  --listen ADDR         HOST:PORT or unix:/path/to.sock (env SAVE_DWEB_LISTEN; default 127.0.0.1:${DEFAULT_PORT})
+  --network NET         public | testnet[:NODE] | config:/path/veilid.json (env SAVE_DWEB_NETWORK; default public)
+  --log-level LEVEL     debug | info | warn | error (env SAVE_DWEB_LOG_LEVEL; default info)
+  --max-upload BYTES    largest accepted upload (env SAVE_DWEB_MAX_UPLOAD; default 64 GiB)
+  --sync-interval SECS  background sync of loaded groups, 0 = off (env SAVE_DWEB_SYNC_INTERVAL; default 30)
+  --help                this text
+
+Flags win over the environment, which wins over the config file. Keys of the config file:
+dataDir, listen, network, logLevel, maxUploadBytes, syncIntervalSeconds.`
+
+type Raw = {
+  dataDir?: string | undefined
+  listen?: string | undefined
+  network?: string | undefined
+  logLevel?: string | undefined
+  maxUploadBytes?: string | number | undefined
+  syncIntervalSeconds?: string | number | undefined
+}
+
+const fail = (message: string) => {
+  throw new ConfigError({ message })
+}
+
+export const parseListen = (text: string): Listen => {
+  if (text.startsWith("unix:")) {
+    const path = text.slice("unix:".length)
+    if (path === "") fail("--listen unix: needs a socket path, e.g. unix:/run/save-dweb.sock")
+    return { _tag: "Socket", path: resolve(path) }
+  }
+  const match = /^(\[[0-9a-fA-F:]+\]|[^:[\]]+):(\d{1,5})$/.exec(text)
+  if (match === null)
+    return fail(`--listen ${JSON.stringify(text)}: expected HOST:PORT or unix:PATH`)
+  const host = (match[1] as string).replace(/^\[|\]$/g, "")
+  const port = Number(match[2])
+  if (port > 65_535) fail(`--listen ${JSON.stringify(text)}: port ${port} is over 65535`)
+  return { _tag: "Tcp", host, port }
+}
+
+export const parseNetwork = (text: string): Network => {
+  if (text === "public") return { _tag: "Public" }
+  if (text === "testnet" || text.startsWith("testnet:")) {
+    const node = text.slice("testnet:".length) || "daemon"
+    if (!/^[a-z0-9][a-z0-9-]{0,30}$/.test(node))
+      fail(
+        `--network ${JSON.stringify(text)}: a testnet node name is lowercase letters, digits and -`,
+      )
+    return { _tag: "Testnet", node }
+  }
+  if (text.startsWith("config:")) {
+    const path = text.slice("config:".length)
+    if (path === "") fail("--network config: needs a veilid-core config file")
+    return { _tag: "ConfigFile", path: resolve(path) }
+  }
+  return fail(
+    `--network ${JSON.stringify(text)}: expected public, testnet[:NODE] or config:/path/veilid.json`,
+  )
+}
+
+const positiveInt = (name: string, value: string | number, min: number): number => {
+  const n = typeof value === "number" ? value : Number(value)
+  if (!Number.isSafeInteger(n) || n < min)
+    fail(`${name} ${JSON.stringify(value)}: expected an integer ≥ ${min}`)
+  return n
+}
+
+const readConfigFile = (file: string, required: boolean): Raw => {
+  let text: string
+  try {
+    text = readFileSync(file, "utf8")
+  } catch (cause) {
+    if (!required && (cause as NodeJS.ErrnoException).code === "ENOENT") return {}
+    return fail(`config file ${file}: ${(cause as Error).message}`)
+  }
+  let parsed: unknown
+  try {
+    parsed = JSON.parse(text)
+  } catch (cause) {
+    return fail(`config file ${file}: not JSON (${(cause as Error).message})`)
+  }
+  if (typeof parsed !== "object" || parsed === null || Array.isArray(parsed))
+    return fail(`config file ${file}: expected a JSON object`)
+  const known = new Set([
+    "dataDir",
+    "listen",
+    "network",
+    "logLevel",
+    "maxUploadBytes",
+    "syncIntervalSeconds",
+  ])
+  for (const key of Object.keys(parsed))
+    if (!known.has(key)) fail(`config file ${file}: unknown key ${JSON.stringify(key)}`)
+  return parsed as Raw
+}
+
+/**
+ * The daemon's settings from flags, environment and config file (in that order of
+ * precedence). Throws `ConfigError` with a message meant for the person starting it.
+ */
+export const resolveConfig = (
+  argv: ReadonlyArray<string>,
+  env: NodeJS.ProcessEnv,
+): { readonly help: true } | { readonly help: false; readonly config: DaemonConfig } => {
+  let flags: ReturnType<typeof parseFlags>
+  try {
+    flags = parseFlags(argv)
+  } catch (cause) {
+    return fail((cause as Error).message)
+  }
+  if (flags.help === true) return { help: true }
+  const dataDirEarly = flags["data-dir"] ?? env.SAVE_DWEB_DATA_DIR
+  const explicitFile = flags.config ?? env.SAVE_DWEB_CONFIG
+  const baseDir = resolve(dataDirEarly ?? defaultDataDir(env))
+  const configFile =
+    explicitFile === undefined ? join(baseDir, "config.json") : resolve(explicitFile)
+  const file = readConfigFile(configFile, explicitFile !== undefined)
+  const fileUsed =
+    explicitFile !== undefined || Object.keys(file).length > 0 ? configFile : undefined
+  const pick = <K extends keyof Raw>(flag: string | undefined, envName: string, key: K) =>
+    flag ?? env[envName] ?? file[key]
+  const dataDirRaw = dataDirEarly ?? file.dataDir
+  const dataDir =
+    dataDirRaw === undefined ? baseDir : isAbsolute(dataDirRaw) ? dataDirRaw : resolve(dataDirRaw)
+  const logLevel = String(pick(flags["log-level"], "SAVE_DWEB_LOG_LEVEL", "logLevel") ?? "info")
+  if (!logLevels.includes(logLevel as LogLevel))
+    fail(`log level ${JSON.stringify(logLevel)}: expected one of ${logLevels.join(", ")}`)
+  return {
+    help: false,
+    config: {
+      dataDir,
+      listen: parseListen(
+        String(pick(flags.listen, "SAVE_DWEB_LISTEN", "listen") ?? `127.0.0.1:${DEFAULT_PORT}`),
+      ),
+      network: parseNetwork(
+        String(pick(flags.network, "SAVE_DWEB_NETWORK", "network") ?? "public"),
+      ),
+      logLevel: logLevel as LogLevel,
+      maxUploadBytes: positiveInt(
+        "max upload",
+        pick(flags["max-upload"], "SAVE_DWEB_MAX_UPLOAD", "maxUploadBytes") ??
+          DEFAULT_MAX_UPLOAD_BYTES,
+        1,
+      ),
+      syncIntervalSeconds: positiveInt(
+        "sync interval",
+        pick(flags["sync-interval"], "SAVE_DWEB_SYNC_INTERVAL", "syncIntervalSeconds") ?? 30,
+        0,
+      ),
+      configFile: fileUsed,
+    },
+  }
+}
+
+const parseFlags = (argv: ReadonlyArray<string>) =>
+  parseArgs({
+    args: [...argv],
+    strict: true,
+    allowPositionals: false,
+    options: {
+      "data-dir": { type: "string" },
+      config: { type: "string" },
+      listen: { type: "string" },
+      network: { type: "string" },
+      "log-level": { type: "string" },
+      "max-upload": { type: "string" },
+      "sync-interval": { type: "string" },
+      help: { type: "boolean", short: "h" },
+    },
+  }).values

@@ -1,0 +1,108 @@
+import { readFileSync } from "node:fs"
+import { join } from "node:path"
+import { type BackendShape, makeRealBackend } from "@save-dweb/backend"
+import { serve } from "@save-dweb/rpc-server"
+import { Effect, type Scope } from "effect"
+import type { DaemonConfig, Network } from "./config.ts"
+import { clearState, writeState } from "./state.ts"
+
+export const VERSION = "0.0.0"
+
+/** What the daemon needs besides its config: where it gets a testnet node's config. */
+export interface DaemonEnvironment {
+  /** Veilid config for a node of the testnet this process is attached to. */
+  readonly testnetNodeConfig: (node: string) => Effect.Effect<unknown, Error>
+}
+
+/**
+ * The data dir holds this node's stores alone, so Veilid's `namespace` (which partitions
+ * stores shared by several nodes) is cleared: a testnet config names one per run, and
+ * keeping it would hide the known groups from the next start.
+ */
+const ownStores = (veilidConfig: unknown) =>
+  typeof veilidConfig === "object" && veilidConfig !== null
+    ? { veilidConfig: { ...veilidConfig, namespace: "" } }
+    : { veilidConfig }
+
+const networkOf = (network: Network, environment: DaemonEnvironment) => {
+  switch (network._tag) {
+    case "Public":
+      return Effect.succeed("public" as const)
+    case "Testnet":
+      return Effect.map(environment.testnetNodeConfig(network.node), ownStores)
+    case "ConfigFile":
+      return Effect.try({
+        try: () => ownStores(JSON.parse(readFileSync(network.path, "utf8")) as unknown),
+        catch: (cause) => new Error(`veilid config ${network.path}: ${(cause as Error).message}`),
+      })
+  }
+}
+
+/** Loads every known group so its repo serves and publishes its route again. */
+const loadKnownGroups = (backend: BackendShape) =>
+  Effect.gen(function* () {
+    const groups = yield* backend.listGroups
+    for (const g of groups) {
+      yield* backend.loadGroup(g.key).pipe(
+        Effect.tap(() =>
+          Effect.logInfo("group loaded").pipe(Effect.annotateLogs({ group: g.key })),
+        ),
+        Effect.catch((error) =>
+          Effect.logWarning("group not loaded; retried on first use").pipe(
+            Effect.annotateLogs({ group: g.key, error: String(error) }),
+          ),
+        ),
+      )
+    }
+    return groups.length
+  })
+
+/**
+ * The daemon in the current scope: backend (Veilid + Iroh), known groups loaded, RPC
+ * server listening, state file written for the CLI. Closing the scope stops the server,
+ * closes the groups (their routes cleared from the DHT), then Iroh and Veilid.
+ */
+export const runDaemon = (config: DaemonConfig, environment: DaemonEnvironment) =>
+  Effect.gen(function* () {
+    yield* Effect.logInfo("starting").pipe(
+      Effect.annotateLogs({
+        dataDir: config.dataDir,
+        network: config.network._tag,
+        configFile: config.configFile ?? null,
+        version: VERSION,
+      }),
+    )
+    const network = yield* networkOf(config.network, environment)
+    const started = Date.now()
+    const backend = yield* makeRealBackend({ storageDir: join(config.dataDir, "backend"), network })
+    yield* Effect.logInfo("network attached").pipe(
+      Effect.annotateLogs({ afterMillis: Date.now() - started }),
+    )
+    yield* Effect.addFinalizer(() => Effect.logInfo("closing groups, removing routes"))
+    const groups = yield* loadKnownGroups(backend)
+    const server = yield* serve({
+      backend,
+      dataDir: config.dataDir,
+      listen:
+        config.listen._tag === "Tcp"
+          ? { host: config.listen.host, port: config.listen.port }
+          : { socket: config.listen.path },
+      maxUploadBytes: config.maxUploadBytes,
+    })
+    // The CLI connects to `unix:/path` URLs through the socket.
+    const url = server.address._tag === "Socket" ? `unix:${server.address.path}` : server.url
+    writeState(config.dataDir, {
+      pid: process.pid,
+      url,
+      startedAt: new Date().toISOString(),
+      version: VERSION,
+    })
+    yield* Effect.addFinalizer(() => Effect.sync(() => clearState(config.dataDir)))
+    yield* Effect.logInfo("ready").pipe(
+      Effect.annotateLogs({ url, groups, afterMillis: Date.now() - started }),
+    )
+    return { backend, url }
+  })
+
+export type RunningDaemon = Effect.Success<ReturnType<typeof runDaemon>>
+export type { Scope }

@@ -1,0 +1,16 @@
+export {
+  ConfigError,
+  type DaemonConfig,
+  DEFAULT_MAX_UPLOAD_BYTES,
+  DEFAULT_PORT,
+  defaultDataDir,
+  type Listen,
+  type LogLevel,
+  type Network,
+  parseListen,
+  parseNetwork,
+  resolveConfig,
+  usage,
+} from "./config.ts"
+export { type DaemonEnvironment, runDaemon, VERSION } from "./daemon.ts"
+export { type DaemonState, readState, STATE_FILE, statePath } from "./state.ts"

@@ -1,0 +1,98 @@
+import { mkdtempSync, writeFileSync } from "node:fs"
+import { tmpdir } from "node:os"
+import { join } from "node:path"
+import { describe, expect, it } from "vitest"
+import {
+  ConfigError,
+  DEFAULT_PORT,
+  parseListen,
+  parseNetwork,
+  resolveConfig,
+} from "../src/config.ts"
+
+const dir = () => mkdtempSync(join(tmpdir(), "sdw-daemon-config-"))
+const configOf = (argv: Array<string>, env: NodeJS.ProcessEnv = {}) => {
+  const r = resolveConfig(argv, env)
+  if (r.help) throw new Error("unexpected help")
+  return r.config
+}
+const messageOf = (f: () => unknown) => {
+  try {
+    f()
+  } catch (e) {
+    expect(e).toBeInstanceOf(ConfigError)
+    return (e as ConfigError).message
+  }
+  throw new Error("expected a ConfigError")
+}
+
+describe("daemon configuration", () => {
+  it("defaults: loopback on the default port, public network, info logs, data dir under XDG", () => {
+    const home = dir()
+    const c = configOf([], { XDG_DATA_HOME: home })
+    expect(c.dataDir).toBe(join(home, "save-dweb"))
+    expect(c.listen).toEqual({ _tag: "Tcp", host: "127.0.0.1", port: DEFAULT_PORT })
+    expect(c.network).toEqual({ _tag: "Public" })
+    expect(c.logLevel).toBe("info")
+    expect(c.configFile).toBeUndefined()
+  })
+
+  it("flags win over the environment, which wins over the config file", () => {
+    const d = dir()
+    writeFileSync(
+      join(d, "config.json"),
+      JSON.stringify({
+        listen: "127.0.0.1:9001",
+        logLevel: "warn",
+        network: "testnet:x",
+        syncIntervalSeconds: 5,
+      }),
+    )
+    const c = configOf(["--data-dir", d, "--listen", "127.0.0.1:9003"], {
+      SAVE_DWEB_LISTEN: "127.0.0.1:9002",
+      SAVE_DWEB_LOG_LEVEL: "debug",
+    })
+    expect(c.listen).toEqual({ _tag: "Tcp", host: "127.0.0.1", port: 9003 })
+    expect(c.logLevel).toBe("debug")
+    expect(c.network).toEqual({ _tag: "Testnet", node: "x" })
+    expect(c.syncIntervalSeconds).toBe(5)
+    expect(c.configFile).toBe(join(d, "config.json"))
+  })
+
+  it("an explicit config file must exist and hold only known keys", () => {
+    const d = dir()
+    expect(messageOf(() => configOf(["--config", join(d, "nope.json")]))).toMatch(/nope\.json/)
+    writeFileSync(join(d, "c.json"), JSON.stringify({ lisen: "x" }))
+    expect(messageOf(() => configOf(["--config", join(d, "c.json")]))).toMatch(
+      /unknown key "lisen"/,
+    )
+    writeFileSync(join(d, "bad.json"), "{")
+    expect(messageOf(() => configOf(["--config", join(d, "bad.json")]))).toMatch(/not JSON/)
+  })
+
+  it("listen addresses: host:port, [v6]:port, unix sockets; bad ones are explained", () => {
+    expect(parseListen("[::1]:80")).toEqual({ _tag: "Tcp", host: "::1", port: 80 })
+    expect(parseListen("unix:/tmp/a.sock")).toEqual({ _tag: "Socket", path: "/tmp/a.sock" })
+    expect(messageOf(() => parseListen("localhost"))).toMatch(/HOST:PORT/)
+    expect(messageOf(() => parseListen("a:70000"))).toMatch(/over 65535/)
+    expect(messageOf(() => parseListen("unix:"))).toMatch(/socket path/)
+  })
+
+  it("networks: public, testnet with a node name, a veilid config file", () => {
+    expect(parseNetwork("testnet")).toEqual({ _tag: "Testnet", node: "daemon" })
+    expect(parseNetwork("config:/etc/v.json")).toEqual({ _tag: "ConfigFile", path: "/etc/v.json" })
+    expect(messageOf(() => parseNetwork("mainnet"))).toMatch(/expected public/)
+    expect(messageOf(() => parseNetwork("testnet:Bad Name"))).toMatch(/node name/)
+  })
+
+  it("rejects unknown flags, bad levels and bad numbers with a message", () => {
+    expect(messageOf(() => configOf(["--port", "1"]))).toMatch(/port/)
+    expect(messageOf(() => configOf(["--log-level", "loud"]))).toMatch(/log level "loud"/)
+    expect(messageOf(() => configOf(["--max-upload", "0"]))).toMatch(/integer ≥ 1/)
+    expect(messageOf(() => configOf(["--sync-interval=-1"]))).toMatch(/integer ≥ 0/)
+  })
+
+  it("--help asks for the usage text", () => {
+    expect(resolveConfig(["--help"], {})).toEqual({ help: true })
+  })
+})
