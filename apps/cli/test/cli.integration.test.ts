@@ -1,0 +1,209 @@
+// The built `save-dweb` binary against real daemons (started with `save-dweb daemon start`)
+// on a private Veilid testnet: every subcommand, --json output, and the exit codes and
+// messages of the common mistakes. Run inside `veilid-testnet exec` (the `test` script).
+import { createHash, randomBytes } from "node:crypto"
+import { mkdtempSync, readFileSync, writeFileSync } from "node:fs"
+import { tmpdir } from "node:os"
+import { join } from "node:path"
+import { startTestnet, type Testnet } from "@save-dweb/veilid-testnet"
+import { afterAll, beforeAll, describe, expect, it } from "vitest"
+import { cliJson, runCli } from "./run-cli.ts"
+
+let testnet: Testnet
+const dirs: Array<string> = []
+const work = mkdtempSync(join(tmpdir(), "sdw-cli-"))
+
+beforeAll(async () => {
+  testnet = await startTestnet({ readyTimeoutMs: 120_000 })
+}, 180_000)
+
+afterAll(async () => {
+  for (const dir of dirs) await runCli(["--data-dir", dir, "daemon", "stop"])
+  await testnet?.stop()
+}, 120_000)
+
+/** A daemon on its own data dir, on testnet node `node`, started by the CLI. */
+const daemon = async (node: string) => {
+  const dir = join(work, node)
+  const config = join(work, `${node}-veilid.json`)
+  writeFileSync(config, JSON.stringify(testnet.nodeConfig(node)))
+  const started = await cliJson<{ started: boolean; pid: number; url: string }>([
+    "--data-dir",
+    dir,
+    "daemon",
+    "start",
+    "--network",
+    `config:${config}`,
+    "--listen",
+    "127.0.0.1:0",
+  ])
+  expect(started.started).toBe(true)
+  dirs.push(dir)
+  return (...args: Array<string>) => ["--data-dir", dir, ...args]
+}
+
+const sha = (b: Uint8Array) => createHash("sha256").update(b).digest("hex")
+
+/** Retries a CLI call until it exits 0 (DHT values take a moment to travel). */
+const eventually = async <A>(f: () => Promise<A>, millis = 90_000): Promise<A> => {
+  const deadline = Date.now() + millis
+  for (;;) {
+    try {
+      return await f()
+    } catch (error) {
+      if (Date.now() > deadline) throw error
+      await new Promise((r) => setTimeout(r, 500))
+    }
+  }
+}
+
+describe("the save-dweb CLI against daemons on a private testnet", () => {
+  it("without a daemon: exit 3 and how to start one; bad usage: exit 2", async () => {
+    const none = await runCli(["--data-dir", join(work, "nobody"), "group", "list"])
+    expect(none.code).toBe(3)
+    expect(none.stderr).toMatch(/no daemon is running on .*nobody.*save-dweb daemon start/)
+    const usage = await runCli(["--data-dir", join(work, "nobody"), "frobnicate"])
+    expect(usage.code).toBe(2)
+    const stopped = await runCli(["--data-dir", join(work, "nobody"), "daemon", "stop"])
+    expect(stopped.code).toBe(0)
+    expect(stopped.stdout).toMatch(/no daemon was running/)
+  })
+
+  it("groups, files, members, pin, sync, pairing and errors, from two daemons and a paired third", async () => {
+    const alice = await daemon("cli-alice")
+    const bob = await daemon("cli-bob")
+
+    const status = await cliJson<{ veilid: { state: string } | null; groups: { known: number } }>(
+      alice("status"),
+    )
+    expect(status.veilid?.state).toMatch(/Attached/)
+    expect(status.groups.known).toBe(0)
+    expect((await runCli(alice("daemon", "start"))).stdout).toMatch(/already running/)
+
+    const g = await cliJson<{ key: string; name: string; tier: string; repo: string }>(
+      alice("group", "create", "Newsroom", "--member-name", "alice"),
+    )
+    expect([g.name, g.tier]).toEqual(["Newsroom", "manage"])
+    const listed = await runCli(alice("group", "list"))
+    expect(listed.stdout).toMatch(/Newsroom\s+manage\s+yes/)
+
+    // A file by group name; read back whole, by range, and refused over an existing file.
+    const content = randomBytes(700_000)
+    const input = join(work, "report.bin")
+    writeFileSync(input, content)
+    const added = await cliJson<{ name: string; size: number }>(
+      alice("file", "add", "Newsroom", input),
+    )
+    expect([added.name, added.size]).toEqual(["report.bin", 700_000])
+    const out = join(work, "alice-copy.bin")
+    await cliJson(alice("file", "get", "Newsroom", "report.bin", "-o", out))
+    expect(sha(readFileSync(out))).toBe(sha(content))
+    const again = await runCli(alice("file", "get", "Newsroom", "report.bin", "-o", out))
+    expect(again.code).toBe(5)
+    expect(again.stderr).toMatch(/exists; use --force/)
+    const part = await runCli(
+      alice("file", "get", "Newsroom", "report.bin", "--range", "100-199", "-o", "-"),
+    )
+    expect(part.code).toBe(0)
+    expect(Buffer.from(part.stdout, "latin1").length).toBeGreaterThan(0)
+
+    // Mistakes: unknown group (4), bad link (5), bad file name (5); --json gives the tag too.
+    const unknown = await runCli(alice("file", "ls", "No such group", "--json"))
+    expect(unknown.code).toBe(4)
+    expect(JSON.parse(unknown.stdout)).toMatchObject({ error: "UnknownGroup" })
+    expect(unknown.stderr).toMatch(/hint: `save-dweb group list`/)
+    const badLink = await runCli(bob("group", "join", "save+dweb:invite?v=1&cap=read"))
+    expect(badLink.code).toBe(5)
+    expect(badLink.stderr).toMatch(/error: /)
+    const badName = await runCli(alice("file", "add", "Newsroom", input, "--name", "../escape"))
+    expect(badName.code).toBe(5)
+
+    // bob joins with a write link and adds a file of his own; both see both.
+    const { link } = await cliJson<{ link: string }>(
+      alice("group", "invite", g.key, "--tier", "write"),
+    )
+    expect(link).toMatch(/^save\+dweb:invite\?v=1&cap=write/)
+    const joined = await eventually(() =>
+      cliJson<{ tier: string }>(bob("group", "join", link, "--member-name", "bob")),
+    )
+    expect(joined.tier).toBe("write")
+    const bobFile = join(work, "bob.txt")
+    writeFileSync(bobFile, "from bob\n")
+    await cliJson(bob("file", "add", g.key, bobFile))
+    const members = await eventually(async () => {
+      const ms = await cliJson<Array<{ name: string | null; mine: boolean }>>(
+        alice("members", g.key),
+      )
+      if (ms.length < 2) throw new Error("bob not seen yet")
+      return ms
+    })
+    expect(members.map((m) => [m.name, m.mine]).sort()).toEqual([
+      ["alice", true],
+      ["bob", false],
+    ])
+    const repos = await cliJson<Array<{ name: string; mine: boolean; key: string }>>(
+      alice("repos", g.key),
+    )
+    expect(repos.length).toBe(2)
+    const bobRepo = repos.find((r) => !r.mine)?.key as string
+    const seen = await eventually(async () => {
+      const fs = await cliJson<Array<{ name: string; status: string; owner: string }>>(
+        alice("file", "ls", g.key),
+      )
+      if (!fs.some((f) => f.name === "bob.txt")) throw new Error("not yet")
+      return fs
+    })
+    expect(seen.find((f) => f.name === "bob.txt")).toMatchObject({ status: "remote-only" })
+
+    // pin fetches a local copy, unpin drops it; sync reports per repo.
+    await cliJson(alice("file", "pin", g.key, "bob.txt"))
+    const pinned = await cliJson<Array<{ name: string; status: string }>>(
+      alice("file", "ls", g.key, "--repo", bobRepo),
+    )
+    expect(pinned).toEqual([expect.objectContaining({ name: "bob.txt", status: "local" })])
+    await cliJson(alice("file", "unpin", g.key, "bob.txt", "--repo", bobRepo))
+    const unpinned = await cliJson<Array<{ status: string }>>(
+      alice("file", "ls", g.key, "--repo", bobRepo),
+    )
+    expect(unpinned[0]?.status).toBe("remote-only")
+    const synced = await cliJson<Array<{ group: string; failed: Array<unknown> }>>(
+      bob("sync", g.key),
+    )
+    expect(synced).toEqual([expect.objectContaining({ group: g.key, failed: [] })])
+    const fromBob = join(work, "bob-has-report.bin")
+    await cliJson(bob("file", "get", g.key, "report.bin", "-o", fromBob))
+    expect(sha(readFileSync(fromBob))).toBe(sha(content))
+
+    // bob deletes his file; alice's listing drops it.
+    await cliJson(bob("file", "rm", g.key, "bob.txt"))
+    await eventually(async () => {
+      const fs = await cliJson<Array<{ name: string }>>(alice("file", "ls", g.key))
+      if (fs.some((f) => f.name === "bob.txt")) throw new Error("still listed")
+    })
+
+    // Pairing: bob's membership moves to a new device, which then writes as bob.
+    const pairing = await cliJson<{ link: string }>(bob("pair", "make", g.key))
+    expect(pairing.link).toMatch(/^save\+dweb:pair\?/)
+    const tablet = await daemon("cli-tablet")
+    const paired = await cliJson<{ groups: Array<{ key: string; tier: string }> }>(
+      tablet("pair", "use", pairing.link),
+    )
+    expect(paired.groups.map((x) => [x.key, x.tier])).toEqual([[g.key, "write"]])
+    const tabletFile = join(work, "tablet.txt")
+    writeFileSync(tabletFile, "from bob's tablet\n")
+    await cliJson(tablet("file", "add", g.key, tabletFile))
+    await eventually(async () => {
+      const fs = await cliJson<Array<{ name: string; owner: string }>>(alice("file", "ls", g.key))
+      if (!fs.some((f) => f.name === "tablet.txt" && f.owner === "bob")) throw new Error("not yet")
+    })
+
+    // leave: the group is gone from bob's list.
+    await cliJson(bob("group", "leave", g.key))
+    expect(await cliJson<Array<unknown>>(bob("group", "list"))).toEqual([])
+
+    for (const who of [alice, bob, tablet]) {
+      const stopped = await cliJson<{ stopped: boolean }>(who("daemon", "stop"))
+      expect(stopped.stopped).toBe(true)
+    }
+  }, 600_000)
+})

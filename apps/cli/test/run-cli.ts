@@ -1,0 +1,39 @@
+// Runs the built `save-dweb` binary (bin/save-dweb.mjs → dist) as a person would. Test code only.
+import { spawn } from "node:child_process"
+import { join } from "node:path"
+
+export const cliBin = join(import.meta.dirname, "..", "bin", "save-dweb.mjs")
+
+export interface CliResult {
+  readonly code: number | null
+  readonly stdout: string
+  readonly stderr: string
+}
+
+export const runCli = (
+  args: ReadonlyArray<string>,
+  env: NodeJS.ProcessEnv = {},
+): Promise<CliResult> =>
+  new Promise((resolve, reject) => {
+    const child = spawn(process.execPath, [cliBin, ...args], {
+      stdio: ["ignore", "pipe", "pipe"],
+      env: { ...process.env, ...env },
+    })
+    let stdout = ""
+    let stderr = ""
+    child.stdout.setEncoding("utf8").on("data", (d: string) => {
+      stdout += d
+    })
+    child.stderr.setEncoding("utf8").on("data", (d: string) => {
+      stderr += d
+    })
+    child.once("error", reject)
+    child.once("close", (code) => resolve({ code, stdout, stderr }))
+  })
+
+/** Runs and parses stdout as JSON; fails with the CLI's own words when it did not exit 0. */
+export const cliJson = async <A>(args: ReadonlyArray<string>): Promise<A> => {
+  const r = await runCli([...args, "--json"])
+  if (r.code !== 0) throw new Error(`save-dweb ${args.join(" ")} exited ${r.code}: ${r.stderr}`)
+  return JSON.parse(r.stdout) as A
+}

@@ -1,0 +1,92 @@
+// Runs the built daemon (bin/save-dweb-daemon.mjs) as a child process on a node of the
+// test's private testnet, and samples its memory. Test code only.
+import { type ChildProcess, spawn } from "node:child_process"
+import { mkdtempSync, readFileSync, writeFileSync } from "node:fs"
+import { tmpdir } from "node:os"
+import { join } from "node:path"
+import type { Testnet } from "@save-dweb/veilid-testnet"
+import { type DaemonState, readState } from "../src/state.ts"
+
+export const daemonBin = join(import.meta.dirname, "..", "bin", "save-dweb-daemon.mjs")
+
+export const tempDir = (prefix = "sdw-daemon-") => mkdtempSync(join(tmpdir(), prefix))
+
+export interface RunningDaemon {
+  readonly child: ChildProcess
+  readonly state: DaemonState
+  readonly token: string
+  readonly dataDir: string
+  /** Everything the daemon wrote to stderr so far (JSON lines). */
+  readonly logs: () => Array<Record<string, unknown>>
+  /** Resolves with the exit code once the process has ended. */
+  readonly exited: Promise<number | null>
+}
+
+/** Writes `testnet.nodeConfig(node)` where the daemon's `--network config:` reads it. */
+export const networkFlag = (testnet: Testnet, node: string, dir: string) => {
+  const file = join(dir, `${node}-veilid.json`)
+  writeFileSync(file, JSON.stringify(testnet.nodeConfig(node)))
+  return `config:${file}`
+}
+
+/** Spawns the daemon and waits until it listens (its state file names its pid). */
+export const startDaemon = async (
+  dataDir: string,
+  args: ReadonlyArray<string>,
+  readyMillis = 120_000,
+): Promise<RunningDaemon> => {
+  const child = spawn(process.execPath, [daemonBin, "--data-dir", dataDir, ...args], {
+    stdio: ["ignore", "pipe", "pipe"],
+  })
+  let stderr = ""
+  child.stderr?.setEncoding("utf8").on("data", (d: string) => {
+    stderr += d
+  })
+  child.stdout?.resume()
+  const exited = new Promise<number | null>((resolve) =>
+    child.once("exit", (code) => resolve(code)),
+  )
+  const logs = () =>
+    stderr
+      .split("\n")
+      .filter((l) => l.startsWith("{"))
+      .map((l) => JSON.parse(l) as Record<string, unknown>)
+  const deadline = Date.now() + readyMillis
+  while (Date.now() < deadline) {
+    const state = readState(dataDir)
+    if (state !== undefined && state.pid === child.pid) {
+      const token = readFileSync(join(dataDir, "rpc-token"), "utf8").trim()
+      return { child, state, token, dataDir, logs, exited }
+    }
+    if (child.exitCode !== null) throw new Error(`daemon exited ${child.exitCode}:\n${stderr}`)
+    await new Promise((r) => setTimeout(r, 100))
+  }
+  child.kill("SIGKILL")
+  throw new Error(`daemon not ready after ${readyMillis} ms:\n${stderr}`)
+}
+
+/** Resident set size of a process in bytes, from /proc. */
+export const rssOf = (pid: number): number => {
+  const status = readFileSync(`/proc/${pid}/status`, "utf8")
+  const kib = Number(/^VmRSS:\s+(\d+) kB$/m.exec(status)?.[1] ?? Number.NaN)
+  return kib * 1024
+}
+
+/** Samples `pid`'s RSS every 100 ms until `stop()`; returns the peak seen. */
+export const sampleRss = (pid: number) => {
+  let peak = 0
+  const timer = setInterval(() => {
+    try {
+      peak = Math.max(peak, rssOf(pid))
+    } catch {
+      // The process is gone.
+    }
+  }, 100)
+  return {
+    peak: () => peak,
+    stop: () => {
+      clearInterval(timer)
+      return peak
+    },
+  }
+}
