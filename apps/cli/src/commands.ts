@@ -64,6 +64,10 @@ const daemonFlags = {
   ),
   config: Flag.String("config").pipe(Flag.withDescription("daemon config file"), Flag.optional),
   logLevel: Flag.String("log-level").pipe(Flag.optional),
+  syncInterval: Flag.String("sync-interval").pipe(
+    Flag.withDescription("background replication: at most one pass per SECS, 0 = only on `sync`"),
+    Flag.optional,
+  ),
   timeout: Flag.Int("timeout").pipe(
     Flag.withDescription("seconds to wait for the daemon to be ready"),
     Flag.withDefault(180),
@@ -82,6 +86,7 @@ const daemonStart = Command.make("start", daemonFlags, (f) =>
     pass("network", f.network)
     pass("config", f.config)
     pass("log-level", f.logLevel)
+    pass("sync-interval", f.syncInterval)
     const { state, started, log } = yield* startDaemon({
       dataDir,
       flags: passed,

@@ -36,6 +36,9 @@ const daemon = async (node: string) => {
     `config:${config}`,
     "--listen",
     "127.0.0.1:0",
+    // pin/unpin are checked below: no background pass may fetch behind the test's back.
+    "--sync-interval",
+    "0",
   ])
   expect(started.started).toBe(true)
   dirs.push(dir)

@@ -27,7 +27,10 @@ export interface DaemonConfig {
   readonly logLevel: LogLevel
   /** Largest upload the RPC accepts, in bytes. */
   readonly maxUploadBytes: number
-  /** Seconds between background syncs of loaded groups (0: only on request). */
+  /**
+   * Background replication of loaded groups: a sync pass starts when a member's repo
+   * changes, at most one per this many seconds (0: only on request).
+   */
   readonly syncIntervalSeconds: number
   /** Where the settings came from, for the start-up log. */
   readonly configFile: string | undefined
@@ -54,7 +57,8 @@ export const usage = `save-dweb-daemon [options]
   --network NET         public | testnet[:NODE] | config:/path/veilid.json (env SAVE_DWEB_NETWORK; default public)
   --log-level LEVEL     debug | info | warn | error (env SAVE_DWEB_LOG_LEVEL; default info)
   --max-upload BYTES    largest accepted upload (env SAVE_DWEB_MAX_UPLOAD; default 64 GiB)
-  --sync-interval SECS  background sync of loaded groups, 0 = off (env SAVE_DWEB_SYNC_INTERVAL; default 30)
+  --sync-interval SECS  replicate members' changes in the background, at most one pass per SECS,
+                        0 = only on request (env SAVE_DWEB_SYNC_INTERVAL; default 10)
   --help                this text
 
 Flags win over the environment, which wins over the config file. Keys of the config file:
@@ -194,7 +198,7 @@ export const resolveConfig = (
       ),
       syncIntervalSeconds: positiveInt(
         "sync interval",
-        pick(flags["sync-interval"], "SAVE_DWEB_SYNC_INTERVAL", "syncIntervalSeconds") ?? 30,
+        pick(flags["sync-interval"], "SAVE_DWEB_SYNC_INTERVAL", "syncIntervalSeconds") ?? 10,
         0,
       ),
       configFile: fileUsed,

@@ -2,7 +2,7 @@ import { readFileSync } from "node:fs"
 import { join } from "node:path"
 import { type BackendShape, makeRealBackend } from "@save-dweb/backend"
 import { serve } from "@save-dweb/rpc-server"
-import { Effect, type Scope } from "effect"
+import { Duration, Effect, type Scope } from "effect"
 import type { DaemonConfig, Network } from "./config.ts"
 import { clearState, writeState } from "./state.ts"
 
@@ -74,7 +74,16 @@ export const runDaemon = (config: DaemonConfig, environment: DaemonEnvironment) 
     )
     const network = yield* networkOf(config.network, environment)
     const started = Date.now()
-    const backend = yield* makeRealBackend({ storageDir: join(config.dataDir, "backend"), network })
+    const backend = yield* makeRealBackend({
+      storageDir: join(config.dataDir, "backend"),
+      network,
+      // Members replicate each other's files: each loaded group follows its members'
+      // repos and fetches what changed, at most one pass per interval.
+      autoSync:
+        config.syncIntervalSeconds === 0
+          ? false
+          : { minInterval: Duration.seconds(config.syncIntervalSeconds) },
+    })
     yield* Effect.logInfo("network attached").pipe(
       Effect.annotateLogs({ afterMillis: Date.now() - started }),
     )

@@ -92,7 +92,19 @@ describe("save-dweb-daemon on a private testnet", () => {
     await run(ca.files.upload(g.key, "notes.bin", Stream.make(bytes)))
     const link = await run(ca.groups.invite(g.key, "read"))
 
-    const b = await start(dirB, "keep-b")
+    // Background replication (on by default): alice's file lands in carol's store with
+    // no sync call.
+    const c = await start(tempDir(), "keep-c", ["--sync-interval", "1"])
+    const cc = await clientOf(c)
+    await eventually(() => run(cc.groups.join({ link })))
+    await eventually(async () => {
+      const [f] = await run(cc.files.list(g.key, g.repo as string))
+      if (f?.status !== "local") throw new Error(`not replicated yet: ${f?.status}`)
+    })
+    expect(await stop(c)).toBe(0)
+
+    // bob replicates nothing by himself: what he has, he downloaded.
+    const b = await start(dirB, "keep-b", ["--sync-interval", "0"])
     const cb = await clientOf(b)
     await eventually(() => run(cb.groups.join({ link })))
     const fromA = await eventually(() =>

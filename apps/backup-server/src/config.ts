@@ -1,0 +1,268 @@
+// The process's settings: flags win over the environment, which wins over the config
+// file (JSON), which wins over the defaults. Every mistake is a `ConfigError` whose message
+// is meant for the person starting the server.
+import { readFileSync } from "node:fs"
+import { homedir } from "node:os"
+import { dirname, isAbsolute, join, resolve } from "node:path"
+import { parseArgs } from "node:util"
+import { DisplayName } from "@save-dweb/uri-scheme"
+import { Data, Schema } from "effect"
+
+/**
+ * Which Veilid network the server's node joins: the public one, a testnet it is attached
+ * to (`veilid-testnet exec --attach NAME`), or a full veilid-core config in a JSON file.
+ */
+export type Network =
+  | { readonly _tag: "Public" }
+  | { readonly _tag: "Testnet"; readonly node: string }
+  | { readonly _tag: "ConfigFile"; readonly path: string }
+
+export type LogLevel = "debug" | "info" | "warn" | "error"
+
+export interface ProcessConfig {
+  readonly dataDir: string
+  readonly network: Network
+  readonly logLevel: LogLevel
+  /** The descriptor link's display name. */
+  readonly name: string | undefined
+  readonly maxGroups: number
+  /** Passes of one group at least this many seconds apart. */
+  readonly minSyncSeconds: number
+  /** A group whose pass failed is retried backing off up to this many seconds. */
+  readonly maxRetrySeconds: number
+  /** Iroh's bind addresses (default any interface, random port). */
+  readonly irohIpv4: string | undefined
+  readonly irohIpv6: string | undefined
+  /** The config file read, if any (for the start-up log). */
+  readonly configFile: string | undefined
+}
+
+export class ConfigError extends Data.TaggedError("ConfigError")<{
+  readonly message: string
+}> {}
+
+export const DEFAULT_MAX_GROUPS = 64
+const logLevels: ReadonlyArray<LogLevel> = ["debug", "info", "warn", "error"]
+
+/** `$XDG_DATA_HOME/save-dweb-backup-server`, else `~/.local/share/save-dweb-backup-server`. */
+export const defaultDataDir = (env: NodeJS.ProcessEnv): string =>
+  join(env.XDG_DATA_HOME ?? join(homedir(), ".local", "share"), "save-dweb-backup-server")
+
+export const usage = `save-dweb-backup-server [options]
+
+Replicates the groups it is given (encrypted blobs only: it never holds a key that
+decrypts files), serves them to the groups' members over its private route, and prints
+its descriptor link (save+dweb:backup?...) on stdout once it is online. Logs are JSON
+lines on stderr. SIGINT or SIGTERM stop it cleanly; a restart keeps its groups and link.
+
+  --data-dir DIR         where its keys, groups and blobs are kept
+                         (env SAVE_DWEB_BACKUP_DATA_DIR; default $XDG_DATA_HOME/save-dweb-backup-server)
+  --config FILE          JSON config file (env SAVE_DWEB_BACKUP_CONFIG; default DATA_DIR/config.json if present)
+  --network NET          public | testnet[:NODE] | config:/path/veilid.json
+                         (env SAVE_DWEB_BACKUP_NETWORK; default public)
+  --name NAME            name shown in its link (env SAVE_DWEB_BACKUP_NAME)
+  --log-level LEVEL      debug | info | warn | error (env SAVE_DWEB_BACKUP_LOG_LEVEL; default info)
+  --max-groups N         groups held at most (env SAVE_DWEB_BACKUP_MAX_GROUPS; default ${DEFAULT_MAX_GROUPS})
+  --min-sync SECS        passes of one group at least this far apart (default 1)
+  --max-retry SECS       a failing group is retried backing off up to this (default 60)
+  --iroh-ipv4 ADDR       Iroh's IPv4 bind address, e.g. 0.0.0.0:4919 (default any, random port)
+  --iroh-ipv6 ADDR       Iroh's IPv6 bind address, e.g. [::]:4919
+  --help                 this text
+
+Keys of the config file: dataDir, network, name, logLevel, maxGroups, minSyncSeconds,
+maxRetrySeconds, irohIpv4, irohIpv6. Relative paths in it are relative to the file.`
+
+type Raw = {
+  dataDir?: string | undefined
+  network?: string | undefined
+  name?: string | undefined
+  logLevel?: string | undefined
+  maxGroups?: string | number | undefined
+  minSyncSeconds?: string | number | undefined
+  maxRetrySeconds?: string | number | undefined
+  irohIpv4?: string | undefined
+  irohIpv6?: string | undefined
+}
+
+const fileKeys: ReadonlyArray<keyof Raw> = [
+  "dataDir",
+  "network",
+  "name",
+  "logLevel",
+  "maxGroups",
+  "minSyncSeconds",
+  "maxRetrySeconds",
+  "irohIpv4",
+  "irohIpv6",
+]
+
+const fail = (message: string): never => {
+  throw new ConfigError({ message })
+}
+
+export const parseNetwork = (text: string, base: string = process.cwd()): Network => {
+  if (text === "public") return { _tag: "Public" }
+  if (text === "testnet" || text.startsWith("testnet:")) {
+    const node = text.slice("testnet:".length) || "backup-server"
+    if (!/^[a-z0-9][a-z0-9-]{0,39}$/.test(node)) {
+      return fail(
+        `network ${JSON.stringify(text)}: a testnet node name is lowercase letters, digits and -`,
+      )
+    }
+    return { _tag: "Testnet", node }
+  }
+  if (text.startsWith("config:")) {
+    const path = text.slice("config:".length)
+    if (path === "") return fail("network config: needs a veilid-core config file")
+    return { _tag: "ConfigFile", path: resolve(base, path) }
+  }
+  return fail(
+    `network ${JSON.stringify(text)}: expected public, testnet[:NODE] or config:/path/veilid.json`,
+  )
+}
+
+const integer = (name: string, value: string | number, min: number, max: number): number => {
+  const n = typeof value === "number" ? value : Number(value)
+  if (!Number.isSafeInteger(n) || n < min || n > max) {
+    return fail(`${name} ${JSON.stringify(value)}: expected an integer from ${min} to ${max}`)
+  }
+  return n
+}
+
+const readConfigFile = (file: string, required: boolean): Raw => {
+  let text: string
+  try {
+    text = readFileSync(file, "utf8")
+  } catch (cause) {
+    if (!required && (cause as NodeJS.ErrnoException).code === "ENOENT") return {}
+    return fail(`config file ${file}: ${(cause as Error).message}`)
+  }
+  let parsed: unknown
+  try {
+    parsed = JSON.parse(text)
+  } catch (cause) {
+    return fail(`config file ${file}: not JSON (${(cause as Error).message})`)
+  }
+  if (typeof parsed !== "object" || parsed === null || Array.isArray(parsed)) {
+    return fail(`config file ${file}: expected a JSON object`)
+  }
+  for (const [key, value] of Object.entries(parsed)) {
+    if (!fileKeys.includes(key as keyof Raw)) {
+      fail(`config file ${file}: unknown key ${JSON.stringify(key)}`)
+    }
+    if (typeof value !== "string" && typeof value !== "number") {
+      fail(`config file ${file}: ${key} must be a string or a number`)
+    }
+  }
+  return parsed as Raw
+}
+
+const parseFlags = (argv: ReadonlyArray<string>) =>
+  parseArgs({
+    args: [...argv],
+    strict: true,
+    allowPositionals: false,
+    options: {
+      "data-dir": { type: "string" },
+      config: { type: "string" },
+      network: { type: "string" },
+      name: { type: "string" },
+      "log-level": { type: "string" },
+      "max-groups": { type: "string" },
+      "min-sync": { type: "string" },
+      "max-retry": { type: "string" },
+      "iroh-ipv4": { type: "string" },
+      "iroh-ipv6": { type: "string" },
+      help: { type: "boolean", short: "h" },
+    },
+  }).values
+
+const isDisplayName = Schema.is(DisplayName)
+
+/** The settings from `argv` (without node and script), `env` and the config file. */
+export const resolveConfig = (
+  argv: ReadonlyArray<string>,
+  env: NodeJS.ProcessEnv,
+): { readonly help: true } | { readonly help: false; readonly config: ProcessConfig } => {
+  let flags: ReturnType<typeof parseFlags>
+  try {
+    flags = parseFlags(argv)
+  } catch (cause) {
+    return fail(`${(cause as Error).message}\n\n${usage}`)
+  }
+  if (flags.help === true) return { help: true }
+  const dataDirEarly = flags["data-dir"] ?? env.SAVE_DWEB_BACKUP_DATA_DIR
+  const explicitFile = flags.config ?? env.SAVE_DWEB_BACKUP_CONFIG
+  const baseDir = resolve(dataDirEarly ?? defaultDataDir(env))
+  const configFile =
+    explicitFile === undefined ? join(baseDir, "config.json") : resolve(explicitFile)
+  const file = readConfigFile(configFile, explicitFile !== undefined)
+  const fileUsed =
+    explicitFile !== undefined || Object.keys(file).length > 0 ? configFile : undefined
+  const fileDir = dirname(configFile)
+  const pick = <K extends keyof Raw>(flag: string | undefined, envName: string, key: K) =>
+    flag ?? env[envName] ?? file[key]
+
+  const dataDir =
+    dataDirEarly !== undefined
+      ? resolve(dataDirEarly)
+      : file.dataDir !== undefined
+        ? isAbsolute(file.dataDir)
+          ? file.dataDir
+          : resolve(fileDir, file.dataDir)
+        : baseDir
+  const networkText = pick(flags.network, "SAVE_DWEB_BACKUP_NETWORK", "network")
+  const network =
+    networkText === undefined
+      ? ({ _tag: "Public" } as const)
+      : parseNetwork(
+          String(networkText),
+          flags.network === undefined && env.SAVE_DWEB_BACKUP_NETWORK === undefined
+            ? fileDir
+            : process.cwd(),
+        )
+  const logLevel = String(
+    pick(flags["log-level"], "SAVE_DWEB_BACKUP_LOG_LEVEL", "logLevel") ?? "info",
+  )
+  if (!logLevels.includes(logLevel as LogLevel)) {
+    fail(`log level ${JSON.stringify(logLevel)}: expected one of ${logLevels.join(", ")}`)
+  }
+  const name = pick(flags.name, "SAVE_DWEB_BACKUP_NAME", "name")
+  if (name !== undefined && !isDisplayName(String(name))) {
+    fail(`name ${JSON.stringify(name)}: 1 to 128 UTF-8 bytes, no control characters`)
+  }
+  const minSyncSeconds = integer(
+    "min sync",
+    pick(flags["min-sync"], "SAVE_DWEB_BACKUP_MIN_SYNC", "minSyncSeconds") ?? 1,
+    0,
+    86_400,
+  )
+  const maxRetrySeconds = integer(
+    "max retry",
+    pick(flags["max-retry"], "SAVE_DWEB_BACKUP_MAX_RETRY", "maxRetrySeconds") ?? 60,
+    1,
+    86_400,
+  )
+  const irohIpv4 = pick(flags["iroh-ipv4"], "SAVE_DWEB_BACKUP_IROH_IPV4", "irohIpv4")
+  const irohIpv6 = pick(flags["iroh-ipv6"], "SAVE_DWEB_BACKUP_IROH_IPV6", "irohIpv6")
+  return {
+    help: false,
+    config: {
+      dataDir,
+      network,
+      logLevel: logLevel as LogLevel,
+      name: name === undefined ? undefined : String(name),
+      maxGroups: integer(
+        "max groups",
+        pick(flags["max-groups"], "SAVE_DWEB_BACKUP_MAX_GROUPS", "maxGroups") ?? DEFAULT_MAX_GROUPS,
+        1,
+        10_000,
+      ),
+      minSyncSeconds,
+      maxRetrySeconds,
+      irohIpv4: irohIpv4 === undefined ? undefined : String(irohIpv4),
+      irohIpv6: irohIpv6 === undefined ? undefined : String(irohIpv6),
+      configFile: fileUsed,
+    },
+  }
+}

@@ -1,0 +1,29 @@
+export {
+  ConfigError,
+  type LogLevel,
+  type Network,
+  type ProcessConfig,
+  resolveConfig,
+  usage,
+} from "./config.ts"
+export { type BackupServerConfig, makeRealBackupServer } from "./real.ts"
+export {
+  type BackupServerOptions,
+  type BackupServerServices,
+  type BackupServerShape,
+  makeBackupServer,
+  Rejected,
+  type StartError,
+} from "./server.ts"
+export {
+  decodeIdentity,
+  decodeRoots,
+  encodeIdentity,
+  encodeRoots,
+  InvalidServerState,
+  memoryServerState,
+  SERVER_STATE_DB,
+  type ServerIdentity,
+  type ServerStateStore,
+  tableStoreServerState,
+} from "./state.ts"

@@ -1,0 +1,463 @@
+// The backup server over any layers (real Veilid and Iroh in the process, memory ones in
+// unit tests): its identity and descriptor record, the request protocol on its own route,
+// and for each group it holds a replication loop (data-repo's keepSynced as a backup) and
+// the group's blobs served to its members.
+
+import {
+  BACKUP_PROTOCOL,
+  type BackupResponse,
+  backupKeysOf,
+  decodeBackupRequest,
+  encodeBackupResponse,
+  type HeldGroup,
+  type InvalidKnownGroup,
+  type KnownGroup,
+  type KnownGroupsStore,
+  MAX_BACKUP_REQUEST_BYTES,
+  type RejectionReason,
+} from "@save-dweb/backend"
+import type { BlobHash, BlobStoreService } from "@save-dweb/blob-store"
+import { SecretKey } from "@save-dweb/crypto"
+import {
+  BACKUP_RECORD_SUBKEYS,
+  BACKUP_ROUTE_SUBKEY,
+  BackupRecord,
+  type DataReposShape,
+  type SyncResult,
+} from "@save-dweb/data-repo"
+import type { DhtRecordsError, DhtRecordsShape, RecordKey } from "@save-dweb/dht-records"
+import {
+  decodeCredentials,
+  encodeCredentials,
+  type Group,
+  type GroupsShape,
+} from "@save-dweb/group"
+import { requestHandler, type TunnelsShape } from "@save-dweb/tunnels"
+import {
+  BackupDescriptor,
+  formatLink,
+  makeSecretKey,
+  parseGroupInvite,
+} from "@save-dweb/uri-scheme"
+import type { VeilidError } from "@save-dweb/veilid"
+import {
+  Cause,
+  Clock,
+  Data,
+  Duration,
+  Effect,
+  Exit,
+  Option,
+  Redacted,
+  Result,
+  Schedule,
+  Scope,
+  Semaphore,
+  Stream,
+} from "effect"
+import type { InvalidServerState, ServerStateStore } from "./state.ts"
+
+/** A request the server turns down; the caller gets `reason` and `message`. */
+export class Rejected extends Data.TaggedError("Rejected")<{
+  readonly reason: RejectionReason
+  readonly message: string
+}> {}
+
+export interface BackupServerServices {
+  readonly records: DhtRecordsShape
+  readonly tunnels: TunnelsShape
+  readonly groups: GroupsShape
+  /** Made with `syncState: state.roots` and these `tunnels`. */
+  readonly repos: DataReposShape
+  readonly store: BlobStoreService
+  /** The groups held, with their replicate credentials (backend's store). */
+  readonly known: KnownGroupsStore
+  readonly state: ServerStateStore
+}
+
+export interface BackupServerOptions {
+  /** The name in the descriptor link (a display hint, 1–128 UTF-8 bytes). */
+  readonly name?: string
+  /** Most groups held at once; more are refused with `TooManyGroups` (default 64). */
+  readonly maxGroups?: number
+  /** Passes of a group at least this far apart (default 1 s). */
+  readonly minSyncInterval?: Duration.Input
+  /** Retries of a pass with failures back off to this (default 1 min). */
+  readonly maxSyncRetry?: Duration.Input
+  /** After a group's loop fails (its record unreadable), it starts again after this (10 s). */
+  readonly restartDelay?: Duration.Input
+}
+
+export interface BackupServerShape {
+  readonly descriptor: BackupDescriptor
+  /** `save+dweb:backup?...`: give it to the people who may register groups here. */
+  readonly link: string
+  readonly list: Effect.Effect<ReadonlyArray<HeldGroup>>
+  /** Holds the group of a replicate link (what a request `Add` does). */
+  readonly add: (link: string) => Effect.Effect<{ key: RecordKey; already: boolean }, Rejected>
+  /** Stops holding a group and frees its blobs (what a request `Remove` does). */
+  readonly remove: (
+    groupKey: RecordKey,
+  ) => Effect.Effect<{ readonly held: boolean; readonly freed: number }, Rejected>
+}
+
+export type StartError = VeilidError | InvalidServerState | InvalidKnownGroup | DhtRecordsError
+
+interface Held {
+  readonly key: RecordKey
+  readonly scope: Scope.Closeable
+  name: string | undefined
+  last: { readonly result: SyncResult; readonly at: number } | undefined
+}
+
+const DEFAULT_MAX_GROUPS = 64
+const ROUTE_WRITE_RETRIES = 3
+
+const reject = (reason: RejectionReason, message: string) => new Rejected({ reason, message })
+
+/**
+ * Starts the server in the current scope: identity (made on first start), the sweep of
+ * blobs no held group references, each stored group's loop, the request protocol, and its
+ * route in the descriptor record (set to `null` when the scope closes, before the layers
+ * below shut down).
+ */
+export const makeBackupServer = (
+  services: BackupServerServices,
+  options: BackupServerOptions = {},
+): Effect.Effect<BackupServerShape, StartError, Scope.Scope> =>
+  Effect.gen(function* () {
+    const { records, tunnels, groups, repos, store, known, state } = services
+    const serverScope = yield* Effect.scope
+    const maxGroups = options.maxGroups ?? DEFAULT_MAX_GROUPS
+    const lock = yield* Semaphore.make(1)
+    const held = new Map<RecordKey, Held>()
+
+    // ---- Identity and descriptor record.
+    const existing = yield* state.identity
+    const identity = Option.isSome(existing)
+      ? existing.value
+      : yield* Effect.gen(function* () {
+          const access = Redacted.value(yield* SecretKey.generate)
+          const keys = yield* backupKeysOf(access)
+          const created = yield* records.create(BackupRecord, {
+            schema: { kind: "DFLT", subkeys: BACKUP_RECORD_SUBKEYS },
+            encryptionKey: keys.route,
+          })
+          const owner = Option.getOrUndefined(created.ownerKeyPair)
+          if (owner === undefined)
+            return yield* Effect.die(new Error("created record has no owner"))
+          const made = { record: created.key, owner, access }
+          // Stored before anything is published: the link stays the same from now on.
+          yield* state.saveIdentity(made)
+          yield* Effect.logInfo("backup-server: new identity").pipe(
+            Effect.annotateLogs({ record: made.record }),
+          )
+          return made
+        })
+    const keys = yield* backupKeysOf(identity.access)
+    const descriptor = new BackupDescriptor({
+      record: identity.record,
+      accessSecret: makeSecretKey(identity.access),
+      ...(options.name === undefined ? {} : { name: options.name }),
+    })
+    const record = yield* records.open(BackupRecord, identity.record, {
+      encryptionKey: keys.route,
+      writer: identity.owner,
+    })
+
+    // ---- Groups.
+    const syncOptions = {
+      asBackup: identity.record,
+      minInterval: options.minSyncInterval ?? Duration.seconds(1),
+      retryMax: options.maxSyncRetry ?? Duration.minutes(1),
+    }
+    const restartDelay = options.restartDelay ?? Duration.seconds(10)
+
+    const onPass = (entry: Held, result: SyncResult) =>
+      Effect.gen(function* () {
+        const previous = entry.last?.result
+        entry.last = { result, at: yield* Clock.currentTimeMillis }
+        const moved = [...result.synced].filter(
+          ([repo, root]) => previous?.synced.get(repo) !== root,
+        )
+        const log =
+          moved.length > 0 || result.freed.length > 0 || result.failed.size > 0
+            ? Effect.logInfo
+            : Effect.logDebug
+        yield* log("backup-server: pass").pipe(
+          Effect.annotateLogs({
+            group: entry.key,
+            repos: result.synced.size + result.failed.size,
+            synced: result.synced.size,
+            updated: moved.length,
+            freed: result.freed.length,
+            failed: [...result.failed].map(([repo, e]) => `${repo}: ${e._tag}`),
+          }),
+        )
+      })
+
+    /** Opens the group, serves it and keeps it synced, until `entry.scope` closes. */
+    const run = (entry: Held, opened: Option.Option<Group>, stored: KnownGroup | undefined) =>
+      Effect.gen(function* () {
+        const group = Option.isSome(opened)
+          ? opened.value
+          : yield* Effect.gen(function* () {
+              if (stored === undefined) return yield* Effect.die(new Error("no credentials"))
+              const credentials = yield* decodeCredentials(stored.credentials)
+              return yield* groups.open(credentials)
+            }).pipe(
+              Effect.tapError((e) =>
+                Effect.logWarning("backup-server: cannot open a group; trying again", e),
+              ),
+              Effect.retry(Schedule.spaced(restartDelay)),
+            )
+        const info = yield* Effect.option(group.info)
+        if (Option.isSome(info) && info.value.name !== entry.name) {
+          entry.name = info.value.name
+          if (stored !== undefined) yield* Effect.ignore(known.put({ ...stored, name: entry.name }))
+        }
+        yield* repos.serve(group, tunnels)
+        yield* repos
+          .keepSynced(group, { ...syncOptions, onResult: (result) => onPass(entry, result) })
+          .pipe(
+            Effect.tapError((e) =>
+              Effect.logWarning("backup-server: a group's sync stopped; starting it again", e),
+            ),
+            Effect.retry(Schedule.spaced(restartDelay)),
+          )
+      }).pipe(Effect.annotateLogs({ group: entry.key }))
+
+    const start = (key: RecordKey, scope: Scope.Closeable, name: string | undefined) => {
+      const entry: Held = { key, scope, name, last: undefined }
+      held.set(key, entry)
+      return entry
+    }
+
+    // ---- Start: sweep what no held group references, then run the stored groups.
+    const stored = yield* known.all
+    for (const entry of stored) {
+      if (entry.tier !== "replicate") {
+        // Never written by this server; a tampered store is not served.
+        yield* Effect.logError("backup-server: a stored group is not replicate tier; skipped").pipe(
+          Effect.annotateLogs({ group: entry.key, tier: entry.tier }),
+        )
+      }
+    }
+    const replicate = stored.filter((e) => e.tier === "replicate")
+    const keep = new Set<BlobHash>()
+    for (const entry of replicate) {
+      for (const root of (yield* state.roots.load(entry.key)).values()) keep.add(root)
+    }
+    for (const group of yield* state.rootGroups) {
+      if (!replicate.some((e) => e.key === group)) yield* state.roots.save(group, new Map())
+    }
+    let swept = 0
+    for (const root of yield* Effect.orElseSucceed(store.list(), () => [])) {
+      if (keep.has(root.hash)) continue
+      swept += (yield* Effect.orElseSucceed(store.delete(root.hash), () => ({ freed: [] }))).freed
+        .length
+    }
+    if (swept > 0) {
+      yield* Effect.logInfo("backup-server: freed blobs no held group references").pipe(
+        Effect.annotateLogs({ freed: swept }),
+      )
+    }
+    for (const entry of replicate) {
+      const scope = yield* Scope.fork(serverScope, "sequential")
+      const held = start(entry.key, scope, entry.name)
+      yield* Effect.forkIn(Scope.provide(scope)(run(held, Option.none(), entry)), scope)
+    }
+
+    // ---- Requests.
+    const add = (link: string) =>
+      lock.withPermit(
+        Effect.gen(function* () {
+          const invite = yield* parseGroupInvite(link).pipe(
+            Effect.mapError((e) => reject("InvalidLink", `${e.part}: ${e.reason}`)),
+          )
+          if (invite.capability._tag !== "ReplicateCapability") {
+            return yield* reject(
+              "NotReplicateLink",
+              "send the group's replicate link: this server never holds a key that decrypts files",
+            )
+          }
+          if (held.has(invite.group)) return { key: invite.group, already: true }
+          if (held.size >= maxGroups) {
+            return yield* reject("TooManyGroups", `this server holds ${maxGroups} groups already`)
+          }
+          const scope = yield* Scope.fork(serverScope, "sequential")
+          const joined = yield* Effect.exit(Scope.provide(scope)(groups.join(invite)))
+          if (Exit.isFailure(joined)) {
+            yield* Scope.close(scope, Exit.void)
+            const error = Cause.squash(joined.cause)
+            const message = error instanceof Error ? error.message : String(error)
+            const tag = (error as { readonly _tag?: unknown })?._tag
+            // The group's record could not be read now (this node or the DHT not ready, the
+            // record not spread yet): the caller may try again.
+            return yield* reject(
+              tag === "RecordTimeout" || tag === "RecordNotFound" ? "Unavailable" : "JoinFailed",
+              message,
+            )
+          }
+          const group = joined.value
+          const name = Option.getOrUndefined(
+            Option.map(yield* Effect.option(group.info), (i) => i.name),
+          )
+          const entry: KnownGroup = {
+            key: group.key,
+            credentials: encodeCredentials(group.credentials),
+            repo: undefined,
+            name,
+            tier: "replicate",
+          }
+          const stored = yield* Effect.exit(known.put(entry))
+          if (Exit.isFailure(stored)) {
+            yield* Scope.close(scope, Exit.void)
+            return yield* reject("Failed", "could not store the group")
+          }
+          const heldEntry = start(group.key, scope, name)
+          yield* Effect.forkIn(
+            Scope.provide(scope)(run(heldEntry, Option.some(group), entry)),
+            scope,
+          )
+          yield* Effect.logInfo("backup-server: group added").pipe(
+            Effect.annotateLogs({ group: group.key, name: name ?? null }),
+          )
+          return { key: group.key, already: false }
+        }),
+      )
+
+    const remove = (groupKey: RecordKey) =>
+      lock.withPermit(
+        Effect.gen(function* () {
+          const entry = held.get(groupKey)
+          if (entry !== undefined) {
+            held.delete(groupKey)
+            // Stops its loop and its blob protocol first: nothing fetches while we free.
+            yield* Scope.close(entry.scope, Exit.void)
+          }
+          const freed = yield* repos
+            .purge(groupKey)
+            .pipe(
+              Effect.mapError((e) => reject("Failed", `freeing the group's blobs: ${e.message}`)),
+            )
+          yield* known
+            .remove(groupKey)
+            .pipe(Effect.mapError((e) => reject("Failed", `forgetting the group: ${e.message}`)))
+          yield* Effect.logInfo("backup-server: group removed").pipe(
+            Effect.annotateLogs({
+              group: groupKey,
+              held: entry !== undefined,
+              freed: freed.length,
+            }),
+          )
+          return { held: entry !== undefined, freed: freed.length }
+        }),
+      )
+
+    const list = Effect.sync(() =>
+      [...held.values()].map(
+        (entry): HeldGroup => ({
+          key: entry.key,
+          name: entry.name ?? null,
+          tier: "replicate",
+          repos:
+            entry.last === undefined
+              ? 0
+              : entry.last.result.synced.size + entry.last.result.failed.size,
+          synced: entry.last?.result.synced.size ?? 0,
+          failed: entry.last?.result.failed.size ?? 0,
+          lastSyncAt: entry.last?.at ?? null,
+        }),
+      ),
+    )
+
+    const respond = (body: Uint8Array): Effect.Effect<BackupResponse> =>
+      Effect.gen(function* () {
+        const decoded = decodeBackupRequest(body)
+        if (Result.isFailure(decoded)) return yield* reject("BadRequest", decoded.failure)
+        const request = decoded.success
+        switch (request._tag) {
+          case "Add": {
+            const added = yield* add(request.link)
+            return {
+              _tag: "Added" as const,
+              v: 1 as const,
+              group: added.key,
+              name: held.get(added.key)?.name ?? null,
+              already: added.already,
+            }
+          }
+          case "List":
+            return { _tag: "Groups" as const, v: 1 as const, groups: yield* list }
+          case "Remove": {
+            const removed = yield* remove(request.group)
+            return { _tag: "Removed" as const, v: 1 as const, group: request.group, ...removed }
+          }
+        }
+      }).pipe(
+        Effect.catchTag("Rejected", (e) =>
+          Effect.as(
+            Effect.logInfo("backup-server: request refused").pipe(
+              Effect.annotateLogs({ reason: e.reason, detail: e.message }),
+            ),
+            { _tag: "Rejected", v: 1, reason: e.reason, message: e.message } as const,
+          ),
+        ),
+        Effect.catchCause((cause) =>
+          Effect.as(Effect.logError("backup-server: request failed", cause), {
+            _tag: "Rejected",
+            v: 1,
+            reason: "Failed",
+            message: "internal error",
+          } as const),
+        ),
+      )
+
+    yield* tunnels
+      .serve(
+        BACKUP_PROTOCOL,
+        requestHandler((body) => Effect.map(respond(body), encodeBackupResponse), {
+          maxRequestBytes: MAX_BACKUP_REQUEST_BYTES,
+        }),
+        { keys: [keys.requests] },
+      )
+      .pipe(Effect.orDie)
+
+    // ---- The route, published last (requests are served by then), cleared at close.
+    const setRoute = (route: Uint8Array | null) =>
+      Effect.gen(function* () {
+        // A restarted node's copy may be older than the network's: read the newer first.
+        yield* Effect.ignore(record.get(BACKUP_ROUTE_SUBKEY, { refresh: true }))
+        yield* record.set(BACKUP_ROUTE_SUBKEY, { route, at: yield* Clock.currentTimeMillis })
+      }).pipe(
+        Effect.retry({ times: ROUTE_WRITE_RETRIES, while: (e) => e._tag === "RecordConflict" }),
+      )
+    // Registered before the follower fiber, so it runs after that fiber stops.
+    yield* Effect.addFinalizer(() =>
+      setRoute(null).pipe(
+        Effect.tap(() => Effect.logInfo("backup-server: route cleared")),
+        Effect.catch((e) => Effect.logWarning("backup-server: could not clear the route", e)),
+      ),
+    )
+    yield* setRoute((yield* tunnels.route).blob)
+    yield* tunnels.routeChanges.pipe(
+      Stream.drop(1),
+      Stream.runForEach((route) =>
+        setRoute(route.blob).pipe(
+          Effect.tap(() => Effect.logInfo("backup-server: route renewed and published")),
+          Effect.catch((e) => Effect.logWarning("backup-server: could not publish the route", e)),
+        ),
+      ),
+      Effect.forkScoped,
+    )
+
+    const server: BackupServerShape = {
+      descriptor,
+      link: formatLink(descriptor),
+      list,
+      add,
+      remove,
+    }
+    return server
+  })

@@ -1,0 +1,211 @@
+// The backup server on a private Veilid testnet, as a real process (`src/main.ts` with a
+// config file: its own Veilid node, Iroh store and private route), with members' real
+// backends in this process. Run inside `veilid-testnet exec`; waits have deadlines.
+import { assert, layer } from "@effect/vitest"
+import { decryptFileStream, openEnvelope } from "@save-dweb/crypto"
+import { bytesOf, failureOf, pattern } from "@save-dweb/test-support"
+import { formatLink, parseBackupDescriptor } from "@save-dweb/uri-scheme"
+import { Effect, Option, Result, Stream } from "effect"
+import {
+  blobFileBytes,
+  eventually,
+  holdsBlobFile,
+  Net,
+  NetLive,
+  startMember,
+  startServer,
+  tempDir,
+  timeout,
+} from "./testnet.ts"
+
+const FILE_AD = new TextEncoder().encode("save-dweb/data-repo/file/v1")
+
+/** Failures worth another try while routes, records and Iroh addresses settle. */
+const transient = [
+  "BackupUnreachable",
+  "PeerUnreachable",
+  "NoSource",
+  "AllSourcesFailed",
+  "NotLocal",
+  "PeerBusy",
+]
+
+const contains = (haystack: Uint8Array, needle: Uint8Array): boolean =>
+  Buffer.from(haystack).indexOf(Buffer.from(needle)) >= 0
+
+layer(NetLive, { excludeTestServices: true, timeout })(
+  "the backup server on a private Veilid testnet",
+  (it) => {
+    it.effect(
+      "A registers the group and goes offline; B joins later and reads A's file from the server; A's delete empties its store",
+      () =>
+        Effect.gen(function* () {
+          const testnet = yield* Net
+          const server = yield* startServer(testnet, yield* tempDir, { name: "Testnet box" })
+          const descriptor = yield* parseBackupDescriptor(server.link)
+          assert.strictEqual(descriptor.name, "Testnet box")
+
+          // Member A: a group, a file of 300 kB (a data file of its own in Iroh's store).
+          const aDir = yield* tempDir
+          const a = yield* startMember(testnet, "member-a", aDir)
+          const created = yield* a.backend.createGroup("Trip", { memberName: "A" })
+          const bytes = pattern(300_000, 17)
+          const file = yield* Option.getOrThrow(created.repo).write("trip.bin", Stream.make(bytes))
+          const invite = formatLink(yield* created.group.invite("write"))
+
+          const added = yield* eventually(
+            "A registers the group with the server",
+            a.backend.addBackup(created.key, server.link),
+            () => true,
+            transient,
+          )
+          assert.deepStrictEqual(added, {
+            group: created.key,
+            server: descriptor.record,
+            name: "Testnet box",
+            already: false,
+          })
+          yield* eventually(
+            "the server stores A's file",
+            holdsBlobFile(server.dataDir, file.hash),
+            (h) => h,
+          )
+          const held = yield* a.backend.listBackups(server.link)
+          assert.deepStrictEqual(
+            held.map((g) => [g.key, g.name, g.tier]),
+            [[created.key, "Trip", "replicate"]],
+          )
+
+          // A goes offline (its route cleared from its repo record).
+          yield* a.stop
+
+          // B joins later, with A offline: the file comes from the server.
+          const b = yield* startMember(testnet, "member-b", yield* tempDir)
+          const joined = yield* eventually(
+            "B joins",
+            b.backend.joinGroup(invite, { memberName: "B" }),
+          )
+          const theirs = yield* joined.openRepo(Option.getOrThrow(created.repo).key)
+          assert.deepStrictEqual(yield* theirs.routes, [])
+          assert.deepStrictEqual(
+            (yield* b.backend.groupBackups(created.key)).map((x) => x.server),
+            [descriptor.record],
+          )
+          const read = yield* eventually(
+            "B reads A's file from the server",
+            bytesOf(theirs.read("trip.bin")),
+            (r) => r.length === bytes.length,
+            transient,
+          )
+          assert.isTrue(Buffer.from(read).equals(Buffer.from(bytes)))
+
+          // Blind: the server's copy is ciphertext that only the file key opens.
+          const stored = yield* blobFileBytes(server.dataDir, file.hash)
+          assert.isFalse(contains(stored, bytes.subarray(0, 64)))
+          for (const key of [joined.group.keys.dhtValues, joined.group.keys.tunnelAuth]) {
+            const opened = yield* Effect.result(
+              bytesOf(
+                Stream.make(stored).pipe(decryptFileStream(key, { associatedData: FILE_AD })),
+              ),
+            )
+            assert.isTrue(Result.isFailure(opened))
+            assert.isTrue(Result.isFailure(yield* Effect.result(openEnvelope(key, stored))))
+          }
+          const plain = yield* bytesOf(
+            Stream.make(stored).pipe(
+              decryptFileStream(yield* joined.group.fileKey, { associatedData: FILE_AD }),
+            ),
+          )
+          assert.isTrue(Buffer.from(plain).equals(Buffer.from(bytes)))
+
+          // A comes back and deletes the file; the server's next pass frees it from disk.
+          const again = yield* startMember(testnet, "member-a", aDir)
+          const reloaded = yield* again.backend.loadGroup(created.key)
+          yield* Option.getOrThrow(reloaded.repo).delete("trip.bin")
+          yield* eventually(
+            "the server frees the deleted file",
+            holdsBlobFile(server.dataDir, file.hash),
+            (h) => !h,
+          )
+          assert.isTrue(
+            server.logs.some((l) => l.message === "backup-server: pass" && Number(l.freed) > 0),
+          )
+          assert.strictEqual(yield* server.stop, 0)
+        }),
+      timeout,
+    )
+
+    it.effect(
+      "a restart keeps the link and the groups; strangers are refused; remove frees the group's blobs",
+      () =>
+        Effect.gen(function* () {
+          const testnet = yield* Net
+          const serverDir = yield* tempDir
+          const first = yield* startServer(testnet, serverDir, { node: "backup-2" })
+          const c = yield* startMember(testnet, "member-c", yield* tempDir)
+          const created = yield* c.backend.createGroup("Kept", { memberName: "C" })
+          const file = yield* Option.getOrThrow(created.repo).write(
+            "kept.bin",
+            Stream.make(pattern(100_000, 5)),
+          )
+          yield* eventually(
+            "C registers the group",
+            c.backend.addBackup(created.key, first.link),
+            () => true,
+            transient,
+          )
+          yield* eventually(
+            "the server stores C's file",
+            holdsBlobFile(first.dataDir, file.hash),
+            (h) => h,
+          )
+
+          // A stranger with the route but another access secret gets a refusal only.
+          const descriptor = yield* parseBackupDescriptor(first.link)
+          const wrong = first.link.replace(
+            /access=[A-Za-z0-9_-]+/,
+            `access=${Buffer.alloc(32, 3).toString("base64url")}`,
+          )
+          const refused = yield* failureOf(c.backend.listBackups(wrong))
+          assert.strictEqual(refused._tag, "BackupRefused")
+
+          // Stop: the route is cleared before Veilid goes; then nobody is reached.
+          assert.strictEqual(yield* first.stop, 0)
+          const messages = first.logs.map((l) => l.message)
+          assert.include(messages, "backup-server: route cleared")
+          assert.include(messages, "stopped")
+          const down = yield* failureOf(c.backend.listBackups(first.link))
+          assert.strictEqual(down._tag, "BackupUnreachable")
+
+          const second = yield* startServer(testnet, serverDir)
+          assert.strictEqual(second.link, first.link)
+          const listed = yield* eventually(
+            "the restarted server answers",
+            c.backend.listBackups(second.link),
+            (groups) => groups.length === 1,
+            transient,
+          )
+          assert.deepStrictEqual(
+            listed.map((g) => [g.key, g.tier]),
+            [[created.key, "replicate"]],
+          )
+          assert.isTrue(yield* holdsBlobFile(second.dataDir, file.hash))
+
+          const removed = yield* eventually(
+            "C removes the group from the server",
+            c.backend.removeBackup(created.key, second.link),
+            () => true,
+            transient,
+          )
+          assert.isTrue(removed.held)
+          assert.isAbove(removed.freed, 0)
+          assert.isFalse(yield* holdsBlobFile(second.dataDir, file.hash))
+          assert.deepStrictEqual(yield* c.backend.listBackups(second.link), [])
+          assert.deepStrictEqual(yield* c.backend.groupBackups(created.key), [])
+          assert.strictEqual(descriptor.record, (yield* parseBackupDescriptor(second.link)).record)
+          assert.strictEqual(yield* second.stop, 0)
+        }),
+      timeout,
+    )
+  },
+)

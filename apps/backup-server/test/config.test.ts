@@ -1,0 +1,165 @@
+// Settings from flags, environment and config file, and the state codecs.
+import { mkdtempSync, rmSync, writeFileSync } from "node:fs"
+import { tmpdir } from "node:os"
+import { join } from "node:path"
+import { assert, describe, it } from "@effect/vitest"
+import type { BlobHash } from "@save-dweb/blob-store"
+import { Effect, Option, Result } from "effect"
+import {
+  decodeIdentity,
+  decodeRoots,
+  encodeIdentity,
+  encodeRoots,
+  memoryServerState,
+  type ProcessConfig,
+  resolveConfig,
+} from "../src/index.ts"
+
+const configOf = (argv: ReadonlyArray<string>, env: NodeJS.ProcessEnv = {}): ProcessConfig => {
+  const resolved = resolveConfig(argv, { HOME: "/home/test", ...env })
+  if (resolved.help) throw new Error("help")
+  return resolved.config
+}
+
+const errorOf = (argv: ReadonlyArray<string>, env: NodeJS.ProcessEnv = {}): string => {
+  try {
+    configOf(argv, env)
+  } catch (error) {
+    return (error as Error).message
+  }
+  throw new Error("expected a ConfigError")
+}
+
+const withDir = <A>(f: (dir: string) => A): A => {
+  const dir = mkdtempSync(join(tmpdir(), "backup-config-"))
+  try {
+    return f(dir)
+  } finally {
+    rmSync(dir, { recursive: true, force: true })
+  }
+}
+
+describe("configuration", () => {
+  it("defaults: public network, info, the XDG data dir", () => {
+    const config = configOf([], { XDG_DATA_HOME: "/nonexistent-xdg" })
+    assert.strictEqual(config.dataDir, "/nonexistent-xdg/save-dweb-backup-server")
+    assert.deepStrictEqual(config.network, { _tag: "Public" })
+    assert.strictEqual(config.logLevel, "info")
+    assert.strictEqual(config.maxGroups, 64)
+    assert.strictEqual(config.configFile, undefined)
+  })
+
+  it("flags win over the environment, which wins over the file; file paths are relative to it", () =>
+    withDir((dir) => {
+      const file = join(dir, "server.json")
+      writeFileSync(
+        file,
+        JSON.stringify({
+          dataDir: "data",
+          network: "config:veilid.json",
+          name: "From file",
+          logLevel: "warn",
+          maxGroups: 5,
+          irohIpv4: "0.0.0.0:4919",
+        }),
+      )
+      const fromFile = configOf(["--config", file])
+      assert.strictEqual(fromFile.dataDir, join(dir, "data"))
+      assert.deepStrictEqual(fromFile.network, {
+        _tag: "ConfigFile",
+        path: join(dir, "veilid.json"),
+      })
+      assert.strictEqual(fromFile.name, "From file")
+      assert.strictEqual(fromFile.logLevel, "warn")
+      assert.strictEqual(fromFile.maxGroups, 5)
+      assert.strictEqual(fromFile.irohIpv4, "0.0.0.0:4919")
+      assert.strictEqual(fromFile.configFile, file)
+
+      const env = { SAVE_DWEB_BACKUP_LOG_LEVEL: "debug", SAVE_DWEB_BACKUP_MAX_GROUPS: "7" }
+      const fromEnv = configOf(["--config", file], env)
+      assert.strictEqual(fromEnv.logLevel, "debug")
+      assert.strictEqual(fromEnv.maxGroups, 7)
+      const fromFlags = configOf(["--config", file, "--log-level", "error", "--name", "Flag"], env)
+      assert.strictEqual(fromFlags.logLevel, "error")
+      assert.strictEqual(fromFlags.name, "Flag")
+      assert.deepStrictEqual(configOf(["--network", "testnet:box-1"]).network, {
+        _tag: "Testnet",
+        node: "box-1",
+      })
+    }))
+
+  it("the data dir's config.json is read when present", () =>
+    withDir((dir) => {
+      writeFileSync(join(dir, "config.json"), JSON.stringify({ name: "Here" }))
+      const config = configOf(["--data-dir", dir])
+      assert.strictEqual(config.name, "Here")
+      assert.strictEqual(config.dataDir, dir)
+    }))
+
+  it("mistakes are ConfigErrors that say what is wrong", () =>
+    withDir((dir) => {
+      const file = join(dir, "bad.json")
+      writeFileSync(file, JSON.stringify({ nope: 1 }))
+      assert.include(errorOf(["--config", file]), 'unknown key "nope"')
+      writeFileSync(file, "{")
+      assert.include(errorOf(["--config", file]), "not JSON")
+      assert.include(errorOf(["--config", join(dir, "missing.json")]), "missing.json")
+      assert.include(errorOf(["--log-level", "loud"]), "expected one of")
+      assert.include(errorOf(["--network", "mainnet"]), "expected public, testnet")
+      assert.include(errorOf(["--max-groups", "0"]), "max groups")
+      assert.include(errorOf(["--name", "a\u0007b"]), "no control characters")
+      assert.include(errorOf(["--bogus"]), "bogus")
+    }))
+
+  it("--help asks for the usage", () => {
+    assert.deepStrictEqual(resolveConfig(["--help"], {}), { help: true })
+  })
+})
+
+describe("stored state", () => {
+  const identity = {
+    record: "VLD0:AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA",
+    owner:
+      "VLD0:BBBBBBBBBBBBBBBBBBBBBBBBBBBBBBBBBBBBBBBBBBB:CCCCCCCCCCCCCCCCCCCCCCCCCCCCCCCCCCCCCCCCCCC",
+    access: new Uint8Array(32).fill(5),
+  }
+  const hash = "a".repeat(64) as BlobHash
+
+  it.effect("identity and roots round-trip; damaged bytes are InvalidServerState", () =>
+    Effect.gen(function* () {
+      assert.deepStrictEqual(yield* decodeIdentity(encodeIdentity(identity)), identity)
+      const roots = new Map([["VLD0:repo", hash]])
+      assert.deepStrictEqual(yield* decodeRoots("g", encodeRoots(roots)), roots)
+      for (const bytes of [
+        new Uint8Array([0xff, 0xfe]),
+        new TextEncoder().encode('{"v":2}'),
+        encodeIdentity(identity).subarray(0, 20),
+      ]) {
+        const result = yield* Effect.result(decodeIdentity(bytes))
+        assert.isTrue(Result.isFailure(result))
+        if (Result.isFailure(result)) {
+          assert.strictEqual(result.failure._tag, "InvalidServerState")
+          // The secret never shows in the message.
+          assert.notInclude(result.failure.message, "BQUF")
+        }
+      }
+      const badHash = new TextEncoder().encode('{"v":1,"roots":{"r":"xyz"}}')
+      assert.isTrue(Result.isFailure(yield* Effect.result(decodeRoots("g", badHash))))
+    }),
+  )
+
+  it.effect("saved roots load back; an empty set forgets the group", () =>
+    Effect.gen(function* () {
+      const state = memoryServerState()
+      assert.isTrue(Option.isNone(yield* state.identity))
+      yield* state.saveIdentity(identity)
+      assert.deepStrictEqual(Option.getOrThrow(yield* state.identity), identity)
+      yield* state.roots.save("g", new Map([["r", hash]]))
+      assert.deepStrictEqual([...(yield* state.roots.load("g"))], [["r", hash]])
+      assert.deepStrictEqual(yield* state.rootGroups, ["g"])
+      yield* state.roots.save("g", new Map())
+      assert.deepStrictEqual(yield* state.rootGroups, [])
+      assert.strictEqual((yield* state.roots.load("g")).size, 0)
+    }),
+  )
+})
