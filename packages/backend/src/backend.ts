@@ -10,9 +10,15 @@ import {
 import {
   type DataRepoError,
   type DataReposShape,
+  type FileInput,
+  FileNotFound,
   groupProtocols,
+  type KeepSyncedOptions,
   makeDataRepos,
+  NotWritable,
   type Repo,
+  type RepoFile,
+  type SyncEvent,
   type SyncOptions,
   type SyncResult,
 } from "@save-dweb/data-repo"
@@ -37,6 +43,14 @@ import {
   type TunnelsShape,
 } from "@save-dweb/tunnels"
 import {
+  type CapabilityTier,
+  formatLink,
+  MAX_PAIRING_ENTRIES,
+  type PairingEntry,
+  PairingLink,
+  parsePairingLink,
+} from "@save-dweb/uri-scheme"
+import {
   decodeConfig,
   makeConfig,
   makeVeilid,
@@ -46,9 +60,34 @@ import {
   type VeilidError,
   type VeilidLayerOptions,
 } from "@save-dweb/veilid"
-import { Clock, Context, Duration, Effect, Exit, Layer, Option, Scope, Semaphore } from "effect"
-import { GroupAlreadyKnown, InvalidKnownGroup, MemberUnreachable, UnknownGroup } from "./errors.ts"
+import {
+  Clock,
+  Context,
+  Duration,
+  Effect,
+  Exit,
+  Layer,
+  Option,
+  PubSub,
+  Ref,
+  Schedule,
+  Scope,
+  Semaphore,
+  Stream,
+} from "effect"
+import { type BackupsShape, makeBackups } from "./backups.ts"
+import {
+  GroupAlreadyKnown,
+  InvalidKnownGroup,
+  InvalidPairingLink,
+  MemberUnreachable,
+  NotPairable,
+  UnknownGroup,
+  UnknownRepo,
+} from "./errors.ts"
+import { type BackendEvent, fromMembershipChanges, fromSyncEvent } from "./events.ts"
 import { type KnownGroup, type KnownGroupsStore, tableStoreKnownGroups } from "./known-groups.ts"
+import { knownGroupOf, pairingEntryOf } from "./pairing.ts"
 
 export type BackendError =
   | GroupError
@@ -57,6 +96,10 @@ export type BackendError =
   | UnknownGroup
   | GroupAlreadyKnown
   | InvalidKnownGroup
+  | UnknownRepo
+
+/** What device pairing fails with besides `BackendError`. */
+export type PairingError = NotPairable | InvalidPairingLink
 
 /** What `ping` fails with besides `BackendError`: no route to the member, or the call failed. */
 export type PingError = MemberUnreachable | InvalidRouteBlob | CallError | ResponseTooLarge
@@ -75,7 +118,53 @@ export interface BackendConfig {
   readonly veilid?: VeilidLayerOptions
   /** Iroh settings besides its directory (`storageDir/iroh`). */
   readonly iroh?: Omit<IrohStoreConfig, "dir">
+  /** Keep every loaded group synced in the background (see `BackendServices.autoSync`). */
+  readonly autoSync?: AutoSync
 }
+
+/**
+ * `true` (or options): each loaded group runs data-repo's `keepSynced` while it is
+ * loaded, so other members' files arrive (and deleted ones are freed) without a `sync`
+ * call; its progress goes to `events`. Default off.
+ */
+export type AutoSync = boolean | Omit<KeepSyncedOptions, "onProgress" | "onResult">
+
+/** This node's network, as `status` reports it. */
+export interface NetworkStatus {
+  /** Veilid's attachment state, e.g. `AttachedGood`. */
+  readonly state: string
+  readonly publicInternetReady: boolean
+  /** Peers in Veilid's routing table (from its last `Network` update). */
+  readonly peers: number
+}
+
+export interface BackendStatus {
+  /** `undefined` when the backend runs without Veilid (memory layers in tests). */
+  readonly network: NetworkStatus | undefined
+  /** This node's Iroh node; `undefined` for a store that has none (memory layers). */
+  readonly iroh: { readonly nodeId: string; readonly addresses: ReadonlyArray<string> } | undefined
+  readonly groups: { readonly known: number; readonly loaded: number }
+}
+
+/** A current member of a group, as `members` lists it. */
+export interface MemberSummary {
+  readonly slot: number
+  readonly name: string | undefined
+  readonly repo: RecordKey | undefined
+  readonly joinedAt: number
+  /** This backend's own slot. */
+  readonly mine: boolean
+}
+
+/** A file about to be read: its manifest entry, and its plaintext once the bytes are here. */
+export interface FileRead {
+  readonly file: RepoFile
+  /** Plaintext from the local store (already fetched when this was returned). */
+  readonly bytes: Stream.Stream<Uint8Array, BackendError>
+}
+
+/** A repo of a loaded group: a record key, or `"mine"` for this member's own. */
+export type RepoRef = RecordKey | "mine"
 
 /** A known group, as `listGroups` reports it (from storage, no network). */
 export interface GroupSummary {
@@ -127,7 +216,7 @@ export interface JoinGroupOptions {
   readonly repoName?: string
 }
 
-export interface BackendShape {
+export interface BackendShape extends BackupsShape {
   readonly storageDir: string
   readonly createGroup: (
     name: string,
@@ -156,6 +245,85 @@ export interface BackendShape {
     groupKey: RecordKey,
     slot: number,
   ) => Effect.Effect<Duration.Duration, BackendError | PingError>
+
+  // The calls below take a known group's key and load it when it is not loaded.
+
+  /** Veilid attachment and peers, the Iroh node, known and loaded groups. */
+  readonly status: Effect.Effect<BackendStatus>
+  /**
+   * Sync progress, membership changes and file changes of loaded groups, groups opened and
+   * closed. Each run of the stream subscribes anew and sees what happens from then on; a
+   * subscriber that falls more than 1024 events behind loses the oldest.
+   */
+  readonly events: Stream.Stream<BackendEvent>
+  /**
+   * `events`, subscribed at once: nothing published after this effect completes is missed
+   * (subscribe, then act, then read). The subscription ends with the scope.
+   */
+  readonly subscribe: Effect.Effect<Stream.Stream<BackendEvent>, never, Scope.Scope>
+  /** The group's current members (read from the network). */
+  readonly members: (
+    groupKey: RecordKey,
+  ) => Effect.Effect<ReadonlyArray<MemberSummary>, BackendError>
+  /** An invite link (text) for `tier`; a write link takes a slot (manager only). */
+  readonly invite: (
+    groupKey: RecordKey,
+    tier: CapabilityTier,
+  ) => Effect.Effect<string, BackendError>
+  /** Leaves the group (a tombstone in this member's slot, write tiers) and forgets it here. */
+  readonly leaveGroup: (groupKey: RecordKey) => Effect.Effect<void, BackendError>
+  /** One sync pass of the group (as `LoadedGroup.sync`), reported on `events`. */
+  readonly syncGroup: (groupKey: RecordKey) => Effect.Effect<SyncResult, BackendError>
+  /** The files of a repo of the group, each `local` or `remote-only` here. */
+  readonly files: (
+    groupKey: RecordKey,
+    repo: RepoRef,
+  ) => Effect.Effect<ReadonlyArray<RepoFile>, BackendError>
+  /** Writes a file into this member's repo (`NotWritable` without one); `FilesChanged` follows. */
+  readonly writeFile: <E>(
+    groupKey: RecordKey,
+    name: string,
+    input: FileInput<E>,
+  ) => Effect.Effect<RepoFile, E | BackendError>
+  /** Deletes a file of this member's repo; `FilesChanged` follows. */
+  readonly deleteFile: (groupKey: RecordKey, name: string) => Effect.Effect<void, BackendError>
+  /**
+   * A file of any repo of the group: `FileNotFound` (and fetch failures) come before any
+   * byte, so a caller can answer with a status first; the bytes are then read locally.
+   */
+  readonly readFile: (
+    groupKey: RecordKey,
+    repo: RepoRef,
+    name: string,
+  ) => Effect.Effect<FileRead, BackendError>
+  /** Keeps a local copy of a file (fetched now if missing). */
+  readonly pin: (
+    groupKey: RecordKey,
+    repo: RepoRef,
+    name: string,
+  ) => Effect.Effect<void, BackendError>
+  /** Drops the local copy of another member's file (own files stay: they are the repo). */
+  readonly unpin: (
+    groupKey: RecordKey,
+    repo: RepoRef,
+    name: string,
+  ) => Effect.Effect<void, BackendError>
+  /**
+   * A device-pairing link (seed 003) carrying this member's identity in the given groups
+   * (default: every known group it has a slot and a repo in). It holds secrets.
+   */
+  readonly makePairingLink: (
+    groupKeys?: ReadonlyArray<RecordKey>,
+  ) => Effect.Effect<string, BackendError | PairingError>
+  /**
+   * Uses a pairing link: this backend becomes that member in each of its groups (stored,
+   * then loaded; the repo is continued with `openMine`, its files fetched from the other
+   * device through the published routes). `GroupAlreadyKnown` if any group is known here
+   * (nothing is stored then). A group whose load fails stays stored: `loadGroup` retries.
+   */
+  readonly pair: (
+    link: string,
+  ) => Effect.Effect<ReadonlyArray<GroupSummary>, BackendError | PairingError>
 }
 
 /** What `makeBackend` composes; `Backend.layer` builds them on real nodes. */
@@ -167,6 +335,9 @@ export interface BackendServices {
   readonly known: KnownGroupsStore
   /** Publishes this node's route in its repos; without it repos carry no route. */
   readonly tunnels?: TunnelsShape
+  /** This node's network for `status`; without it `status` reports none. */
+  readonly network?: { readonly status: Effect.Effect<NetworkStatus> }
+  readonly autoSync?: AutoSync
 }
 
 interface Open {
@@ -187,13 +358,21 @@ export const makeBackend = (
     const lock = yield* Semaphore.make(1)
     const open = new Map<RecordKey, Open>()
     const repoOptions = tunnels === undefined ? {} : { tunnels }
+    // Sliding: a listener that does not keep up loses the oldest events, never blocks a sync.
+    const eventHub = yield* PubSub.sliding<BackendEvent>(1024)
+    const publish = (event: BackendEvent) => Effect.asVoid(PubSub.publish(eventHub, event))
+    const reportSync = (groupKey: RecordKey) => (event: SyncEvent) =>
+      Effect.forEach(fromSyncEvent(groupKey, event), publish, { discard: true })
 
     const closeOne = (key: RecordKey) =>
       Effect.suspend(() => {
         const entry = open.get(key)
         if (entry === undefined) return Effect.void
         open.delete(key)
-        return Scope.close(entry.scope, Exit.void)
+        return Effect.andThen(
+          Scope.close(entry.scope, Exit.void),
+          publish({ _tag: "GroupClosed", group: key }),
+        )
       })
 
     // Added after the services were acquired, so it runs before their release.
@@ -244,10 +423,56 @@ export const makeBackend = (
               { concurrency: 4 },
             )
           }).pipe(Effect.withSpan("Backend.repos")),
-          sync: (options = {}) =>
-            repos.syncAll(group, options).pipe(Effect.withSpan("Backend.sync")),
+          sync: (options = {}) => {
+            const report = reportSync(group.key)
+            const given = options.onProgress
+            return repos
+              .syncAll(group, {
+                ...options,
+                onProgress: (event) =>
+                  given === undefined ? report(event) : Effect.andThen(given(event), report(event)),
+              })
+              .pipe(Effect.withSpan("Backend.sync"))
+          },
         }
+        yield* watchGroup(group, scope)
         return loaded
+      })
+
+    /**
+     * The group's background work, in its scope: membership changes to `events`, and with
+     * `autoSync` data-repo's `keepSynced`. A failing watch or loop is logged and started
+     * again after a pause; both stop when the group closes.
+     */
+    const watchGroup = (group: Group, scope: Scope.Closeable) =>
+      Effect.gen(function* () {
+        const again = <A, E>(what: string, effect: Effect.Effect<A, E>) =>
+          effect.pipe(
+            Effect.tapCause((cause) => Effect.logWarning(`backend: ${what} failed`, cause)),
+            Effect.retry(Schedule.spaced("10 seconds")),
+          )
+        yield* again(
+          "watching members",
+          group.watchMembers().pipe(
+            // The first element is the membership now, not a change.
+            Stream.drop(1),
+            Stream.runForEach((m) =>
+              m.changes.length === 0
+                ? Effect.void
+                : publish(fromMembershipChanges(group.key, m.changes)),
+            ),
+          ),
+        ).pipe(Effect.forkIn(scope))
+        const autoSync = services.autoSync ?? false
+        if (autoSync !== false) {
+          yield* again(
+            "keepSynced",
+            repos.keepSynced(group, {
+              ...(autoSync === true ? {} : autoSync),
+              onProgress: reportSync(group.key),
+            }),
+          ).pipe(Effect.forkIn(scope))
+        }
       })
 
     /**
@@ -265,6 +490,7 @@ export const makeBackend = (
           return yield* exit
         }
         open.set(exit.value.key, { loaded: exit.value, scope })
+        yield* publish({ _tag: "GroupOpened", group: exit.value.key })
         return exit.value
       })
 
@@ -387,6 +613,196 @@ export const makeBackend = (
       return Duration.millis((yield* Clock.currentTimeMillis) - started)
     })
 
+    /** A repo of a loaded group: this member's own (`mine`), or one its members point to. */
+    const repoOf = (loaded: LoadedGroup, ref: RepoRef) =>
+      Effect.gen(function* () {
+        const unknown = (message: string) =>
+          new UnknownRepo({ group: loaded.key, repo: ref, message })
+        const own = Option.getOrUndefined(loaded.repo)
+        if (ref === "mine") {
+          if (own === undefined) {
+            return yield* unknown(`no own repo in group ${loaded.key} (${loaded.group.tier} tier)`)
+          }
+          return own
+        }
+        if (own !== undefined && own.key === ref) return own
+        const pointers = yield* loaded.group.repos
+        if (!pointers.some((p) => p.repoKey === ref)) {
+          return yield* unknown(`no repo ${ref} in group ${loaded.key}`)
+        }
+        return yield* loaded.openRepo(ref)
+      })
+
+    const ownRepoOf = (loaded: LoadedGroup, operation: string) =>
+      Option.match(loaded.repo, {
+        onNone: () => Effect.fail(new NotWritable({ repo: undefined, operation })),
+        onSome: Effect.succeed,
+      })
+
+    const status = Effect.gen(function* () {
+      const knownGroups = yield* Effect.orElseSucceed(known.all, () => [])
+      const network = services.network === undefined ? undefined : yield* services.network.status
+      const source = yield* Effect.option(store.source())
+      const iroh =
+        Option.isSome(source) && source.value._tag === "IrohSource"
+          ? { nodeId: source.value.nodeId, addresses: source.value.addresses }
+          : undefined
+      const result: BackendStatus = {
+        network,
+        iroh,
+        groups: { known: knownGroups.length, loaded: open.size },
+      }
+      return result
+    }).pipe(Effect.withSpan("Backend.status"))
+
+    const members = Effect.fn("Backend.members")(function* (groupKey: RecordKey) {
+      const { group } = yield* loadGroup(groupKey)
+      return (yield* group.members).map(
+        (m): MemberSummary => ({
+          slot: m.slot,
+          name: m.name,
+          repo: m.repoKey,
+          joinedAt: m.joinedAt,
+          mine: m.slot === group.slot,
+        }),
+      )
+    })
+
+    const invite = Effect.fn("Backend.invite")(function* (
+      groupKey: RecordKey,
+      tier: CapabilityTier,
+    ) {
+      const { group } = yield* loadGroup(groupKey)
+      return formatLink(yield* group.invite(tier))
+    })
+
+    const leaveGroup = Effect.fn("Backend.leaveGroup")(function* (groupKey: RecordKey) {
+      const { group } = yield* loadGroup(groupKey)
+      yield* group.leave
+      yield* forgetGroup(groupKey)
+    })
+
+    const syncGroup = Effect.fn("Backend.syncGroup")(function* (groupKey: RecordKey) {
+      return yield* (yield* loadGroup(groupKey)).sync()
+    })
+
+    const files = Effect.fn("Backend.files")(function* (groupKey: RecordKey, ref: RepoRef) {
+      return yield* (yield* repoOf(yield* loadGroup(groupKey), ref)).list()
+    })
+
+    const writeFile = <E>(groupKey: RecordKey, name: string, input: FileInput<E>) =>
+      Effect.gen(function* () {
+        const repo = yield* ownRepoOf(yield* loadGroup(groupKey), "write")
+        const file = yield* repo.write(name, input)
+        yield* publishOwnChange(groupKey, repo)
+        return file
+      }).pipe(Effect.withSpan("Backend.writeFile"))
+
+    const publishOwnChange = (groupKey: RecordKey, repo: Repo) =>
+      Effect.flatMap(Effect.option(repo.pointer), (pointer) =>
+        publish({
+          _tag: "FilesChanged",
+          group: groupKey,
+          repo: repo.key,
+          root: Option.match(Option.flatten(pointer), {
+            onNone: () => null,
+            onSome: (p) => p.root,
+          }),
+          mine: true,
+        }),
+      )
+
+    const deleteFile = Effect.fn("Backend.deleteFile")(function* (
+      groupKey: RecordKey,
+      name: string,
+    ) {
+      const repo = yield* ownRepoOf(yield* loadGroup(groupKey), "delete")
+      yield* repo.delete(name)
+      yield* publishOwnChange(groupKey, repo)
+    })
+
+    const readFile = Effect.fn("Backend.readFile")(function* (
+      groupKey: RecordKey,
+      ref: RepoRef,
+      name: string,
+    ) {
+      const repo = yield* repoOf(yield* loadGroup(groupKey), ref)
+      const file = (yield* repo.list()).find((f) => f.name === name)
+      if (file === undefined) return yield* new FileNotFound({ repo: repo.key, name })
+      // Fetched (and kept, like `read` keeps what it fetches) before any byte is sent.
+      yield* repo.pin(name)
+      const read: FileRead = { file: { ...file, status: "local" }, bytes: repo.read(name) }
+      return read
+    })
+
+    const pin = Effect.fn("Backend.pin")(function* (
+      groupKey: RecordKey,
+      ref: RepoRef,
+      name: string,
+    ) {
+      yield* (yield* repoOf(yield* loadGroup(groupKey), ref)).pin(name)
+    })
+
+    const unpin = Effect.fn("Backend.unpin")(function* (
+      groupKey: RecordKey,
+      ref: RepoRef,
+      name: string,
+    ) {
+      yield* (yield* repoOf(yield* loadGroup(groupKey), ref)).unpin(name)
+    })
+
+    const makePairingLink = Effect.fn("Backend.makePairingLink")(function* (
+      groupKeys?: ReadonlyArray<RecordKey>,
+    ) {
+      let entries: ReadonlyArray<PairingEntry>
+      if (groupKeys !== undefined) {
+        entries = yield* Effect.forEach(groupKeys, (key) =>
+          Effect.gen(function* () {
+            const stored = yield* known.get(key)
+            if (Option.isNone(stored)) return yield* new UnknownGroup({ key })
+            return yield* pairingEntryOf(stored.value)
+          }),
+        )
+      } else {
+        const all = yield* known.all
+        const made = yield* Effect.forEach(all, (entry) => Effect.option(pairingEntryOf(entry)))
+        entries = made.flatMap((o) => (Option.isSome(o) ? [o.value] : []))
+      }
+      if (entries.length === 0) {
+        return yield* new NotPairable({
+          key: undefined,
+          reason: "no known group in which this member has a slot and a repo",
+        })
+      }
+      if (entries.length > MAX_PAIRING_ENTRIES) {
+        return yield* new NotPairable({
+          key: undefined,
+          reason: `${entries.length} groups; a link carries at most ${MAX_PAIRING_ENTRIES}: name them`,
+        })
+      }
+      return formatLink(new PairingLink({ entries }))
+    })
+
+    const pair = Effect.fn("Backend.pair")(function* (link: string) {
+      const parsed = yield* parsePairingLink(link).pipe(
+        Effect.mapError((e) => new InvalidPairingLink({ reason: e.message })),
+      )
+      const entries = yield* Effect.forEach(parsed.entries, knownGroupOf)
+      yield* lock.withPermit(
+        Effect.gen(function* () {
+          for (const entry of entries) {
+            if (open.has(entry.key) || Option.isSome(yield* known.get(entry.key))) {
+              return yield* new GroupAlreadyKnown({ key: entry.key })
+            }
+          }
+          yield* Effect.forEach(entries, known.put, { discard: true })
+        }),
+      )
+      yield* Effect.forEach(entries, (entry) => loadGroup(entry.key), { discard: true })
+      const listed = yield* listGroups
+      return listed.filter((g) => entries.some((e) => e.key === g.key))
+    })
+
     const backend: BackendShape = {
       storageDir: services.storageDir,
       createGroup,
@@ -397,6 +813,22 @@ export const makeBackend = (
       forgetGroup,
       source: store.source(),
       ping,
+      status,
+      events: Stream.fromPubSub(eventHub),
+      subscribe: Effect.map(PubSub.subscribe(eventHub), Stream.fromSubscription),
+      members,
+      invite,
+      leaveGroup,
+      syncGroup,
+      files,
+      writeFile,
+      deleteFile,
+      readFile,
+      pin,
+      unpin,
+      makePairingLink,
+      pair,
+      ...makeBackups({ repos, tunnels, loadGroup }),
     }
     return backend
   })
@@ -433,6 +865,28 @@ export const makeRealBackend = (
 ): Effect.Effect<BackendShape, VeilidError | StoreError | RouteUnavailable, Scope.Scope> =>
   Effect.gen(function* () {
     const veilid = yield* makeVeilid(yield* veilidConfigOf(config), config.veilid)
+    // Peers come only in Veilid's `Network` updates: the last one is kept for `status`.
+    const peers = yield* Ref.make(0)
+    yield* (yield* veilid.subscribe).pipe(
+      Stream.runForEach((update) =>
+        update._tag === "Network" ? Ref.set(peers, update.peerCount) : Effect.void,
+      ),
+      Effect.forkScoped,
+    )
+    const network = {
+      status: Effect.gen(function* () {
+        const attachment = yield* Effect.option(veilid.attachment)
+        const status: NetworkStatus = {
+          state: Option.match(attachment, { onNone: () => "Unknown", onSome: (a) => a.state }),
+          publicInternetReady: Option.match(attachment, {
+            onNone: () => false,
+            onSome: (a) => a.publicInternetReady,
+          }),
+          peers: yield* Ref.get(peers),
+        }
+        return status
+      }),
+    }
     const records = yield* makeDhtRecords(veilid)
     const tunnels = yield* Effect.provideService(makeTunnels(), Veilid, veilid)
     const store = Context.get(
@@ -447,6 +901,8 @@ export const makeRealBackend = (
       store,
       known,
       tunnels,
+      network,
+      ...(config.autoSync === undefined ? {} : { autoSync: config.autoSync }),
     })
   })
 

@@ -23,3 +23,38 @@ export class MemberUnreachable extends Data.TaggedError("MemberUnreachable")<{
   readonly slot: number
   readonly reason: string
 }> {}
+
+/** No repo with that key in the group, or no own repo (read and replicate tiers). */
+export class UnknownRepo extends Data.TaggedError("UnknownRepo")<{
+  readonly group: RecordKey
+  readonly repo: RecordKey | "mine"
+  readonly message: string
+}> {}
+
+/** A group this member cannot move to another device: no slot (read, replicate) or no repo yet. */
+export class NotPairable extends Data.TaggedError("NotPairable")<{
+  /** The group asked for; `undefined` when no group was named. */
+  readonly key: RecordKey | undefined
+  readonly reason: string
+  readonly message: string
+}> {
+  constructor(args: { readonly key: RecordKey | undefined; readonly reason: string }) {
+    super({
+      ...args,
+      message:
+        args.key === undefined
+          ? `nothing to pair: ${args.reason}`
+          : `group ${args.key} cannot be paired: ${args.reason}`,
+    })
+  }
+}
+
+/** A pairing link that does not parse (`reason` says why; never its secrets). */
+export class InvalidPairingLink extends Data.TaggedError("InvalidPairingLink")<{
+  readonly reason: string
+  readonly message: string
+}> {
+  constructor(args: { readonly reason: string }) {
+    super({ ...args, message: `invalid pairing link: ${args.reason}` })
+  }
+}

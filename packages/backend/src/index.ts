@@ -1,20 +1,69 @@
 export {
+  type AutoSync,
   Backend,
   type BackendConfig,
   type BackendError,
   type BackendServices,
   type BackendShape,
+  type BackendStatus,
   type CreateGroupOptions,
+  type FileRead,
   type GroupSummary,
   type JoinGroupOptions,
   type LoadedGroup,
+  type MemberSummary,
   makeBackend,
   makeRealBackend,
+  type NetworkStatus,
+  type PairingError,
   type PingError,
+  type RepoRef,
   type RepoSummary,
   veilidConfigOf,
 } from "./backend.ts"
-export { GroupAlreadyKnown, InvalidKnownGroup, MemberUnreachable, UnknownGroup } from "./errors.ts"
+export {
+  type BackupError,
+  type BackupRefusal,
+  BackupRefused,
+  BackupUnreachable,
+  InvalidBackupLink,
+} from "./backup-errors.ts"
+export {
+  BACKUP_PROTOCOL,
+  BACKUP_REQUESTS_KEY_NAME,
+  type BackupKeys,
+  BackupRequest,
+  BackupResponse,
+  backupKeysOf,
+  decodeBackupRequest,
+  decodeBackupResponse,
+  descriptorKeys,
+  encodeBackupRequest,
+  encodeBackupResponse,
+  HeldGroup,
+  MAX_BACKUP_REQUEST_BYTES,
+  MAX_BACKUP_RESPONSE_BYTES,
+  RejectionReason,
+} from "./backup-protocol.ts"
+export {
+  type BackupAdded,
+  type BackupRemoved,
+  type BackupsDeps,
+  type BackupsShape,
+  type GroupBackup,
+  makeBackups,
+  type RemoveBackupOptions,
+} from "./backups.ts"
+export {
+  GroupAlreadyKnown,
+  InvalidKnownGroup,
+  InvalidPairingLink,
+  MemberUnreachable,
+  NotPairable,
+  UnknownGroup,
+  UnknownRepo,
+} from "./errors.ts"
+export type { BackendEvent, MemberChangeSummary } from "./events.ts"
 export {
   decodeKnownGroup,
   encodeKnownGroup,

@@ -89,5 +89,73 @@ layer(NetLive, { excludeTestServices: true, timeout: 300_000 })(
         }),
       timeout,
     )
+
+    it.effect(
+      "pairing moves a member's repo to a new device, which writes a file another member reads",
+      () =>
+        Effect.gen(function* () {
+          const testnet = yield* Net
+          const [a, b, c] = yield* Effect.all(
+            [
+              Effect.flatMap(tempDir, (dir) => start(testnet, "erin", dir)),
+              Effect.flatMap(tempDir, (dir) => start(testnet, "frank", dir)),
+              Effect.flatMap(tempDir, (dir) => start(testnet, "erin-laptop", dir)),
+            ],
+            { concurrency: 3 },
+          )
+          const ga = yield* a.backend.createGroup("Moving", { memberName: "Erin" })
+          const repo = Option.getOrThrow(ga.repo).key
+          const first = pattern(400_000, 1)
+          yield* a.backend.writeFile(ga.key, "first.bin", Stream.make(first))
+          const readLink = yield* a.backend.invite(ga.key, "read")
+          yield* eventually("frank joins", b.backend.joinGroup(readLink))
+
+          // The laptop takes Erin's identity while the phone is online (it serves the files).
+          const link = yield* a.backend.makePairingLink([ga.key])
+          const paired = yield* eventually("the laptop pairs", c.backend.pair(link), () => true, [
+            "NotLocal",
+            "NoSource",
+            "AllSourcesFailed",
+          ])
+          assert.deepStrictEqual(
+            paired.map((g) => [g.key, g.tier]),
+            [[ga.key, "write"]],
+          )
+          // The phone lets go without leaving: stopping it must not clear the laptop's route.
+          yield* a.backend.forgetGroup(ga.key)
+          yield* a.stop
+
+          const onLaptop = yield* c.backend.loadGroup(ga.key)
+          assert.strictEqual(Option.getOrThrow(onLaptop.repo).key, repo)
+          const second = pattern(300_000, 2)
+          yield* c.backend.writeFile(ga.key, "second.bin", Stream.make(second))
+          assert.deepStrictEqual(
+            (yield* c.backend.files(ga.key, "mine")).map((f) => [f.name, f.status]),
+            [
+              ["first.bin", "local"],
+              ["second.bin", "local"],
+            ],
+          )
+          const read = (name: string) =>
+            Effect.flatMap(b.backend.readFile(ga.key, repo, name), (r) => bytesOf(r.bytes))
+          const got = yield* eventually(
+            "frank reads the laptop's file",
+            read("second.bin"),
+            (r) => r.length === second.length,
+            ["FileNotFound", "NotLocal", "NoSource", "AllSourcesFailed"],
+          )
+          assert.isTrue(Buffer.from(got).equals(Buffer.from(second)))
+          const older = yield* eventually(
+            "frank reads the moved file",
+            read("first.bin"),
+            () => true,
+            ["NotLocal", "NoSource", "AllSourcesFailed"],
+          )
+          assert.isTrue(Buffer.from(older).equals(Buffer.from(first)))
+          yield* c.stop
+          yield* b.stop
+        }),
+      timeout,
+    )
   },
 )

@@ -12,6 +12,7 @@ import { makeGroups } from "@save-dweb/group"
 import { MemoryNetwork, type MemoryNetworkShape, makeTunnelsMemory } from "@save-dweb/tunnels"
 import { Context, Effect, Layer, type Scope } from "effect"
 import {
+  type BackendServices,
   type BackendShape,
   type KnownGroupsStore,
   makeBackend,
@@ -47,6 +48,7 @@ export const memoryNode = (nets: Networks): Effect.Effect<MemoryNode, never, Sco
 export const memoryBackend = (
   nets: Networks,
   node: MemoryNode,
+  options: Pick<BackendServices, "autoSync"> = {},
 ): Effect.Effect<BackendShape, never, Scope.Scope> =>
   Effect.gen(function* () {
     const records = yield* makeDhtRecords(node.dht)
@@ -62,5 +64,6 @@ export const memoryBackend = (
       store,
       known: node.known,
       tunnels,
+      ...options,
     })
   })

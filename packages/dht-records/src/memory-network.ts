@@ -5,7 +5,7 @@
 // writer and size checks, watches that notify other participants, and the same
 // tagged errors with the same messages. Values are opaque bytes, as they are to
 // a DHT node.
-import { randomBytes } from "node:crypto"
+import { createPrivateKey, createPublicKey, randomBytes } from "node:crypto"
 import {
   type DhtRecordDescriptor,
   type DhtRecordReport,
@@ -85,6 +85,21 @@ interface Participant {
 const kind = "VLD0"
 const maxCount = 0xffff_ffff
 const random32 = () => randomBytes(32).toString("base64url")
+/**
+ * A key pair like Veilid's VLD0: the secret is an Ed25519 seed and the public key is
+ * derived from it, so a key pair rebuilt from its seed (device pairing) is the same one.
+ */
+const ed25519PublicKey = (seed: Uint8Array): Uint8Array => {
+  // PKCS#8 wrapping of a raw Ed25519 seed (RFC 8410), so node:crypto derives the public key.
+  const pkcs8 = Buffer.concat([Buffer.from("302e020100300506032b657004220420", "hex"), seed])
+  const spki = createPublicKey(createPrivateKey({ key: pkcs8, format: "der", type: "pkcs8" }))
+  return spki.export({ format: "der", type: "spki" }).subarray(-32)
+}
+const randomKeyPair = (): KeyPair => {
+  const seed = randomBytes(32)
+  const publicKey = ed25519PublicKey(seed)
+  return `${kind}:${Buffer.from(publicKey).toString("base64url")}:${seed.toString("base64url")}`
+}
 const publicKeyOf = (keyPair: KeyPair): PublicKey => keyPair.split(":").slice(0, 2).join(":")
 const bare = (typed: string): string => typed.split(":")[1] ?? typed
 
@@ -250,7 +265,7 @@ const makeNetwork = Effect.fnUntraced(function* (initialPolicy: WatchPolicy) {
     const backend: DhtBackend = {
       subscribe: Effect.map(PubSub.subscribe(self.updates), Stream.fromSubscription),
 
-      generateKeyPair: () => Effect.sync(() => `${kind}:${random32()}:${random32()}`),
+      generateKeyPair: () => Effect.sync(randomKeyPair),
 
       // For VLD0 a member id is the writer's public key itself (veilid-core generate_member_id).
       generateMemberId: (writerKey) => Effect.succeed(`${kind}:${bare(writerKey)}`),
@@ -259,7 +274,7 @@ const makeNetwork = Effect.fnUntraced(function* (initialPolicy: WatchPolicy) {
         Effect.suspend(() => {
           const invalid = validateSchema(schema)
           if (invalid) return Effect.fail(invalid)
-          const ownerKeyPair = options?.owner ?? `${kind}:${random32()}:${random32()}`
+          const ownerKeyPair = options?.owner ?? randomKeyPair()
           const opaque = `${kind}:${random32()}`
           const key = `${opaque}:${random32()}`
           const record: StoredRecord = {

@@ -13,8 +13,10 @@ import {
   WriteCapability,
   WriterSlot,
 } from "@save-dweb/uri-scheme"
-import { Effect, Redacted, Schema } from "effect"
+import { Effect, Option, Redacted, Schema } from "effect"
 import { InvalidCredentials } from "./errors.ts"
+import { slotSeed } from "./keys.ts"
+import { MANAGER_SLOT } from "./record.ts"
 import type { Tier } from "./tier.ts"
 
 /**
@@ -185,3 +187,29 @@ export const decodeCredentials = (
     Effect.flatMap((value) => Effect.mapError(decodeWire(value), malformed)),
     Effect.flatMap(fromWire),
   )
+
+/**
+ * The member slot these credentials write, as a write capability: a write link's own, or
+ * the manager's slot 0 (its writer seed derived from the manage secret). None for read
+ * and replicate. Device pairing moves a member with it.
+ */
+export const writeCapabilityOf = (
+  credentials: GroupCredentials,
+): Effect.Effect<Option.Option<WriteCapability>> => {
+  const c = credentials.capability
+  if (c._tag === "WriteCapability") return Effect.succeedSome(c)
+  if (c._tag !== "ManageCapability") return Effect.succeedNone
+  return SecretKey.fromBytes(Redacted.value(c.manageSecret)).pipe(
+    // A stored manage secret is 32 bytes by construction.
+    Effect.orDie,
+    Effect.map((manage) =>
+      Option.some(
+        new WriteCapability({
+          groupSecret: makeSecretKey(Redacted.value(c.groupSecret)),
+          slot: MANAGER_SLOT,
+          writerSeed: makeSecretKey(Redacted.value(slotSeed(manage, MANAGER_SLOT))),
+        }),
+      ),
+    ),
+  )
+}

@@ -5,6 +5,7 @@ export {
   GroupCredentials,
   ManageCapability,
   tierOf,
+  writeCapabilityOf,
 } from "./credentials.ts"
 export {
   type GroupError,
@@ -29,7 +30,7 @@ export {
   makeGroups,
   type Rotation,
 } from "./groups.ts"
-export type { ReplicateKeys } from "./keys.ts"
+export { keyPairFromSeed, type ReplicateKeys } from "./keys.ts"
 export type {
   Member,
   Membership,

@@ -1,0 +1,124 @@
+// What the backend tells its listeners (the RPC server's event stream): plain data,
+// keyed by group and repo record keys, so it crosses a process edge as JSON.
+import type { SyncEvent } from "@save-dweb/data-repo"
+import type { MembershipChange } from "@save-dweb/group"
+import type { RecordKey } from "@save-dweb/veilid"
+
+export interface MemberChangeSummary {
+  readonly kind: MembershipChange["_tag"]
+  readonly slot: number
+  readonly name: string | null
+}
+
+export type BackendEvent =
+  | {
+      readonly _tag: "SyncStarted"
+      readonly group: RecordKey
+      readonly repo: RecordKey
+      readonly root: string
+    }
+  | {
+      readonly _tag: "SyncProgress"
+      readonly group: RecordKey
+      readonly repo: RecordKey
+      readonly bytesDone: number
+      readonly bytesTotal: number
+      readonly blobsDone: number
+      readonly blobsTotal: number
+    }
+  | {
+      readonly _tag: "SyncDone"
+      readonly group: RecordKey
+      readonly repo: RecordKey
+      readonly root: string
+      /** The repo's collection was already here: nothing fetched. */
+      readonly unchanged: boolean
+    }
+  | {
+      readonly _tag: "SyncFailed"
+      readonly group: RecordKey
+      readonly repo: RecordKey
+      /** The failure's tag, e.g. `NoSource`. */
+      readonly error: string
+      readonly message: string
+    }
+  | { readonly _tag: "Purged"; readonly group: RecordKey; readonly freed: number }
+  | {
+      readonly _tag: "MembersChanged"
+      readonly group: RecordKey
+      readonly changes: ReadonlyArray<MemberChangeSummary>
+    }
+  | {
+      readonly _tag: "FilesChanged"
+      readonly group: RecordKey
+      readonly repo: RecordKey
+      /** The repo's new collection root; `null` when it has none. */
+      readonly root: string | null
+      /** This member's own repo (written or deleted here). */
+      readonly mine: boolean
+    }
+  | { readonly _tag: "GroupOpened"; readonly group: RecordKey }
+  | { readonly _tag: "GroupClosed"; readonly group: RecordKey }
+
+const messageOf = (error: unknown): string =>
+  typeof error === "object" &&
+  error !== null &&
+  "message" in error &&
+  typeof error.message === "string"
+    ? error.message
+    : String(error)
+
+/** The events a sync report becomes (progress of other sources' failures and `Done` are left out). */
+export const fromSyncEvent = (group: RecordKey, event: SyncEvent): ReadonlyArray<BackendEvent> => {
+  switch (event._tag) {
+    case "RepoStarted":
+      return [{ _tag: "SyncStarted", group, repo: event.repo, root: event.root }]
+    case "RepoProgress": {
+      const progress = event.event
+      if (progress._tag !== "Progress") return []
+      return [
+        {
+          _tag: "SyncProgress",
+          group,
+          repo: event.repo,
+          bytesDone: progress.bytesDone,
+          bytesTotal: progress.bytesTotal,
+          blobsDone: progress.blobsDone,
+          blobsTotal: progress.blobsTotal,
+        },
+      ]
+    }
+    case "RepoSynced":
+      return [
+        { _tag: "SyncDone", group, repo: event.repo, root: event.root, unchanged: false },
+        { _tag: "FilesChanged", group, repo: event.repo, root: event.root, mine: false },
+      ]
+    case "RepoUnchanged":
+      return [{ _tag: "SyncDone", group, repo: event.repo, root: event.root, unchanged: true }]
+    case "RepoFailed":
+      return [
+        {
+          _tag: "SyncFailed",
+          group,
+          repo: event.repo,
+          error: event.error._tag,
+          message: messageOf(event.error),
+        },
+      ]
+    case "Purged":
+      return [{ _tag: "Purged", group, freed: event.freed.length }]
+  }
+}
+
+export const fromMembershipChanges = (
+  group: RecordKey,
+  changes: ReadonlyArray<MembershipChange>,
+): BackendEvent => ({
+  _tag: "MembersChanged",
+  group,
+  changes: changes.map((c) =>
+    c._tag === "Joined" || c._tag === "Updated"
+      ? { kind: c._tag, slot: c.member.slot, name: c.member.name ?? null }
+      : { kind: c._tag, slot: c.slot, name: null },
+  ),
+})

@@ -1,0 +1,347 @@
+// The typed client: every route as a method returning an Effect (or a Stream) whose
+// failures are the API's tagged errors or a `TransportError`. Built on the HttpApi's own
+// client over undici (TCP or a unix socket); downloads use a raw request for `Range`.
+import { createReadStream } from "node:fs"
+import * as NodeHttpClient from "@effect/platform-node/NodeHttpClient"
+import { Context, Data, Effect, Layer, Option, Pull, Schema, type Scope, Stream } from "effect"
+import { HttpClient, HttpClientRequest, type HttpClientResponse } from "effect/http"
+import { HttpApiClient } from "effect/http-api"
+import { Api } from "./api.ts"
+import { type ApiError, apiError, InvalidFileName, isApiErrorTag } from "./errors.ts"
+import type {
+  CreateGroup,
+  FileInfo,
+  GroupDetail,
+  GroupSummary,
+  Health,
+  InviteTier,
+  JoinGroup,
+  Member,
+  PairingResult,
+  RepoSummary,
+  ServerEvent,
+  Status,
+  SyncReport,
+} from "./schemas.ts"
+
+/** The request never got an answer of the API's shape: connection refused, cut, or garbled. */
+export class TransportError extends Data.TaggedError("TransportError")<{
+  readonly message: string
+  readonly cause?: unknown
+}> {}
+
+export type ClientError = ApiError | TransportError
+
+export interface ClientOptions {
+  /** `served.url`, e.g. `http://127.0.0.1:4100`; ignored host with `socket` (default `http://localhost`). */
+  readonly baseUrl?: string
+  /** The bearer token (`<dataDir>/rpc-token`); without it only `health` answers. */
+  readonly token?: string
+  /** A unix socket path to connect to instead of TCP. */
+  readonly socket?: string
+}
+
+export interface UploadOptions<E = never> {
+  /** Called with the bytes sent so far, as they are read from the input. */
+  readonly onProgress?: (bytesSent: number) => Effect.Effect<void, E>
+}
+
+export interface DownloadOptions {
+  /** Bytes `start` to `end` (inclusive; default the end of the file). */
+  readonly range?: { readonly start: number; readonly end?: number }
+}
+
+export interface Download {
+  /** The file's size in bytes (plaintext). */
+  readonly size: number
+  /** The part sent (inclusive), for a range request; the whole file otherwise. */
+  readonly start: number
+  readonly end: number
+  readonly bytes: Stream.Stream<Uint8Array, ClientError>
+}
+
+/** A repo of a group: its record key, or `"mine"` for the member's own. */
+export type RepoKey = string
+
+export interface RpcClient {
+  readonly health: Effect.Effect<Health, ClientError>
+  readonly status: Effect.Effect<Status, ClientError>
+  /** Server-sent events as they happen (heartbeats left out); ends with the connection. */
+  readonly events: Stream.Stream<ServerEvent, ClientError>
+  /**
+   * The event stream, once the server has subscribed it (its first heartbeat arrived):
+   * nothing that happens after this effect completes is missed. Read it in the same scope.
+   */
+  readonly subscribe: Effect.Effect<
+    Stream.Stream<ServerEvent, ClientError>,
+    ClientError,
+    Scope.Scope
+  >
+  readonly groups: {
+    readonly list: Effect.Effect<ReadonlyArray<GroupSummary>, ClientError>
+    readonly create: (body: CreateGroup) => Effect.Effect<GroupDetail, ClientError>
+    readonly join: (body: JoinGroup) => Effect.Effect<GroupDetail, ClientError>
+    readonly get: (group: string) => Effect.Effect<GroupDetail, ClientError>
+    readonly leave: (group: string) => Effect.Effect<void, ClientError>
+    /** Forgets the group here without leaving it (after pairing, on the old device). */
+    readonly forget: (group: string) => Effect.Effect<void, ClientError>
+    readonly invite: (group: string, tier: InviteTier) => Effect.Effect<string, ClientError>
+    readonly sync: (group: string) => Effect.Effect<SyncReport, ClientError>
+    readonly members: (group: string) => Effect.Effect<ReadonlyArray<Member>, ClientError>
+    readonly repos: (group: string) => Effect.Effect<ReadonlyArray<RepoSummary>, ClientError>
+  }
+  readonly files: {
+    readonly list: (
+      group: string,
+      repo: RepoKey,
+    ) => Effect.Effect<ReadonlyArray<FileInfo>, ClientError>
+    /** Streams `input` (bytes, or a local file's path) into the member's own repo. */
+    readonly upload: <E = never>(
+      group: string,
+      name: string,
+      input: Stream.Stream<Uint8Array, E> | string,
+      options?: UploadOptions<E>,
+    ) => Effect.Effect<FileInfo, ClientError | E>
+    /** The file's bytes, streamed; answered (size, errors) before the first byte. */
+    readonly download: (
+      group: string,
+      repo: RepoKey,
+      name: string,
+      options?: DownloadOptions,
+    ) => Effect.Effect<Download, ClientError, Scope.Scope>
+    readonly delete: (group: string, name: string) => Effect.Effect<void, ClientError>
+    readonly pin: (group: string, repo: RepoKey, name: string) => Effect.Effect<void, ClientError>
+    readonly unpin: (group: string, repo: RepoKey, name: string) => Effect.Effect<void, ClientError>
+  }
+  readonly pairing: {
+    /** A pairing link for the given groups (default: every group it can move). A secret. */
+    readonly makeLink: (groups?: ReadonlyArray<string>) => Effect.Effect<string, ClientError>
+    readonly pair: (link: string) => Effect.Effect<PairingResult, ClientError>
+  }
+}
+
+const describe = (cause: unknown): string =>
+  typeof cause === "object" && cause !== null && "message" in cause
+    ? String((cause as { message: unknown }).message)
+    : String(cause)
+
+/** API errors pass; anything else (client, decoding) becomes a `TransportError`. */
+const toClientError = (error: unknown): ClientError =>
+  typeof error === "object" &&
+  error !== null &&
+  "_tag" in error &&
+  typeof error._tag === "string" &&
+  isApiErrorTag(error._tag)
+    ? (error as ApiError)
+    : new TransportError({ message: describe(error), cause: error })
+
+const call = <A, E, R>(effect: Effect.Effect<A, E, R>): Effect.Effect<A, ClientError, R> =>
+  Effect.mapError(effect, toClientError)
+
+const ErrorBody = Schema.Struct({ error: Schema.String, message: Schema.String })
+const decodeErrorBody = Schema.decodeUnknownOption(Schema.fromJsonString(ErrorBody))
+
+/** The API error in a non-2xx response's body, or a `TransportError` naming the status. */
+const errorOf = (response: HttpClientResponse.HttpClientResponse) =>
+  Effect.map(
+    Effect.orElseSucceed(response.text, () => ""),
+    (text): ClientError => {
+      const body = decodeErrorBody(text)
+      if (Option.isSome(body) && isApiErrorTag(body.value.error)) {
+        return apiError(body.value.error, body.value.message)
+      }
+      return new TransportError({ message: `HTTP ${response.status} without an API error body` })
+    },
+  )
+
+/** "." and ".." cannot travel in a URL path (they would be resolved away). */
+const checkSegment = (name: string) =>
+  name === "." || name === ".."
+    ? Effect.fail(new InvalidFileName({ message: `invalid file name (DotSegment): "${name}"` }))
+    : Effect.void
+
+const fileStream = (path: string): Stream.Stream<Uint8Array, TransportError> =>
+  Stream.fromAsyncIterable(
+    createReadStream(path) as AsyncIterable<Uint8Array>,
+    (cause) => new TransportError({ message: `reading ${path}: ${describe(cause)}`, cause }),
+  )
+
+const CONTENT_RANGE = /^bytes (\d+)-(\d+)\/(\d+)$/
+
+/**
+ * A client for a server started with `serve` (its `url` and `token`), living in the
+ * current scope (its connection pool closes with it).
+ */
+export const makeClient = (options: ClientOptions): Effect.Effect<RpcClient, never, Scope.Scope> =>
+  Effect.gen(function* () {
+    const baseUrl = options.baseUrl ?? "http://localhost"
+    const transport = yield* Layer.build(
+      NodeHttpClient.layerUndiciOptions(
+        options.socket === undefined ? {} : { connect: { socketPath: options.socket } },
+      ),
+    )
+    const http = Context.get(transport, HttpClient.HttpClient)
+    const authed = (request: HttpClientRequest.HttpClientRequest) =>
+      options.token === undefined ? request : HttpClientRequest.bearerToken(request, options.token)
+    const client = yield* HttpApiClient.make(Api, {
+      baseUrl,
+      transformClient: HttpClient.mapRequest(authed),
+    }).pipe(Effect.provideService(HttpClient.HttpClient, http))
+
+    const upload = <E>(
+      group: string,
+      name: string,
+      input: Stream.Stream<Uint8Array, E> | string,
+      uploadOptions?: UploadOptions<E>,
+    ): Effect.Effect<FileInfo, ClientError | E> =>
+      Effect.gen(function* () {
+        yield* checkSegment(name)
+        const source: Stream.Stream<Uint8Array, E | TransportError> =
+          typeof input === "string" ? fileStream(input) : input
+        let sent = 0
+        const onProgress = uploadOptions?.onProgress
+        const counted =
+          onProgress === undefined
+            ? source
+            : Stream.tap(source, (chunk) => {
+                sent += chunk.length
+                return onProgress(sent)
+              })
+        // The body's own failure must come out as itself, not as a transport failure.
+        let bodyFailure: { readonly error: E | TransportError } | undefined
+        const body = Stream.tapError(counted, (error) =>
+          Effect.sync(() => {
+            bodyFailure = { error }
+          }),
+        )
+        const result = yield* Effect.result(
+          client.files.upload({ params: { group, repo: "mine", name }, payload: body }),
+        )
+        if (result._tag === "Success") return result.success
+        if (bodyFailure !== undefined) return yield* Effect.fail(bodyFailure.error)
+        return yield* Effect.fail(toClientError(result.failure))
+      })
+
+    const download = (
+      group: string,
+      repo: RepoKey,
+      name: string,
+      downloadOptions?: DownloadOptions,
+    ): Effect.Effect<Download, ClientError, Scope.Scope> =>
+      Effect.gen(function* () {
+        yield* checkSegment(name)
+        const path = ["v1", "groups", group, "repos", repo, "files", name]
+          .map(encodeURIComponent)
+          .join("/")
+        let request = authed(HttpClientRequest.get(`${baseUrl.replace(/\/$/, "")}/${path}`))
+        const range = downloadOptions?.range
+        if (range !== undefined) {
+          request = HttpClientRequest.setHeader(
+            request,
+            "range",
+            `bytes=${range.start}-${range.end ?? ""}`,
+          )
+        }
+        const response = yield* http
+          .execute(request)
+          .pipe(Effect.mapError((e) => new TransportError({ message: describe(e), cause: e })))
+        if (response.status !== 200 && response.status !== 206) {
+          return yield* Effect.flatMap(errorOf(response), Effect.fail)
+        }
+        const bytes = Stream.mapError(
+          response.stream,
+          (e) => new TransportError({ message: describe(e), cause: e }),
+        )
+        const length = Number(response.headers["content-length"])
+        if (response.status === 200) {
+          return { size: length, start: 0, end: length - 1, bytes } satisfies Download
+        }
+        const match = CONTENT_RANGE.exec(response.headers["content-range"] ?? "")
+        if (match === null) {
+          return yield* new TransportError({ message: "206 without a Content-Range" })
+        }
+        return {
+          size: Number(match[3]),
+          start: Number(match[1]),
+          end: Number(match[2]),
+          bytes,
+        } satisfies Download
+      })
+
+    const allEvents = Stream.unwrap(call(client.events())).pipe(Stream.mapError(toClientError))
+    const notHeartbeat = (event: ServerEvent) => event._tag !== "Heartbeat"
+
+    const subscribe = Effect.gen(function* () {
+      const pull = yield* Stream.toPull(allEvents)
+      // The server sends a heartbeat first, once it has subscribed.
+      let first: ReadonlyArray<ServerEvent> = []
+      while (!first.some((e) => e._tag === "Heartbeat")) {
+        const chunk = yield* pull.pipe(
+          Pull.catchDone(() =>
+            Effect.fail(new TransportError({ message: "the event stream ended at once" })),
+          ),
+        )
+        first = [...first, ...chunk]
+      }
+      return Stream.concat(
+        Stream.fromIterable(first.filter(notHeartbeat)),
+        Stream.fromPull(Effect.succeed(pull)).pipe(Stream.filter(notHeartbeat)),
+      )
+    })
+
+    const rpc: RpcClient = {
+      health: call(client.health()),
+      status: call(client.status()),
+      events: Stream.filter(allEvents, notHeartbeat),
+      subscribe,
+      groups: {
+        list: call(client.groups.list()),
+        create: (payload) => call(client.groups.create({ payload })),
+        join: (payload) => call(client.groups.join({ payload })),
+        get: (group) => call(client.groups.get({ params: { group } })),
+        leave: (group) => call(client.groups.leave({ params: { group } })),
+        forget: (group) => call(client.groups.forget({ params: { group } })),
+        invite: (group, tier) =>
+          call(
+            Effect.map(
+              client.groups.invite({ params: { group }, payload: { tier } }),
+              (r) => r.link,
+            ),
+          ),
+        sync: (group) => call(client.groups.sync({ params: { group } })),
+        members: (group) => call(client.groups.members({ params: { group } })),
+        repos: (group) => call(client.groups.repos({ params: { group } })),
+      },
+      files: {
+        list: (group, repo) => call(client.files.list({ params: { group, repo } })),
+        upload,
+        download,
+        delete: (group, name) =>
+          Effect.andThen(
+            checkSegment(name),
+            call(client.files.delete({ params: { group, repo: "mine", name } })),
+          ),
+        pin: (group, repo, name) =>
+          Effect.andThen(
+            checkSegment(name),
+            call(client.files.pin({ params: { group, repo, name } })),
+          ),
+        unpin: (group, repo, name) =>
+          Effect.andThen(
+            checkSegment(name),
+            call(client.files.unpin({ params: { group, repo, name } })),
+          ),
+      },
+      pairing: {
+        makeLink: (groups) =>
+          call(
+            Effect.map(
+              client.pairing.makeLink({ payload: groups === undefined ? {} : { groups } }),
+              (r) => r.link,
+            ),
+          ),
+        pair: (link) => call(client.pairing.pair({ payload: { link } })),
+      },
+    }
+    return rpc
+  })

@@ -1,0 +1,74 @@
+// `/docs`: a plain HTML page made from the OpenAPI document at start (no scripts, no CDN).
+import { OpenApi } from "effect/http-api"
+import { Api } from "./api.ts"
+
+const escapeHtml = (text: string) =>
+  text.replace(/[&<>"']/g, (c) =>
+    c === "&" ? "&amp;" : c === "<" ? "&lt;" : c === ">" ? "&gt;" : c === '"' ? "&quot;" : "&#39;",
+  )
+
+interface Operation {
+  readonly operationId?: string
+  readonly description?: string
+  readonly summary?: string
+  readonly security?: ReadonlyArray<unknown>
+  readonly requestBody?: { readonly content?: Record<string, unknown> }
+  readonly responses?: Record<string, { readonly description?: string }>
+}
+
+type Document = ReturnType<typeof OpenApi.fromApi>
+
+/**
+ * The OpenAPI document of the API (what `/openapi.json` serves): HttpApi's, plus the
+ * download's `206` (a `Range` answer; HttpApi describes one streaming success only).
+ */
+export const openApiDocument = (): Document => {
+  const doc = OpenApi.fromApi(Api) as unknown as {
+    paths: Record<string, Record<string, { responses?: Record<string, unknown> }>>
+  }
+  const download = doc.paths["/v1/groups/{group}/repos/{repo}/files/{name}"]?.get
+  if (download?.responses !== undefined) {
+    download.responses["206"] = {
+      description: "The bytes of the `Range` asked for, with `Content-Range: bytes a-b/size`.",
+      content: { "application/octet-stream": { schema: { type: "string", format: "binary" } } },
+    }
+  }
+  return doc as unknown as Document
+}
+
+export const docsPage = (): string => {
+  const spec = openApiDocument() as unknown as {
+    readonly info: { readonly title: string; readonly description?: string }
+    readonly paths: Record<string, Record<string, Operation>>
+  }
+  const rows: Array<string> = []
+  for (const [path, methods] of Object.entries(spec.paths)) {
+    for (const [method, op] of Object.entries(methods)) {
+      const statuses = Object.keys(op.responses ?? {})
+      const ok = statuses.filter((s) => s.startsWith("2"))
+      const errors = statuses.filter((s) => !s.startsWith("2"))
+      const body = Object.keys(op.requestBody?.content ?? {}).join(", ")
+      const auth = op.security === undefined || op.security.length > 0 ? "token" : "none"
+      rows.push(
+        `<tr><td><code>${escapeHtml(method.toUpperCase())}</code></td><td><code>${escapeHtml(path)}</code></td>` +
+          `<td>${escapeHtml(op.operationId ?? "")}</td><td>${escapeHtml(op.description ?? op.summary ?? "")}</td>` +
+          `<td>${escapeHtml(body)}</td><td>${escapeHtml(ok.join(", "))}</td><td>${escapeHtml(errors.join(", "))}</td>` +
+          `<td>${auth}</td></tr>`,
+      )
+    }
+  }
+  return `<!doctype html>
+<html lang="en"><head><meta charset="utf-8"><title>${escapeHtml(spec.info.title)}</title>
+<style>body{font-family:system-ui,sans-serif;margin:2em;max-width:90em}table{border-collapse:collapse}
+td,th{border:1px solid #ccc;padding:.3em .5em;vertical-align:top;text-align:left}code{white-space:nowrap}</style>
+</head><body>
+<h1>${escapeHtml(spec.info.title)}</h1>
+<p>${escapeHtml(spec.info.description ?? "")}</p>
+<p>The full description, with every schema: <a href="/openapi.json">/openapi.json</a>.</p>
+<table><thead><tr><th>method</th><th>path</th><th>operation</th><th>what it does</th><th>body</th><th>success</th><th>errors</th><th>auth</th></tr></thead>
+<tbody>
+${rows.join("\n")}
+</tbody></table>
+</body></html>
+`
+}
