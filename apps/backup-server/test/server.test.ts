@@ -369,6 +369,31 @@ describe("the backup server on memory layers", () => {
     }).pipe(Effect.scoped),
   )
 
+  it.live("in an owner-only group the server copies only the repos whose owner registered it", () =>
+    Effect.gen(function* () {
+      const nets = yield* networks
+      const serverNode = yield* memoryNode(nets)
+      const server = yield* startServer(nets, serverNode)
+      const a = yield* owner(nets, "owner-only")
+      const c = yield* startMember(nets, yield* memoryNode(nets))
+      const joined = yield* c.value.backend.joinGroup(
+        formatLink(yield* a.loaded.group.invite("write")),
+        { memberName: "Carol" },
+      )
+      const carols = yield* Option.getOrThrow(joined.repo).write(
+        "carol.bin",
+        Stream.make(pattern(30_000, 4)),
+      )
+      // Carol registers the group: the server joins, but Alice never listed it.
+      yield* c.value.backups.addBackup(joined.key, server.value.link)
+      yield* until("the server holds Carol's file", serverNode.store.has(carols.hash))
+      assert.isFalse(yield* serverNode.store.has(a.file.hash))
+      // Once Alice lists it too (her record changes: the server's watch sees it), hers follow.
+      yield* a.member.value.backups.addBackup(a.loaded.key, server.value.link)
+      yield* until("the server holds Alice's file", serverNode.store.has(a.file.hash))
+    }).pipe(Effect.scoped),
+  )
+
   it.live("at most maxGroups groups: one more is TooManyGroups", () =>
     Effect.gen(function* () {
       const nets = yield* networks

@@ -90,3 +90,14 @@ export class NotLocal extends Data.TaggedError("NotLocal")<{
     })
   }
 }
+
+/** The repo already lists as many backup servers as its record holds. */
+export class TooManyBackups extends Data.TaggedError("TooManyBackups")<{
+  readonly repo: RecordKey
+  readonly max: number
+  readonly message: string
+}> {
+  constructor(args: { readonly repo: RecordKey; readonly max: number }) {
+    super({ ...args, message: `repo ${args.repo} already lists ${args.max} backup servers` })
+  }
+}

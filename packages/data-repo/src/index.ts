@@ -1,4 +1,12 @@
 export {
+  BACKUP_RECORD_SUBKEYS,
+  BACKUP_ROUTE_KEY_NAME,
+  BACKUP_ROUTE_SUBKEY,
+  BackupRecord,
+  backupRouteKey,
+  readBackupRoute,
+} from "./backups.ts"
+export {
   DecryptFailed,
   FileNotFound,
   InvalidFileName,
@@ -6,10 +14,18 @@ export {
   InvalidManifest,
   NotLocal,
   NotWritable,
+  TooManyBackups,
 } from "./errors.ts"
 export { Manifest, ManifestEntry } from "./manifest.ts"
 export { fileNameProblem, MAX_FILE_NAME_BYTES, validateFileName } from "./name.ts"
-export { ManifestPointer, RepoInfoValue, RepoRecord, RouteValue } from "./record.ts"
+export {
+  BackupRef,
+  MAX_BACKUPS,
+  ManifestPointer,
+  RepoInfoValue,
+  RepoRecord,
+  RouteValue,
+} from "./record.ts"
 export {
   type CreateRepoOptions,
   type DataRepoError,
@@ -27,4 +43,10 @@ export {
   type RepoFile,
 } from "./repos.ts"
 export { groupProtocols, IrohAddress } from "./sources.ts"
-export type { KeepSyncedOptions, SyncEvent, SyncOptions, SyncResult } from "./sync.ts"
+export type {
+  KeepSyncedOptions,
+  SyncEvent,
+  SyncOptions,
+  SyncResult,
+  SyncStateStore,
+} from "./sync.ts"

@@ -13,10 +13,37 @@ export const ROUTE_SUBKEY = 2 as const
 
 const Millis = Schema.Int.check(Schema.isGreaterThanOrEqualTo(0))
 
-/** Subkey 0. */
+/** Most backup servers one repo lists (keeps subkey 0 far below its 32 KiB). */
+export const MAX_BACKUPS = 16
+
+/**
+ * A backup server the member registered the group with, as its repo record lists it:
+ * the server's descriptor record (where it publishes its current route) and the key that
+ * opens that record's values. Not the descriptor's access secret: whoever reads this can
+ * reach the server as a blob source, not manage it.
+ */
+export const BackupRef = Schema.Struct({
+  record: Schema.String.check(Schema.isMinLength(1), Schema.isMaxLength(200)),
+  /** `backupRouteKey(accessSecret)`: opens the descriptor record's route value. */
+  routeKey: Schema.Uint8Array.check(
+    Schema.makeFilter((bytes: Uint8Array) =>
+      bytes.length === 32 ? undefined : `expected 32 bytes, got ${bytes.length}`,
+    ),
+  ),
+  name: Schema.optionalKey(Schema.String.check(Schema.isMaxLength(512))),
+  at: Millis,
+})
+export type BackupRef = typeof BackupRef.Type
+
+/**
+ * Subkey 0. `backups` came after the first release: records without it read as listing
+ * none, and readers from before it ignore it (Schema structs drop unknown keys), so the
+ * value stays version 1.
+ */
 export const RepoInfoValue = Schema.Struct({
   v: Schema.Literal(1),
   name: Schema.String,
+  backups: Schema.optionalKey(Schema.Array(BackupRef).check(Schema.isMaxLength(MAX_BACKUPS))),
 })
 export type RepoInfoValue = typeof RepoInfoValue.Type
 

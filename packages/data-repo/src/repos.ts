@@ -36,6 +36,7 @@ import {
   Semaphore,
   Stream,
 } from "effect"
+import { readBackupRoute } from "./backups.ts"
 import {
   DecryptFailed,
   FileNotFound,
@@ -43,6 +44,7 @@ import {
   type InvalidManifest,
   NotLocal,
   NotWritable,
+  TooManyBackups,
 } from "./errors.ts"
 import {
   emptyManifest,
@@ -54,15 +56,18 @@ import {
 } from "./manifest.ts"
 import { validateFileName } from "./name.ts"
 import {
+  type BackupRef,
   INFO_SUBKEY,
+  MAX_BACKUPS,
   type ManifestPointer,
   POINTER_SUBKEY,
   REPO_SUBKEYS,
+  type RepoInfoValue,
   RepoRecord,
   ROUTE_SUBKEY,
 } from "./record.ts"
 import { serveMember, sourcesOf } from "./sources.ts"
-import type { KeepSyncedOptions, SyncOptions, SyncResult } from "./sync.ts"
+import type { KeepSyncedOptions, SyncOptions, SyncResult, SyncStateStore } from "./sync.ts"
 
 /** Everything a repo operation can fail with. */
 export type DataRepoError =
@@ -72,6 +77,7 @@ export type DataRepoError =
   | DecryptFailed
   | InvalidManifest
   | NotLocal
+  | TooManyBackups
   | InsufficientCapability
   | GroupError
   | DhtRecordsError
@@ -150,6 +156,17 @@ export interface Repo {
   readonly pin: (name: string, options?: ReadOptions) => Effect.Effect<void, DataRepoError>
   /** Drop the local copy of another member's file (own files stay: they are the repo). */
   readonly unpin: (name: string) => Effect.Effect<void, DataRepoError>
+  /** The backup servers this repo lists (subkey 0), from the network; any tier reads them. */
+  readonly backups: Effect.Effect<ReadonlyArray<BackupRef>, DataRepoError>
+  /**
+   * Own repo: lists a backup server (replacing an entry for the same record), so members
+   * find it as a source. `TooManyBackups` past `MAX_BACKUPS`. Returns the new list.
+   */
+  readonly addBackup: (
+    backup: Omit<BackupRef, "at">,
+  ) => Effect.Effect<ReadonlyArray<BackupRef>, DataRepoError>
+  /** Own repo: stops listing the backup whose descriptor record is `record`. */
+  readonly removeBackup: (record: string) => Effect.Effect<ReadonlyArray<BackupRef>, DataRepoError>
 }
 
 export interface CreateRepoOptions {
@@ -180,6 +197,11 @@ export interface DataReposOptions {
   readonly tunnels?: TunnelsShape
   /** How long a member may take to tell its Iroh address over its tunnel (default 5 s). */
   readonly askTimeout?: Duration.Input
+  /**
+   * Where `syncAll` keeps the roots it holds per repo, so a later process frees what an
+   * earlier one synced (default: memory only, as long as this instance lives).
+   */
+  readonly syncState?: SyncStateStore
 }
 
 export interface DataReposShape {
@@ -210,7 +232,7 @@ export interface DataReposShape {
   readonly syncAll: (group: Group, options: SyncOptions) => Effect.Effect<SyncResult, DataRepoError>
   /**
    * `syncAll`, then again whenever the membership or another member's repo record
-   * (pointer or routes) changes, so an offline member is retried when it comes back
+   * (pointer, routes or listed backups) changes, so an offline member is retried when it comes back
    * rather than failing; after a pass with failures, also on a timer that backs off.
    * Runs until interrupted; each pass's result goes to `onResult`.
    */
@@ -218,6 +240,21 @@ export interface DataReposShape {
     group: Group,
     options: KeepSyncedOptions,
   ) => Effect.Effect<never, DataRepoError>
+  /**
+   * Serves, until the scope closes, what this instance holds for the group (synced, read
+   * or pinned blobs) and this store's Iroh address on `tunnels`, to holders of the group's
+   * tunnel key: what an own repo does, for a holder without one (a backup server).
+   */
+  readonly serve: (group: Group, tunnels: TunnelsShape) => Effect.Effect<void, never, Scope.Scope>
+  /**
+   * Drops every root `syncAll` holds for the group (and its saved state): their blobs leave
+   * the store unless another root holds them. Returns the freed hashes.
+   */
+  readonly purge: (groupKey: RecordKey) => Effect.Effect<ReadonlyArray<BlobHash>, StoreError>
+  /** The route a backup server publishes in its descriptor record now (none while stopped). */
+  readonly backupRoute: (
+    backup: Pick<BackupRef, "record" | "routeKey">,
+  ) => Effect.Effect<Option.Option<Uint8Array>, DhtRecordsError>
 }
 
 export class DataRepos extends Context.Service<DataRepos, DataReposShape>()(
@@ -282,6 +319,12 @@ export const makeDataRepos = (
     })
   const servedFor = (group: Group) => (hash: BlobHash) =>
     Effect.sync(() => groupBlobs.get(group.key)?.has(hash) ?? false)
+  /** Blobs that left the store are no longer the group's: keeps the set as big as the store. */
+  const forget = (group: Group, freed: ReadonlyArray<BlobHash>) =>
+    Effect.sync(() => {
+      const known = groupBlobs.get(group.key)
+      if (known !== undefined) for (const hash of freed) known.delete(hash)
+    })
 
   /** The routes a repo record publishes (subkeys 2..3), not cleared ones. */
   const routesOf = (record: OpenedRecord<RepoRecord>) =>
@@ -296,37 +339,83 @@ export const makeDataRepos = (
       return found
     })
 
+  /** The backup servers a repo record lists (subkey 0). */
+  const backupsOf = (record: OpenedRecord<RepoRecord>) =>
+    Effect.map(record.get(INFO_SUBKEY, { refresh: true }), (entry) =>
+      Option.match(entry, {
+        onNone: (): ReadonlyArray<BackupRef> => [],
+        onSome: (e) => e.value.backups ?? [],
+      }),
+    )
+
+  /** The routes backups publish now, one per descriptor record; silent ones left out. */
+  const backupRoutes = (refs: ReadonlyArray<BackupRef>, exclude: string | undefined) => {
+    const unique = new Map<string, BackupRef>()
+    for (const ref of refs) {
+      if (ref.record !== exclude && !unique.has(ref.record)) unique.set(ref.record, ref)
+    }
+    return Effect.forEach(
+      [...unique.values()],
+      (ref) =>
+        readBackupRoute(records, ref).pipe(
+          Effect.map((route) =>
+            Option.match(route, {
+              onNone: () => [],
+              onSome: (blob) => [{ id: `backup.${ref.record.slice(5, 13)}`, route: blob }],
+            }),
+          ),
+          Effect.orElseSucceed(() => []),
+        ),
+      { concurrency: "unbounded" },
+    ).pipe(Effect.map((found) => found.flat()))
+  }
+
   /**
-   * Sources for a repo found through published routes: the owner's (its `record`), and
-   * under source policy `any` every other member's (not this member's own: its store is
-   * here). Another member's record that does not answer is left out.
+   * Sources for a repo found through published routes: the owner's (its `record`) and the
+   * backup servers its record lists; under source policy `any` also every other member's
+   * route (not this member's own: its store is here) and the backups any repo of the group
+   * lists. `exclude` leaves one backup out (a backup server syncing: itself). A record or
+   * backup that does not answer is left out.
    */
   const findSources = (
     group: Group,
     record: OpenedRecord<RepoRecord>,
     tunnels: TunnelsShape | undefined,
-    which: { readonly owner: boolean; readonly others: boolean },
+    which: { readonly owner: boolean; readonly others: boolean; readonly exclude?: string },
   ) =>
     Effect.gen(function* () {
       if (tunnels === undefined) return []
       const owner = which.owner ? yield* routesOf(record) : []
+      const ownerBackups = which.owner
+        ? yield* backupsOf(record).pipe(Effect.orElseSucceed((): ReadonlyArray<BackupRef> => []))
+        : []
       const others =
         which.others && (yield* group.info).sourcePolicy === "any"
           ? yield* Effect.forEach(
-              (yield* group.repos).filter((p) => p.repoKey !== record.key && p.slot !== group.slot),
+              (yield* group.repos).filter((p) => p.repoKey !== record.key),
               (p) =>
-                Effect.scoped(Effect.flatMap(openRecord(group, p.repoKey), routesOf)).pipe(
-                  Effect.orElseSucceed(() => []),
-                ),
+                Effect.scoped(
+                  Effect.gen(function* () {
+                    const theirs = yield* openRecord(group, p.repoKey)
+                    const backups = yield* backupsOf(theirs)
+                    // This member's own store is here; the backups it listed are sources.
+                    const routes = p.slot === group.slot ? [] : yield* routesOf(theirs)
+                    return { routes, backups }
+                  }),
+                ).pipe(Effect.orElseSucceed(() => ({ routes: [], backups: [] }))),
               { concurrency: "unbounded" },
             )
           : []
+      const backups = yield* backupRoutes(
+        [...ownerBackups, ...others.flatMap((o) => o.backups)],
+        which.exclude,
+      )
       const askTimeout = instanceOptions.askTimeout
       return yield* sourcesOf(
         tunnels,
         group.key,
         group.keys.tunnelAuth,
-        [...owner, ...others.flat()],
+        [...owner, ...others.flatMap((o) => o.routes), ...backups],
         askTimeout === undefined ? {} : { askTimeout },
       )
     })
@@ -467,13 +556,12 @@ export const makeDataRepos = (
           if (previous.pointer !== undefined && previous.pointer.root !== root) {
             // The new state is published: failing to free the old root must not report
             // the write as failed.
-            yield* store
-              .delete(previous.pointer.root)
-              .pipe(
-                Effect.catchCause((cause) =>
-                  Effect.logWarning("data-repo: could not free the previous root", cause),
-                ),
-              )
+            yield* store.delete(previous.pointer.root).pipe(
+              Effect.flatMap((deleted) => forget(group, deleted.freed)),
+              Effect.catchCause((cause) =>
+                Effect.logWarning("data-repo: could not free the previous root", cause),
+              ),
+            )
           }
         })
 
@@ -595,6 +683,62 @@ export const makeDataRepos = (
         Effect.withSpan("Repo.routes"),
       )
 
+      const backups = backupsOf(record).pipe(Effect.withSpan("Repo.backups"))
+
+      /** Rewrites the backup list in subkey 0 (over the network's latest value). */
+      const updateBackups = (
+        operation: string,
+        change: (
+          current: ReadonlyArray<BackupRef>,
+          now: number,
+        ) => ReadonlyArray<BackupRef> | undefined,
+      ) =>
+        Effect.gen(function* () {
+          yield* requireWritable(operation)
+          return yield* lock.withPermit(
+            Effect.gen(function* () {
+              const entry = yield* record.get(INFO_SUBKEY, { refresh: true })
+              const info: RepoInfoValue = Option.match(entry, {
+                onNone: (): RepoInfoValue => ({ v: 1, name: "" }),
+                onSome: (e) => e.value,
+              })
+              const current = info.backups ?? []
+              const next = change(current, yield* Clock.currentTimeMillis)
+              if (next === undefined) return current
+              if (next.length > MAX_BACKUPS) {
+                return yield* new TooManyBackups({ repo: key, max: MAX_BACKUPS })
+              }
+              // An empty list is written as none: the value then reads as it did before.
+              yield* record.set(INFO_SUBKEY, {
+                v: 1,
+                name: info.name,
+                ...(next.length === 0 ? {} : { backups: next }),
+              })
+              return next
+            }).pipe(
+              Effect.retry({
+                times: ROUTE_WRITE_RETRIES,
+                while: (e) => e._tag === "RecordConflict",
+              }),
+            ),
+          )
+        })
+
+      const addBackup = Effect.fn("Repo.addBackup")(function* (backup: Omit<BackupRef, "at">) {
+        return yield* updateBackups("addBackup", (current, at) => [
+          ...current.filter((b) => b.record !== backup.record),
+          { ...backup, at },
+        ])
+      })
+
+      const removeBackup = Effect.fn("Repo.removeBackup")(function* (backupRecord: string) {
+        return yield* updateBackups("removeBackup", (current) =>
+          current.some((b) => b.record === backupRecord)
+            ? current.filter((b) => b.record !== backupRecord)
+            : undefined,
+        )
+      })
+
       if (writable) {
         // Load what was published before (openMine), so writes build on it.
         const published = yield* pointer
@@ -622,11 +766,19 @@ export const makeDataRepos = (
           // write below the network's sequence number and be refused: read the newer value
           // first; on a conflict (another writer in between) the conflict brought the newer
           // value here, so the next attempt writes above it.
+          // The route this handle last published: clearing leaves another device's alone
+          // (after device pairing, the old device stopping must not hide the new one).
+          let mine: Uint8Array | undefined
           const setRoute = (route: Uint8Array | null) =>
             Effect.gen(function* () {
-              yield* record.get(ROUTE_SUBKEY, { refresh: true })
+              const current = yield* record.get(ROUTE_SUBKEY, { refresh: true })
+              const held = Option.getOrUndefined(current)?.value.route ?? null
+              if (route === null && held !== null && mine !== undefined) {
+                if (Buffer.compare(held, mine) !== 0) return
+              }
               const at = yield* Clock.currentTimeMillis
               yield* record.set(ROUTE_SUBKEY, { route, at })
+              if (route !== null) mine = route
             }).pipe(
               Effect.retry({
                 times: ROUTE_WRITE_RETRIES,
@@ -659,6 +811,9 @@ export const makeDataRepos = (
         delete: remove,
         pin,
         unpin,
+        backups,
+        addBackup,
+        removeBackup,
       }
       return repo
     })
@@ -670,13 +825,46 @@ export const makeDataRepos = (
 
   /** Per group: the root this instance holds for each other member's repo. */
   const syncedRoots = new Map<RecordKey, Map<RecordKey, BlobHash>>()
+  const syncState = instanceOptions.syncState
+
+  /** The roots held for a group's repos: in memory, else as saved by an earlier process. */
+  const heldFor = (groupKey: RecordKey) =>
+    Effect.gen(function* () {
+      const inMemory = syncedRoots.get(groupKey)
+      if (inMemory !== undefined) return inMemory
+      const loaded = new Map(syncState === undefined ? [] : yield* syncState.load(groupKey))
+      syncedRoots.set(groupKey, loaded)
+      return loaded
+    })
+
+  /**
+   * The repos to sync. A backup server (`asBackup`) in an `owner-only` group copies only the
+   * repos whose owner listed it: the others' owners did not authorise it to serve their
+   * data. A record that cannot be read is kept (synced or failed, never purged for it).
+   */
+  const reposToSync = (group: Group, policy: "any" | "owner-only", asBackup: string | undefined) =>
+    Effect.gen(function* () {
+      const pointers = (yield* group.repos).filter((p) => p.slot !== group.slot)
+      if (asBackup === undefined || policy === "any") return pointers
+      const listed = yield* Effect.forEach(
+        pointers,
+        (p) =>
+          Effect.scoped(Effect.flatMap(openRecord(group, p.repoKey), backupsOf)).pipe(
+            Effect.map((backups) => backups.some((b) => b.record === asBackup)),
+            Effect.orElseSucceed(() => true),
+          ),
+        { concurrency: 8 },
+      )
+      return pointers.filter((_, i) => listed[i])
+    })
 
   const syncAll = Effect.fn("DataRepos.syncAll")(function* (group: Group, options: SyncOptions) {
     const report = options.onProgress ?? (() => Effect.void)
     const policy = (yield* group.info).sourcePolicy
-    const pointers = (yield* group.repos).filter((p) => p.slot !== group.slot)
-    const held = syncedRoots.get(group.key) ?? new Map<RecordKey, BlobHash>()
-    syncedRoots.set(group.key, held)
+    const pointers = yield* reposToSync(group, policy, options.asBackup)
+    const held = yield* heldFor(group.key)
+    let changed = false
+    const drop: Array<BlobHash> = []
     const synced = new Map<RecordKey, BlobHash>()
     const failed = new Map<RecordKey, DataRepoError>()
     const freed: Array<BlobHash> = []
@@ -689,6 +877,10 @@ export const makeDataRepos = (
         if (Option.isNone(current)) return undefined
         const root = current.value.value.root
         if (held.get(repo.repoKey) === root && (yield* store.has(root))) {
+          // Held since an earlier process: serve it on the group's tunnel again.
+          if (!(groupBlobs.get(group.key)?.has(root) ?? false)) {
+            yield* rememberCollection(group, root)
+          }
           yield* report({ _tag: "RepoUnchanged", repo: repo.repoKey, root })
           return root
         }
@@ -696,6 +888,7 @@ export const makeDataRepos = (
         const found = yield* findSources(group, record, tunnels, {
           owner: options.ownerSources === undefined,
           others: others && options.otherSources === undefined,
+          ...(options.asBackup === undefined ? {} : { exclude: options.asBackup }),
         })
         const sources = [
           ...(options.ownerSources?.(repo) ?? []),
@@ -725,18 +918,25 @@ export const makeDataRepos = (
       if (result.success === undefined) continue
       synced.set(repo.repoKey, result.success)
       const previous = held.get(repo.repoKey)
+      if (previous === result.success) continue
       held.set(repo.repoKey, result.success)
-      if (previous !== undefined && previous !== result.success) {
-        freed.push(...(yield* store.delete(previous)).freed)
-      }
+      changed = true
+      if (previous !== undefined) drop.push(previous)
     }
-    // Repos that left the group (or were revoked): drop what was held for them.
+    // Repos that left the group (or were revoked, or no longer list this backup): drop
+    // what was held for them.
     const current = new Set(pointers.map((p) => p.repoKey))
     for (const [repoKey, root] of [...held]) {
       if (current.has(repoKey)) continue
       held.delete(repoKey)
-      freed.push(...(yield* store.delete(root)).freed)
+      changed = true
+      drop.push(root)
     }
+    // Saved before deleting: a crash in between leaves unreferenced roots (the backup
+    // server sweeps them at start), never a saved root that is gone.
+    if (changed && syncState !== undefined) yield* syncState.save(group.key, held)
+    for (const root of drop) freed.push(...(yield* store.delete(root)).freed)
+    yield* forget(group, freed)
     if (freed.length > 0) yield* report({ _tag: "Purged", freed })
     return { synced, failed, freed } satisfies SyncResult
   })
@@ -755,7 +955,8 @@ export const makeDataRepos = (
             Stream.drop(group.watchMembers(), 1).pipe(Stream.as("members" as const)),
             ...opened.map((r) =>
               r
-                .watch({ subkeys: [POINTER_SUBKEY, ROUTE_SUBKEY, ROUTE_SUBKEY + 1] })
+                // Subkey 0 too: the backups it lists (sources; what a backup may copy).
+                .watch({ subkeys: [INFO_SUBKEY, POINTER_SUBKEY, ROUTE_SUBKEY, ROUTE_SUBKEY + 1] })
                 .pipe(Stream.as("repo" as const)),
             ),
           ],
@@ -800,10 +1001,24 @@ export const makeDataRepos = (
     }
   })
 
+  const purge = Effect.fn("DataRepos.purge")(function* (groupKey: RecordKey) {
+    const roots = [...(yield* heldFor(groupKey)).values()]
+    syncedRoots.delete(groupKey)
+    groupBlobs.delete(groupKey)
+    if (syncState !== undefined) yield* syncState.save(groupKey, new Map())
+    const freed: Array<BlobHash> = []
+    for (const root of roots) freed.push(...(yield* store.delete(root)).freed)
+    return freed
+  })
+
   return {
     syncAll,
     keepSynced: (group, options) =>
       keepSynced(group, options) as Effect.Effect<never, DataRepoError>,
+    serve: (group, tunnels) =>
+      serveMember(tunnels, store, group.key, group.keys.tunnelAuth, servedFor(group)),
+    purge,
+    backupRoute: (backup) => readBackupRoute(records, backup),
     create: Effect.fn("DataRepos.create")(function* (group: Group, options: CreateRepoOptions) {
       yield* requireSlot(group, "create")
       yield* group.fileKey

@@ -18,7 +18,25 @@ export interface SyncOptions {
   readonly otherSources?: ReadonlyArray<Source>
   /** Finds sources through published routes (default: the instance's `tunnels`). */
   readonly tunnels?: TunnelsShape
+  /**
+   * Syncing as the backup server whose descriptor record is this: it is not its own
+   * source, and in an `owner-only` group it copies only the repos whose records list it.
+   */
+  readonly asBackup?: string
   readonly onProgress?: (event: SyncEvent) => Effect.Effect<void>
+}
+
+/**
+ * Where `syncAll` keeps, per group, the root it holds for each repo (so what an earlier
+ * process synced is freed once repos move on). `save` with an empty map forgets the group.
+ * Failures are the store's to handle: `syncAll` goes on with what it holds in memory.
+ */
+export interface SyncStateStore {
+  readonly load: (groupKey: RecordKey) => Effect.Effect<ReadonlyMap<RecordKey, BlobHash>>
+  readonly save: (
+    groupKey: RecordKey,
+    roots: ReadonlyMap<RecordKey, BlobHash>,
+  ) => Effect.Effect<void>
 }
 
 export interface KeepSyncedOptions extends SyncOptions {
