@@ -3,8 +3,8 @@
 // the server as a real process, one member's backend that makes BENCH_GROUPS groups (10)
 // with one file of BENCH_FILE_KB (1024) each and registers them all; then BENCH_ROUNDS (10)
 // rounds in which every group's file is replaced by a new one. After each phase, once the
-// server holds exactly the current files, it prints the server process's RSS and the size
-// of its data directory. Asserts nothing.
+// server holds exactly the current files, it prints the server process's RSS, its JS heap
+// (from its own `memory` log) and the size of its data directory. Asserts nothing.
 import { readdir, readFile, stat } from "node:fs/promises"
 import { join } from "node:path"
 import type { LoadedGroup } from "@save-dweb/backend"
@@ -61,7 +61,15 @@ const random = (size: number) => {
 const program = Effect.gen(function* () {
   const testnet = yield* Net
   const rows: Array<Record<string, string | number>> = []
-  const server = yield* startServer(testnet, yield* tempDir, { name: "Bench box" })
+  const server = yield* startServer(testnet, yield* tempDir, {
+    name: "Bench box",
+    config: { memoryLogSeconds: 2, logLevel: "info" },
+  })
+  /** The server's own last `memory` log line (at most 2 s old). */
+  const heapMiB = () => {
+    const line = server.logs.findLast((l) => l.message === "memory")
+    return line === undefined ? "?" : String(line.heapUsedMiB)
+  }
   const started = Date.now()
   const sample = (phase: string, groups: number, since: number) =>
     Effect.gen(function* () {
@@ -69,6 +77,7 @@ const program = Effect.gen(function* () {
         phase,
         groups,
         "RSS MiB": (yield* rssMiB(server.pid)).toFixed(1),
+        "heap MiB": heapMiB(),
         "iroh MiB": (yield* diskMiB(join(server.dataDir, "iroh"))).toFixed(1),
         "veilid MiB": (yield* diskMiB(join(server.dataDir, "veilid"))).toFixed(1),
         "wait s": ((Date.now() - since) / 1000).toFixed(1),
@@ -129,6 +138,21 @@ const program = Effect.gen(function* () {
   }
   yield* Effect.sleep("30 seconds")
   yield* sample("30 s idle", GROUPS, Date.now() - 30_000)
+  // Where Veilid's bytes are (its stores grow with DHT traffic; see the README).
+  const largest = yield* Effect.promise(async () => {
+    const found: Array<[string, number]> = []
+    const walk = async (path: string): Promise<void> => {
+      for (const entry of await readdir(path, { withFileTypes: true })) {
+        const full = join(path, entry.name)
+        if (entry.isDirectory()) await walk(full)
+        else if (entry.isFile())
+          found.push([full.slice(server.dataDir.length + 1), (await stat(full)).size])
+      }
+    }
+    await walk(join(server.dataDir, "veilid")).catch(() => undefined)
+    return found.sort((x, y) => y[1] - x[1]).slice(0, 6)
+  })
+  console.error(JSON.stringify({ largestVeilidFiles: largest }))
   yield* server.stop
 
   const columns = Object.keys(rows[0] ?? {})

@@ -30,6 +30,8 @@ export interface ProcessConfig {
   readonly minSyncSeconds: number
   /** A group whose pass failed is retried backing off up to this many seconds. */
   readonly maxRetrySeconds: number
+  /** Seconds between `memory` log lines (RSS, heap); 0: none. */
+  readonly memoryLogSeconds: number
   /** Iroh's bind addresses (default any interface, random port). */
   readonly irohIpv4: string | undefined
   readonly irohIpv6: string | undefined
@@ -65,12 +67,13 @@ lines on stderr. SIGINT or SIGTERM stop it cleanly; a restart keeps its groups a
   --max-groups N         groups held at most (env SAVE_DWEB_BACKUP_MAX_GROUPS; default ${DEFAULT_MAX_GROUPS})
   --min-sync SECS        passes of one group at least this far apart (default 1)
   --max-retry SECS       a failing group is retried backing off up to this (default 60)
+  --memory-log SECS      log RSS and heap every SECS seconds, 0 = never (default 300)
   --iroh-ipv4 ADDR       Iroh's IPv4 bind address, e.g. 0.0.0.0:4919 (default any, random port)
   --iroh-ipv6 ADDR       Iroh's IPv6 bind address, e.g. [::]:4919
   --help                 this text
 
 Keys of the config file: dataDir, network, name, logLevel, maxGroups, minSyncSeconds,
-maxRetrySeconds, irohIpv4, irohIpv6. Relative paths in it are relative to the file.`
+maxRetrySeconds, memoryLogSeconds, irohIpv4, irohIpv6. Relative paths in it are relative to the file.`
 
 type Raw = {
   dataDir?: string | undefined
@@ -80,6 +83,7 @@ type Raw = {
   maxGroups?: string | number | undefined
   minSyncSeconds?: string | number | undefined
   maxRetrySeconds?: string | number | undefined
+  memoryLogSeconds?: string | number | undefined
   irohIpv4?: string | undefined
   irohIpv6?: string | undefined
 }
@@ -92,6 +96,7 @@ const fileKeys: ReadonlyArray<keyof Raw> = [
   "maxGroups",
   "minSyncSeconds",
   "maxRetrySeconds",
+  "memoryLogSeconds",
   "irohIpv4",
   "irohIpv6",
 ]
@@ -171,6 +176,7 @@ const parseFlags = (argv: ReadonlyArray<string>) =>
       "max-groups": { type: "string" },
       "min-sync": { type: "string" },
       "max-retry": { type: "string" },
+      "memory-log": { type: "string" },
       "iroh-ipv4": { type: "string" },
       "iroh-ipv6": { type: "string" },
       help: { type: "boolean", short: "h" },
@@ -243,6 +249,12 @@ export const resolveConfig = (
     1,
     86_400,
   )
+  const memoryLogSeconds = integer(
+    "memory log",
+    pick(flags["memory-log"], "SAVE_DWEB_BACKUP_MEMORY_LOG", "memoryLogSeconds") ?? 300,
+    0,
+    86_400,
+  )
   const irohIpv4 = pick(flags["iroh-ipv4"], "SAVE_DWEB_BACKUP_IROH_IPV4", "irohIpv4")
   const irohIpv6 = pick(flags["iroh-ipv6"], "SAVE_DWEB_BACKUP_IROH_IPV6", "irohIpv6")
   return {
@@ -260,6 +272,7 @@ export const resolveConfig = (
       ),
       minSyncSeconds,
       maxRetrySeconds,
+      memoryLogSeconds,
       irohIpv4: irohIpv4 === undefined ? undefined : String(irohIpv4),
       irohIpv6: irohIpv6 === undefined ? undefined : String(irohIpv6),
       configFile: fileUsed,

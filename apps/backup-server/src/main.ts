@@ -3,7 +3,7 @@
 // SIGTERM stop it cleanly (route cleared from its descriptor record, groups closed, Iroh
 // and Veilid shut down); a second signal exits at once.
 import { mkdirSync, readFileSync } from "node:fs"
-import { Cause, Effect, Exit, Fiber, Layer, Logger, References, Scope } from "effect"
+import { Cause, Effect, Exit, Fiber, Layer, Logger, References, Schedule, Scope } from "effect"
 import { ConfigError, type Network, type ProcessConfig, resolveConfig, usage } from "./config.ts"
 import { effectLogLevel, jsonLinesLogger } from "./log.ts"
 import { makeRealBackupServer } from "./real.ts"
@@ -114,6 +114,22 @@ const program = Effect.gen(function* () {
       groups: (yield* server.list).length,
     }),
   )
+  if (config.memoryLogSeconds > 0) {
+    const mib = (bytes: number) => Math.round((bytes / 1024 / 1024) * 10) / 10
+    yield* Effect.sync(() => process.memoryUsage()).pipe(
+      Effect.flatMap((m) =>
+        Effect.logInfo("memory").pipe(
+          Effect.annotateLogs({
+            rssMiB: mib(m.rss),
+            heapUsedMiB: mib(m.heapUsed),
+            externalMiB: mib(m.external),
+          }),
+        ),
+      ),
+      Effect.repeat(Schedule.spaced(`${config.memoryLogSeconds} seconds`)),
+      Effect.forkIn(scope),
+    )
+  }
   // Runs until a signal interrupts it; then the scope closes in order.
   return yield* Effect.never.pipe(
     Effect.onInterrupt(() =>

@@ -199,18 +199,25 @@ export const makeBackupServer = (
     /** Opens the group, serves it and keeps it synced, until `entry.scope` closes. */
     const run = (entry: Held, opened: Option.Option<Group>, stored: KnownGroup | undefined) =>
       Effect.gen(function* () {
-        const group = Option.isSome(opened)
-          ? opened.value
-          : yield* Effect.gen(function* () {
-              if (stored === undefined) return yield* Effect.die(new Error("no credentials"))
-              const credentials = yield* decodeCredentials(stored.credentials)
-              return yield* groups.open(credentials)
-            }).pipe(
-              Effect.tapError((e) =>
-                Effect.logWarning("backup-server: cannot open a group; trying again", e),
-              ),
-              Effect.retry(Schedule.spaced(restartDelay)),
+        let group: Group
+        if (Option.isSome(opened)) {
+          group = opened.value
+        } else {
+          if (stored === undefined) return yield* Effect.die(new Error("no credentials"))
+          const credentials = yield* Effect.option(decodeCredentials(stored.credentials))
+          // Never written by this server: a damaged or tampered entry is not served.
+          if (Option.isNone(credentials) || credentials.value.tier !== "replicate") {
+            return yield* Effect.logError(
+              "backup-server: a stored group's credentials are not replicate credentials; skipped",
             )
+          }
+          group = yield* groups.open(credentials.value).pipe(
+            Effect.tapError((e) =>
+              Effect.logWarning("backup-server: cannot open a group; trying again", e),
+            ),
+            Effect.retry(Schedule.spaced(restartDelay)),
+          )
+        }
         const info = yield* Effect.option(group.info)
         if (Option.isSome(info) && info.value.name !== entry.name) {
           entry.name = info.value.name

@@ -70,7 +70,12 @@ const mainScript = new URL("../src/main.ts", import.meta.url).pathname
 export const startServer = (
   testnet: Testnet,
   dir: string,
-  options: { readonly name?: string; readonly node?: string } = {},
+  options: {
+    readonly name?: string
+    readonly node?: string
+    /** More keys for its config file. */
+    readonly config?: Record<string, string | number>
+  } = {},
 ) =>
   Effect.gen(function* () {
     const configFile = join(dir, "server.json")
@@ -92,6 +97,7 @@ export const startServer = (
             minSyncSeconds: 1,
             maxRetrySeconds: 5,
             ...(options.name === undefined ? {} : { name: options.name }),
+            ...options.config,
           }),
         ),
       )

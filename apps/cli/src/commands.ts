@@ -1,11 +1,12 @@
 import { createWriteStream, existsSync, statSync } from "node:fs"
+import { writeFile } from "node:fs/promises"
 import { basename, resolve } from "node:path"
 import { Writable } from "node:stream"
 import type { FileInfo, RpcClient, ServerEvent } from "@save-dweb/rpc-server"
 import { Console, Data, Effect, Fiber, Option, Stream } from "effect"
 import { Argument, Command, Flag } from "effect/cli"
 import { runningDaemon, startDaemon, stopDaemon } from "./daemon-control.ts"
-import { emit, formatBytes, progressBar, table } from "./output.ts"
+import { emit, formatBytes, type Output, progressBar, table } from "./output.ts"
 import { type CommonFlags, dataDirOf, resolveGroup, withSession } from "./session.ts"
 
 /** A mistake in what the person typed that the server never sees. */
@@ -64,13 +65,17 @@ const daemonFlags = {
   ),
   config: Flag.String("config").pipe(Flag.withDescription("daemon config file"), Flag.optional),
   logLevel: Flag.String("log-level").pipe(Flag.optional),
+  attachTimeout: Flag.String("attach-timeout").pipe(
+    Flag.withDescription("seconds attaching to the network may take"),
+    Flag.optional,
+  ),
   syncInterval: Flag.String("sync-interval").pipe(
     Flag.withDescription("background replication: at most one pass per SECS, 0 = only on `sync`"),
     Flag.optional,
   ),
   timeout: Flag.Int("timeout").pipe(
     Flag.withDescription("seconds to wait for the daemon to be ready"),
-    Flag.withDefault(180),
+    Flag.withDefault(360),
   ),
 }
 
@@ -87,6 +92,7 @@ const daemonStart = Command.make("start", daemonFlags, (f) =>
     pass("config", f.config)
     pass("log-level", f.logLevel)
     pass("sync-interval", f.syncInterval)
+    pass("attach-timeout", f.attachTimeout)
     const { state, started, log } = yield* startDaemon({
       dataDir,
       flags: passed,
@@ -579,8 +585,68 @@ const pair = Command.make("pair").pipe(
   Command.withSubcommands([pairMake, pairUse]),
 )
 
+// --- the API's description ---------------------------------------------------------
+
+const describedOutput = Flag.String("output").pipe(
+  Flag.withAlias("o"),
+  Flag.withDescription("write it to this file, replacing it (default: stdout)"),
+  Flag.optional,
+)
+
+/**
+ * Prints `text` on stdout (with --json: `json`, one JSON document) or writes it to the
+ * file `-o` names and says where.
+ */
+const saveOrPrint = (
+  out: Output,
+  output: Option.Option<string>,
+  text: string,
+  json: unknown,
+  what: string,
+) =>
+  Effect.gen(function* () {
+    if (Option.isNone(output) || output.value === "-") {
+      out.out(out.json ? JSON.stringify(json, null, 2) : text.trimEnd())
+      return
+    }
+    const path = resolve(output.value)
+    yield* Effect.tryPromise({
+      try: () => writeFile(path, text),
+      catch: (cause) =>
+        new LocalFileError({
+          message: `cannot write ${path}: ${cause instanceof Error ? cause.message : String(cause)}`,
+        }),
+    })
+    emit(
+      out,
+      { output: path, bytes: Buffer.byteLength(text) },
+      (r) => `saved the ${what} (${formatBytes(r.bytes)}) to ${r.output}`,
+    )
+  })
+
+const apiOpenapi = Command.make("openapi", { output: describedOutput }, (f) =>
+  session(({ client, out }) =>
+    Effect.flatMap(client.openapi, (doc) =>
+      saveOrPrint(out, f.output, `${JSON.stringify(doc, null, 2)}\n`, doc, "OpenAPI document"),
+    ),
+  ),
+).pipe(Command.withDescription("the daemon API's OpenAPI document (JSON), read with the token"))
+
+const apiDocs = Command.make("docs", { output: describedOutput }, (f) =>
+  session(({ client, out }) =>
+    Effect.flatMap(client.docs, (html) =>
+      saveOrPrint(out, f.output, html, { html }, "API docs page"),
+    ),
+  ),
+).pipe(Command.withDescription("the daemon API's docs page (HTML), read with the token"))
+
+const api = Command.make("api").pipe(
+  Command.withDescription("the daemon's HTTP API: its OpenAPI document and docs page"),
+  Command.withSubcommands([apiOpenapi, apiDocs]),
+)
+
 export const cli = root.pipe(
-  Command.withSubcommands([daemon, status, group, members, repos, file, sync, events, pair]),
+  Command.withSubcommands([daemon, status, group, members, repos, file, sync, events, pair, api]),
 )
 
 export const runningOn = runningDaemon

@@ -61,6 +61,12 @@ export const exitCodeOf = (exit: Exit.Exit<void, unknown>): number => {
   }
 }
 
+// A reader that stops early (`save-dweb api openapi | head`) is not a failure of ours.
+process.stdout.on("error", (error: NodeJS.ErrnoException) => {
+  if (error.code !== "EPIPE") throw error
+  process.exit(process.exitCode ?? 0)
+})
+
 const program = Command.runWith(cli, { version: VERSION })(process.argv.slice(2)).pipe(
   Effect.provide(NodeServices.layer),
 )

@@ -83,6 +83,24 @@ describe("the save-dweb CLI against daemons on a private testnet", () => {
     expect(status.groups.known).toBe(0)
     expect((await runCli(alice("daemon", "start"))).stdout).toMatch(/already running/)
 
+    // The API's description needs the token like every route but health: the CLI sends it.
+    const openapiFile = join(work, "openapi.json")
+    const saved = await cliJson<{ output: string; bytes: number }>(
+      alice("api", "openapi", "-o", openapiFile),
+    )
+    expect(saved.output).toBe(openapiFile)
+    const doc = JSON.parse(readFileSync(openapiFile, "utf8")) as { paths: Record<string, unknown> }
+    expect(Object.keys(doc.paths)).toEqual(
+      expect.arrayContaining(["/v1/health", "/v1/groups/{group}/repos/{repo}/files/{name}"]),
+    )
+    expect(saved.bytes).toBe(readFileSync(openapiFile).length)
+    const docsPage = await runCli(alice("api", "docs"))
+    expect(docsPage.code).toBe(0)
+    expect(docsPage.stdout).toMatch(/^<!doctype html>[\s\S]*\/v1\/groups\/\{group\}\/sync/)
+    const wrongToken = await runCli(alice("api", "openapi", "--token", "wrong"))
+    expect(wrongToken.code).toBe(8)
+    expect(wrongToken.stderr).toMatch(/Unauthorized|token/)
+
     const g = await cliJson<{ key: string; name: string; tier: string; repo: string }>(
       alice("group", "create", "Newsroom", "--member-name", "alice"),
     )

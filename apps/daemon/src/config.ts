@@ -32,6 +32,8 @@ export interface DaemonConfig {
    * changes, at most one per this many seconds (0: only on request).
    */
   readonly syncIntervalSeconds: number
+  /** How long the Veilid node may take to attach before the start fails. */
+  readonly attachTimeoutSeconds: number
   /** Where the settings came from, for the start-up log. */
   readonly configFile: string | undefined
 }
@@ -59,10 +61,12 @@ export const usage = `save-dweb-daemon [options]
   --max-upload BYTES    largest accepted upload (env SAVE_DWEB_MAX_UPLOAD; default 64 GiB)
   --sync-interval SECS  replicate members' changes in the background, at most one pass per SECS,
                         0 = only on request (env SAVE_DWEB_SYNC_INTERVAL; default 10)
+  --attach-timeout SECS how long attaching to the network may take before the start fails
+                        (env SAVE_DWEB_ATTACH_TIMEOUT; default 300)
   --help                this text
 
 Flags win over the environment, which wins over the config file. Keys of the config file:
-dataDir, listen, network, logLevel, maxUploadBytes, syncIntervalSeconds.`
+dataDir, listen, network, logLevel, maxUploadBytes, syncIntervalSeconds, attachTimeoutSeconds.`
 
 type Raw = {
   dataDir?: string | undefined
@@ -71,6 +75,7 @@ type Raw = {
   logLevel?: string | undefined
   maxUploadBytes?: string | number | undefined
   syncIntervalSeconds?: string | number | undefined
+  attachTimeoutSeconds?: string | number | undefined
 }
 
 const fail = (message: string) => {
@@ -142,6 +147,7 @@ const readConfigFile = (file: string, required: boolean): Raw => {
     "logLevel",
     "maxUploadBytes",
     "syncIntervalSeconds",
+    "attachTimeoutSeconds",
   ])
   for (const key of Object.keys(parsed))
     if (!known.has(key)) fail(`config file ${file}: unknown key ${JSON.stringify(key)}`)
@@ -201,6 +207,11 @@ export const resolveConfig = (
         pick(flags["sync-interval"], "SAVE_DWEB_SYNC_INTERVAL", "syncIntervalSeconds") ?? 10,
         0,
       ),
+      attachTimeoutSeconds: positiveInt(
+        "attach timeout",
+        pick(flags["attach-timeout"], "SAVE_DWEB_ATTACH_TIMEOUT", "attachTimeoutSeconds") ?? 300,
+        1,
+      ),
       configFile: fileUsed,
     },
   }
@@ -219,6 +230,7 @@ const parseFlags = (argv: ReadonlyArray<string>) =>
       "log-level": { type: "string" },
       "max-upload": { type: "string" },
       "sync-interval": { type: "string" },
+      "attach-timeout": { type: "string" },
       help: { type: "boolean", short: "h" },
     },
   }).values

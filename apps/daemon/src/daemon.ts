@@ -77,6 +77,7 @@ export const runDaemon = (config: DaemonConfig, environment: DaemonEnvironment) 
     const backend = yield* makeRealBackend({
       storageDir: join(config.dataDir, "backend"),
       network,
+      veilid: { readyTimeout: Duration.seconds(config.attachTimeoutSeconds) },
       // Members replicate each other's files: each loaded group follows its members'
       // repos and fetches what changed, at most one pass per interval.
       autoSync:

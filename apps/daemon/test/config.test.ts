@@ -34,6 +34,8 @@ describe("daemon configuration", () => {
     expect(c.listen).toEqual({ _tag: "Tcp", host: "127.0.0.1", port: DEFAULT_PORT })
     expect(c.network).toEqual({ _tag: "Public" })
     expect(c.logLevel).toBe("info")
+    expect(c.syncIntervalSeconds).toBe(10)
+    expect(c.attachTimeoutSeconds).toBe(300)
     expect(c.configFile).toBeUndefined()
   })
 

@@ -33,7 +33,7 @@ export const networkFlag = (testnet: Testnet, node: string, dir: string) => {
 export const startDaemon = async (
   dataDir: string,
   args: ReadonlyArray<string>,
-  readyMillis = 120_000,
+  readyMillis = 300_000,
 ): Promise<RunningDaemon> => {
   const child = spawn(process.execPath, [daemonBin, "--data-dir", dataDir, ...args], {
     stdio: ["ignore", "pipe", "pipe"],

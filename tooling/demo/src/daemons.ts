@@ -119,7 +119,7 @@ export const runDaemonDemo = (options: DaemonDemoOptions) =>
         Effect.sync(() => rmSync(work, { recursive: true, force: true })),
       )
       const groupName = options.groupName ?? "Field reports"
-      const readySeconds = options.readySeconds ?? 180
+      const readySeconds = options.readySeconds ?? 300
       const started = performance.now()
       const step = <A, R>(
         id: DaemonStepId,
@@ -187,6 +187,9 @@ export const runDaemonDemo = (options: DaemonDemoOptions) =>
                   `config:${config}`,
                   "--listen",
                   "127.0.0.1:0",
+                  // No background replication: bob's download below is the fetch itself.
+                  "--sync-interval",
+                  "0",
                   "--timeout",
                   String(readySeconds),
                 ])
