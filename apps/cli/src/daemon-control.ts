@@ -2,7 +2,7 @@ import { spawn } from "node:child_process"
 import { closeSync, existsSync, mkdirSync, openSync, readFileSync } from "node:fs"
 import { createRequire } from "node:module"
 import { dirname, join } from "node:path"
-import { type DaemonState, readState } from "@save-dweb/daemon"
+import { type DaemonState, isAlive, readState } from "@save-dweb/daemon"
 import { Data, Effect } from "effect"
 
 export class DaemonNotRunning extends Data.TaggedError("DaemonNotRunning")<{
@@ -21,15 +21,6 @@ export class DaemonStartFailed extends Data.TaggedError("DaemonStartFailed")<{
 export class DaemonStopFailed extends Data.TaggedError("DaemonStopFailed")<{
   readonly message: string
 }> {}
-
-export const isAlive = (pid: number) => {
-  try {
-    process.kill(pid, 0)
-    return true
-  } catch (cause) {
-    return (cause as NodeJS.ErrnoException).code === "EPERM"
-  }
-}
 
 /** The running daemon's state on `dataDir`, if its process is alive. */
 export const runningDaemon = (dataDir: string): DaemonState | undefined => {

@@ -5,6 +5,7 @@ import { createHash, randomBytes } from "node:crypto"
 import { mkdtempSync, readFileSync, writeFileSync } from "node:fs"
 import { tmpdir } from "node:os"
 import { join } from "node:path"
+import { eventuallyAsync } from "@save-dweb/test-support"
 import { startTestnet, type Testnet } from "@save-dweb/veilid-testnet"
 import { afterAll, beforeAll, describe, expect, it } from "vitest"
 import { cliJson, runCli } from "./run-cli.ts"
@@ -46,19 +47,6 @@ const daemon = async (node: string) => {
 }
 
 const sha = (b: Uint8Array) => createHash("sha256").update(b).digest("hex")
-
-/** Retries a CLI call until it exits 0 (DHT values take a moment to travel). */
-const eventually = async <A>(f: () => Promise<A>, millis = 90_000): Promise<A> => {
-  const deadline = Date.now() + millis
-  for (;;) {
-    try {
-      return await f()
-    } catch (error) {
-      if (Date.now() > deadline) throw error
-      await new Promise((r) => setTimeout(r, 500))
-    }
-  }
-}
 
 describe("the save-dweb CLI against daemons on a private testnet", () => {
   it("without a daemon: exit 3 and how to start one; bad usage: exit 2", async () => {
@@ -144,14 +132,14 @@ describe("the save-dweb CLI against daemons on a private testnet", () => {
       alice("group", "invite", g.key, "--tier", "write"),
     )
     expect(link).toMatch(/^save\+dweb:invite\?v=1&cap=write/)
-    const joined = await eventually(() =>
+    const joined = await eventuallyAsync(() =>
       cliJson<{ tier: string }>(bob("group", "join", link, "--member-name", "bob")),
     )
     expect(joined.tier).toBe("write")
     const bobFile = join(work, "bob.txt")
     writeFileSync(bobFile, "from bob\n")
     await cliJson(bob("file", "add", g.key, bobFile))
-    const members = await eventually(async () => {
+    const members = await eventuallyAsync(async () => {
       const ms = await cliJson<Array<{ name: string | null; mine: boolean }>>(
         alice("members", g.key),
       )
@@ -167,7 +155,7 @@ describe("the save-dweb CLI against daemons on a private testnet", () => {
     )
     expect(repos.length).toBe(2)
     const bobRepo = repos.find((r) => !r.mine)?.key as string
-    const seen = await eventually(async () => {
+    const seen = await eventuallyAsync(async () => {
       const fs = await cliJson<Array<{ name: string; status: string; owner: string }>>(
         alice("file", "ls", g.key),
       )
@@ -197,7 +185,7 @@ describe("the save-dweb CLI against daemons on a private testnet", () => {
 
     // bob deletes his file; alice's listing drops it.
     await cliJson(bob("file", "rm", g.key, "bob.txt"))
-    await eventually(async () => {
+    await eventuallyAsync(async () => {
       const fs = await cliJson<Array<{ name: string }>>(alice("file", "ls", g.key))
       if (fs.some((f) => f.name === "bob.txt")) throw new Error("still listed")
     })
@@ -213,7 +201,7 @@ describe("the save-dweb CLI against daemons on a private testnet", () => {
     const tabletFile = join(work, "tablet.txt")
     writeFileSync(tabletFile, "from bob's tablet\n")
     await cliJson(tablet("file", "add", g.key, tabletFile))
-    await eventually(async () => {
+    await eventuallyAsync(async () => {
       const fs = await cliJson<Array<{ name: string; owner: string }>>(alice("file", "ls", g.key))
       if (!fs.some((f) => f.name === "tablet.txt" && f.owner === "bob")) throw new Error("not yet")
     })

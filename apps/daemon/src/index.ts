@@ -13,4 +13,4 @@ export {
   usage,
 } from "./config.ts"
 export { type DaemonEnvironment, runDaemon, VERSION } from "./daemon.ts"
-export { type DaemonState, readState, STATE_FILE, statePath } from "./state.ts"
+export { type DaemonState, isAlive, readState, STATE_FILE, statePath } from "./state.ts"

@@ -3,6 +3,7 @@
 // token and with a wrong one, and answered with its documented shape; bad input gets a
 // typed 4xx, never a 5xx. Run inside `veilid-testnet exec` (the `test` script does).
 import { randomBytes } from "node:crypto"
+import { eventuallyAsync } from "@save-dweb/test-support"
 import { startTestnet, type Testnet } from "@save-dweb/veilid-testnet"
 import { afterAll, beforeAll, describe, expect, it } from "vitest"
 import { networkFlag, type RunningDaemon, startDaemon, tempDir } from "./harness.ts"
@@ -75,19 +76,6 @@ const call = async (
 }
 
 const json = async (r: Response) => (await r.json()) as Record<string, unknown> & Array<unknown>
-
-/** Retries until `f` does not throw (values take a moment to cross the DHT). */
-const eventually = async <A>(f: () => Promise<A>, millis = 90_000): Promise<A> => {
-  const deadline = Date.now() + millis
-  for (;;) {
-    try {
-      return await f()
-    } catch (error) {
-      if (Date.now() > deadline) throw error
-      await new Promise((r) => setTimeout(r, 500))
-    }
-  }
-}
 
 describe("the RPC contract on a real daemon", () => {
   it("every route but health refuses a missing or wrong token with 401 Unauthorized", async () => {
@@ -196,7 +184,7 @@ describe("the RPC contract on a real daemon", () => {
     expect(await past.json()).toMatchObject({ error: "RangeNotSatisfiable" })
 
     // bob joins with the write link; both repos and members appear.
-    const joined = await eventually(async () => {
+    const joined = await eventuallyAsync(async () => {
       const r = await call(
         b,
         "POST",
@@ -208,7 +196,7 @@ describe("the RPC contract on a real daemon", () => {
       return (await r.json()) as { tier: string; slot: number }
     })
     expect(joined.tier).toBe("write")
-    const members = await eventually(async () => {
+    const members = await eventuallyAsync(async () => {
       const ms = (await json(
         await call(a, "GET", "/v1/groups/{group}/members", { group: g.key }),
       )) as Array<{

@@ -6,6 +6,7 @@ import { createHash, randomBytes } from "node:crypto"
 import { existsSync, statSync } from "node:fs"
 import { join } from "node:path"
 import { makeClient, type RpcClient } from "@save-dweb/rpc-server"
+import { eventuallyAsync } from "@save-dweb/test-support"
 import { startTestnet, type Testnet } from "@save-dweb/veilid-testnet"
 import { Effect, Exit, Scope, Stream } from "effect"
 import { afterAll, beforeAll, describe, expect, it } from "vitest"
@@ -54,19 +55,6 @@ const stop = async (d: RunningDaemon, signal: NodeJS.Signals = "SIGTERM") => {
   return d.exited
 }
 
-/** Retries `f` until it succeeds (a DHT value takes a few round trips to arrive). */
-const eventually = async <A>(f: () => Promise<A>, millis = 90_000): Promise<A> => {
-  const deadline = Date.now() + millis
-  for (;;) {
-    try {
-      return await f()
-    } catch (error) {
-      if (Date.now() > deadline) throw error
-      await new Promise((r) => setTimeout(r, 500))
-    }
-  }
-}
-
 describe("save-dweb-daemon on a private testnet", () => {
   it("starts, keeps its token 0600, refuses a second daemon on its data dir, stops on SIGTERM clearing its route, and keeps groups and files across a restart", async () => {
     const dirA = tempDir()
@@ -96,8 +84,8 @@ describe("save-dweb-daemon on a private testnet", () => {
     // no sync call.
     const c = await start(tempDir(), "keep-c", ["--sync-interval", "1"])
     const cc = await clientOf(c)
-    await eventually(() => run(cc.groups.join({ link })))
-    await eventually(async () => {
+    await eventuallyAsync(() => run(cc.groups.join({ link })))
+    await eventuallyAsync(async () => {
       const [f] = await run(cc.files.list(g.key, g.repo as string))
       if (f?.status !== "local") throw new Error(`not replicated yet: ${f?.status}`)
     })
@@ -106,8 +94,8 @@ describe("save-dweb-daemon on a private testnet", () => {
     // bob replicates nothing by himself: what he has, he downloaded.
     const b = await start(dirB, "keep-b", ["--sync-interval", "0"])
     const cb = await clientOf(b)
-    await eventually(() => run(cb.groups.join({ link })))
-    const fromA = await eventually(() =>
+    await eventuallyAsync(() => run(cb.groups.join({ link })))
+    const fromA = await eventuallyAsync(() =>
       run(
         Effect.scoped(
           Effect.flatMap(cb.files.download(g.key, g.repo as string, "notes.bin"), (d) =>
@@ -129,7 +117,7 @@ describe("save-dweb-daemon on a private testnet", () => {
     // Its route is gone from its repo record: bob, who has no copy of a second file, is told
     // that no peer can be reached instead of waiting on a dead route.
     await run(cb.files.unpin(g.key, g.repo as string, "notes.bin"))
-    const offline = await eventually(async () => {
+    const offline = await eventuallyAsync(async () => {
       const exit = await Effect.runPromiseExit(
         Effect.scoped(cb.files.download(g.key, g.repo as string, "notes.bin")),
       )

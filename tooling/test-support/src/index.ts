@@ -56,3 +56,19 @@ export const bytesOf = <E, R>(stream: Stream.Stream<Uint8Array, E, R>) =>
 /** `size` bytes of a repeating pattern. */
 export const pattern = (size: number, seed = 7): Uint8Array =>
   Uint8Array.from({ length: size }, (_, i) => (i * 31 + seed) & 0xff)
+
+/**
+ * `f` again every 500 ms until it resolves, for tests written with promises (processes,
+ * raw HTTP); its last error once `millis` have passed.
+ */
+export const eventuallyAsync = async <A>(f: () => Promise<A>, millis = 90_000): Promise<A> => {
+  const deadline = Date.now() + millis
+  for (;;) {
+    try {
+      return await f()
+    } catch (error) {
+      if (Date.now() > deadline) throw error
+      await new Promise((resolve) => setTimeout(resolve, 500))
+    }
+  }
+}
