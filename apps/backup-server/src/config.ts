@@ -30,6 +30,8 @@ export interface ProcessConfig {
   readonly minSyncSeconds: number
   /** A group whose pass failed is retried backing off up to this many seconds. */
   readonly maxRetrySeconds: number
+  /** Every group gets a pass at least this often (seconds), change or not; 0: only on changes. */
+  readonly pollSeconds: number
   /** Seconds between `memory` log lines (RSS, heap); 0: none. */
   readonly memoryLogSeconds: number
   /** Iroh's bind addresses (default any interface, random port). */
@@ -67,13 +69,14 @@ lines on stderr. SIGINT or SIGTERM stop it cleanly; a restart keeps its groups a
   --max-groups N         groups held at most (env SAVE_DWEB_BACKUP_MAX_GROUPS; default ${DEFAULT_MAX_GROUPS})
   --min-sync SECS        passes of one group at least this far apart (default 1)
   --max-retry SECS       a failing group is retried backing off up to this (default 60)
+  --poll SECS            a pass of every group at least this often, 0 = only on changes (default 30)
   --memory-log SECS      log RSS and heap every SECS seconds, 0 = never (default 300)
   --iroh-ipv4 ADDR       Iroh's IPv4 bind address, e.g. 0.0.0.0:4919 (default any, random port)
   --iroh-ipv6 ADDR       Iroh's IPv6 bind address, e.g. [::]:4919
   --help                 this text
 
 Keys of the config file: dataDir, network, name, logLevel, maxGroups, minSyncSeconds,
-maxRetrySeconds, memoryLogSeconds, irohIpv4, irohIpv6. Relative paths in it are relative to the file.`
+maxRetrySeconds, pollSeconds, memoryLogSeconds, irohIpv4, irohIpv6. Relative paths in it are relative to the file.`
 
 type Raw = {
   dataDir?: string | undefined
@@ -84,6 +87,7 @@ type Raw = {
   minSyncSeconds?: string | number | undefined
   maxRetrySeconds?: string | number | undefined
   memoryLogSeconds?: string | number | undefined
+  pollSeconds?: string | number | undefined
   irohIpv4?: string | undefined
   irohIpv6?: string | undefined
 }
@@ -97,6 +101,7 @@ const fileKeys: ReadonlyArray<keyof Raw> = [
   "minSyncSeconds",
   "maxRetrySeconds",
   "memoryLogSeconds",
+  "pollSeconds",
   "irohIpv4",
   "irohIpv6",
 ]
@@ -177,6 +182,7 @@ const parseFlags = (argv: ReadonlyArray<string>) =>
       "min-sync": { type: "string" },
       "max-retry": { type: "string" },
       "memory-log": { type: "string" },
+      poll: { type: "string" },
       "iroh-ipv4": { type: "string" },
       "iroh-ipv6": { type: "string" },
       help: { type: "boolean", short: "h" },
@@ -249,6 +255,12 @@ export const resolveConfig = (
     1,
     86_400,
   )
+  const pollSeconds = integer(
+    "poll",
+    pick(flags.poll, "SAVE_DWEB_BACKUP_POLL", "pollSeconds") ?? 30,
+    0,
+    86_400,
+  )
   const memoryLogSeconds = integer(
     "memory log",
     pick(flags["memory-log"], "SAVE_DWEB_BACKUP_MEMORY_LOG", "memoryLogSeconds") ?? 300,
@@ -273,6 +285,7 @@ export const resolveConfig = (
       minSyncSeconds,
       maxRetrySeconds,
       memoryLogSeconds,
+      pollSeconds,
       irohIpv4: irohIpv4 === undefined ? undefined : String(irohIpv4),
       irohIpv6: irohIpv6 === undefined ? undefined : String(irohIpv6),
       configFile: fileUsed,

@@ -80,6 +80,7 @@ const start = Effect.gen(function* () {
     maxGroups: config.maxGroups,
     minSyncInterval: `${config.minSyncSeconds} seconds`,
     maxSyncRetry: `${config.maxRetrySeconds} seconds`,
+    pollInterval: config.pollSeconds === 0 ? null : `${config.pollSeconds} seconds`,
     veilid: { readyTimeout: "120 seconds" },
     iroh: {
       ...(config.irohIpv4 === undefined ? {} : { ipv4Addr: config.irohIpv4 }),

@@ -84,6 +84,11 @@ export interface BackupServerOptions {
   readonly minSyncInterval?: Duration.Input
   /** Retries of a pass with failures back off to this (default 1 min). */
   readonly maxSyncRetry?: Duration.Input
+  /**
+   * A pass of every group at least this often, change or not (default 30 s; `null`: only
+   * on changes): a DHT watch notification that never arrives costs at most this.
+   */
+  readonly pollInterval?: Duration.Input | null
   /** After a group's loop fails (its record unreadable), it starts again after this (10 s). */
   readonly restartDelay?: Duration.Input
 }
@@ -170,6 +175,9 @@ export const makeBackupServer = (
       asBackup: identity.record,
       minInterval: options.minSyncInterval ?? Duration.seconds(1),
       retryMax: options.maxSyncRetry ?? Duration.minutes(1),
+      ...(options.pollInterval === null
+        ? {}
+        : { maxIdle: options.pollInterval ?? Duration.seconds(30) }),
     }
     const restartDelay = options.restartDelay ?? Duration.seconds(10)
 

@@ -46,6 +46,8 @@ describe("configuration", () => {
     assert.deepStrictEqual(config.network, { _tag: "Public" })
     assert.strictEqual(config.logLevel, "info")
     assert.strictEqual(config.maxGroups, 64)
+    assert.strictEqual(config.pollSeconds, 30)
+    assert.strictEqual(config.memoryLogSeconds, 300)
     assert.strictEqual(config.configFile, undefined)
   })
 

@@ -973,12 +973,20 @@ export const makeDataRepos = (
     const spacing = Duration.toMillis(Duration.fromInputUnsafe(options.minInterval ?? "1 second"))
     const initial = Duration.toMillis(Duration.fromInputUnsafe(options.retryInitial ?? "1 second"))
     const max = Duration.toMillis(Duration.fromInputUnsafe(options.retryMax ?? "1 minute"))
+    const settle = Duration.toMillis(Duration.fromInputUnsafe(options.settle ?? "2 seconds"))
+    const maxIdle =
+      options.maxIdle === undefined
+        ? undefined
+        : Duration.toMillis(Duration.fromInputUnsafe(options.maxIdle))
     let retry = initial
+    let previous: ReadonlyMap<RecordKey, BlobHash> = new Map()
     while (true) {
       const result = yield* syncAll(group, options)
       if (options.onResult !== undefined) yield* options.onResult(result)
       const ended = yield* Clock.currentTimeMillis
-      const change = nextChange(group).pipe(
+      const moved = [...result.synced].some(([repo, root]) => previous.get(repo) !== root)
+      previous = result.synced
+      const watched = nextChange(group).pipe(
         // A watch that fails (DHT timeout) is a reason to look again, not to stop.
         Effect.catch((e) =>
           Effect.andThen(
@@ -987,10 +995,19 @@ export const makeDataRepos = (
           ),
         ),
       )
+      // A notification Veilid does not deliver would otherwise wait for the watch's reconcile.
+      const change =
+        maxIdle === undefined ? watched : Effect.raceFirst(watched, Effect.sleep(maxIdle))
       if (result.failed.size > 0) {
         // Failed repos are retried without waiting for a change, backing off.
         yield* Effect.raceFirst(change, Effect.sleep(retry))
         retry = Math.min(max, retry * 2)
+      } else if (moved) {
+        // Writes often come in bursts (write, then delete): a watch set up after the pass
+        // may start from a node that has not seen the last one yet, and would wait for its
+        // next reconcile. One more pass shortly after a pass that moved catches it.
+        yield* Effect.raceFirst(change, Effect.sleep(settle))
+        retry = initial
       } else {
         yield* change
         retry = initial

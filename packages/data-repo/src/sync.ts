@@ -47,6 +47,16 @@ export interface KeepSyncedOptions extends SyncOptions {
   readonly retryInitial?: Duration.Input
   /** …doubling after each failing pass up to this (default 1 min); a clean pass resets it. */
   readonly retryMax?: Duration.Input
+  /**
+   * After a pass that copied something new, the next one comes after this at the latest
+   * (default 2 s), change or not: the last of a burst of writes is not left to the watch.
+   */
+  readonly settle?: Duration.Input
+  /**
+   * The longest wait between passes, change or not (default: none, only changes and
+   * retries start a pass). Bounds how stale a copy gets when a watch notification is lost.
+   */
+  readonly maxIdle?: Duration.Input
 }
 
 /** What `syncAll` reports as it goes. */
