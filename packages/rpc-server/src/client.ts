@@ -5,7 +5,7 @@ import { createReadStream } from "node:fs"
 import * as NodeHttpClient from "@effect/platform-node/NodeHttpClient"
 import { Context, Data, Effect, Layer, Option, Pull, Schema, type Scope, Stream } from "effect"
 import { HttpClient, HttpClientRequest, type HttpClientResponse } from "effect/http"
-import { HttpApiClient } from "effect/http-api"
+import { HttpApiClient, type OpenApi } from "effect/http-api"
 import { Api } from "./api.ts"
 import { type ApiError, apiError, InvalidFileName, isApiErrorTag } from "./errors.ts"
 import type {
@@ -65,6 +65,10 @@ export type RepoKey = string
 
 export interface RpcClient {
   readonly health: Effect.Effect<Health, ClientError>
+  /** The API's OpenAPI document (`GET /openapi.json`; needs the token like every route but health). */
+  readonly openapi: Effect.Effect<OpenApi.OpenAPISpec, ClientError>
+  /** The API's HTML docs page (`GET /docs`; needs the token). */
+  readonly docs: Effect.Effect<string, ClientError>
   readonly status: Effect.Effect<Status, ClientError>
   /** Server-sent events as they happen (heartbeats left out); ends with the connection. */
   readonly events: Stream.Stream<ServerEvent, ClientError>
@@ -168,6 +172,15 @@ const fileStream = (path: string): Stream.Stream<Uint8Array, TransportError> =>
 
 const CONTENT_RANGE = /^bytes (\d+)-(\d+)\/(\d+)$/
 
+/** What an OpenAPI document must have to be taken as one (the rest passes as it came). */
+const isOpenApiDocument = Schema.is(
+  Schema.Struct({
+    openapi: Schema.String,
+    info: Schema.Struct({ title: Schema.String }),
+    paths: Schema.Record(Schema.String, Schema.Unknown),
+  }),
+)
+
 /**
  * A client for a server started with `serve` (its `url` and `token`), living in the
  * current scope (its connection pool closes with it).
@@ -221,6 +234,30 @@ export const makeClient = (options: ClientOptions): Effect.Effect<RpcClient, nev
         if (bodyFailure !== undefined) return yield* Effect.fail(bodyFailure.error)
         return yield* Effect.fail(toClientError(result.failure))
       })
+
+    /** The text of a route outside the HttpApi (`/openapi.json`, `/docs`), with the token. */
+    const describeText = (path: string) =>
+      Effect.gen(function* () {
+        const response = yield* http
+          .execute(authed(HttpClientRequest.get(`${baseUrl.replace(/\/$/, "")}${path}`)))
+          .pipe(Effect.mapError((e) => new TransportError({ message: describe(e), cause: e })))
+        if (response.status !== 200) return yield* Effect.flatMap(errorOf(response), Effect.fail)
+        return yield* response.text.pipe(
+          Effect.mapError((e) => new TransportError({ message: describe(e), cause: e })),
+        )
+      })
+
+    const openapi = Effect.gen(function* () {
+      const text = yield* describeText("/openapi.json")
+      const parsed = yield* Effect.try({
+        try: (): unknown => JSON.parse(text),
+        catch: (cause) => new TransportError({ message: "/openapi.json is not JSON", cause }),
+      })
+      if (!isOpenApiDocument(parsed)) {
+        return yield* new TransportError({ message: "/openapi.json is not an OpenAPI document" })
+      }
+      return parsed as unknown as OpenApi.OpenAPISpec
+    })
 
     const download = (
       group: string,
@@ -291,6 +328,8 @@ export const makeClient = (options: ClientOptions): Effect.Effect<RpcClient, nev
 
     const rpc: RpcClient = {
       health: call(client.health()),
+      openapi,
+      docs: describeText("/docs"),
       status: call(client.status()),
       events: Stream.filter(allEvents, notHeartbeat),
       subscribe,

@@ -1,4 +1,5 @@
 // `/docs`: a plain HTML page made from the OpenAPI document at start (no scripts, no CDN).
+// Both it and `/openapi.json` are served behind the bearer token, like the API.
 import { OpenApi } from "effect/http-api"
 import { Api } from "./api.ts"
 
@@ -64,7 +65,7 @@ td,th{border:1px solid #ccc;padding:.3em .5em;vertical-align:top;text-align:left
 </head><body>
 <h1>${escapeHtml(spec.info.title)}</h1>
 <p>${escapeHtml(spec.info.description ?? "")}</p>
-<p>The full description, with every schema: <a href="/openapi.json">/openapi.json</a>.</p>
+<p>The full description, with every schema, is <code>GET /openapi.json</code> (with the same token; <code>save-dweb api openapi</code> saves it).</p>
 <table><thead><tr><th>method</th><th>path</th><th>operation</th><th>what it does</th><th>body</th><th>success</th><th>errors</th><th>auth</th></tr></thead>
 <tbody>
 ${rows.join("\n")}

@@ -16,11 +16,10 @@ import {
   Deferred,
   Duration,
   Effect,
-  Exit,
   Layer,
   Option,
   Redacted,
-  Scope,
+  type Scope,
   Stream,
   type Types,
 } from "effect"
@@ -31,7 +30,7 @@ import {
   HttpServerError,
   HttpServerResponse,
 } from "effect/http"
-import { HttpApiBuilder, HttpApiError } from "effect/http-api"
+import { HttpApiBuilder, HttpApiError, HttpApiSecurity } from "effect/http-api"
 import { Api, Auth, Decoding } from "./api.ts"
 import { docsPage, openApiDocument } from "./docs.ts"
 import { toApiError } from "./error-mapping.ts"
@@ -122,13 +121,22 @@ const requestErrorOf = (cause: Cause.Cause<unknown>): ApiError | undefined => {
   return undefined
 }
 
+const unauthorized = () => new Unauthorized({ message: "missing or wrong bearer token" })
+
 const authLayer = (token: string) =>
   Layer.succeed(Auth)({
     bearer: (httpEffect, { credential }) =>
-      tokensEqual(Redacted.value(credential), token)
-        ? httpEffect
-        : Effect.fail(new Unauthorized({ message: "missing or wrong bearer token" })),
+      tokensEqual(Redacted.value(credential), token) ? httpEffect : Effect.fail(unauthorized()),
   })
+
+/**
+ * A route outside the HttpApi (`/openapi.json`, `/docs`) behind the same bearer token,
+ * read from the request as the API's own security does.
+ */
+const withToken = (token: string, response: HttpServerResponse.HttpServerResponse) =>
+  Effect.map(HttpApiBuilder.securityDecode(HttpApiSecurity.bearer), (credential) =>
+    tokensEqual(Redacted.value(credential), token) ? response : errorResponse(unauthorized()),
+  )
 
 const decodingLayer = (maxJsonBytes: number) =>
   Layer.succeed(Decoding)((httpEffect) =>
@@ -231,11 +239,11 @@ const handlers = (
       .handle("events", () =>
         Effect.gen(function* () {
           // Subscribed before the answer starts, and the first event is a heartbeat: a
-          // client that has read one misses nothing that happens after.
-          const scope = yield* Scope.make()
-          const events = (yield* Scope.provide(scope)(
-            backend.subscribe,
-          )) as Stream.Stream<ServerEvent>
+          // client that has read one misses nothing that happens after. The subscription
+          // lives in the request's scope, which the server closes however the request
+          // ends: the stream written out and ended, or the connection closed, even before
+          // the answer started (the stream is then never run).
+          const events = (yield* backend.subscribe) as Stream.Stream<ServerEvent>
           const heartbeat: Stream.Stream<ServerEvent> = Stream.tick(HEARTBEAT).pipe(
             Stream.mapEffect(() =>
               Effect.map(Clock.currentTimeMillis, (at): ServerEvent => ({ _tag: "Heartbeat", at })),
@@ -247,7 +255,6 @@ const handlers = (
           ).pipe(
             // Ended when the server stops, so its shutdown does not wait for listeners.
             Stream.interruptWhen(Deferred.await(closing)),
-            Stream.ensuring(Scope.close(scope, Exit.void)),
           )
         }),
       ),
@@ -506,8 +513,13 @@ export const serve = (options: ServeOptions): Effect.Effect<Served, ServeError, 
           decodingLayer(options.maxJsonBytes ?? DEFAULT_MAX_JSON_BYTES),
         ]),
       ),
-      HttpRouter.add("GET", "/docs", HttpServerResponse.html(docs)),
-      HttpRouter.add("GET", "/openapi.json", HttpServerResponse.jsonUnsafe(openApiDocument())),
+      // The API's description needs the token too: every route but health does.
+      HttpRouter.add("GET", "/docs", withToken(token, HttpServerResponse.html(docs))),
+      HttpRouter.add(
+        "GET",
+        "/openapi.json",
+        withToken(token, HttpServerResponse.jsonUnsafe(openApiDocument())),
+      ),
       errorShape,
     )
     const server = NodeHttpServer.layer(
@@ -523,6 +535,9 @@ export const serve = (options: ServeOptions): Effect.Effect<Served, ServeError, 
     )
     const context = yield* Layer.build(
       HttpRouter.serve(routes, {
+        // A file name may be 255 UTF-8 bytes, up to 765 characters percent-encoded;
+        // the router's default (100) would answer a long name with 404.
+        routerConfig: { maxParamLength: 1024 },
         disableListenLog: true,
         disableLogger: options.logRequests !== true,
       }).pipe(Layer.provideMerge(server)),

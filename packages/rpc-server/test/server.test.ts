@@ -1,9 +1,11 @@
 // Contract tests of the server over backends on memory networks: every route through the
 // typed client and through raw HTTP, auth, typed 4xx for bad input, ranges, limits.
 import { stat, writeFile } from "node:fs/promises"
+import { connect } from "node:net"
 import { join } from "node:path"
 import { assert, describe, it } from "@effect/vitest"
-import { Effect, Fiber, Option, Stream } from "effect"
+import type { BackendShape } from "@save-dweb/backend"
+import { Effect, Fiber, Option, Queue, Stream } from "effect"
 import { makeClient, type ServerEvent, serve } from "../src/index.ts"
 import {
   bytesOf,
@@ -58,40 +60,50 @@ const routes = (group: string): ReadonlyArray<readonly [string, string, RequestI
 }
 
 describe("the API over a memory backend", () => {
-  it.live("health answers without a token; every other route refuses a missing or wrong one", () =>
-    Effect.gen(function* () {
-      const a = yield* node(yield* networks)
-      const health = yield* raw(`${a.served.url}/v1/health`)
-      assert.strictEqual(health.status, 200)
-      assert.deepStrictEqual(JSON.parse(health.text), { ok: true, api: "v1" })
-      assert.deepStrictEqual(yield* a.client.health, { ok: true, api: "v1" })
-      const g = yield* a.client.groups.create({ name: "Guarded" })
-      for (const [method, path, init] of routes(g.key)) {
-        for (const headers of [
-          {},
-          bearer("wrong"),
-          bearer(`${a.served.token}x`),
-          { authorization: a.served.token },
-        ]) {
-          const answer = yield* raw(`${a.served.url}${path}`, {
-            ...init,
-            method,
-            headers: { ...(init?.headers as Record<string, string>), ...headers },
-          })
-          assert.strictEqual(answer.status, 401, `${method} ${path}`)
-          assert.deepStrictEqual(errorOf(answer.text).error, "Unauthorized")
+  it.live(
+    "health answers without a token; every other route, the OpenAPI document and /docs refuse a missing or wrong one",
+    () =>
+      Effect.gen(function* () {
+        const a = yield* node(yield* networks)
+        const health = yield* raw(`${a.served.url}/v1/health`)
+        assert.strictEqual(health.status, 200)
+        assert.deepStrictEqual(JSON.parse(health.text), { ok: true, api: "v1" })
+        assert.deepStrictEqual(yield* a.client.health, { ok: true, api: "v1" })
+        const g = yield* a.client.groups.create({ name: "Guarded" })
+        const described: ReadonlyArray<readonly [string, string, RequestInit?]> = [
+          ["GET", "/openapi.json"],
+          ["GET", "/docs"],
+        ]
+        for (const [method, path, init] of [...routes(g.key), ...described]) {
+          for (const headers of [
+            {},
+            bearer("wrong"),
+            bearer(`${a.served.token}x`),
+            { authorization: a.served.token },
+          ]) {
+            const answer = yield* raw(`${a.served.url}${path}`, {
+              ...init,
+              method,
+              headers: { ...(init?.headers as Record<string, string>), ...headers },
+            })
+            assert.strictEqual(answer.status, 401, `${method} ${path}`)
+            assert.deepStrictEqual(errorOf(answer.text).error, "Unauthorized")
+          }
         }
-      }
-      // The group is untouched by all of that.
-      assert.deepStrictEqual(
-        (yield* a.client.groups.list).map((s) => s.key),
-        [g.key],
-      )
-      const anonymous = yield* makeClient({ baseUrl: a.served.url })
-      assert.strictEqual((yield* failureOf(anonymous.groups.list))._tag, "Unauthorized")
-      const wrong = yield* makeClient({ baseUrl: a.served.url, token: "nope" })
-      assert.strictEqual((yield* failureOf(wrong.status))._tag, "Unauthorized")
-    }).pipe(Effect.scoped),
+        // The group is untouched by all of that.
+        assert.deepStrictEqual(
+          (yield* a.client.groups.list).map((s) => s.key),
+          [g.key],
+        )
+        const anonymous = yield* makeClient({ baseUrl: a.served.url })
+        assert.strictEqual((yield* failureOf(anonymous.groups.list))._tag, "Unauthorized")
+        assert.strictEqual((yield* failureOf(anonymous.openapi))._tag, "Unauthorized")
+        assert.strictEqual((yield* failureOf(anonymous.docs))._tag, "Unauthorized")
+        const wrong = yield* makeClient({ baseUrl: a.served.url, token: "nope" })
+        assert.strictEqual((yield* failureOf(wrong.status))._tag, "Unauthorized")
+        assert.strictEqual((yield* failureOf(wrong.openapi))._tag, "Unauthorized")
+        assert.strictEqual((yield* failureOf(wrong.docs))._tag, "Unauthorized")
+      }).pipe(Effect.scoped),
   )
 
   it.live("groups: create, get, list, invite per tier, join, members, repos, sync, leave", () =>
@@ -484,6 +496,58 @@ describe("the API over a memory backend", () => {
       }).pipe(Effect.scoped),
   )
 
+  it.live(
+    "events: a request dropped before its answer starts, or while it streams, releases its subscription",
+    () =>
+      Effect.gen(function* () {
+        const inner = yield* memoryBackend(yield* networks)
+        // The backend's subscriptions, observed: each says when it is made and released.
+        const log = yield* Queue.unbounded<"subscribed" | "released">()
+        let hold = true
+        const backend: BackendShape = {
+          ...inner,
+          subscribe: Effect.gen(function* () {
+            yield* Effect.acquireRelease(Queue.offer(log, "subscribed"), () =>
+              Queue.offer(log, "released"),
+            )
+            // Held: the answer cannot start before the client goes away.
+            if (hold) yield* Effect.never
+            return yield* inner.subscribe
+          }),
+        }
+        const served = yield* serve({ backend, dataDir: yield* tempDir, listen: { port: 0 } })
+        if (served.address._tag !== "Tcp") return assert.fail("expected TCP")
+        const next = Queue.take(log).pipe(Effect.timeout("10 seconds"))
+
+        // Dropped before the answer starts: the connection closes while subscribing.
+        const socket = connect(served.address.port, served.address.host)
+        socket.on("error", () => {})
+        socket.write(
+          `GET /v1/events HTTP/1.1\r\nhost: localhost\r\nauthorization: Bearer ${served.token}\r\n\r\n`,
+        )
+        assert.strictEqual(yield* next, "subscribed")
+        socket.destroy()
+        assert.strictEqual(yield* next, "released")
+
+        // Dropped while streaming: after the first heartbeat arrived.
+        hold = false
+        const controller = new AbortController()
+        const first = yield* Effect.promise(async () => {
+          const response = await fetch(`${served.url}/v1/events`, {
+            headers: bearer(served.token),
+            signal: controller.signal,
+          })
+          const reader = (response.body as ReadableStream<Uint8Array>).getReader()
+          return new TextDecoder().decode((await reader.read()).value)
+        })
+        assert.match(first, /Heartbeat/)
+        assert.strictEqual(yield* next, "subscribed")
+        controller.abort()
+        assert.strictEqual(yield* next, "released")
+        assert.strictEqual(yield* Queue.size(log), 0)
+      }).pipe(Effect.scoped),
+  )
+
   it.live("pairing: a new device takes the member over and writes; another member reads it", () =>
     Effect.gen(function* () {
       const nets = yield* networks
@@ -529,37 +593,44 @@ describe("the API over a memory backend", () => {
     }).pipe(Effect.scoped),
   )
 
-  it.live("the OpenAPI document describes every route; /docs lists them without scripts", () =>
-    Effect.gen(function* () {
-      const a = yield* node(yield* networks)
-      const doc = JSON.parse((yield* raw(`${a.served.url}/openapi.json`)).text) as {
-        paths: Record<string, Record<string, { responses: Record<string, unknown> }>>
-      }
-      const described = Object.entries(doc.paths).flatMap(([path, methods]) =>
-        Object.keys(methods).map((m) => `${m.toUpperCase()} ${path}`),
-      )
-      for (const [method, path] of routes("{group}")) {
-        const template = path
-          .replace(encodeURIComponent("{group}"), "{group}")
-          .replace("/repos/mine/", "/repos/{repo}/")
-          .replace("/files/a.bin", "/files/{name}")
-        assert.include(described, `${method} ${template}`)
-      }
-      assert.include(described, "GET /v1/health")
-      const download = doc.paths["/v1/groups/{group}/repos/{repo}/files/{name}"]?.get
-      assert.includeMembers(Object.keys(download?.responses ?? {}), [
-        "200",
-        "206",
-        "401",
-        "404",
-        "416",
-      ])
-      const docs = yield* raw(`${a.served.url}/docs`)
-      assert.strictEqual(docs.status, 200)
-      assert.match(docs.headers.get("content-type") ?? "", /text\/html/)
-      assert.include(docs.text, "/v1/groups/{group}/repos/{repo}/files/{name}")
-      assert.notInclude(docs.text, "<script")
-    }).pipe(Effect.scoped),
+  it.live(
+    "the OpenAPI document describes every route; /docs lists them without scripts (both with the token)",
+    () =>
+      Effect.gen(function* () {
+        const a = yield* node(yield* networks)
+        const doc = JSON.parse(
+          (yield* raw(`${a.served.url}/openapi.json`, { headers: bearer(a.served.token) })).text,
+        ) as {
+          paths: Record<string, Record<string, { responses: Record<string, unknown> }>>
+        }
+        const described = Object.entries(doc.paths).flatMap(([path, methods]) =>
+          Object.keys(methods).map((m) => `${m.toUpperCase()} ${path}`),
+        )
+        for (const [method, path] of routes("{group}")) {
+          const template = path
+            .replace(encodeURIComponent("{group}"), "{group}")
+            .replace("/repos/mine/", "/repos/{repo}/")
+            .replace("/files/a.bin", "/files/{name}")
+          assert.include(described, `${method} ${template}`)
+        }
+        assert.include(described, "GET /v1/health")
+        const download = doc.paths["/v1/groups/{group}/repos/{repo}/files/{name}"]?.get
+        assert.includeMembers(Object.keys(download?.responses ?? {}), [
+          "200",
+          "206",
+          "401",
+          "404",
+          "416",
+        ])
+        const docs = yield* raw(`${a.served.url}/docs`, { headers: bearer(a.served.token) })
+        assert.strictEqual(docs.status, 200)
+        assert.match(docs.headers.get("content-type") ?? "", /text\/html/)
+        assert.include(docs.text, "/v1/groups/{group}/repos/{repo}/files/{name}")
+        assert.notInclude(docs.text, "<script")
+        // The typed client reads both with its token: the same document and page.
+        assert.deepStrictEqual(yield* a.client.openapi, doc as unknown)
+        assert.strictEqual(yield* a.client.docs, docs.text)
+      }).pipe(Effect.scoped),
   )
 
   it.live("no CORS headers are sent", () =>
