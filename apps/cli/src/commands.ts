@@ -5,6 +5,7 @@ import { Writable } from "node:stream"
 import type { FileInfo, RpcClient, ServerEvent } from "@save-dweb/rpc-server"
 import { Console, Data, Effect, Fiber, Option, Stream } from "effect"
 import { Argument, Command, Flag } from "effect/cli"
+import { backupCommand } from "./backup-commands.ts"
 import { runningDaemon, startDaemon, stopDaemon } from "./daemon-control.ts"
 import { emit, formatBytes, type Output, progressBar, table } from "./output.ts"
 import { type CommonFlags, dataDirOf, resolveGroup, withSession } from "./session.ts"
@@ -646,7 +647,19 @@ const api = Command.make("api").pipe(
 )
 
 export const cli = root.pipe(
-  Command.withSubcommands([daemon, status, group, members, repos, file, sync, events, pair, api]),
+  Command.withSubcommands([
+    daemon,
+    status,
+    group,
+    members,
+    repos,
+    file,
+    sync,
+    events,
+    pair,
+    api,
+    backupCommand(flags),
+  ]),
 )
 
 export const runningOn = runningDaemon

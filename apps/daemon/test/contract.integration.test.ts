@@ -374,7 +374,37 @@ describe("the RPC contract on a real daemon", () => {
         "UnknownRepo",
       ],
       [await call(a, "GET", "/v1/nothing-here"), 404, "NotFound"],
+      [
+        await call(
+          a,
+          "POST",
+          "/v1/groups/{group}/backups",
+          { group: g.key },
+          { json: { link: "save+dweb:backup?v=1" } },
+        ),
+        400,
+        "InvalidLink",
+      ],
+      [
+        await call(
+          a,
+          "POST",
+          "/v1/groups/{group}/backups/remove",
+          { group: g.key },
+          { json: { link: "nonsense" } },
+        ),
+        400,
+        "InvalidLink",
+      ],
+      [
+        await call(a, "POST", "/v1/backups/groups", {}, { json: { link: "save+dweb:invite?v=1" } }),
+        400,
+        "InvalidLink",
+      ],
     )
+    expect(
+      await json(await call(a, "GET", "/v1/groups/{group}/backups", { group: g.key })),
+    ).toEqual([])
     for (const [response, status, tag] of cases) {
       const body = (await response.json()) as { error: string; message: string }
       expect([response.url, response.status, body.error]).toEqual([response.url, status, tag])

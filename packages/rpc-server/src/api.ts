@@ -10,6 +10,14 @@ import {
   HttpApiSecurity,
   OpenApi,
 } from "effect/http-api"
+import {
+  BackupAdded,
+  BackupLink,
+  BackupRemoved,
+  GroupBackup,
+  HeldGroup,
+  RemoveBackup,
+} from "./backup-schemas.ts"
 import { errorSchemas } from "./errors.ts"
 import {
   CreateGroup,
@@ -198,12 +206,48 @@ export class PairingGroup extends HttpApiGroup.make("pairing")
   .middleware(Auth)
   .prefix("/v1") {}
 
+/** Backup servers: register a group with one, list, take it off again (issue 9). */
+export class BackupsGroup extends HttpApiGroup.make("backups")
+  .add(
+    HttpApiEndpoint.post("add", "/groups/:group/backups", {
+      params: groupParams,
+      payload: BackupLink,
+      success: BackupAdded.pipe(HttpApiSchema.status(201)),
+    }).annotate(
+      OpenApi.Description,
+      "Register the group with a backup server (its descriptor link in the body): it gets the group's replicate link, never a key that decrypts, and is listed in this member's repo record so every member can fetch from it. Needs an own repo.",
+    ),
+    HttpApiEndpoint.get("forGroup", "/groups/:group/backups", {
+      params: groupParams,
+      success: Schema.Array(GroupBackup),
+    }).annotate(OpenApi.Description, "The backup servers the group's members list."),
+    HttpApiEndpoint.post("remove", "/groups/:group/backups/remove", {
+      params: groupParams,
+      payload: RemoveBackup,
+      success: BackupRemoved,
+    }).annotate(
+      OpenApi.Description,
+      "Ask the backup server to drop the group and free its blobs, and stop listing it (`force`: stop listing it even when it cannot be reached).",
+    ),
+    HttpApiEndpoint.post("held", "/backups/groups", {
+      payload: BackupLink,
+      success: Schema.Array(HeldGroup),
+    }).annotate(
+      OpenApi.Description,
+      "The groups a backup server holds, with its last sync of each, asked over its private route with the link's access secret.",
+    ),
+  )
+  .middleware(Decoding)
+  .middleware(Auth)
+  .prefix("/v1") {}
+
 export class Api extends HttpApi.make("save-dweb")
   .add(SystemGroup)
   .add(NodeGroup)
   .add(GroupsGroup)
   .add(FilesGroup)
   .add(PairingGroup)
+  .add(BackupsGroup)
   .annotateMerge(
     OpenApi.annotations({
       title: "save-dweb daemon API",

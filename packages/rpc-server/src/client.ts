@@ -7,6 +7,7 @@ import { Context, Data, Effect, Layer, Option, Pull, Schema, type Scope, Stream 
 import { HttpClient, HttpClientRequest, type HttpClientResponse } from "effect/http"
 import { HttpApiClient, type OpenApi } from "effect/http-api"
 import { Api } from "./api.ts"
+import type { BackupAdded, BackupRemoved, GroupBackup, HeldGroup } from "./backup-schemas.ts"
 import { type ApiError, apiError, InvalidFileName, isApiErrorTag } from "./errors.ts"
 import type {
   CreateGroup,
@@ -121,6 +122,19 @@ export interface RpcClient {
     /** A pairing link for the given groups (default: every group it can move). A secret. */
     readonly makeLink: (groups?: ReadonlyArray<string>) => Effect.Effect<string, ClientError>
     readonly pair: (link: string) => Effect.Effect<PairingResult, ClientError>
+  }
+  /** Backup servers, each named by its `save+dweb:backup` descriptor link. */
+  readonly backups: {
+    readonly add: (group: string, link: string) => Effect.Effect<BackupAdded, ClientError>
+    /** The backup servers the group's members list. */
+    readonly forGroup: (group: string) => Effect.Effect<ReadonlyArray<GroupBackup>, ClientError>
+    readonly remove: (
+      group: string,
+      link: string,
+      force?: boolean,
+    ) => Effect.Effect<BackupRemoved, ClientError>
+    /** The groups the server of `link` holds. */
+    readonly held: (link: string) => Effect.Effect<ReadonlyArray<HeldGroup>, ClientError>
   }
 }
 
@@ -380,6 +394,18 @@ export const makeClient = (options: ClientOptions): Effect.Effect<RpcClient, nev
             ),
           ),
         pair: (link) => call(client.pairing.pair({ payload: { link } })),
+      },
+      backups: {
+        add: (group, link) => call(client.backups.add({ params: { group }, payload: { link } })),
+        forGroup: (group) => call(client.backups.forGroup({ params: { group } })),
+        remove: (group, link, force) =>
+          call(
+            client.backups.remove({
+              params: { group },
+              payload: force === undefined ? { link } : { link, force },
+            }),
+          ),
+        held: (link) => call(client.backups.held({ payload: { link } })),
       },
     }
     return rpc

@@ -458,7 +458,43 @@ const handlers = (
     }),
   )
 
-  return Layer.mergeAll(system, node, groups, files, pairing)
+  const backups = HttpApiBuilder.group(Api, "backups", (h) =>
+    h.handleAll({
+      add: ({ params, payload }) =>
+        api(
+          Effect.map(backend.addBackup(params.group, payload.link), (r) => ({
+            group: r.group,
+            server: r.server,
+            name: r.name ?? null,
+            already: r.already,
+          })),
+        ),
+      forGroup: ({ params }) =>
+        api(
+          Effect.map(backend.groupBackups(params.group), (all) =>
+            all.map((b) => ({
+              server: b.server,
+              name: b.name ?? null,
+              listedBy: b.listedBy.map((m) => ({
+                slot: m.slot,
+                memberName: m.memberName ?? null,
+                mine: m.mine,
+                at: m.at,
+              })),
+            })),
+          ),
+        ),
+      remove: ({ params, payload }) =>
+        api(
+          backend.removeBackup(params.group, payload.link, {
+            ...(payload.force === undefined ? {} : { force: payload.force }),
+          }),
+        ),
+      held: ({ payload }) => api(backend.listBackups(payload.link)),
+    }),
+  )
+
+  return Layer.mergeAll(system, node, groups, files, pairing, backups)
 }
 
 /** Refuses a socket path a live server answers on; removes a stale one. */

@@ -5,6 +5,7 @@ import { connect } from "node:net"
 import { join } from "node:path"
 import { assert, describe, it } from "@effect/vitest"
 import type { BackendShape } from "@save-dweb/backend"
+import { BackupDescriptor, formatLink, makeSecretKey } from "@save-dweb/uri-scheme"
 import { Effect, Fiber, Option, Queue, Stream } from "effect"
 import { makeClient, type ServerEvent, serve } from "../src/index.ts"
 import {
@@ -56,6 +57,10 @@ const routes = (group: string): ReadonlyArray<readonly [string, string, RequestI
     ["DELETE", `${file}/pin`],
     ["POST", "/v1/pairing/links", body({})],
     ["POST", "/v1/pairing", body({ link: "x" })],
+    ["POST", `${g}/backups`, body({ link: "x" })],
+    ["GET", `${g}/backups`],
+    ["POST", `${g}/backups/remove`, body({ link: "x" })],
+    ["POST", "/v1/backups/groups", body({ link: "x" })],
   ]
 }
 
@@ -648,5 +653,45 @@ describe("the API over a memory backend", () => {
       assert.isNull(preflight.headers.get("access-control-allow-origin"))
       assert.isTrue(Option.isSome(Option.some(preflight.status)))
     }).pipe(Effect.scoped),
+  )
+
+  it.live(
+    "backups: a bad descriptor link is 400 InvalidLink, an unknown group 404, a wrong access secret 403, a read member 403",
+    () =>
+      Effect.gen(function* () {
+        const nets = yield* networks
+        const a = yield* node(nets)
+        const g = yield* a.client.groups.create({ name: "Backed up", memberName: "alice" })
+        // A well-formed link whose secret does not open its record (here the group's own).
+        const server = formatLink(
+          new BackupDescriptor({
+            record: g.key as BackupDescriptor["record"],
+            accessSecret: makeSecretKey(new Uint8Array(32).fill(7)),
+          }),
+        )
+        assert.strictEqual(
+          (yield* failureOf(a.client.backups.add(g.key, "save+dweb:backup?v=1")))._tag,
+          "InvalidLink",
+        )
+        assert.strictEqual(
+          (yield* failureOf(a.client.backups.held("nonsense")))._tag,
+          "InvalidLink",
+        )
+        assert.strictEqual(
+          (yield* failureOf(a.client.backups.add("VLD0:nope", server)))._tag,
+          "UnknownGroup",
+        )
+        const refused = yield* failureOf(a.client.backups.add(g.key, server))
+        assert.strictEqual(refused._tag, "Forbidden")
+        assert.match(refused.message, /backup server/)
+        assert.deepStrictEqual(yield* a.client.backups.forGroup(g.key), [])
+        // A read member has no repo to list a backup in.
+        const b = yield* node(nets)
+        yield* b.client.groups.join({ link: yield* a.client.groups.invite(g.key, "read") })
+        assert.strictEqual(
+          (yield* failureOf(b.client.backups.add(g.key, server)))._tag,
+          "Forbidden",
+        )
+      }).pipe(Effect.scoped),
   )
 })
