@@ -1,23 +1,24 @@
 // The process's settings: flags win over the environment, which wins over the config
 // file (JSON), which wins over the defaults. Every mistake is a `ConfigError` whose message
 // is meant for the person starting the server.
+
 import { readFileSync } from "node:fs"
 import { homedir } from "node:os"
 import { dirname, isAbsolute, join, resolve } from "node:path"
 import { parseArgs } from "node:util"
+import {
+  InvalidNetworkChoice,
+  type LogLevel,
+  logLevels,
+  type NetworkChoice,
+  parseNetworkChoice,
+} from "@save-dweb/backend"
 import { DisplayName } from "@save-dweb/uri-scheme"
 import { Data, Schema } from "effect"
 
-/**
- * Which Veilid network the server's node joins: the public one, a testnet it is attached
- * to (`veilid-testnet exec --attach NAME`), or a full veilid-core config in a JSON file.
- */
-export type Network =
-  | { readonly _tag: "Public" }
-  | { readonly _tag: "Testnet"; readonly node: string }
-  | { readonly _tag: "ConfigFile"; readonly path: string }
-
-export type LogLevel = "debug" | "info" | "warn" | "error"
+/** Which Veilid network the server's node joins (see the backend's `NetworkChoice`). */
+export type Network = NetworkChoice
+export type { LogLevel }
 
 export interface ProcessConfig {
   readonly dataDir: string
@@ -46,7 +47,6 @@ export class ConfigError extends Data.TaggedError("ConfigError")<{
 }> {}
 
 export const DEFAULT_MAX_GROUPS = 64
-const logLevels: ReadonlyArray<LogLevel> = ["debug", "info", "warn", "error"]
 
 /** `$XDG_DATA_HOME/save-dweb-backup-server`, else `~/.local/share/save-dweb-backup-server`. */
 export const defaultDataDir = (env: NodeJS.ProcessEnv): string =>
@@ -111,24 +111,8 @@ const fail = (message: string): never => {
 }
 
 export const parseNetwork = (text: string, base: string = process.cwd()): Network => {
-  if (text === "public") return { _tag: "Public" }
-  if (text === "testnet" || text.startsWith("testnet:")) {
-    const node = text.slice("testnet:".length) || "backup-server"
-    if (!/^[a-z0-9][a-z0-9-]{0,39}$/.test(node)) {
-      return fail(
-        `network ${JSON.stringify(text)}: a testnet node name is lowercase letters, digits and -`,
-      )
-    }
-    return { _tag: "Testnet", node }
-  }
-  if (text.startsWith("config:")) {
-    const path = text.slice("config:".length)
-    if (path === "") return fail("network config: needs a veilid-core config file")
-    return { _tag: "ConfigFile", path: resolve(base, path) }
-  }
-  return fail(
-    `network ${JSON.stringify(text)}: expected public, testnet[:NODE] or config:/path/veilid.json`,
-  )
+  const choice = parseNetworkChoice(text, "backup-server", base)
+  return choice instanceof InvalidNetworkChoice ? fail(choice.message) : choice
 }
 
 const integer = (name: string, value: string | number, min: number, max: number): number => {

@@ -2,10 +2,10 @@
 // file; JSON-lines logs on stderr; the descriptor link on stdout once online; SIGINT or
 // SIGTERM stop it cleanly (route cleared from its descriptor record, groups closed, Iroh
 // and Veilid shut down); a second signal exits at once.
-import { mkdirSync, readFileSync } from "node:fs"
+import { mkdirSync } from "node:fs"
+import { effectLogLevel, jsonLinesLogger, veilidNetworkOf } from "@save-dweb/backend"
 import { Cause, Effect, Exit, Fiber, Layer, Logger, References, Schedule, Scope } from "effect"
-import { ConfigError, type Network, type ProcessConfig, resolveConfig, usage } from "./config.ts"
-import { effectLogLevel, jsonLinesLogger } from "./log.ts"
+import { ConfigError, type ProcessConfig, resolveConfig, usage } from "./config.ts"
 import { makeRealBackupServer } from "./real.ts"
 
 /** Exit codes: 0 stopped cleanly, 1 failed, 2 bad configuration. */
@@ -34,31 +34,6 @@ const configOrExit = (): ProcessConfig => {
   }
 }
 
-const veilidNetwork = (network: Network) => {
-  switch (network._tag) {
-    case "Public":
-      return Effect.succeed("public" as const)
-    case "Testnet":
-      return Effect.tryPromise({
-        try: async () => {
-          const { attachTestnet } = await import("@save-dweb/veilid-testnet")
-          const testnet = attachTestnet()
-          process.once("exit", () => testnet.release())
-          return { veilidConfig: testnet.nodeConfig(network.node) as unknown }
-        },
-        catch: (cause) =>
-          new Error(
-            `--network testnet needs a testnet to attach to (run under \`veilid-testnet exec --attach NAME\`): ${(cause as Error).message}`,
-          ),
-      })
-    case "ConfigFile":
-      return Effect.try({
-        try: () => ({ veilidConfig: JSON.parse(readFileSync(network.path, "utf8")) as unknown }),
-        catch: (cause) => new Error(`veilid config ${network.path}: ${(cause as Error).message}`),
-      })
-  }
-}
-
 const config = configOrExit()
 try {
   mkdirSync(config.dataDir, { recursive: true, mode: 0o700 })
@@ -72,7 +47,7 @@ const logging = Layer.mergeAll(
 )
 
 const start = Effect.gen(function* () {
-  const network = yield* veilidNetwork(config.network)
+  const network = yield* veilidNetworkOf(config.network)
   return yield* makeRealBackupServer({
     dataDir: config.dataDir,
     network,

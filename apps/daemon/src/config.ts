@@ -2,6 +2,13 @@ import { readFileSync } from "node:fs"
 import { homedir } from "node:os"
 import { isAbsolute, join, resolve } from "node:path"
 import { parseArgs } from "node:util"
+import {
+  InvalidNetworkChoice,
+  type LogLevel,
+  logLevels,
+  type NetworkChoice,
+  parseNetworkChoice,
+} from "@save-dweb/backend"
 import { Data } from "effect"
 
 /** Where the RPC server listens: TCP (loopback by default) or a unix socket. */
@@ -9,16 +16,9 @@ export type Listen =
   | { readonly _tag: "Tcp"; readonly host: string; readonly port: number }
   | { readonly _tag: "Socket"; readonly path: string }
 
-/**
- * Which Veilid network the daemon's node joins: the public one, a private testnet it is
- * attached to (`veilid-testnet exec --attach NAME`), or a full veilid-core config file.
- */
-export type Network =
-  | { readonly _tag: "Public" }
-  | { readonly _tag: "Testnet"; readonly node: string }
-  | { readonly _tag: "ConfigFile"; readonly path: string }
-
-export type LogLevel = "debug" | "info" | "warn" | "error"
+/** Which Veilid network the daemon's node joins (see the backend's `NetworkChoice`). */
+export type Network = NetworkChoice
+export type { LogLevel }
 
 export interface DaemonConfig {
   readonly dataDir: string
@@ -44,7 +44,6 @@ export class ConfigError extends Data.TaggedError("ConfigError")<{
 
 export const DEFAULT_PORT = 7575
 export const DEFAULT_MAX_UPLOAD_BYTES = 64 * 1024 ** 3
-const logLevels: ReadonlyArray<LogLevel> = ["debug", "info", "warn", "error"]
 
 /** The platform's data directory for save-dweb (`$XDG_DATA_HOME/save-dweb`). */
 export const defaultDataDir = (env: NodeJS.ProcessEnv): string =>
@@ -98,23 +97,8 @@ export const parseListen = (text: string): Listen => {
 }
 
 export const parseNetwork = (text: string): Network => {
-  if (text === "public") return { _tag: "Public" }
-  if (text === "testnet" || text.startsWith("testnet:")) {
-    const node = text.slice("testnet:".length) || "daemon"
-    if (!/^[a-z0-9][a-z0-9-]{0,30}$/.test(node))
-      fail(
-        `--network ${JSON.stringify(text)}: a testnet node name is lowercase letters, digits and -`,
-      )
-    return { _tag: "Testnet", node }
-  }
-  if (text.startsWith("config:")) {
-    const path = text.slice("config:".length)
-    if (path === "") fail("--network config: needs a veilid-core config file")
-    return { _tag: "ConfigFile", path: resolve(path) }
-  }
-  return fail(
-    `--network ${JSON.stringify(text)}: expected public, testnet[:NODE] or config:/path/veilid.json`,
-  )
+  const choice = parseNetworkChoice(text, "daemon")
+  return choice instanceof InvalidNetworkChoice ? fail(`--${choice.message}`) : choice
 }
 
 const positiveInt = (name: string, value: string | number, min: number): number => {

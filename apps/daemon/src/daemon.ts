@@ -1,6 +1,5 @@
-import { readFileSync } from "node:fs"
 import { join } from "node:path"
-import { type BackendShape, makeRealBackend } from "@save-dweb/backend"
+import { type BackendConfig, type BackendShape, makeRealBackend } from "@save-dweb/backend"
 import { serve } from "@save-dweb/rpc-server"
 import { Duration, Effect, type Scope } from "effect"
 import type { DaemonConfig, Network } from "./config.ts"
@@ -8,34 +7,9 @@ import { clearState, writeState } from "./state.ts"
 
 export const VERSION = "0.0.0"
 
-/** What the daemon needs besides its config: where it gets a testnet node's config. */
+/** What the daemon needs besides its config: how a network choice becomes the backend's. */
 export interface DaemonEnvironment {
-  /** Veilid config for a node of the testnet this process is attached to. */
-  readonly testnetNodeConfig: (node: string) => Effect.Effect<unknown, Error>
-}
-
-/**
- * The data dir holds this node's stores alone, so Veilid's `namespace` (which partitions
- * stores shared by several nodes) is cleared: a testnet config names one per run, and
- * keeping it would hide the known groups from the next start.
- */
-const ownStores = (veilidConfig: unknown) =>
-  typeof veilidConfig === "object" && veilidConfig !== null
-    ? { veilidConfig: { ...veilidConfig, namespace: "" } }
-    : { veilidConfig }
-
-const networkOf = (network: Network, environment: DaemonEnvironment) => {
-  switch (network._tag) {
-    case "Public":
-      return Effect.succeed("public" as const)
-    case "Testnet":
-      return Effect.map(environment.testnetNodeConfig(network.node), ownStores)
-    case "ConfigFile":
-      return Effect.try({
-        try: () => ownStores(JSON.parse(readFileSync(network.path, "utf8")) as unknown),
-        catch: (cause) => new Error(`veilid config ${network.path}: ${(cause as Error).message}`),
-      })
-  }
+  readonly network: (choice: Network) => Effect.Effect<NonNullable<BackendConfig["network"]>, Error>
 }
 
 /** Loads every known group so its repo serves and publishes its route again. */
@@ -72,7 +46,7 @@ export const runDaemon = (config: DaemonConfig, environment: DaemonEnvironment) 
         version: VERSION,
       }),
     )
-    const network = yield* networkOf(config.network, environment)
+    const network = yield* environment.network(config.network)
     const started = Date.now()
     const backend = yield* makeRealBackend({
       storageDir: join(config.dataDir, "backend"),

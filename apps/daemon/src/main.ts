@@ -1,8 +1,8 @@
 import { setFlagsFromString } from "node:v8"
+import { effectLogLevel, jsonLinesLogger, veilidNetworkOf } from "@save-dweb/backend"
 import { Cause, Effect, Exit, Fiber, Layer, Logger, References, Scope } from "effect"
 import { ConfigError, type DaemonConfig, resolveConfig, usage } from "./config.ts"
 import { type DaemonEnvironment, runDaemon } from "./daemon.ts"
-import { effectLogLevel, jsonLinesLogger } from "./log.ts"
 import { ensureDataDir, isAlive, readState } from "./state.ts"
 
 // Files pass through this process as short-lived Buffers off the JS heap (request bodies,
@@ -18,21 +18,7 @@ const EXIT_CONFIG = 2
 const EXIT_RUNNING = 3
 const SHUTDOWN_GRACE_MILLIS = 30_000
 
-const environment: DaemonEnvironment = {
-  testnetNodeConfig: (node) =>
-    Effect.tryPromise({
-      try: async () => {
-        const { attachTestnet } = await import("@save-dweb/veilid-testnet")
-        const testnet = attachTestnet()
-        process.once("exit", () => testnet.release())
-        return testnet.nodeConfig(node) as unknown
-      },
-      catch: (cause) =>
-        new Error(
-          `--network testnet needs a testnet to attach to (run under \`veilid-testnet exec --attach NAME\`): ${(cause as Error).message}`,
-        ),
-    }),
-}
+const environment: DaemonEnvironment = { network: veilidNetworkOf }
 
 const fatal = (message: string, code: number): never => {
   process.stderr.write(

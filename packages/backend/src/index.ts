@@ -73,3 +73,13 @@ export {
   memoryKnownGroups,
   tableStoreKnownGroups,
 } from "./known-groups.ts"
+export {
+  effectLogLevel,
+  InvalidNetworkChoice,
+  jsonLinesLogger,
+  type LogLevel,
+  logLevels,
+  type NetworkChoice,
+  parseNetworkChoice,
+  veilidNetworkOf,
+} from "./process.ts"
