@@ -136,7 +136,7 @@ export const MembershipChange = Schema.Struct({
   name: Schema.NullOr(Schema.String),
 })
 
-/** What `GET /v1/events` sends, one JSON object per server-sent event (`event:` = `_tag`). */
+/** What `GET /v1/events` sends: one JSON object per server-sent event, in its `data:` line (no `event:` name, so `EventSource.onmessage` gets them all; `_tag` says which). */
 export const ServerEvent = Schema.Union([
   Schema.TaggedStruct("SyncStarted", { group, repo, root: Schema.String }),
   Schema.TaggedStruct("SyncProgress", {
