@@ -75,11 +75,14 @@ export {
 } from "./known-groups.ts"
 export {
   effectLogLevel,
+  exitWith,
   InvalidNetworkChoice,
   jsonLinesLogger,
   type LogLevel,
   logLevels,
   type NetworkChoice,
+  type ProcessOptions,
   parseNetworkChoice,
+  runProcess,
   veilidNetworkOf,
 } from "./process.ts"

@@ -2,7 +2,7 @@
 // server): JSON-lines logs, and the choice of Veilid network from a flag or a config file.
 import { readFileSync } from "node:fs"
 import { resolve } from "node:path"
-import { Data, Effect, Logger } from "effect"
+import { Cause, Data, Effect, Exit, Fiber, Layer, Logger, References, Scope } from "effect"
 import type { BackendConfig } from "./backend.ts"
 
 export type LogLevel = "debug" | "info" | "warn" | "error"
@@ -110,4 +110,82 @@ export const veilidNetworkOf = (
         catch: (cause) => new Error(`veilid config ${choice.path}: ${(cause as Error).message}`),
       })
   }
+}
+
+/** Writes one JSON error line on stderr and exits with `code` (before any Effect runs). */
+export const exitWith = (message: string, code: number): never => {
+  process.stderr.write(
+    `${JSON.stringify({ time: new Date().toISOString(), level: "error", message })}\n`,
+  )
+  process.exit(code)
+}
+
+export interface ProcessOptions {
+  readonly logLevel: LogLevel
+  /**
+   * Everything the process runs, acquired in the scope it is given: the scope closes in
+   * order (last acquired first) on SIGINT or SIGTERM. A failure here is logged as
+   * `start failed` and the process exits 1.
+   */
+  readonly start: Effect.Effect<unknown, unknown, Scope.Scope>
+  /** How long the shutdown may take before the process exits 1 anyway. */
+  readonly graceMillis: number
+}
+
+/**
+ * Runs a long-lived process: JSON-line logs at `logLevel`, `start` in a scope of its own,
+ * then waits for SIGINT or SIGTERM, logs `stopping`, closes the scope and logs `stopped`.
+ * Exit codes: 0 after a signal, 1 when the start or the shutdown failed or the grace
+ * period ran out; a second signal exits at once (130).
+ */
+export const runProcess = (options: ProcessOptions): void => {
+  const logging = Layer.mergeAll(
+    Logger.layer([jsonLinesLogger()]),
+    Layer.succeed(References.MinimumLogLevel, effectLogLevel(options.logLevel)),
+  )
+  const program = Effect.gen(function* () {
+    const scope = yield* Scope.make("sequential")
+    const started = yield* Effect.exit(Scope.provide(scope)(options.start))
+    if (Exit.isFailure(started)) {
+      yield* Effect.logError("start failed").pipe(
+        Effect.annotateLogs({ cause: Cause.pretty(started.cause) }),
+      )
+      yield* Scope.close(scope, Exit.void)
+      return 1
+    }
+    return yield* Effect.never.pipe(
+      Effect.onInterrupt(() =>
+        Effect.logInfo("stopping").pipe(
+          Effect.andThen(Scope.close(scope, Exit.void)),
+          Effect.andThen(Effect.logInfo("stopped")),
+        ),
+      ),
+    )
+  }).pipe(Effect.provide(logging))
+
+  const fiber = Effect.runFork(program)
+  let signalled = false
+  const onSignal = (signal: NodeJS.Signals) => {
+    if (signalled) {
+      process.stderr.write(
+        `${JSON.stringify({ time: new Date().toISOString(), level: "warn", message: `second ${signal}: exiting now` })}\n`,
+      )
+      process.exit(130)
+    }
+    signalled = true
+    setTimeout(
+      () => exitWith(`shutdown took over ${options.graceMillis} ms`, 1),
+      options.graceMillis,
+    ).unref()
+    Effect.runFork(Fiber.interrupt(fiber))
+  }
+  process.on("SIGINT", onSignal)
+  process.on("SIGTERM", onSignal)
+  fiber.addObserver((exit) => {
+    process.exitCode = Exit.isSuccess(exit) ? exit.value : signalled ? 0 : 1
+    if (Exit.isFailure(exit) && !Cause.hasInterruptsOnly(exit.cause))
+      process.stderr.write(`${Cause.pretty(exit.cause)}\n`)
+    // Native handles (Veilid, Iroh) are closed by now; nothing else should keep us alive.
+    setTimeout(() => process.exit(), 2_000).unref()
+  })
 }
