@@ -2,16 +2,17 @@
 // file (JSON), which wins over the defaults. Every mistake is a `ConfigError` whose message
 // is meant for the person starting the server.
 
-import { readFileSync } from "node:fs"
 import { homedir } from "node:os"
 import { dirname, isAbsolute, join, resolve } from "node:path"
 import { parseArgs } from "node:util"
 import {
+  InvalidConfigFile,
   InvalidNetworkChoice,
   type LogLevel,
   logLevels,
   type NetworkChoice,
   parseNetworkChoice,
+  readJsonConfigFile,
 } from "@save-dweb/backend"
 import { DisplayName } from "@save-dweb/uri-scheme"
 import { Data, Schema } from "effect"
@@ -124,31 +125,8 @@ const integer = (name: string, value: string | number, min: number, max: number)
 }
 
 const readConfigFile = (file: string, required: boolean): Raw => {
-  let text: string
-  try {
-    text = readFileSync(file, "utf8")
-  } catch (cause) {
-    if (!required && (cause as NodeJS.ErrnoException).code === "ENOENT") return {}
-    return fail(`config file ${file}: ${(cause as Error).message}`)
-  }
-  let parsed: unknown
-  try {
-    parsed = JSON.parse(text)
-  } catch (cause) {
-    return fail(`config file ${file}: not JSON (${(cause as Error).message})`)
-  }
-  if (typeof parsed !== "object" || parsed === null || Array.isArray(parsed)) {
-    return fail(`config file ${file}: expected a JSON object`)
-  }
-  for (const [key, value] of Object.entries(parsed)) {
-    if (!fileKeys.includes(key as keyof Raw)) {
-      fail(`config file ${file}: unknown key ${JSON.stringify(key)}`)
-    }
-    if (typeof value !== "string" && typeof value !== "number") {
-      fail(`config file ${file}: ${key} must be a string or a number`)
-    }
-  }
-  return parsed as Raw
+  const read = readJsonConfigFile(file, fileKeys, required)
+  return read instanceof InvalidConfigFile ? fail(read.message) : (read as Raw)
 }
 
 const parseFlags = (argv: ReadonlyArray<string>) =>

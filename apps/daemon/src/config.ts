@@ -1,13 +1,14 @@
-import { readFileSync } from "node:fs"
 import { homedir } from "node:os"
 import { isAbsolute, join, resolve } from "node:path"
 import { parseArgs } from "node:util"
 import {
+  InvalidConfigFile,
   InvalidNetworkChoice,
   type LogLevel,
   logLevels,
   type NetworkChoice,
   parseNetworkChoice,
+  readJsonConfigFile,
 } from "@save-dweb/backend"
 import { Data } from "effect"
 
@@ -108,34 +109,19 @@ const positiveInt = (name: string, value: string | number, min: number): number 
   return n
 }
 
+const fileKeys = [
+  "dataDir",
+  "listen",
+  "network",
+  "logLevel",
+  "maxUploadBytes",
+  "syncIntervalSeconds",
+  "attachTimeoutSeconds",
+]
+
 const readConfigFile = (file: string, required: boolean): Raw => {
-  let text: string
-  try {
-    text = readFileSync(file, "utf8")
-  } catch (cause) {
-    if (!required && (cause as NodeJS.ErrnoException).code === "ENOENT") return {}
-    return fail(`config file ${file}: ${(cause as Error).message}`)
-  }
-  let parsed: unknown
-  try {
-    parsed = JSON.parse(text)
-  } catch (cause) {
-    return fail(`config file ${file}: not JSON (${(cause as Error).message})`)
-  }
-  if (typeof parsed !== "object" || parsed === null || Array.isArray(parsed))
-    return fail(`config file ${file}: expected a JSON object`)
-  const known = new Set([
-    "dataDir",
-    "listen",
-    "network",
-    "logLevel",
-    "maxUploadBytes",
-    "syncIntervalSeconds",
-    "attachTimeoutSeconds",
-  ])
-  for (const key of Object.keys(parsed))
-    if (!known.has(key)) fail(`config file ${file}: unknown key ${JSON.stringify(key)}`)
-  return parsed as Raw
+  const read = readJsonConfigFile(file, fileKeys, required)
+  return read instanceof InvalidConfigFile ? fail(read.message) : (read as Raw)
 }
 
 /**

@@ -76,6 +76,7 @@ export {
 export {
   effectLogLevel,
   exitWith,
+  InvalidConfigFile,
   InvalidNetworkChoice,
   jsonLinesLogger,
   type LogLevel,
@@ -83,6 +84,7 @@ export {
   type NetworkChoice,
   type ProcessOptions,
   parseNetworkChoice,
+  readJsonConfigFile,
   runProcess,
   veilidNetworkOf,
 } from "./process.ts"

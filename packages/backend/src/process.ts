@@ -74,6 +74,44 @@ export const parseNetworkChoice = (
   })
 }
 
+/** Why a process's JSON config file cannot be used (returned, for the caller's own error). */
+export class InvalidConfigFile extends Data.TaggedError("InvalidConfigFile")<{
+  readonly message: string
+}> {}
+
+/**
+ * A process's JSON config file: an object of string or number values under `keys` only.
+ * A missing file is `{}` unless `required`.
+ */
+export const readJsonConfigFile = (
+  file: string,
+  keys: ReadonlyArray<string>,
+  required: boolean,
+): Readonly<Record<string, string | number>> | InvalidConfigFile => {
+  const invalid = (why: string) => new InvalidConfigFile({ message: `config file ${file}: ${why}` })
+  let text: string
+  try {
+    text = readFileSync(file, "utf8")
+  } catch (cause) {
+    if (!required && (cause as NodeJS.ErrnoException).code === "ENOENT") return {}
+    return invalid((cause as Error).message)
+  }
+  let parsed: unknown
+  try {
+    parsed = JSON.parse(text)
+  } catch (cause) {
+    return invalid(`not JSON (${(cause as Error).message})`)
+  }
+  if (typeof parsed !== "object" || parsed === null || Array.isArray(parsed))
+    return invalid("expected a JSON object")
+  for (const [key, value] of Object.entries(parsed)) {
+    if (!keys.includes(key)) return invalid(`unknown key ${JSON.stringify(key)}`)
+    if (typeof value !== "string" && typeof value !== "number")
+      return invalid(`${key} must be a string or a number`)
+  }
+  return parsed as Record<string, string | number>
+}
+
 /**
  * A process's data dir holds one node's stores alone, so veilid-core's `namespace` (which
  * partitions stores shared by several nodes) is cleared: a testnet config names one per
