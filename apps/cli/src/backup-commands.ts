@@ -11,7 +11,7 @@ const groupArg = Argument.String("group").pipe(Argument.withDescription("group k
 
 const when = (ms: number | null) => (ms === null ? "never" : new Date(ms).toISOString())
 
-export const backupCommand = (flags: Effect.Effect<CommonFlags>) => {
+export const backupCommand = <R>(flags: Effect.Effect<CommonFlags, never, R>) => {
   const session = <A, E>(f: Parameters<typeof withSession<A, E>>[1]) =>
     Effect.flatMap(flags, (common) => withSession(common, f))
 

@@ -6,9 +6,9 @@ import type { FileInfo, RpcClient, ServerEvent } from "@save-dweb/rpc-server"
 import { Console, Data, Effect, Fiber, Option, Stream } from "effect"
 import { Argument, Command, Flag } from "effect/cli"
 import { backupCommand } from "./backup-commands.ts"
-import { runningDaemon, startDaemon, stopDaemon } from "./daemon-control.ts"
+import { startDaemon, stopDaemon } from "./daemon-control.ts"
 import { emit, formatBytes, type Output, progressBar, table } from "./output.ts"
-import { type CommonFlags, dataDirOf, resolveGroup, withSession } from "./session.ts"
+import { dataDirOf, resolveGroup, withSession } from "./session.ts"
 
 /** A mistake in what the person typed that the server never sees. */
 export class UsageError extends Data.TaggedError("UsageError")<{ readonly message: string }> {}
@@ -42,7 +42,9 @@ const root = Command.make("save-dweb").pipe(
   Command.withDescription("save-dweb: private peer-to-peer file sharing in groups"),
 )
 
-const flags: Effect.Effect<CommonFlags, never, never> = Effect.map(root, (r) => r) as never
+// A subcommand reads the shared flags by yielding the root command (its context is provided
+// to every subcommand handler).
+const flags = root
 
 const session = <A, E>(f: Parameters<typeof withSession<A, E>>[1]) =>
   Effect.flatMap(flags, (common) => withSession(common, f))
@@ -661,5 +663,3 @@ export const cli = root.pipe(
     backupCommand(flags),
   ]),
 )
-
-export const runningOn = runningDaemon
