@@ -1,7 +1,7 @@
 import { join } from "node:path"
 import { type BackendConfig, type BackendShape, makeRealBackend } from "@save-dweb/backend"
 import { serve } from "@save-dweb/rpc-server"
-import { Duration, Effect, type Scope } from "effect"
+import { Duration, Effect } from "effect"
 import type { DaemonConfig, Network } from "./config.ts"
 import { clearState, writeState } from "./state.ts"
 
@@ -87,6 +87,3 @@ export const runDaemon = (config: DaemonConfig, environment: DaemonEnvironment) 
     )
     return { backend, url }
   })
-
-export type RunningDaemon = Effect.Success<ReturnType<typeof runDaemon>>
-export type { Scope }
