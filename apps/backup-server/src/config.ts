@@ -34,6 +34,8 @@ export interface ProcessConfig {
   readonly maxRetrySeconds: number
   /** Every group gets a pass at least this often (seconds), change or not; 0: only on changes. */
   readonly pollSeconds: number
+  /** How long the Veilid node may take to attach before the start fails. */
+  readonly attachTimeoutSeconds: number
   /** Seconds between `memory` log lines (RSS, heap); 0: none. */
   readonly memoryLogSeconds: number
   /** Iroh's bind addresses (default any interface, random port). */
@@ -72,12 +74,14 @@ lines on stderr. SIGINT or SIGTERM stop it cleanly; a restart keeps its groups a
   --max-retry SECS       a failing group is retried backing off up to this (default 60)
   --poll SECS            a pass of every group at least this often, 0 = only on changes (default 30)
   --memory-log SECS      log RSS and heap every SECS seconds, 0 = never (default 300)
+  --attach-timeout SECS  how long attaching to the network may take before the start fails
+                         (default 300)
   --iroh-ipv4 ADDR       Iroh's IPv4 bind address, e.g. 0.0.0.0:4919 (default any, random port)
   --iroh-ipv6 ADDR       Iroh's IPv6 bind address, e.g. [::]:4919
   --help                 this text
 
 Keys of the config file: dataDir, network, name, logLevel, maxGroups, minSyncSeconds,
-maxRetrySeconds, pollSeconds, memoryLogSeconds, irohIpv4, irohIpv6. Relative paths in it are relative to the file.`
+maxRetrySeconds, pollSeconds, memoryLogSeconds, attachTimeoutSeconds, irohIpv4, irohIpv6. Relative paths in it are relative to the file.`
 
 type Raw = {
   dataDir?: string | undefined
@@ -89,6 +93,7 @@ type Raw = {
   maxRetrySeconds?: string | number | undefined
   memoryLogSeconds?: string | number | undefined
   pollSeconds?: string | number | undefined
+  attachTimeoutSeconds?: string | number | undefined
   irohIpv4?: string | undefined
   irohIpv6?: string | undefined
 }
@@ -103,6 +108,7 @@ const fileKeys: ReadonlyArray<keyof Raw> = [
   "maxRetrySeconds",
   "memoryLogSeconds",
   "pollSeconds",
+  "attachTimeoutSeconds",
   "irohIpv4",
   "irohIpv6",
 ]
@@ -145,6 +151,7 @@ const parseFlags = (argv: ReadonlyArray<string>) =>
       "max-retry": { type: "string" },
       "memory-log": { type: "string" },
       poll: { type: "string" },
+      "attach-timeout": { type: "string" },
       "iroh-ipv4": { type: "string" },
       "iroh-ipv6": { type: "string" },
       help: { type: "boolean", short: "h" },
@@ -248,6 +255,13 @@ export const resolveConfig = (
       maxRetrySeconds,
       memoryLogSeconds,
       pollSeconds,
+      attachTimeoutSeconds: integer(
+        "attach timeout",
+        pick(flags["attach-timeout"], "SAVE_DWEB_BACKUP_ATTACH_TIMEOUT", "attachTimeoutSeconds") ??
+          300,
+        1,
+        86_400,
+      ),
       irohIpv4: irohIpv4 === undefined ? undefined : String(irohIpv4),
       irohIpv6: irohIpv6 === undefined ? undefined : String(irohIpv6),
       configFile: fileUsed,

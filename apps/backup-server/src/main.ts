@@ -43,7 +43,7 @@ const startServer = Effect.gen(function* () {
     minSyncInterval: `${config.minSyncSeconds} seconds`,
     maxSyncRetry: `${config.maxRetrySeconds} seconds`,
     pollInterval: config.pollSeconds === 0 ? null : `${config.pollSeconds} seconds`,
-    veilid: { readyTimeout: "120 seconds" },
+    veilid: { readyTimeout: `${config.attachTimeoutSeconds} seconds` },
     iroh: {
       ...(config.irohIpv4 === undefined ? {} : { ipv4Addr: config.irohIpv4 }),
       ...(config.irohIpv6 === undefined ? {} : { ipv6Addr: config.irohIpv6 }),

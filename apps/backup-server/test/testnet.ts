@@ -147,8 +147,8 @@ export const startServer = (
       ),
     ).pipe(
       Effect.timeoutOrElse({
-        duration: Duration.minutes(3),
-        orElse: () => Effect.die(new Error(`no link within 3 minutes:\n${tail()}`)),
+        duration: Duration.minutes(6),
+        orElse: () => Effect.die(new Error(`no link within 6 minutes:\n${tail()}`)),
       }),
     )
     const stop = Effect.suspend(() => {
