@@ -179,6 +179,8 @@ export interface VeilidLayerOptions {
   readonly readyTimeout?: Duration.Input
 }
 
+type AttachmentUpdate = Extract<VeilidUpdate, { readonly _tag: "Attachment" }>
+
 const defaultCryptoKind = "VLD0"
 const defaultReadyTimeout = Duration.seconds(60)
 
@@ -522,8 +524,31 @@ const make = Effect.fnUntraced(function* (config: VeilidConfig, options: VeilidL
   }
 
   if (options.attach ?? true) {
-    yield* service.attach
-    yield* service.waitForReady(options.readyTimeout ?? defaultReadyTimeout)
+    // Attaching can take from seconds to minutes; each change of state is logged so a slow
+    // or stuck start shows where it stands.
+    const started = Date.now()
+    yield* Effect.scoped(
+      Effect.gen(function* () {
+        yield* (yield* service.subscribe).pipe(
+          Stream.filter((u): u is AttachmentUpdate => u._tag === "Attachment"),
+          Stream.changesWith(
+            (a, b) => a.state === b.state && a.publicInternetReady === b.publicInternetReady,
+          ),
+          Stream.runForEach((a) =>
+            Effect.logInfo("veilid attachment").pipe(
+              Effect.annotateLogs({
+                state: a.state,
+                publicInternetReady: a.publicInternetReady,
+                afterMillis: Date.now() - started,
+              }),
+            ),
+          ),
+          Effect.forkScoped,
+        )
+        yield* service.attach
+        yield* service.waitForReady(options.readyTimeout ?? defaultReadyTimeout)
+      }),
+    )
   }
   return service
 })

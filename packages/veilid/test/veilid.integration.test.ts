@@ -2,7 +2,7 @@
 // file inside `veilid-testnet exec`. Every wait has a deadline; no fixed sleeps.
 import { expect, layer } from "@effect/vitest"
 import { DEFAULT_READY_TIMEOUT_MS, type Testnet, withTestnet } from "@save-dweb/veilid-testnet"
-import { Context, Effect, Exit, Layer, Option, Stream } from "effect"
+import { Context, Effect, Exit, Layer, Logger, Option, Stream } from "effect"
 import {
   decodeConfig,
   MAX_APP_MESSAGE_BYTES,
@@ -78,7 +78,8 @@ layer(NodesLive, { timeout: "420 seconds", excludeTestServices: true })(
           )
         }
 
-        const opened = yield* b.dhtOpen(record.key)
+        // Another node finds a record just written once the DHT has spread it.
+        const opened = yield* untilSuccess("open", b.dhtOpen(record.key))
         expect(opened.schema).toEqual({ kind: "DFLT", oCnt: 4 })
         expect(opened.ownerSecret).toBeUndefined()
         for (const [subkey, data] of values.entries()) {
@@ -208,6 +209,27 @@ layer(NodesLive, { timeout: "420 seconds", excludeTestServices: true })(
         expect(after.ownerSecret).toBeDefined()
         expect(after.rewrite).toEqual(Option.none())
       }),
+    )
+
+    it.effect(
+      "a node under test logs its attachment states while it attaches, and offers no relay",
+      () =>
+        Effect.gen(function* () {
+          const { testnet } = yield* Nodes
+          const config = yield* decodeConfig(testnet.nodeConfig("logged"))
+          expect(config.capabilities.disable).toEqual(expect.arrayContaining(["RLAY", "SGNL"]))
+          const lines: Array<string> = []
+          const capture = Logger.map(Logger.formatStructured, (out) => {
+            lines.push(JSON.stringify(out))
+          })
+          yield* Effect.scoped(makeVeilid(config, nodeOptions)).pipe(
+            Effect.provide(Logger.layer([capture])),
+          )
+          const attachment = lines.filter((l) => l.includes("veilid attachment"))
+          expect(attachment.length).toBeGreaterThan(0)
+          expect(attachment[0]).toMatch(/"state":"(Attaching|Attached\w+)"/)
+          expect(attachment[0]).toMatch(/"afterMillis":\d+/)
+        }),
     )
   },
 )

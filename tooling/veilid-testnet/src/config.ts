@@ -125,7 +125,19 @@ export interface TestnetNodeOptions {
   readonly programName?: string
   /** DHT counts; "veilid-defaults" leaves `internal` alone. */
   readonly dht?: DhtTuning | "veilid-defaults"
+  /** Services this node does not offer others (veilid capability codes, e.g. "RLAY"). */
+  readonly disableCapabilities?: ReadonlyArray<string>
 }
+
+/**
+ * What a node under test (`nodeConfig(name)`) does not offer the network: relaying,
+ * signalling and dial-info validation. Such nodes come and go within seconds; a bootstrap
+ * node that had picked one as its inbound relay became unreachable when it stopped, and
+ * under load the whole testnet could stay unable to build routes for minutes (found by
+ * starting and stopping nodes in a row with the CPU busy; docs/veilid.md). Route hops
+ * they still are: tunnels renew a route whose hop went away.
+ */
+export const NODE_UNDER_TEST_DISABLED_CAPABILITIES: ReadonlyArray<string> = ["RLAY", "SGNL", "DIAL"]
 
 type Mutable = { [key: string]: Json }
 
@@ -167,8 +179,9 @@ export const testnetNodeConfig = (
 
   set(config, ["program_name"], options.programName ?? "save-dweb-testnet")
   set(config, ["namespace"], options.namespace)
-  // Nodes must offer relay, signal, route and dial-info validation to each other.
-  set(config, ["capabilities", "disable"], [])
+  // Bootstrap nodes offer relay, signal, route and dial-info validation to each other;
+  // nodes under test offer less (NODE_UNDER_TEST_DISABLED_CAPABILITIES).
+  set(config, ["capabilities", "disable"], [...(options.disableCapabilities ?? [])])
 
   set(config, ["protected_store", "always_use_insecure_storage"], true)
   set(config, ["protected_store", "allow_insecure_fallback"], true)

@@ -9,6 +9,7 @@ import { Data, Effect, type Scope } from "effect"
 import { NODE_DEVICE, NODE_PORT, type NodeAddress } from "./addresses.ts"
 import {
   type DhtTuning,
+  NODE_UNDER_TEST_DISABLED_CAPABILITIES,
   SMALL_NETWORK_DHT,
   testnetNodeConfig,
   type VeilidConfigJson,
@@ -214,6 +215,7 @@ class ExtraNodes {
       storageDir: join(this.storageRoot, name),
       namespace: `${this.info.id}-${name}`,
       dht: this.info.dht,
+      disableCapabilities: NODE_UNDER_TEST_DISABLED_CAPABILITIES,
     })
     this.configs.set(name, config)
     return config

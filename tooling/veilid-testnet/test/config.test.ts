@@ -3,6 +3,7 @@ import { describe, expect, it } from "vitest"
 import {
   ConfigShapeError,
   INTERNAL_DEFAULTS_0_5_8,
+  NODE_UNDER_TEST_DISABLED_CAPABILITIES,
   SMALL_NETWORK_DHT,
   testnetNodeConfig,
   type VeilidConfigJson,
@@ -48,6 +49,16 @@ describe("testnet node config", () => {
     expect(patched.capabilities.disable).toEqual([])
     // Both families: an IPv4-only node waits for IPv6 relays forever.
     expect(patched.network.address_types).toEqual([])
+  })
+
+  it("a node under test offers no relay, signal or dial-info validation; a bootstrap node does", () => {
+    // biome-ignore lint/suspicious/noExplicitAny: reading into untyped JSON
+    const underTest = testnetNodeConfig(base, {
+      ...options,
+      disableCapabilities: NODE_UNDER_TEST_DISABLED_CAPABILITIES,
+    }) as any
+    expect(underTest.capabilities.disable).toEqual(["RLAY", "SGNL", "DIAL"])
+    expect(patched.capabilities.disable).toEqual([])
   })
 
   it("stores everything below the node's directory, in an insecure protected store", () => {
