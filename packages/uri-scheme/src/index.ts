@@ -36,6 +36,6 @@ export {
   parseLinkSync,
   parsePairingLink,
 } from "./parse-link.ts"
-export { RecordKey } from "./record-key.ts"
+export { RecordKey, SUPPORTED_CRYPTO_KINDS } from "./record-key.ts"
 export { makeSecretKey, SECRET_KEY_BYTES, SecretKey } from "./secret-key.ts"
 export { MAX_WRITER_SLOT, WriterSlot } from "./writer-slot.ts"

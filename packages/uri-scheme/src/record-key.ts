@@ -1,13 +1,29 @@
 // A Veilid DHT record key as text: `KIND:<base64url of 32 bytes>`, e.g.
 // `VLD0:...`. Veilid 0.5 record keys may carry a second `:<32 bytes>` part
-// (the record's encryption key). The shape is checked generically; which
-// crypto kinds exist is the network's business, not this package's.
+// (the record's encryption key). The kind must be one this version can open:
+// a link with another kind is refused here, naming it, rather than failing
+// deep in the DHT layer as an unexpected error.
 import { Result, Schema } from "effect"
 import { decodeBase64Url, encodeBase64Url } from "./base64url.ts"
 
 export const RECORD_KEY_PART_BYTES = 32
 
+/**
+ * The crypto kinds of the record keys this version can use: veilid-core 0.5.8 builds
+ * `VLD0` only. A newer kind means a link made by a newer save-dweb on a newer Veilid.
+ */
+export const SUPPORTED_CRYPTO_KINDS: ReadonlyArray<string> = ["VLD0"]
+
 const kindPattern = /^[A-Z0-9]{4}$/
+
+const kindProblem = (kind: string | undefined): string | undefined => {
+  if (kind === undefined || !kindPattern.test(kind)) {
+    return "the crypto kind must be 4 characters A-Z 0-9"
+  }
+  return SUPPORTED_CRYPTO_KINDS.includes(kind)
+    ? undefined
+    : `crypto kind ${kind} is not supported by this version (it knows ${SUPPORTED_CRYPTO_KINDS.join(", ")}): the link may come from a newer save-dweb`
+}
 
 const shape = "expected KIND:<43 base64url characters>, optionally followed by :<43 more>"
 
@@ -16,9 +32,8 @@ export const checkRecordKey = (text: string): string | undefined => {
   const parts = text.split(":")
   if (parts.length < 2 || parts.length > 3) return shape
   const [kind, ...keys] = parts
-  if (kind === undefined || !kindPattern.test(kind)) {
-    return "the crypto kind must be 4 characters A-Z 0-9"
-  }
+  const badKind = kindProblem(kind)
+  if (badKind !== undefined) return badKind
   for (const [index, key] of keys.entries()) {
     const label = index === 0 ? "key" : "second key"
     const decoded = decodeBase64Url(key)
@@ -56,7 +71,8 @@ export const recordKeyFromBytes = (bytes: Uint8Array): Result.Result<string, str
     return Result.fail(`expected 36 or 68 bytes, got ${bytes.length}`)
   }
   const kind = String.fromCharCode(...bytes.subarray(0, 4))
-  if (!kindPattern.test(kind)) return Result.fail("the crypto kind must be 4 characters A-Z 0-9")
+  const badKind = kindProblem(kind)
+  if (badKind !== undefined) return Result.fail(badKind)
   let text = kind
   for (let at = 4; at < bytes.length; at += RECORD_KEY_PART_BYTES) {
     text += `:${encodeBase64Url(bytes.subarray(at, at + RECORD_KEY_PART_BYTES))}`

@@ -14,6 +14,7 @@ import {
   ReplicateCapability,
   WriteCapability,
 } from "../src/index.ts"
+import { SUPPORTED_CRYPTO_KINDS } from "../src/record-key.ts"
 
 export const bytes32 = fc.uint8Array({ minLength: 32, maxLength: 32 })
 
@@ -21,7 +22,7 @@ export const secret = bytes32.map((bytes) => Redacted.make(bytes))
 
 export const recordKey = fc
   .tuple(
-    fc.stringMatching(/^[A-Z0-9]{4}$/),
+    fc.constantFrom(...SUPPORTED_CRYPTO_KINDS),
     bytes32,
     fc.option(bytes32, { nil: undefined, freq: 3 }),
   )

@@ -189,6 +189,65 @@ describe("strict parsing", () => {
     )
   })
 
+  it("random record keys in every key parameter are accepted only when well formed and of a known kind", () => {
+    const keyText = fc.oneof(
+      fc.string({ maxLength: 120 }),
+      fc
+        .tuple(
+          fc.oneof(
+            fc.constant("VLD0"),
+            fc.stringMatching(/^[A-Z0-9]{4}$/),
+            fc.string({ maxLength: 6 }),
+          ),
+          fc.uint8Array({ minLength: 0, maxLength: 40 }),
+          fc.option(fc.uint8Array({ minLength: 0, maxLength: 40 }), { nil: undefined }),
+        )
+        .map(
+          ([kind, key, second]) =>
+            `${kind}:${encodeBase64Url(key)}${second === undefined ? "" : `:${encodeBase64Url(second)}`}`,
+        ),
+    )
+    const wellFormed = (key: string) => {
+      const [kind, ...parts] = key.split(":")
+      return (
+        kind === "VLD0" &&
+        (parts.length === 1 || parts.length === 2) &&
+        parts.every(
+          (part) =>
+            /^[A-Za-z0-9_-]{43}$/.test(part) && Buffer.from(part, "base64url").length === 32,
+        )
+      )
+    }
+    const backupLink =
+      "save+dweb:backup?v=1&record=VLD0:__________________________________________8&access=d3d3d3d3d3d3d3d3d3d3d3d3d3d3d3d3d3d3d3d3d3c"
+    fc.assert(
+      fc.property(
+        keyText,
+        fc.constantFrom(["group", writeLink], ["group", readLink], ["record", backupLink]),
+        (key, [param, base]) => {
+          const text = withParam(base, param, encodeURIComponent(key).replaceAll("%3A", ":"))
+          const result = parseLinkResult(text)
+          if (wellFormed(key)) {
+            expect(Result.isSuccess(result)).toBe(true)
+          } else {
+            expect(Result.isFailure(result)).toBe(true)
+            if (Result.isFailure(result)) {
+              expect(result.failure._tag).toBe("InvalidLink")
+              expect(result.failure.part).toBe(param)
+            }
+          }
+        },
+      ),
+      { numRuns: 1000 },
+    )
+  })
+
+  it("a record key of a crypto kind this version does not know is refused, naming the kind", () => {
+    const error = errorOf(withParam(writeLink, "group", `VLD9:${encodeBase64Url(fake(0))}`))
+    expect(error).toMatchObject({ _tag: "InvalidLink", part: "group" })
+    expect(error.message).toContain("crypto kind VLD9 is not supported by this version")
+  })
+
   it("a secret of the wrong length is named with its length", () => {
     const error = errorOf(withParam(writeLink, "wkey", encodeBase64Url(new Uint8Array(31))))
     expect(error).toMatchObject({
