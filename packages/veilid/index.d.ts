@@ -44,5 +44,22 @@ export declare function defaultConfig(): string
  */
 export declare function enableLogging(directives: string): void
 
+/**
+ * Takes the exclusive lock on `path` (created with mode 0600) for as long as this process
+ * lives, and writes `owner` into the file. Returns `null` when taken, or the text the
+ * current holder wrote when another process holds it (empty while that one is still
+ * writing it). Taking a lock this process already holds returns `null` again.
+ */
+export declare function lockFile(path: string, owner: string): string | null
+
+/**
+ * Whether some process holds the lock on `path`: the text its holder wrote, or `null` when
+ * nobody holds it (or the file does not exist). Never takes the lock on Linux.
+ */
+export declare function lockFileHolder(path: string): string | null
+
+/** Gives back a lock this process took with `lockFile` (the process's end does it too). */
+export declare function unlockFile(path: string): boolean
+
 /** veilid-core's version, e.g. `0.5.8`. */
 export declare function veilidVersion(): string

@@ -773,9 +773,12 @@ if (
   }
 }
 
-const { VeilidNode, defaultConfig, enableLogging, veilidVersion } = nativeBinding
+const { VeilidNode, defaultConfig, enableLogging, lockFile, lockFileHolder, unlockFile, veilidVersion } = nativeBinding
 export { VeilidNode }
 export { defaultConfig }
 export { enableLogging }
+export { lockFile }
+export { lockFileHolder }
+export { unlockFile }
 export { veilidVersion }
 export const __napiBindingTarget = __napiLoadedBindingTarget

@@ -26,6 +26,7 @@ export {
   VeilidTryAgain,
   VeilidUnimplemented,
 } from "./errors.ts"
+export { lockFile, lockFileHolder, unlockFile } from "./file-lock.ts"
 export { MAX_APP_MESSAGE_BYTES, MAX_RECORD_BYTES, MAX_SUBKEY_BYTES } from "./limits.ts"
 export type * from "./types.ts"
 export {

@@ -4,6 +4,8 @@
 
 #![deny(clippy::all)]
 
+mod lock;
+
 use std::sync::Arc;
 use std::time::Duration;
 
