@@ -3,7 +3,7 @@
 // a host process and waits until every one is ready for DHT and routes.
 import { type ChildProcess, fork } from "node:child_process"
 import { randomBytes } from "node:crypto"
-import { mkdirSync, readFileSync, renameSync, rmSync, writeFileSync } from "node:fs"
+import { mkdirSync, readdirSync, readFileSync, renameSync, rmSync, writeFileSync } from "node:fs"
 import { join } from "node:path"
 import { Data, Effect, type Scope } from "effect"
 import { NODE_DEVICE, NODE_PORT, type NodeAddress } from "./addresses.ts"
@@ -27,7 +27,7 @@ import { IpCommandError, ipSync } from "./ip-command.ts"
 import { generateNodeKeyPair, type NodeKeyPair } from "./keys.ts"
 import { acquireAddress, type LeasePool, releaseAddress } from "./leases.ts"
 import { NativeBindingMissing, resolveNativeBinding } from "./native.ts"
-import { processIdentity } from "./process-info.ts"
+import { isAlive, processIdentity } from "./process-info.ts"
 import {
   bootstrapZone,
   canonicalHost,
@@ -36,6 +36,7 @@ import {
   type ZoneEntry,
   zoneToJson,
 } from "./zone.ts"
+import { readZoneDir } from "./zone-dir.ts"
 
 export const DEFAULT_NODE_COUNT = 8
 export const DEFAULT_READY_TIMEOUT_MS = 90_000
@@ -129,15 +130,23 @@ export const namespaceLeasePool = (runDir: string): LeasePool => ({
 /** One process's zone file in the namespace's zone directory, replaced atomically. */
 class ZoneFile {
   readonly path: string
+  private readonly dir: string
   private readonly entries = new Map<string, ZoneEntry>()
+  private readonly owner = processIdentity()
   constructor(runDir: string, id: string) {
-    mkdirSync(zonesDir(runDir), { recursive: true })
-    this.path = join(zonesDir(runDir), `${id}.json`)
+    this.dir = zonesDir(runDir)
+    mkdirSync(this.dir, { recursive: true })
+    this.path = join(this.dir, `${id}.json`)
+  }
+  /** Whether a live process's zone other than this one already answers `name`. */
+  answeredElsewhere(name: string): boolean {
+    const others = readZoneDir(this.dir)
+    return others.has(name) && !this.entries.has(name)
   }
   set(zone: Zone): void {
     for (const [name, entry] of zone) this.entries.set(name, entry)
     // The DNS server reads only *.json: it never sees the file half written.
-    writeFileSync(`${this.path}.tmp`, zoneToJson(this.entries))
+    writeFileSync(`${this.path}.tmp`, zoneToJson(this.entries, this.owner))
     renameSync(`${this.path}.tmp`, this.path)
   }
   remove(): void {
@@ -202,10 +211,16 @@ class ExtraNodes {
     if (!/^[a-z0-9-]{1,40}$/.test(name)) {
       throw new TestnetError({ message: `node name must be [a-z0-9-]{1,40}: ${name}` })
     }
-    const address = acquireAddress(this.pool, `${this.info.id}/${name}`)
-    this.addresses.push(address)
     // Under "x." so an extra node's name never meets a bootstrap node's.
     const host = canonicalHost(`${name}.x`, this.info.bootstrap[0] ?? "")
+    // Two live nodes of one name would both bind every address the name resolves to.
+    if (this.zone.answeredElsewhere(host)) {
+      throw new TestnetError({
+        message: `node name ${name} is in use by another process on this testnet: choose another (testnet:NAME)`,
+      })
+    }
+    const address = acquireAddress(this.pool, `${this.info.id}/${name}`)
+    this.addresses.push(address)
     this.zone.set(new Map([[host, hostEntry(address)]]))
     const config = testnetNodeConfig(this.info.baseConfig, {
       listenHost: host,
@@ -459,10 +474,27 @@ export interface AttachedTestnet extends TestnetInfo {
   readonly release: () => void
 }
 
+/** Removes the node storage of attached processes that died without `release()` (`kill -9`). */
+const sweepDeadAttachments = (dir: string): void => {
+  let entries: Array<string> = []
+  try {
+    entries = readdirSync(dir)
+  } catch {
+    return
+  }
+  for (const entry of entries) {
+    const pid = /^attached-(\d+)$/.exec(entry)?.[1]
+    if (pid !== undefined && !isAlive({ pid: Number(pid), startTime: "" })) {
+      rmSync(join(dir, entry), { recursive: true, force: true })
+    }
+  }
+}
+
 /** The testnet `veilid-testnet up` runs, seen from `veilid-testnet exec --attach`. */
 export const attachTestnet = (): AttachedTestnet => {
   const environment = environmentOrThrow()
   const info = JSON.parse(readFileSync(infoFile(environment.runDir), "utf8")) as TestnetInfo
+  sweepDeadAttachments(join(environment.dataDir, info.id))
   const storageRoot = join(environment.dataDir, info.id, `attached-${process.pid}`)
   const zone = new ZoneFile(environment.runDir, `${info.id}-p${process.pid}`)
   const extras = new ExtraNodes(info, namespaceLeasePool(environment.runDir), zone, storageRoot)

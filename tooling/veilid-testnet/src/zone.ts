@@ -12,6 +12,7 @@
 // IPv4 and one IPv6 address.
 import type { NodeAddress } from "./addresses.ts"
 import { canonicalName } from "./dns-message.ts"
+import type { ProcessIdentity } from "./process-info.ts"
 
 export interface ZoneEntry {
   readonly txt?: ReadonlyArray<string>
@@ -64,7 +65,10 @@ export const bootstrapZone = (root: string, nodes: ReadonlyArray<BootstrapNode>)
   return zone
 }
 
-const concat = (a: ReadonlyArray<string> = [], b: ReadonlyArray<string> = []) => [...a, ...b]
+/** Both lists, each value once: two zones naming one host the same address answer it once. */
+const concat = (a: ReadonlyArray<string> = [], b: ReadonlyArray<string> = []) => [
+  ...new Set([...a, ...b]),
+]
 
 export const mergeZones = (zones: Iterable<Zone>): Zone => {
   const merged = new Map<string, ZoneEntry>()
@@ -81,9 +85,23 @@ export const mergeZones = (zones: Iterable<Zone>): Zone => {
   return merged
 }
 
-/** Zone files hold `{ "records": { name: { "txt": [...], "a": [...], "aaaa": [...] } } }`. */
-export const zoneToJson = (zone: Zone): string =>
-  JSON.stringify({ records: Object.fromEntries(zone) }, null, 2)
+/**
+ * Zone files hold `{ "owner": { "pid", "startTime" }, "records": { name: { "txt": [...],
+ * "a": [...], "aaaa": [...] } } }`. A zone's owner is the process that configured its nodes:
+ * once it has died (even by `kill -9`, which runs no clean-up) the zone is no longer answered.
+ */
+export const zoneToJson = (zone: Zone, owner?: ProcessIdentity): string =>
+  JSON.stringify({ ...(owner ? { owner } : {}), records: Object.fromEntries(zone) }, null, 2)
+
+/** The process a zone file belongs to, when it names one. */
+export const zoneOwnerFromJson = (json: string): ProcessIdentity | undefined => {
+  const parsed: unknown = JSON.parse(json)
+  if (typeof parsed !== "object" || parsed === null || !("owner" in parsed)) return undefined
+  const owner = parsed.owner as Record<string, unknown> | null
+  return typeof owner?.pid === "number" && typeof owner.startTime === "string"
+    ? { pid: owner.pid, startTime: owner.startTime }
+    : undefined
+}
 
 const strings = (value: unknown): ReadonlyArray<string> | undefined =>
   Array.isArray(value) && value.every((v) => typeof v === "string") ? value : undefined
