@@ -3,13 +3,14 @@
 // SIGTERM stop it cleanly (route cleared from its descriptor record, groups closed, Iroh
 // and Veilid shut down); a second signal exits at once.
 import { mkdirSync } from "node:fs"
-import { exitWith, runProcess, veilidNetworkOf } from "@save-dweb/backend"
+import { exitWith, lockDataDir, runProcess, veilidNetworkOf } from "@save-dweb/backend"
 import { Effect, Schedule } from "effect"
 import { ConfigError, type ProcessConfig, resolveConfig, usage } from "./config.ts"
 import { makeRealBackupServer } from "./real.ts"
 
-/** Exit codes: 0 stopped cleanly, 1 failed, 2 bad configuration. */
+/** Exit codes: 0 stopped cleanly, 1 failed, 2 bad configuration, 3 already running. */
 const EXIT_CONFIG = 2
+const EXIT_RUNNING = 3
 const SHUTDOWN_GRACE_MILLIS = 60_000
 
 const configOrExit = (): ProcessConfig => {
@@ -32,6 +33,15 @@ try {
 } catch (cause) {
   exitWith(`data dir ${config.dataDir}: ${(cause as Error).message}`, EXIT_CONFIG)
 }
+// One server per data dir from the first instant, before Veilid or Iroh open a store there;
+// the kernel drops the lock when this process dies.
+await Effect.runPromise(
+  lockDataDir(config.dataDir, "save-dweb-backup-server").pipe(
+    Effect.catchTag("DataDirLocked", (locked) =>
+      Effect.sync(() => exitWith(locked.message, EXIT_RUNNING)),
+    ),
+  ),
+)
 
 const startServer = Effect.gen(function* () {
   const network = yield* veilidNetworkOf(config.network)

@@ -1,15 +1,21 @@
 import { spawn } from "node:child_process"
 import { closeSync, existsSync, mkdirSync, openSync, readFileSync } from "node:fs"
+import { request } from "node:http"
 import { createRequire } from "node:module"
 import { dirname, join } from "node:path"
-import { type DaemonState, isAlive, readState } from "@save-dweb/daemon"
-import { Data, Effect } from "effect"
+import { type DaemonState, dataDirHolder, type LockOwner, readState } from "@save-dweb/daemon"
+import { Data, Effect, Option } from "effect"
 
 export class DaemonNotRunning extends Data.TaggedError("DaemonNotRunning")<{
   readonly dataDir: string
+  /** Set when a process holds the data dir but does not answer on its API yet. */
+  readonly starting?: { readonly pid: number | undefined }
 }> {
   override get message() {
-    return `no daemon is running on ${this.dataDir}; start one with \`save-dweb daemon start\``
+    if (this.starting === undefined)
+      return `no daemon is running on ${this.dataDir}; start one with \`save-dweb daemon start\``
+    const pid = this.starting.pid === undefined ? "" : ` (pid ${this.starting.pid})`
+    return `the daemon on ${this.dataDir}${pid} is still starting; \`save-dweb daemon start\` waits until it is ready`
   }
 }
 
@@ -21,12 +27,6 @@ export class DaemonStartFailed extends Data.TaggedError("DaemonStartFailed")<{
 export class DaemonStopFailed extends Data.TaggedError("DaemonStopFailed")<{
   readonly message: string
 }> {}
-
-/** The running daemon's state on `dataDir`, if its process is alive. */
-export const runningDaemon = (dataDir: string): DaemonState | undefined => {
-  const state = readState(dataDir)
-  return state !== undefined && isAlive(state.pid) ? state : undefined
-}
 
 /** The built daemon's entry script, beside the installed `@save-dweb/daemon` package. */
 export const daemonScript = (): string => {
@@ -43,6 +43,68 @@ const logTail = (file: string, lines = 20) => {
   }
 }
 
+const tokenOf = (dataDir: string): string | undefined => {
+  const tokenFile = join(dataDir, "rpc-token")
+  return existsSync(tokenFile) ? readFileSync(tokenFile, "utf8").trim() : undefined
+}
+
+const ANSWER_TIMEOUT_MILLIS = 3_000
+
+/**
+ * Asks `GET /v1/status` at a daemon URL with the data dir's token. `true` only for a 200:
+ * a daemon that accepts this data dir's token is this data dir's daemon (the token is made
+ * per data dir); nothing listening, another server, or a 401 is `false`.
+ */
+const answersWithToken = (url: string, token: string | undefined): Promise<boolean> =>
+  new Promise((resolve) => {
+    if (token === undefined) return resolve(false)
+    const target = url.startsWith("unix:")
+      ? { socketPath: url.slice("unix:".length) }
+      : (() => {
+          const parsed = new URL(url)
+          return { host: parsed.hostname, port: Number(parsed.port || 80) }
+        })()
+    const req = request(
+      {
+        ...target,
+        path: "/v1/status",
+        headers: { authorization: `Bearer ${token}` },
+        timeout: ANSWER_TIMEOUT_MILLIS,
+      },
+      (res) => {
+        res.resume()
+        resolve(res.statusCode === 200)
+      },
+    )
+    req.on("timeout", () => req.destroy())
+    req.on("error", () => resolve(false))
+    req.end()
+  })
+
+/** What runs on a data dir, judged by the daemon's answer on its API and by the data dir's lock. */
+export type DaemonProbe =
+  | { readonly _tag: "Ready"; readonly state: DaemonState }
+  /** A process holds the data dir but does not answer (attaching, or stuck). */
+  | { readonly _tag: "Starting"; readonly owner: LockOwner | undefined }
+  | { readonly _tag: "Stopped" }
+
+export const probeDaemon = (dataDir: string): Effect.Effect<DaemonProbe> =>
+  Effect.gen(function* () {
+    const state = readState(dataDir)
+    if (
+      state !== undefined &&
+      (yield* Effect.promise(() => answersWithToken(state.url, tokenOf(dataDir))))
+    )
+      return { _tag: "Ready", state } as const
+    const holder = yield* dataDirHolder(dataDir).pipe(
+      // Without the native addon the lock cannot be read: judge by the API alone.
+      Effect.orElseSucceed(() => Option.none()),
+    )
+    return Option.isSome(holder)
+      ? ({ _tag: "Starting", owner: holder.value } as const)
+      : ({ _tag: "Stopped" } as const)
+  })
+
 export interface StartOptions {
   readonly dataDir: string
   /** Further daemon flags, passed as they are (`--listen`, `--network`, ...). */
@@ -50,18 +112,57 @@ export interface StartOptions {
   readonly timeoutMillis: number
 }
 
+/** Exit code of `save-dweb-daemon` when another process holds the data dir. */
+const DAEMON_EXIT_RUNNING = 3
+const STOP_AFTER_GIVING_UP_MILLIS = 15_000
+
+/** Waits until the process holding `dataDir` has gone (the kernel freed its lock). */
+const awaitReleased = (dataDir: string, deadline: number) =>
+  Effect.gen(function* () {
+    while (Date.now() < deadline) {
+      const probe = yield* probeDaemon(dataDir)
+      if (probe._tag === "Stopped") return true
+      yield* Effect.sleep(100)
+    }
+    return false
+  })
+
+const signal = (pid: number, name: NodeJS.Signals) => {
+  try {
+    process.kill(pid, name)
+  } catch {}
+}
+
 /**
  * Starts `save-dweb-daemon` in the background on `dataDir` (its logs appended to
- * `dataDir/daemon.log`) and waits until it listens. A daemon already running there is
- * returned as it is.
+ * `dataDir/daemon.log`) and waits until it answers on its API. A daemon already answering
+ * there is returned as it is; one still starting is waited for. A daemon this call started
+ * and then gave up on is stopped (SIGTERM, then SIGKILL), never left running.
  */
 export const startDaemon = (options: StartOptions) =>
   Effect.gen(function* () {
-    const running = runningDaemon(options.dataDir)
-    if (running !== undefined)
-      return { state: running, started: false, log: join(options.dataDir, "daemon.log") }
-    mkdirSync(options.dataDir, { recursive: true, mode: 0o700 })
     const log = join(options.dataDir, "daemon.log")
+    const deadline = Date.now() + options.timeoutMillis
+    const awaitOther = (owner: LockOwner | undefined) =>
+      Effect.gen(function* () {
+        while (Date.now() < deadline) {
+          const probe = yield* probeDaemon(options.dataDir)
+          if (probe._tag === "Ready") return { state: probe.state, started: false, log }
+          if (probe._tag === "Stopped") return undefined
+          yield* Effect.sleep(200)
+        }
+        return yield* new DaemonStartFailed({
+          message: `a daemon${owner === undefined ? "" : ` (pid ${owner.pid})`} holds ${options.dataDir} but was not ready after ${options.timeoutMillis / 1000} s; stop it with \`save-dweb daemon stop\``,
+          log: logTail(log),
+        })
+      })
+    const first = yield* probeDaemon(options.dataDir)
+    if (first._tag === "Ready") return { state: first.state, started: false, log }
+    if (first._tag === "Starting") {
+      const ready = yield* awaitOther(first.owner)
+      if (ready !== undefined) return ready
+    }
+    mkdirSync(options.dataDir, { recursive: true, mode: 0o700 })
     const fd = openSync(log, "a", 0o600)
     const child = spawn(
       process.execPath,
@@ -74,19 +175,38 @@ export const startDaemon = (options: StartOptions) =>
       exited = code
     })
     child.unref()
-    const deadline = Date.now() + options.timeoutMillis
+    const token = () => tokenOf(options.dataDir)
     while (true) {
       const state = readState(options.dataDir)
-      if (state !== undefined && state.pid === child.pid) return { state, started: true, log }
+      if (
+        state !== undefined &&
+        state.pid === child.pid &&
+        (yield* Effect.promise(() => answersWithToken(state.url, token())))
+      )
+        return { state, started: true, log }
+      if (exited === DAEMON_EXIT_RUNNING) {
+        // Another start won the data dir between our probe and this process's lock.
+        const probe = yield* probeDaemon(options.dataDir)
+        if (probe._tag === "Ready") return { state: probe.state, started: false, log }
+        const ready = probe._tag === "Starting" ? yield* awaitOther(probe.owner) : undefined
+        if (ready !== undefined) return ready
+      }
       if (exited !== undefined)
         return yield* new DaemonStartFailed({
           message: `the daemon exited with code ${exited} before it was ready`,
           log: logTail(log),
         })
       if (Date.now() > deadline) {
-        if (child.pid !== undefined) process.kill(child.pid, "SIGTERM")
+        if (child.pid !== undefined) {
+          signal(child.pid, "SIGTERM")
+          const gone = yield* awaitReleased(
+            options.dataDir,
+            Date.now() + STOP_AFTER_GIVING_UP_MILLIS,
+          )
+          if (!gone) signal(child.pid, "SIGKILL")
+        }
         return yield* new DaemonStartFailed({
-          message: `the daemon was not ready after ${options.timeoutMillis / 1000} s`,
+          message: `the daemon was not ready after ${options.timeoutMillis / 1000} s and was stopped`,
           log: logTail(log),
         })
       }
@@ -94,29 +214,40 @@ export const startDaemon = (options: StartOptions) =>
     }
   })
 
-/** Stops the daemon on `dataDir` gracefully (SIGTERM) and waits for its process to end. */
+/**
+ * Stops the daemon on `dataDir` gracefully (SIGTERM) and waits until its process has gone
+ * (the data dir's lock is free). A daemon still starting is stopped too.
+ */
 export const stopDaemon = (dataDir: string, timeoutMillis: number) =>
   Effect.gen(function* () {
-    const running = runningDaemon(dataDir)
-    if (running === undefined) return { stopped: false as const }
-    process.kill(running.pid, "SIGTERM")
-    const deadline = Date.now() + timeoutMillis
-    while (isAlive(running.pid)) {
-      if (Date.now() > deadline)
+    const probe = yield* probeDaemon(dataDir)
+    const pid =
+      probe._tag === "Ready"
+        ? probe.state.pid
+        : probe._tag === "Starting"
+          ? probe.owner?.pid
+          : undefined
+    if (pid === undefined) {
+      if (probe._tag === "Starting")
         return yield* new DaemonStopFailed({
-          message: `pid ${running.pid} still runs after ${timeoutMillis / 1000} s; see ${join(dataDir, "daemon.log")}`,
+          message: `a process holds ${dataDir} but has not written its pid yet; try again`,
         })
-      yield* Effect.sleep(100)
+      return { stopped: false as const }
     }
-    return { stopped: true as const, pid: running.pid }
+    signal(pid, "SIGTERM")
+    if (!(yield* awaitReleased(dataDir, Date.now() + timeoutMillis)))
+      return yield* new DaemonStopFailed({
+        message: `pid ${pid} still runs after ${timeoutMillis / 1000} s; see ${join(dataDir, "daemon.log")}`,
+      })
+    return { stopped: true as const, pid }
   })
 
-/** Where the daemon on `dataDir` listens and its token, as the CLI connects to it. */
+/** Where the daemon on `dataDir` listens and its token, once it answers on its API. */
 export const connectionOf = (dataDir: string) =>
   Effect.gen(function* () {
-    const state = runningDaemon(dataDir)
-    if (state === undefined) return yield* new DaemonNotRunning({ dataDir })
-    const tokenFile = join(dataDir, "rpc-token")
-    const token = existsSync(tokenFile) ? readFileSync(tokenFile, "utf8").trim() : undefined
-    return { url: state.url, token }
+    const probe = yield* probeDaemon(dataDir)
+    if (probe._tag === "Starting")
+      return yield* new DaemonNotRunning({ dataDir, starting: { pid: probe.owner?.pid } })
+    if (probe._tag === "Stopped") return yield* new DaemonNotRunning({ dataDir })
+    return { url: probe.state.url, token: tokenOf(dataDir) }
   })

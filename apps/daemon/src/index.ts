@@ -1,3 +1,5 @@
+// Who holds a data dir (the daemon takes its lock before anything else), for the CLI.
+export { dataDirHolder, type LockOwner } from "@save-dweb/backend"
 export {
   ConfigError,
   type DaemonConfig,
@@ -13,4 +15,4 @@ export {
   usage,
 } from "./config.ts"
 export { type DaemonEnvironment, runDaemon, VERSION } from "./daemon.ts"
-export { type DaemonState, isAlive, readState, STATE_FILE, statePath } from "./state.ts"
+export { type DaemonState, readState, STATE_FILE, statePath } from "./state.ts"

@@ -1,8 +1,9 @@
 import { setFlagsFromString } from "node:v8"
-import { exitWith, runProcess, veilidNetworkOf } from "@save-dweb/backend"
+import { exitWith, lockDataDir, runProcess, veilidNetworkOf } from "@save-dweb/backend"
+import { Effect } from "effect"
 import { ConfigError, type DaemonConfig, resolveConfig, usage } from "./config.ts"
 import { type DaemonEnvironment, runDaemon } from "./daemon.ts"
-import { ensureDataDir, isAlive, readState } from "./state.ts"
+import { ensureDataDir } from "./state.ts"
 
 // Files pass through this process as short-lived Buffers off the JS heap (request bodies,
 // encrypted and decrypted records). V8 by default starts a full mark-compact each time such
@@ -34,12 +35,22 @@ const configOrExit = (): DaemonConfig => {
 
 const config = configOrExit()
 ensureDataDir(config.dataDir)
-const running = readState(config.dataDir)
-if (running !== undefined && running.pid !== process.pid && isAlive(running.pid))
-  exitWith(
-    `a daemon (pid ${running.pid}) already runs on ${config.dataDir} at ${running.url}`,
-    EXIT_RUNNING,
-  )
+// One daemon per data dir from the first instant, before Veilid or Iroh open a store there;
+// the kernel drops the lock when this process dies. `daemon.json` is only information.
+await Effect.runPromise(
+  lockDataDir(config.dataDir, "save-dweb-daemon").pipe(
+    Effect.catchTag("DataDirLocked", (locked) =>
+      Effect.sync(() =>
+        exitWith(
+          locked.owner === undefined
+            ? `a daemon is starting on ${config.dataDir}`
+            : `a daemon (pid ${locked.owner.pid}) already runs on ${config.dataDir} (since ${locked.owner.startedAt})`,
+          EXIT_RUNNING,
+        ),
+      ),
+    ),
+  ),
+)
 
 runProcess({
   logLevel: config.logLevel,

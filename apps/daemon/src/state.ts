@@ -41,12 +41,3 @@ export const readState = (dataDir: string): DaemonState | undefined => {
 export const clearState = (dataDir: string, pid = process.pid) => {
   if (readState(dataDir)?.pid === pid) rmSync(statePath(dataDir), { force: true })
 }
-
-export const isAlive = (pid: number) => {
-  try {
-    process.kill(pid, 0)
-    return true
-  } catch (cause) {
-    return (cause as NodeJS.ErrnoException).code === "EPERM"
-  }
-}

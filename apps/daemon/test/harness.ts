@@ -11,15 +11,9 @@ export const daemonBin = join(import.meta.dirname, "..", "bin", "save-dweb-daemo
 
 export const tempDir = (prefix = "sdw-daemon-") => mkdtempSync(join(tmpdir(), prefix))
 
-export interface RunningDaemon {
-  readonly child: ChildProcess
+export interface RunningDaemon extends SpawnedDaemon {
   readonly state: DaemonState
   readonly token: string
-  readonly dataDir: string
-  /** Everything the daemon wrote to stderr so far (JSON lines). */
-  readonly logs: () => Array<Record<string, unknown>>
-  /** Resolves with the exit code once the process has ended. */
-  readonly exited: Promise<number | null>
 }
 
 /** Writes `testnet.nodeConfig(node)` where the daemon's `--network config:` reads it. */
@@ -29,12 +23,16 @@ export const networkFlag = (testnet: Testnet, node: string, dir: string) => {
   return `config:${file}`
 }
 
-/** Spawns the daemon and waits until it listens (its state file names its pid). */
-export const startDaemon = async (
-  dataDir: string,
-  args: ReadonlyArray<string>,
-  readyMillis = 300_000,
-): Promise<RunningDaemon> => {
+export interface SpawnedDaemon {
+  readonly child: ChildProcess
+  readonly dataDir: string
+  readonly stderr: () => string
+  readonly logs: () => Array<Record<string, unknown>>
+  readonly exited: Promise<number | null>
+}
+
+/** Spawns the daemon without waiting for anything. */
+export const spawnDaemon = (dataDir: string, args: ReadonlyArray<string>): SpawnedDaemon => {
   const child = spawn(process.execPath, [daemonBin, "--data-dir", dataDir, ...args], {
     stdio: ["ignore", "pipe", "pipe"],
   })
@@ -51,19 +49,36 @@ export const startDaemon = async (
       .split("\n")
       .filter((l) => l.startsWith("{"))
       .map((l) => JSON.parse(l) as Record<string, unknown>)
+  return { child, dataDir, stderr: () => stderr, logs, exited }
+}
+
+/** Waits until a spawned daemon listens (its state file names its pid). */
+export const awaitReady = async (
+  spawned: SpawnedDaemon,
+  readyMillis = 300_000,
+): Promise<RunningDaemon> => {
+  const { child, dataDir } = spawned
   const deadline = Date.now() + readyMillis
   while (Date.now() < deadline) {
     const state = readState(dataDir)
     if (state !== undefined && state.pid === child.pid) {
       const token = readFileSync(join(dataDir, "rpc-token"), "utf8").trim()
-      return { child, state, token, dataDir, logs, exited }
+      return { ...spawned, state, token }
     }
-    if (child.exitCode !== null) throw new Error(`daemon exited ${child.exitCode}:\n${stderr}`)
-    await new Promise((r) => setTimeout(r, 100))
+    if (child.exitCode !== null)
+      throw new Error(`daemon exited ${child.exitCode}:\n${spawned.stderr()}`)
+    await new Promise((r) => setTimeout(r, 50))
   }
   child.kill("SIGKILL")
-  throw new Error(`daemon not ready after ${readyMillis} ms:\n${stderr}`)
+  throw new Error(`daemon not ready after ${readyMillis} ms:\n${spawned.stderr()}`)
 }
+
+/** Spawns the daemon and waits until it listens (its state file names its pid). */
+export const startDaemon = (
+  dataDir: string,
+  args: ReadonlyArray<string>,
+  readyMillis = 300_000,
+): Promise<RunningDaemon> => awaitReady(spawnDaemon(dataDir, args), readyMillis)
 
 /** Resident set size of a process in bytes, from /proc. */
 export const rssOf = (pid: number): number => {

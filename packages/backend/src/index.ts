@@ -55,6 +55,14 @@ export {
   type RemoveBackupOptions,
 } from "./backups.ts"
 export {
+  DATA_DIR_LOCK_FILE,
+  DataDirLocked,
+  dataDirHolder,
+  dataDirLockPath,
+  LockOwner,
+  lockDataDir,
+} from "./data-dir-lock.ts"
+export {
   GroupAlreadyKnown,
   InvalidKnownGroup,
   InvalidPairingLink,
