@@ -4,8 +4,6 @@ import {
   KeyName,
   openEnvelope,
   SecretKey,
-  type SigningSeed,
-  SigningSeed as SigningSeedKind,
   sealEnvelope,
 } from "@save-dweb/crypto"
 import {
@@ -23,11 +21,10 @@ import {
   type CapabilityTier,
   DisplayName,
   GroupInvite,
-  makeSecretKey,
   parseGroupInvite,
   ReadCapability,
   ReplicateCapability,
-  WriteCapability,
+  type WriteCapability,
 } from "@save-dweb/uri-scheme"
 import {
   Clock,
@@ -36,7 +33,6 @@ import {
   Layer,
   Option,
   PubSub,
-  Redacted,
   Schema,
   type Scope,
   Semaphore,
@@ -51,7 +47,7 @@ import {
 import {
   type GroupError,
   GroupFull,
-  InsufficientCapability,
+  type InsufficientCapability,
   InvalidCredentials,
   InvalidInvite,
   type InvalidInviteReason,
@@ -61,13 +57,18 @@ import {
   SlotRevoked,
 } from "./errors.ts"
 import {
-  keyPairFromSeed,
-  ownerSeed,
-  type ReplicateKeys,
-  replicateKeysOf,
-  rotationBoxKey,
-  slotSeed,
-} from "./keys.ts"
+  type Held,
+  type HeldManage,
+  type Holding,
+  isHolding,
+  linkSecret,
+  manageHeld,
+  requireHeld,
+  resolve,
+  slotOf,
+  writeCapabilityFor,
+} from "./held.ts"
+import { keyPairFromSeed, ownerSeed, type ReplicateKeys, rotationBoxKey, slotSeed } from "./keys.ts"
 import {
   changesBetween,
   type GroupState,
@@ -94,7 +95,7 @@ import {
   slotSubkeys,
 } from "./record.ts"
 import { boxAssociatedData, NOTICE_SUBKEYS, noticeSubkey, RotationNotice } from "./rotation.ts"
-import { covers, type Tier } from "./tier.ts"
+import type { Tier } from "./tier.ts"
 
 /** The group as its info subkey and roster say. */
 export interface GroupInfo {
@@ -225,83 +226,12 @@ const retryConflicts = <A, E extends { readonly _tag: string }, R>(
   return attempt(1)
 }
 
-const fromLinkSecret = (secret: Redacted.Redacted<Uint8Array>) =>
-  // uri-scheme checked the length (32 bytes), so these conversions cannot fail.
-  Effect.orDie(SecretKey.fromBytes(Redacted.value(secret)))
-const groupSecretOf = (secret: Redacted.Redacted<Uint8Array>) =>
-  Effect.orDie(GroupSecret.fromBytes(Redacted.value(secret)))
-const seedOf = (secret: Redacted.Redacted<Uint8Array>) =>
-  Effect.orDie(SigningSeedKind.fromBytes(Redacted.value(secret)))
-const linkSecret = (secret: Redacted.Redacted<Uint8Array>) => makeSecretKey(Redacted.value(secret))
-
-/** What the capability gives, resolved to keys. */
-interface Held {
-  readonly tier: Tier
-  readonly keys: ReplicateKeys
-  readonly groupSecret: GroupSecret | undefined
-  readonly manageSecret: SecretKey | undefined
-  readonly slot: number | undefined
-  readonly slotSeed: SigningSeed | undefined
-}
-
-const resolve = Effect.fnUntraced(function* (credentials: GroupCredentials) {
-  const c = credentials.capability
-  switch (c._tag) {
-    case "ReplicateCapability":
-      return {
-        tier: "replicate",
-        keys: {
-          dhtValues: yield* fromLinkSecret(c.dhtKey),
-          tunnelAuth: yield* fromLinkSecret(c.authKey),
-        },
-        groupSecret: undefined,
-        manageSecret: undefined,
-        slot: undefined,
-        slotSeed: undefined,
-      } satisfies Held
-    case "ReadCapability": {
-      const groupSecret = yield* groupSecretOf(c.groupSecret)
-      return {
-        tier: "read",
-        keys: replicateKeysOf(groupSecret),
-        groupSecret,
-        manageSecret: undefined,
-        slot: undefined,
-        slotSeed: undefined,
-      } satisfies Held
-    }
-    case "WriteCapability": {
-      const groupSecret = yield* groupSecretOf(c.groupSecret)
-      return {
-        tier: "write",
-        keys: replicateKeysOf(groupSecret),
-        groupSecret,
-        manageSecret: undefined,
-        slot: c.slot,
-        slotSeed: yield* seedOf(c.writerSeed),
-      } satisfies Held
-    }
-    case "ManageCapability": {
-      const groupSecret = yield* groupSecretOf(c.groupSecret)
-      const manageSecret = yield* fromLinkSecret(c.manageSecret)
-      return {
-        tier: "manage",
-        keys: replicateKeysOf(groupSecret),
-        groupSecret,
-        manageSecret,
-        slot: MANAGER_SLOT,
-        slotSeed: slotSeed(manageSecret, MANAGER_SLOT),
-      } satisfies Held
-    }
-  }
-})
-
 /** Groups over a `DhtRecords` (the Veilid layer, or the memory one in tests). */
 export const makeGroups = (records: DhtRecordsShape): GroupsShape => {
   /** The participant's handles on an open group record, and what it holds. */
-  interface Opened {
+  interface Opened<H extends Held = Held> {
     readonly credentials: GroupCredentials
-    readonly held: Held
+    readonly held: H
     /** Read handle; the owner's for the manage tier, the slot writer's for write. */
     readonly record: GroupHandle
     /** The handle that writes the participant's slot (write and manage tiers). */
@@ -319,15 +249,14 @@ export const makeGroups = (records: DhtRecordsShape): GroupsShape => {
     const key = credentials.group
     const encryptionKey = held.keys.dhtValues
     const ownerPair =
-      held.manageSecret === undefined ? undefined : keyPairFromSeed(ownerSeed(held.manageSecret))
-    const slotPair = held.slotSeed === undefined ? undefined : keyPairFromSeed(held.slotSeed)
+      held.tier === "manage" ? keyPairFromSeed(ownerSeed(held.manageSecret)) : undefined
+    const slotWriter = isHolding(held, "write")
+      ? { slot: held.slot, pair: keyPairFromSeed(held.slotSeed) }
+      : undefined
+    const writer = ownerPair ?? slotWriter?.pair
     const record = yield* records.open(GroupRecord, key, {
       encryptionKey,
-      ...(ownerPair !== undefined
-        ? { writer: ownerPair }
-        : slotPair !== undefined
-          ? { writer: slotPair }
-          : {}),
+      ...(writer === undefined ? {} : { writer }),
     })
     const { layout } = record
     if (
@@ -342,15 +271,16 @@ export const makeGroups = (records: DhtRecordsShape): GroupsShape => {
       return yield* invalid("WrongOwner", `the manage secret is not the one of group ${key}`)
     }
     let slotRecord: GroupHandle | undefined
-    if (held.slot !== undefined && slotPair !== undefined) {
+    if (slotWriter !== undefined) {
+      const { slot, pair } = slotWriter
       slotRecord =
         ownerPair === undefined
           ? record
-          : yield* records.open(GroupRecord, key, { encryptionKey, writer: slotPair })
-      if (held.slot >= MAX_MEMBERS || !slotRecord.canWrite(slotSubkey(held.slot))) {
+          : yield* records.open(GroupRecord, key, { encryptionKey, writer: pair })
+      if (slot >= MAX_MEMBERS || !slotRecord.canWrite(slotSubkey(slot))) {
         return yield* invalid(
           "WrongWriter",
-          `the write key is not the writer of slot ${held.slot} of group ${key}`,
+          `the write key is not the writer of slot ${slot} of group ${key}`,
         )
       }
     }
@@ -389,33 +319,21 @@ export const makeGroups = (records: DhtRecordsShape): GroupsShape => {
     const slotLock = yield* Semaphore.make(1)
     let left = false
 
-    const holds = (
+    /**
+     * The capability check of every operation: the case of `Held` that allows it; after
+     * `leave`, `NotAMember`.
+     */
+    const requireTier = <T extends Tier>(
       operation: string,
-      required: Tier,
-    ): Effect.Effect<void, InsufficientCapability> =>
-      covers(held.tier, required)
-        ? Effect.void
-        : Effect.fail(
-            new InsufficientCapability({
-              operation,
-              required,
-              held: held.tier,
-              message: `${operation} needs the ${required} capability; this ${held.tier} link does not have it`,
-            }),
-          )
-
-    /** The capability check of every operation; after `leave`, `NotAMember`. */
-    const requireTier = (
-      operation: string,
-      required: Tier,
-    ): Effect.Effect<void, InsufficientCapability | NotAMember> =>
+      required: T,
+    ): Effect.Effect<Holding<T>, InsufficientCapability | NotAMember> =>
       Effect.suspend(
-        (): Effect.Effect<void, InsufficientCapability | NotAMember> =>
+        (): Effect.Effect<Holding<T>, InsufficientCapability | NotAMember> =>
           left
             ? Effect.fail(
-                new NotAMember({ group: key, slot: held.slot, message: `left group ${key}` }),
+                new NotAMember({ group: key, slot: slotOf(held), message: `left group ${key}` }),
               )
-            : holds(operation, required),
+            : requireHeld(held, operation, required),
       )
 
     const getInfo = (refresh: boolean) =>
@@ -530,10 +448,11 @@ export const makeGroups = (records: DhtRecordsShape): GroupsShape => {
       f: (current: SlotValue | undefined) => Effect.Effect<SlotValue | undefined, E>,
     ) =>
       Effect.gen(function* () {
-        if (slotRecord === undefined || held.slot === undefined) {
+        const slot = slotOf(held)
+        if (slotRecord === undefined || slot === undefined) {
           return yield* new NotAMember({ group: key, slot: undefined, message: "no slot held" })
         }
-        const subkey = slotSubkey(held.slot)
+        const subkey = slotSubkey(slot)
         const current = yield* getSlot(slotRecord, subkey, true)
         const next = yield* f(Option.getOrUndefined(Option.map(current, (e) => e.value)))
         if (next !== undefined) {
@@ -542,16 +461,17 @@ export const makeGroups = (records: DhtRecordsShape): GroupsShape => {
         }
       }).pipe(retryConflicts, slotLock.withPermits(1))
 
-    const checkNotRevoked = Effect.gen(function* () {
-      const roster = yield* getRoster(true)
-      if (held.slot !== undefined && roster?.revoked.includes(held.slot)) {
-        return yield* new SlotRevoked({
-          group: key,
-          slot: held.slot,
-          message: `slot ${held.slot} of group ${key} was revoked`,
-        })
-      }
-    })
+    const checkNotRevoked = (slot: number) =>
+      Effect.gen(function* () {
+        const roster = yield* getRoster(true)
+        if (roster?.revoked.includes(slot)) {
+          return yield* new SlotRevoked({
+            group: key,
+            slot,
+            message: `slot ${slot} of group ${key} was revoked`,
+          })
+        }
+      })
 
     /** Changes this member's own entry; fails unless it is a current member. */
     const updateMember = (
@@ -561,16 +481,16 @@ export const makeGroups = (records: DhtRecordsShape): GroupsShape => {
       ) => Extract<SlotValue, { _tag: "Member" }>,
     ) =>
       Effect.gen(function* () {
-        yield* requireTier(operation, "write")
-        yield* checkNotRevoked
+        const { slot } = yield* requireTier(operation, "write")
+        yield* checkNotRevoked(slot)
         yield* modifySlot((current) =>
           current?._tag === "Member"
             ? Effect.succeed(change(current))
             : Effect.fail(
                 new NotAMember({
                   group: key,
-                  slot: held.slot,
-                  message: `slot ${held.slot} of group ${key} holds no member entry: join first`,
+                  slot,
+                  message: `slot ${slot} of group ${key} holds no member entry: join first`,
                 }),
               ),
         )
@@ -578,25 +498,19 @@ export const makeGroups = (records: DhtRecordsShape): GroupsShape => {
 
     const groupName = Effect.map(getInfo(false), (info) => info.name)
 
-    const writeCapability = (slot: number) => {
-      const manageSecret = held.manageSecret as SecretKey
-      return new WriteCapability({
-        groupSecret: linkSecret(held.groupSecret as GroupSecret),
-        slot,
-        writerSeed: linkSecret(slotSeed(manageSecret, slot)),
-      })
-    }
-
     const handle: Group = {
       key,
       tier: held.tier,
-      slot: held.slot,
+      slot: slotOf(held),
       credentials,
       keys: held.keys,
-      fileKey: Effect.map(holds("fileKey", "read"), () =>
-        deriveKey(held.groupSecret as GroupSecret, KeyName.fileContents),
+      fileKey: Effect.map(requireHeld(held, "fileKey", "read"), ({ groupSecret }) =>
+        deriveKey(groupSecret, KeyName.fileContents),
       ),
-      groupSecret: Effect.map(holds("groupSecret", "read"), () => held.groupSecret as GroupSecret),
+      groupSecret: Effect.map(
+        requireHeld(held, "groupSecret", "read"),
+        ({ groupSecret }) => groupSecret,
+      ),
 
       info: Effect.gen(function* () {
         yield* requireTier("info", "replicate")
@@ -645,31 +559,30 @@ export const makeGroups = (records: DhtRecordsShape): GroupsShape => {
         ),
 
       invite: Effect.fn("Group.invite")(function* (tier: CapabilityTier) {
-        const name = yield* Effect.suspend(() => {
-          switch (tier) {
-            case "replicate":
-              return requireTier("invite(replicate)", "replicate")
-            case "read":
-              return requireTier("invite(read)", "read")
-            case "write":
-              return requireTier("invite(write)", "manage")
-          }
-        }).pipe(Effect.andThen(groupName))
-        const invite = (capability: ReplicateCapability | ReadCapability | WriteCapability) =>
-          new GroupInvite({ group: key, capability, name })
+        const invite = (
+          capability: ReplicateCapability | ReadCapability | WriteCapability,
+          name: string,
+        ) => new GroupInvite({ group: key, capability, name })
         switch (tier) {
-          case "replicate":
+          case "replicate": {
+            const { keys } = yield* requireTier("invite(replicate)", "replicate")
+            const name = yield* groupName
             return invite(
               new ReplicateCapability({
-                dhtKey: linkSecret(held.keys.dhtValues),
-                authKey: linkSecret(held.keys.tunnelAuth),
+                dhtKey: linkSecret(keys.dhtValues),
+                authKey: linkSecret(keys.tunnelAuth),
               }),
+              name,
             )
-          case "read":
-            return invite(
-              new ReadCapability({ groupSecret: linkSecret(held.groupSecret as GroupSecret) }),
-            )
+          }
+          case "read": {
+            const { groupSecret } = yield* requireTier("invite(read)", "read")
+            const name = yield* groupName
+            return invite(new ReadCapability({ groupSecret: linkSecret(groupSecret) }), name)
+          }
           case "write": {
+            const manager = yield* requireTier("invite(write)", "manage")
+            const name = yield* groupName
             const slot = yield* modifyRoster((roster) =>
               roster.allocated >= MAX_MEMBERS
                 ? Effect.fail(
@@ -684,7 +597,7 @@ export const makeGroups = (records: DhtRecordsShape): GroupsShape => {
                     { ...roster, allocated: roster.allocated + 1 },
                   ] as const),
             )
-            return invite(writeCapability(slot))
+            return invite(writeCapabilityFor(manager, slot), name)
           }
         }
       }),
@@ -750,8 +663,7 @@ export const makeGroups = (records: DhtRecordsShape): GroupsShape => {
       }),
 
       rotate: Effect.gen(function* () {
-        yield* requireTier("rotate", "manage")
-        const oldManage = held.manageSecret as SecretKey
+        const manager = yield* requireTier("rotate", "manage")
         const state = yield* loadState
         const info = yield* getInfo(true)
         const own = state.slots.get(MANAGER_SLOT)?.value
@@ -764,17 +676,12 @@ export const makeGroups = (records: DhtRecordsShape): GroupsShape => {
         const next = yield* makeHandle(created)
         const invites = remaining.map((member, i) => {
           const slot = i + 1
-          const manageSecret = created.held.manageSecret as SecretKey
           return {
             previousSlot: member.slot,
             slot,
             invite: new GroupInvite({
               group: next.key,
-              capability: new WriteCapability({
-                groupSecret: linkSecret(created.held.groupSecret as GroupSecret),
-                slot,
-                writerSeed: linkSecret(slotSeed(manageSecret, slot)),
-              }),
+              capability: writeCapabilityFor(created.held, slot),
             }),
           }
         })
@@ -791,7 +698,7 @@ export const makeGroups = (records: DhtRecordsShape): GroupsShape => {
           Effect.gen(function* () {
             const notice = yield* records.create(RotationNotice, {
               schema: { kind: "DFLT", subkeys: NOTICE_SUBKEYS },
-              encryptionKey: held.keys.dhtValues,
+              encryptionKey: manager.keys.dhtValues,
             })
             const chunks = Array.from(
               { length: NOTICE_SUBKEYS },
@@ -799,7 +706,7 @@ export const makeGroups = (records: DhtRecordsShape): GroupsShape => {
             )
             for (const { previousSlot, credentials: c } of entries) {
               const box = yield* sealEnvelope(
-                yield* rotationBoxKey(slotSeed(oldManage, previousSlot)),
+                yield* rotationBoxKey(slotSeed(manager.manageSecret, previousSlot)),
                 encodeCredentials(c),
                 { associatedData: boxAssociatedData(previousSlot) },
               )
@@ -819,13 +726,15 @@ export const makeGroups = (records: DhtRecordsShape): GroupsShape => {
       }).pipe(Effect.withSpan("Group.rotate")),
 
       followRotation: Effect.gen(function* () {
-        yield* requireTier("followRotation", "write")
-        const slot = held.slot as number
+        const member = yield* requireTier("followRotation", "write")
+        const { slot } = member
         const roster = yield* getRoster(true)
         if (roster?.rotatedTo === undefined) return Option.none<GroupCredentials>()
         const chunk = yield* Effect.scoped(
           Effect.flatMap(
-            records.open(RotationNotice, roster.rotatedTo, { encryptionKey: held.keys.dhtValues }),
+            records.open(RotationNotice, roster.rotatedTo, {
+              encryptionKey: member.keys.dhtValues,
+            }),
             (notice) => notice.get(noticeSubkey(slot), { refresh: true }),
           ),
         )
@@ -839,11 +748,9 @@ export const makeGroups = (records: DhtRecordsShape): GroupsShape => {
                 message: `slot ${slot} was not a member when group ${key} was rotated`,
               })
         }
-        const bytes = yield* openEnvelope(
-          yield* rotationBoxKey(held.slotSeed as SigningSeed),
-          entry.box,
-          { associatedData: boxAssociatedData(slot) },
-        ).pipe(
+        const bytes = yield* openEnvelope(yield* rotationBoxKey(member.slotSeed), entry.box, {
+          associatedData: boxAssociatedData(slot),
+        }).pipe(
           Effect.mapError(
             () =>
               new InvalidCredentials({
@@ -866,18 +773,15 @@ export const makeGroups = (records: DhtRecordsShape): GroupsShape => {
     const groupName = yield* checkName(name)
     const memberName =
       options.memberName === undefined ? undefined : yield* checkName(options.memberName)
-    const groupSecret = yield* GroupSecret.generate
-    const manageSecret = yield* SecretKey.generate
-    const keys = replicateKeysOf(groupSecret)
-    const ownerPair = keyPairFromSeed(ownerSeed(manageSecret))
+    const held = manageHeld(yield* GroupSecret.generate, yield* SecretKey.generate)
     const members = Array.from({ length: MAX_MEMBERS }, (_, slot) => ({
-      writer: publicKeyOf(keyPairFromSeed(slotSeed(manageSecret, slot))),
+      writer: publicKeyOf(keyPairFromSeed(slotSeed(held.manageSecret, slot))),
       subkeys: 1,
     }))
     const record = yield* records.create(GroupRecord, {
       schema: { kind: "SMPL", ownerSubkeys: OWNER_SUBKEYS, members },
-      encryptionKey: keys.dhtValues,
-      owner: ownerPair,
+      encryptionKey: held.keys.dhtValues,
+      owner: keyPairFromSeed(ownerSeed(held.manageSecret)),
     })
     const createdAt = yield* now
     // Other nodes find the record only once it holds a value: it is shared only after these.
@@ -889,8 +793,8 @@ export const makeGroups = (records: DhtRecordsShape): GroupsShape => {
     })
     yield* record.set(ROSTER_SUBKEY, { allocated: options.allocated, revoked: [] })
     const slotRecord = yield* records.open(GroupRecord, record.key, {
-      encryptionKey: keys.dhtValues,
-      writer: keyPairFromSeed(slotSeed(manageSecret, MANAGER_SLOT)),
+      encryptionKey: held.keys.dhtValues,
+      writer: keyPairFromSeed(held.slotSeed),
     })
     yield* slotRecord.set(slotSubkey(MANAGER_SLOT), {
       _tag: "Member",
@@ -900,24 +804,12 @@ export const makeGroups = (records: DhtRecordsShape): GroupsShape => {
     const credentials = new GroupCredentials({
       group: record.key,
       capability: new ManageCapability({
-        groupSecret: linkSecret(groupSecret),
-        manageSecret: linkSecret(manageSecret),
+        groupSecret: linkSecret(held.groupSecret),
+        manageSecret: linkSecret(held.manageSecret),
       }),
       name: groupName,
     })
-    const opened: Opened = {
-      credentials,
-      held: {
-        tier: "manage",
-        keys,
-        groupSecret,
-        manageSecret,
-        slot: MANAGER_SLOT,
-        slotSeed: slotSeed(manageSecret, MANAGER_SLOT),
-      },
-      record,
-      slotRecord,
-    }
+    const opened: Opened<HeldManage> = { credentials, held, record, slotRecord }
     return opened
   })
 
@@ -961,8 +853,8 @@ export const makeGroups = (records: DhtRecordsShape): GroupsShape => {
       const opened = yield* openRecord(credentials, true, inviteProblem)
       const group = yield* makeHandle(opened)
       const { slotRecord, held } = opened
-      if (slotRecord !== undefined && held.slot !== undefined) {
-        const slot = held.slot
+      if (slotRecord !== undefined && isHolding(held, "write")) {
+        const { slot } = held
         const roster = Option.getOrUndefined(
           yield* opened.record.get(ROSTER_SUBKEY, { refresh: true }),
         )?.value
