@@ -70,11 +70,12 @@ import {
 } from "./held.ts"
 import { keyPairFromSeed, ownerSeed, type ReplicateKeys, rotationBoxKey, slotSeed } from "./keys.ts"
 import {
+  applyEvent,
   changesBetween,
   type GroupState,
   type Member,
   type Membership,
-  type MembershipChange,
+  membershipOf,
   membersOf,
   type RepoPointer,
   reposOf,
@@ -406,26 +407,6 @@ export const makeGroups = (records: DhtRecordsShape): GroupsShape => {
       return state
     })
 
-    const snapshot = (state: GroupState, changes: ReadonlyArray<MembershipChange>): Membership => ({
-      members: membersOf(state),
-      revoked: [...(state.roster?.revoked ?? [])].sort((a, b) => a - b),
-      changes,
-    })
-
-    const apply = (state: GroupState, event: WatchEvent<unknown>): GroupState => {
-      if (event._tag !== "Changed") return state
-      if (event.subkey === ROSTER_SUBKEY) {
-        if (state.rosterSeq !== undefined && state.rosterSeq >= event.seq) return state
-        return { ...state, roster: event.value as RosterValue, rosterSeq: event.seq }
-      }
-      const slot = slotOfSubkey(event.subkey)
-      const held = state.slots.get(slot)
-      if (slot < 0 || (held !== undefined && held.seq >= event.seq)) return state
-      const slots = new Map(state.slots)
-      slots.set(slot, { value: event.value as SlotValue, writer: event.writer, seq: event.seq })
-      return { ...state, slots }
-    }
-
     /**
      * Read-modify-write of the roster (manage only): `f` answers with a result and the
      * new roster (or `undefined` to leave it). Lost races are read again and retried.
@@ -548,13 +529,16 @@ export const makeGroups = (records: DhtRecordsShape): GroupsShape => {
                 Stream.mapAccum(
                   () => initial,
                   (state, event) => {
-                    const next = apply(state, event)
+                    const next = applyEvent(state, event)
                     const changes = changesBetween(state, next)
-                    return [next, changes.length === 0 ? [] : [snapshot(next, changes)]] as const
+                    return [
+                      next,
+                      changes.length === 0 ? [] : [membershipOf(next, changes)],
+                    ] as const
                   },
                 ),
               )
-            return Stream.concat(Stream.make(snapshot(initial, [])), updates)
+            return Stream.concat(Stream.make(membershipOf(initial, [])), updates)
           }),
         ),
 
