@@ -1,27 +1,21 @@
 import {
   deriveKey,
-  GroupSecret,
+  type GroupSecret,
   KeyName,
   openEnvelope,
-  SecretKey,
+  type SecretKey,
   sealEnvelope,
 } from "@save-dweb/crypto"
 import {
   DhtRecords,
-  type DhtRecordsError,
   type DhtRecordsShape,
-  type Entry,
-  type OpenedRecord,
-  publicKeyOf,
   type RecordKey,
   type WatchEvent,
   type WatchOptions,
 } from "@save-dweb/dht-records"
 import {
   type CapabilityTier,
-  DisplayName,
   GroupInvite,
-  parseGroupInvite,
   ReadCapability,
   ReplicateCapability,
   type WriteCapability,
@@ -33,68 +27,55 @@ import {
   Layer,
   Option,
   PubSub,
-  Schema,
   type Scope,
   Semaphore,
   Stream,
 } from "effect"
-import {
-  decodeCredentials,
-  encodeCredentials,
-  GroupCredentials,
-  ManageCapability,
-} from "./credentials.ts"
+import { decodeCredentials, encodeCredentials, GroupCredentials } from "./credentials.ts"
 import {
   type GroupError,
   GroupFull,
   type InsufficientCapability,
   InvalidCredentials,
-  InvalidInvite,
-  type InvalidInviteReason,
-  InvalidName,
   InvalidSlot,
   NotAMember,
   SlotRevoked,
 } from "./errors.ts"
-import {
-  type Held,
-  type HeldManage,
-  type Holding,
-  isHolding,
-  linkSecret,
-  manageHeld,
-  requireHeld,
-  resolve,
-  slotOf,
-  writeCapabilityFor,
-} from "./held.ts"
-import { keyPairFromSeed, ownerSeed, type ReplicateKeys, rotationBoxKey, slotSeed } from "./keys.ts"
+import { type Holding, linkSecret, requireHeld, slotOf, writeCapabilityFor } from "./held.ts"
+import { enterSlot, toCredentials } from "./join.ts"
+import { type ReplicateKeys, rotationBoxKey, slotSeed } from "./keys.ts"
 import {
   applyEvent,
   changesBetween,
-  type GroupState,
   type Member,
   type Membership,
   membershipOf,
   membersOf,
   type RepoPointer,
   reposOf,
-  type SlotEntry,
 } from "./membership.ts"
 import {
-  GroupRecord,
+  createGroupRecord,
+  credentialsProblem,
+  inviteProblem,
+  type Opened,
+  openGroupRecord,
+} from "./open.ts"
+import { readInfo, readRoster, readSlot, readState } from "./reads.ts"
+import {
+  checkName,
   INFO_SUBKEY,
   MANAGER_SLOT,
   MAX_MEMBERS,
-  OWNER_SUBKEYS,
+  type OpenedGroupRecord,
   ROSTER_SUBKEY,
   type RosterValue,
   type SlotValue,
   type SourcePolicy,
-  slotOfSubkey,
   slotSubkey,
   slotSubkeys,
 } from "./record.ts"
+import { retryConflicts } from "./retry.ts"
 import { boxAssociatedData, NOTICE_SUBKEYS, noticeSubkey, RotationNotice } from "./rotation.ts"
 import type { Tier } from "./tier.ts"
 
@@ -200,113 +181,17 @@ export interface GroupsShape {
   readonly open: (credentials: GroupCredentials) => Effect.Effect<Group, GroupError, Scope.Scope>
 }
 
-type GroupHandle = OpenedRecord<GroupRecord>
-
 const now = Clock.currentTimeMillis
-
-const checkName = (name: string) =>
-  Schema.is(DisplayName)(name)
-    ? Effect.succeed(name)
-    : Effect.fail(
-        new InvalidName({
-          name,
-          message: "a name is 1 to 128 bytes of UTF-8 without control or bidi-override characters",
-        }),
-      )
-
-// A read-modify-write that lost to a concurrent writer reads again and retries.
-const retryConflicts = <A, E extends { readonly _tag: string }, R>(
-  self: Effect.Effect<A, E, R>,
-): Effect.Effect<A, E, R> => {
-  const attempt = (n: number): Effect.Effect<A, E, R> =>
-    self.pipe(
-      Effect.catch((error: E) =>
-        error._tag === "RecordConflict" && n < 5 ? attempt(n + 1) : Effect.fail(error),
-      ),
-    )
-  return attempt(1)
-}
 
 /** Groups over a `DhtRecords` (the Veilid layer, or the memory one in tests). */
 export const makeGroups = (records: DhtRecordsShape): GroupsShape => {
-  /** The participant's handles on an open group record, and what it holds. */
-  interface Opened<H extends Held = Held> {
-    readonly credentials: GroupCredentials
-    readonly held: H
-    /** Read handle; the owner's for the manage tier, the slot writer's for write. */
-    readonly record: GroupHandle
-    /** The handle that writes the participant's slot (write and manage tiers). */
-    readonly slotRecord: GroupHandle | undefined
-  }
-
-  type Problem = Exclude<InvalidInviteReason, "Malformed"> | "WrongOwner"
-
-  const openRecord = Effect.fnUntraced(function* (
-    credentials: GroupCredentials,
-    refresh: boolean,
-    invalid: (reason: Problem, message: string) => InvalidInvite | InvalidCredentials,
-  ) {
-    const held = yield* resolve(credentials)
-    const key = credentials.group
-    const encryptionKey = held.keys.dhtValues
-    const ownerPair =
-      held.tier === "manage" ? keyPairFromSeed(ownerSeed(held.manageSecret)) : undefined
-    const slotWriter = isHolding(held, "write")
-      ? { slot: held.slot, pair: keyPairFromSeed(held.slotSeed) }
-      : undefined
-    const writer = ownerPair ?? slotWriter?.pair
-    const record = yield* records.open(GroupRecord, key, {
-      encryptionKey,
-      ...(writer === undefined ? {} : { writer }),
-    })
-    const { layout } = record
-    if (
-      layout.kind !== "SMPL" ||
-      layout.ownerSubkeys.end !== OWNER_SUBKEYS ||
-      layout.members.length !== MAX_MEMBERS ||
-      layout.subkeyCount !== OWNER_SUBKEYS + MAX_MEMBERS
-    ) {
-      return yield* invalid("NotAGroup", `record ${key} is not a group record`)
-    }
-    if (ownerPair !== undefined && record.owner !== publicKeyOf(ownerPair)) {
-      return yield* invalid("WrongOwner", `the manage secret is not the one of group ${key}`)
-    }
-    let slotRecord: GroupHandle | undefined
-    if (slotWriter !== undefined) {
-      const { slot, pair } = slotWriter
-      slotRecord =
-        ownerPair === undefined
-          ? record
-          : yield* records.open(GroupRecord, key, { encryptionKey, writer: pair })
-      if (slot >= MAX_MEMBERS || !slotRecord.canWrite(slotSubkey(slot))) {
-        return yield* invalid(
-          "WrongWriter",
-          `the write key is not the writer of slot ${slot} of group ${key}`,
-        )
-      }
-    }
-    // The keys are checked by opening the group's info.
-    const info = yield* record.get(INFO_SUBKEY, { refresh }).pipe(
-      Effect.catchTag("RecordDecryptFailed", () =>
-        Effect.fail(invalid("WrongKey", `the keys do not open the values of group ${key}`)),
-      ),
-      Effect.catchTag("RecordInvalid", () =>
-        Effect.fail(invalid("NotAGroup", `record ${key} holds no group info`)),
-      ),
-    )
-    if (Option.isNone(info)) {
-      return yield* invalid("NotAGroup", `record ${key} holds no group info`)
-    }
-    const opened: Opened = { credentials, held, record, slotRecord }
-    return opened
-  })
-
   const makeHandle = Effect.fnUntraced(function* (opened: Opened) {
-    const { credentials, held, record, slotRecord } = opened
+    const { credentials, held, record, own } = opened
+    const slotRecord = own?.record
     const key = credentials.group
     // Veilid does not tell a node about its own writes; watch streams get them from here.
     const ownWrites = yield* PubSub.unbounded<WatchEvent<unknown>>()
-    const announce = (handle: GroupHandle, subkey: number) =>
+    const announce = (handle: OpenedGroupRecord, subkey: number) =>
       handle.get(subkey).pipe(
         Effect.flatMap(
           Option.match({
@@ -337,75 +222,9 @@ export const makeGroups = (records: DhtRecordsShape): GroupsShape => {
             : requireHeld(held, operation, required),
       )
 
-    const getInfo = (refresh: boolean) =>
-      record.get(INFO_SUBKEY, { refresh }).pipe(
-        Effect.flatMap(
-          Option.match({
-            onNone: () =>
-              Effect.fail(
-                new InvalidCredentials({
-                  reason: "NotAGroup",
-                  message: `${key} has no group info`,
-                }),
-              ),
-            onSome: (entry) => Effect.succeed(entry.value),
-          }),
-        ),
-      )
-
-    const getRoster = (refresh: boolean) =>
-      record
-        .get(ROSTER_SUBKEY, { refresh })
-        .pipe(Effect.map((entry) => Option.getOrUndefined(Option.map(entry, (e) => e.value))))
-
-    const getSlot = (handle: GroupHandle, subkey: number, refresh: boolean) =>
-      handle.get(subkey, { refresh }) as Effect.Effect<
-        Option.Option<Entry<SlotValue>>,
-        DhtRecordsError
-      >
-
-    /** Roster and slots, fetching from the network only what is newer there. */
-    const loadState = Effect.gen(function* () {
-      const report = yield* record.inspect({
-        subkeys: [ROSTER_SUBKEY, ...slotSubkeys],
-        scope: "network",
-      })
-      const held = report.subkeys.filter((s) => s.network !== undefined || s.local !== undefined)
-      const fresh = (s: (typeof held)[number]) =>
-        s.network !== undefined && (s.local === undefined || s.network > s.local)
-      const rosterSeqs = held.find((s) => s.subkey === ROSTER_SUBKEY)
-      const rosterEntry =
-        rosterSeqs === undefined
-          ? Option.none()
-          : yield* record.get(ROSTER_SUBKEY, { refresh: fresh(rosterSeqs) })
-      // Revoked slots are not even fetched: their values are ignored anyway.
-      const revoked = new Set(Option.getOrUndefined(rosterEntry)?.value.revoked ?? [])
-      const entries = yield* Effect.forEach(
-        held.filter((s) => s.subkey !== ROSTER_SUBKEY && !revoked.has(slotOfSubkey(s.subkey))),
-        (s) =>
-          getSlot(record, s.subkey, fresh(s)).pipe(
-            Effect.map(
-              Option.map(
-                ({ value, writer, seq }) =>
-                  [slotOfSubkey(s.subkey), { value, writer, seq }] as const,
-              ),
-            ),
-            // A slot whose value does not open or decode is nobody's entry.
-            Effect.catchTags({
-              RecordDecryptFailed: () => Effect.succeed(Option.none()),
-              RecordInvalid: () => Effect.succeed(Option.none()),
-            }),
-          ),
-        { concurrency: 8 },
-      )
-      const slots = new Map<number, SlotEntry>(entries.flatMap((e) => Option.toArray(e)))
-      const state: GroupState = {
-        roster: Option.getOrUndefined(rosterEntry)?.value,
-        rosterSeq: Option.getOrUndefined(rosterEntry)?.seq,
-        slots,
-      }
-      return state
-    })
+    const getInfo = (refresh: boolean) => readInfo(record, refresh)
+    const getRoster = (refresh: boolean) => readRoster(record, refresh)
+    const loadState = readState(record)
 
     /**
      * Read-modify-write of the roster (manage only): `f` answers with a result and the
@@ -434,7 +253,7 @@ export const makeGroups = (records: DhtRecordsShape): GroupsShape => {
           return yield* new NotAMember({ group: key, slot: undefined, message: "no slot held" })
         }
         const subkey = slotSubkey(slot)
-        const current = yield* getSlot(slotRecord, subkey, true)
+        const current = yield* readSlot(slotRecord, subkey, true)
         const next = yield* f(Option.getOrUndefined(Option.map(current, (e) => e.value)))
         if (next !== undefined) {
           yield* slotRecord.set(subkey, next)
@@ -652,7 +471,7 @@ export const makeGroups = (records: DhtRecordsShape): GroupsShape => {
         const info = yield* getInfo(true)
         const own = state.slots.get(MANAGER_SLOT)?.value
         const remaining = membersOf(state).filter((m) => m.slot !== MANAGER_SLOT)
-        const created = yield* createGroup(info.name, {
+        const created = yield* createGroupRecord(records, info.name, {
           ...(own?._tag === "Member" && own.name !== undefined ? { memberName: own.name } : {}),
           sourcePolicy: info.sourcePolicy,
           allocated: 1 + remaining.length,
@@ -749,82 +568,11 @@ export const makeGroups = (records: DhtRecordsShape): GroupsShape => {
     return handle
   })
 
-  /** Creates the record, writes info, roster and the manager's slot; opened as manager. */
-  const createGroup = Effect.fnUntraced(function* (
-    name: string,
-    options: CreateOptions & { readonly allocated: number },
-  ) {
-    const groupName = yield* checkName(name)
-    const memberName =
-      options.memberName === undefined ? undefined : yield* checkName(options.memberName)
-    const held = manageHeld(yield* GroupSecret.generate, yield* SecretKey.generate)
-    const members = Array.from({ length: MAX_MEMBERS }, (_, slot) => ({
-      writer: publicKeyOf(keyPairFromSeed(slotSeed(held.manageSecret, slot))),
-      subkeys: 1,
-    }))
-    const record = yield* records.create(GroupRecord, {
-      schema: { kind: "SMPL", ownerSubkeys: OWNER_SUBKEYS, members },
-      encryptionKey: held.keys.dhtValues,
-      owner: keyPairFromSeed(ownerSeed(held.manageSecret)),
-    })
-    const createdAt = yield* now
-    // Other nodes find the record only once it holds a value: it is shared only after these.
-    yield* record.set(INFO_SUBKEY, {
-      v: 1,
-      name: groupName,
-      sourcePolicy: options.sourcePolicy ?? "any",
-      createdAt,
-    })
-    yield* record.set(ROSTER_SUBKEY, { allocated: options.allocated, revoked: [] })
-    const slotRecord = yield* records.open(GroupRecord, record.key, {
-      encryptionKey: held.keys.dhtValues,
-      writer: keyPairFromSeed(held.slotSeed),
-    })
-    yield* slotRecord.set(slotSubkey(MANAGER_SLOT), {
-      _tag: "Member",
-      ...(memberName === undefined ? {} : { name: memberName }),
-      joinedAt: createdAt,
-    })
-    const credentials = new GroupCredentials({
-      group: record.key,
-      capability: new ManageCapability({
-        groupSecret: linkSecret(held.groupSecret),
-        manageSecret: linkSecret(held.manageSecret),
-      }),
-      name: groupName,
-    })
-    const opened: Opened<HeldManage> = { credentials, held, record, slotRecord }
-    return opened
-  })
-
-  const inviteProblem = (reason: Problem, message: string) =>
-    reason === "WrongOwner"
-      ? new InvalidInvite({ reason: "WrongKey", message })
-      : new InvalidInvite({ reason, message })
-
-  const credentialsProblem = (reason: Problem, message: string) =>
-    new InvalidCredentials({ reason, message })
-
-  const toCredentials = (invite: string | GroupInvite | GroupCredentials) =>
-    typeof invite === "string"
-      ? parseGroupInvite(invite).pipe(
-          Effect.mapError(
-            (cause) =>
-              new InvalidInvite({
-                reason: "Malformed",
-                message: `not a group invite: ${cause.message}`,
-                cause,
-              }),
-          ),
-          Effect.map(GroupCredentials.fromInvite),
-        )
-      : Effect.succeed(
-          invite instanceof GroupCredentials ? invite : GroupCredentials.fromInvite(invite),
-        )
-
   return {
     create: Effect.fn("Groups.create")(function* (name: string, options?: CreateOptions) {
-      return yield* makeHandle(yield* createGroup(name, { ...options, allocated: 1 }))
+      return yield* makeHandle(
+        yield* createGroupRecord(records, name, { ...options, allocated: 1 }),
+      )
     }),
 
     join: Effect.fn("Groups.join")(function* (
@@ -834,55 +582,17 @@ export const makeGroups = (records: DhtRecordsShape): GroupsShape => {
       const credentials = yield* toCredentials(invite)
       const memberName =
         options?.memberName === undefined ? undefined : yield* checkName(options.memberName)
-      const opened = yield* openRecord(credentials, true, inviteProblem)
+      const opened = yield* openGroupRecord(records, credentials, true, inviteProblem)
       const group = yield* makeHandle(opened)
-      const { slotRecord, held } = opened
-      if (slotRecord !== undefined && isHolding(held, "write")) {
-        const { slot } = held
-        const roster = Option.getOrUndefined(
-          yield* opened.record.get(ROSTER_SUBKEY, { refresh: true }),
-        )?.value
-        if (roster?.revoked.includes(slot)) {
-          return yield* new SlotRevoked({
-            group: credentials.group,
-            slot,
-            message: `slot ${slot} of group ${credentials.group} was revoked`,
-          })
-        }
-        const subkey = slotSubkey(slot)
-        const joinedAt = yield* now
-        yield* Effect.gen(function* () {
-          const current = Option.getOrUndefined(
-            (yield* slotRecord.get(subkey, { refresh: true })) as Option.Option<Entry<SlotValue>>,
-          )?.value
-          if (current?._tag === "Left") {
-            return yield* new InvalidInvite({
-              reason: "SlotLeft",
-              message: `the member of slot ${slot} left group ${credentials.group}; ask for a new invite`,
-            })
-          }
-          // Joining again (another device, a retried join) keeps the entry's repo and time.
-          if (current !== undefined && (memberName === undefined || current.name === memberName)) {
-            return
-          }
-          yield* slotRecord.set(subkey, {
-            _tag: "Member",
-            ...(current?.repo === undefined ? {} : { repo: current.repo }),
-            ...(memberName !== undefined
-              ? { name: memberName }
-              : current?.name === undefined
-                ? {}
-                : { name: current.name }),
-            joinedAt: current?.joinedAt ?? joinedAt,
-          })
-        }).pipe(retryConflicts)
-      }
+      if (opened.own !== undefined) yield* enterSlot(opened, opened.own, memberName)
       return group
     }),
 
     open: Effect.fn("Groups.open")(function* (credentials: GroupCredentials) {
       // From the local copy when there is one: a stored group opens without the network.
-      return yield* makeHandle(yield* openRecord(credentials, false, credentialsProblem))
+      return yield* makeHandle(
+        yield* openGroupRecord(records, credentials, false, credentialsProblem),
+      )
     }),
   }
 }
