@@ -20,15 +20,13 @@ export {
   NotAMember,
   SlotRevoked,
 } from "./errors.ts"
+export type { Group, GroupInfo, Rotation } from "./group.ts"
 export {
   type CreateOptions,
-  type Group,
-  type GroupInfo,
   Groups,
   type GroupsShape,
   type JoinOptions,
   makeGroups,
-  type Rotation,
 } from "./groups.ts"
 export { keyPairFromSeed, type ReplicateKeys } from "./keys.ts"
 export type {

@@ -1,7 +1,8 @@
 // Who is in the group, computed from the roster and the member slots as read from
-// the record, and what changed between two such views.
-import type { PublicKey, RecordKey } from "@save-dweb/dht-records"
-import type { RosterValue, SlotValue } from "./record.ts"
+// the record: the state a reader holds, how a watch event changes it, and what changed
+// between two such views.
+import type { PublicKey, RecordKey, WatchEvent } from "@save-dweb/dht-records"
+import { ROSTER_SUBKEY, type RosterValue, type SlotValue, slotOfSubkey } from "./record.ts"
 
 /** A current member: its slot holds a member entry and the manager has not revoked it. */
 export interface Member {
@@ -100,3 +101,29 @@ export const changesBetween = (
   }
   return changes
 }
+
+/** The state after a watch event (or this node's own write); older values are dropped. */
+export const applyEvent = (state: GroupState, event: WatchEvent<unknown>): GroupState => {
+  if (event._tag !== "Changed") return state
+  // The subkey says which of the record's Schemas decoded the value.
+  if (event.subkey === ROSTER_SUBKEY) {
+    if (state.rosterSeq !== undefined && state.rosterSeq >= event.seq) return state
+    return { ...state, roster: event.value as RosterValue, rosterSeq: event.seq }
+  }
+  const slot = slotOfSubkey(event.subkey)
+  const held = state.slots.get(slot)
+  if (slot < 0 || (held !== undefined && held.seq >= event.seq)) return state
+  const slots = new Map(state.slots)
+  slots.set(slot, { value: event.value as SlotValue, writer: event.writer, seq: event.seq })
+  return { ...state, slots }
+}
+
+/** The membership of `state`, with the `changes` that led to it. */
+export const membershipOf = (
+  state: GroupState,
+  changes: ReadonlyArray<MembershipChange>,
+): Membership => ({
+  members: membersOf(state),
+  revoked: [...(state.roster?.revoked ?? [])].sort((a, b) => a - b),
+  changes,
+})

@@ -1,9 +1,10 @@
 // The group record: a Veilid SMPL record of 2 owner subkeys and 250 member slots of
 // one subkey each. 252 subkeys in all, so a value may take at most
 // floor(1 MiB / 252) = 4161 sealed bytes (veilid-core caps a record's data at 1 MiB).
-import { defineRecord } from "@save-dweb/dht-records"
+import { defineRecord, type OpenedRecord } from "@save-dweb/dht-records"
 import { DisplayName, RecordKey } from "@save-dweb/uri-scheme"
-import { Schema } from "effect"
+import { Effect, Schema } from "effect"
+import { InvalidName } from "./errors.ts"
 
 /** Member slots of a group: one writer each, plus the owner (Veilid allows 256 writers). */
 export const MAX_MEMBERS = 250
@@ -72,3 +73,17 @@ export const GroupRecord = defineRecord("group", {
   "2..251": SlotValue,
 })
 export type GroupRecord = typeof GroupRecord
+
+/** An open group record, through one writer key (or none). */
+export type OpenedGroupRecord = OpenedRecord<GroupRecord>
+
+/** `name` if it is a display name (a group's or a member's), else `InvalidName`. */
+export const checkName = (name: string): Effect.Effect<string, InvalidName> =>
+  Schema.is(DisplayName)(name)
+    ? Effect.succeed(name)
+    : Effect.fail(
+        new InvalidName({
+          name,
+          message: "a name is 1 to 128 bytes of UTF-8 without control or bidi-override characters",
+        }),
+      )

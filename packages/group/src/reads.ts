@@ -1,0 +1,94 @@
+// Reading the group record: its info, its roster, one slot, and the whole membership
+// state (fetching from the network only what is newer there).
+import type { DhtRecordsError, Entry } from "@save-dweb/dht-records"
+import { Effect, Option } from "effect"
+import { InvalidCredentials } from "./errors.ts"
+import type { GroupState, SlotEntry } from "./membership.ts"
+import {
+  type GroupInfoValue,
+  INFO_SUBKEY,
+  type OpenedGroupRecord,
+  ROSTER_SUBKEY,
+  type RosterValue,
+  type SlotValue,
+  slotOfSubkey,
+  slotSubkeys,
+} from "./record.ts"
+
+export const readInfo = (
+  record: OpenedGroupRecord,
+  refresh: boolean,
+): Effect.Effect<GroupInfoValue, InvalidCredentials | DhtRecordsError> =>
+  record.get(INFO_SUBKEY, { refresh }).pipe(
+    Effect.flatMap(
+      Option.match({
+        onNone: () =>
+          Effect.fail(
+            new InvalidCredentials({
+              reason: "NotAGroup",
+              message: `${record.key} has no group info`,
+            }),
+          ),
+        onSome: (entry) => Effect.succeed(entry.value),
+      }),
+    ),
+  )
+
+/** The roster, if the record has one yet. */
+export const readRoster = (
+  record: OpenedGroupRecord,
+  refresh: boolean,
+): Effect.Effect<RosterValue | undefined, DhtRecordsError> =>
+  record
+    .get(ROSTER_SUBKEY, { refresh })
+    .pipe(Effect.map((entry) => Option.getOrUndefined(Option.map(entry, (e) => e.value))))
+
+export const readSlot = (
+  record: OpenedGroupRecord,
+  subkey: number,
+  refresh: boolean,
+): Effect.Effect<Option.Option<Entry<SlotValue>>, DhtRecordsError> =>
+  // A subkey computed at run time types as any subkey's value; slot subkeys hold `SlotValue`.
+  record.get(subkey, { refresh }) as Effect.Effect<Option.Option<Entry<SlotValue>>, DhtRecordsError>
+
+/** Roster and slots, fetching from the network only what is newer there. */
+export const readState = (record: OpenedGroupRecord): Effect.Effect<GroupState, DhtRecordsError> =>
+  Effect.gen(function* () {
+    const report = yield* record.inspect({
+      subkeys: [ROSTER_SUBKEY, ...slotSubkeys],
+      scope: "network",
+    })
+    const held = report.subkeys.filter((s) => s.network !== undefined || s.local !== undefined)
+    const fresh = (s: (typeof held)[number]) =>
+      s.network !== undefined && (s.local === undefined || s.network > s.local)
+    const rosterSeqs = held.find((s) => s.subkey === ROSTER_SUBKEY)
+    const rosterEntry =
+      rosterSeqs === undefined
+        ? Option.none()
+        : yield* record.get(ROSTER_SUBKEY, { refresh: fresh(rosterSeqs) })
+    // Revoked slots are not even fetched: their values are ignored anyway.
+    const revoked = new Set(Option.getOrUndefined(rosterEntry)?.value.revoked ?? [])
+    const entries = yield* Effect.forEach(
+      held.filter((s) => s.subkey !== ROSTER_SUBKEY && !revoked.has(slotOfSubkey(s.subkey))),
+      (s) =>
+        readSlot(record, s.subkey, fresh(s)).pipe(
+          Effect.map(
+            Option.map(
+              ({ value, writer, seq }) => [slotOfSubkey(s.subkey), { value, writer, seq }] as const,
+            ),
+          ),
+          // A slot whose value does not open or decode is nobody's entry.
+          Effect.catchTags({
+            RecordDecryptFailed: () => Effect.succeed(Option.none()),
+            RecordInvalid: () => Effect.succeed(Option.none()),
+          }),
+        ),
+      { concurrency: 8 },
+    )
+    const slots = new Map<number, SlotEntry>(entries.flatMap((e) => Option.toArray(e)))
+    return {
+      roster: Option.getOrUndefined(rosterEntry)?.value,
+      rosterSeq: Option.getOrUndefined(rosterEntry)?.seq,
+      slots,
+    }
+  })
