@@ -18,6 +18,7 @@ export {
 } from "./errors.ts"
 export { Manifest, ManifestEntry } from "./manifest.ts"
 export { fileNameProblem, MAX_FILE_NAME_BYTES, validateFileName } from "./name.ts"
+export { type PublishRouteOptions, publishRoute, type RouteSubkey } from "./publish-route.ts"
 export {
   BackupRef,
   MAX_BACKUPS,

@@ -20,6 +20,7 @@ import {
   type KeyPair,
   type OpenedRecord,
   type RecordKey,
+  retryOnConflict,
 } from "@save-dweb/dht-records"
 import type { Group, GroupError, InsufficientCapability, RepoPointer } from "@save-dweb/group"
 import { Tunnels, type TunnelsShape } from "@save-dweb/tunnels"
@@ -55,6 +56,7 @@ import {
   sealManifest,
 } from "./manifest.ts"
 import { validateFileName } from "./name.ts"
+import { publishRoute } from "./publish-route.ts"
 import {
   type BackupRef,
   INFO_SUBKEY,
@@ -285,9 +287,6 @@ const readPath = (path: string): Stream.Stream<Uint8Array, IoError> =>
     createReadStream(path) as AsyncIterable<Uint8Array>,
     (cause) => new IoError({ path, reason: String((cause as Error)?.message ?? cause), cause }),
   )
-
-/** Conflicting writes of the route subkey tolerated before `openMine` (or a renewal) fails. */
-const ROUTE_WRITE_RETRIES = 3
 
 const decodeHash = Schema.decodeSync(BlobHash)
 
@@ -715,12 +714,7 @@ export const makeDataRepos = (
                 ...(next.length === 0 ? {} : { backups: next }),
               })
               return next
-            }).pipe(
-              Effect.retry({
-                times: ROUTE_WRITE_RETRIES,
-                while: (e) => e._tag === "RecordConflict",
-              }),
-            ),
+            }).pipe(retryOnConflict),
           )
         })
 
@@ -760,41 +754,12 @@ export const makeDataRepos = (
           )
           yield* Ref.set(cache, { pointer: published.value, manifest })
         }
-        const tunnels = options.tunnels
-        if (tunnels !== undefined) {
-          // A node with no copy of the record (a second device, a wiped Veilid store) would
-          // write below the network's sequence number and be refused: read the newer value
-          // first; on a conflict (another writer in between) the conflict brought the newer
-          // value here, so the next attempt writes above it.
-          // The route this handle last published: clearing leaves another device's alone
-          // (after device pairing, the old device stopping must not hide the new one).
-          let mine: Uint8Array | undefined
-          const setRoute = (route: Uint8Array | null) =>
-            Effect.gen(function* () {
-              const current = yield* record.get(ROUTE_SUBKEY, { refresh: true })
-              const held = Option.getOrUndefined(current)?.value.route ?? null
-              if (route === null && held !== null && mine !== undefined) {
-                if (Buffer.compare(held, mine) !== 0) return
-              }
-              const at = yield* Clock.currentTimeMillis
-              yield* record.set(ROUTE_SUBKEY, { route, at })
-              if (route !== null) mine = route
-            }).pipe(
-              Effect.retry({
-                times: ROUTE_WRITE_RETRIES,
-                while: (e) => e._tag === "RecordConflict",
-              }),
-            )
-          // Served before the route is published, so whoever finds it is answered.
-          yield* serveMember(tunnels, store, group.key, group.keys.tunnelAuth, servedFor(group))
-          // Registered before the follower fiber, so it runs after that fiber stops.
-          yield* Effect.addFinalizer(() => Effect.ignore(setRoute(null)))
-          yield* setRoute((yield* tunnels.route).blob)
-          yield* tunnels.routeChanges.pipe(
-            Stream.runForEach((route) => Effect.ignore(setRoute(route.blob))),
-            Effect.forkScoped,
-          )
-        }
+      }
+      const tunnels = options.tunnels
+      if (writable && tunnels !== undefined) {
+        // Served before the route is published, so whoever finds it is answered.
+        yield* serveMember(tunnels, store, group.key, group.keys.tunnelAuth, servedFor(group))
+        yield* publishRoute(record, ROUTE_SUBKEY, tunnels)
       }
 
       const repo: Repo = {
