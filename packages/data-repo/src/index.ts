@@ -7,6 +7,7 @@ export {
   readBackupRoute,
 } from "./backups.ts"
 export {
+  type DataRepoError,
   DecryptFailed,
   FileNotFound,
   InvalidFileName,
@@ -29,7 +30,6 @@ export {
 } from "./record.ts"
 export {
   type CreateRepoOptions,
-  type DataRepoError,
   DataRepos,
   type DataReposOptions,
   type DataReposShape,

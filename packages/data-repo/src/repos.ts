@@ -1,13 +1,9 @@
 import { createReadStream } from "node:fs"
 import {
-  BlobHash,
-  type BlobNotFound,
+  type BlobHash,
   BlobStore,
   type BlobStoreService,
   type CollectionEntry,
-  type FetchError,
-  type InvalidCollection,
-  type InvalidRange,
   IoError,
   type Source,
   type StoreError,
@@ -22,7 +18,7 @@ import {
   type RecordKey,
   retryOnConflict,
 } from "@save-dweb/dht-records"
-import type { Group, GroupError, InsufficientCapability, RepoPointer } from "@save-dweb/group"
+import type { Group, RepoPointer } from "@save-dweb/group"
 import { Tunnels, type TunnelsShape } from "@save-dweb/tunnels"
 import {
   Clock,
@@ -32,21 +28,20 @@ import {
   Layer,
   Option,
   Ref,
-  Schema,
   type Scope,
   Semaphore,
   Stream,
 } from "effect"
 import { readBackupRoute } from "./backups.ts"
 import {
+  type DataRepoError,
   DecryptFailed,
   FileNotFound,
-  type InvalidFileName,
-  type InvalidManifest,
   NotLocal,
   NotWritable,
   TooManyBackups,
 } from "./errors.ts"
+import { makeGroupBlobs } from "./group-blobs.ts"
 import {
   emptyManifest,
   FILE_AD,
@@ -57,6 +52,7 @@ import {
 } from "./manifest.ts"
 import { validateFileName } from "./name.ts"
 import { publishRoute } from "./publish-route.ts"
+import { readBlob } from "./read-blob.ts"
 import {
   type BackupRef,
   INFO_SUBKEY,
@@ -70,24 +66,6 @@ import {
 } from "./record.ts"
 import { serveMember, sourcesOf } from "./sources.ts"
 import type { KeepSyncedOptions, SyncOptions, SyncResult, SyncStateStore } from "./sync.ts"
-
-/** Everything a repo operation can fail with. */
-export type DataRepoError =
-  | InvalidFileName
-  | FileNotFound
-  | NotWritable
-  | DecryptFailed
-  | InvalidManifest
-  | NotLocal
-  | TooManyBackups
-  | InsufficientCapability
-  | GroupError
-  | DhtRecordsError
-  | BlobNotFound
-  | InvalidRange
-  | InvalidCollection
-  | StoreError
-  | FetchError
 
 /** What the member stores to open its own repo again (with `openMine`). */
 export interface RepoCredentials {
@@ -288,8 +266,6 @@ const readPath = (path: string): Stream.Stream<Uint8Array, IoError> =>
     (cause) => new IoError({ path, reason: String((cause as Error)?.message ?? cause), cause }),
   )
 
-const decodeHash = Schema.decodeSync(BlobHash)
-
 interface State {
   readonly pointer: ManifestPointer | undefined
   readonly manifest: Manifest
@@ -303,27 +279,7 @@ export const makeDataRepos = (
   const openRecord = (group: Group, key: RecordKey) =>
     records.open(RepoRecord, key, { encryptionKey: group.keys.dhtValues })
 
-  /**
-   * Per group: the blobs its repos reference that this instance stored or fetched for it
-   * (own collections, what it read, pinned or replicated). Only these are served on the
-   * group's tunnel protocol, so a member of one group cannot probe this store for another
-   * group's blobs. Kept in memory, like `syncedRoots`.
-   */
-  const groupBlobs = new Map<RecordKey, Set<BlobHash>>()
-  const remember = (group: Group, hashes: Iterable<BlobHash>) =>
-    Effect.sync(() => {
-      const known = groupBlobs.get(group.key) ?? new Set<BlobHash>()
-      groupBlobs.set(group.key, known)
-      for (const hash of hashes) known.add(hash)
-    })
-  const servedFor = (group: Group) => (hash: BlobHash) =>
-    Effect.sync(() => groupBlobs.get(group.key)?.has(hash) ?? false)
-  /** Blobs that left the store are no longer the group's: keeps the set as big as the store. */
-  const forget = (group: Group, freed: ReadonlyArray<BlobHash>) =>
-    Effect.sync(() => {
-      const known = groupBlobs.get(group.key)
-      if (known !== undefined) for (const hash of freed) known.delete(hash)
-    })
+  const groupBlobs = makeGroupBlobs(store)
 
   /** The routes a repo record publishes (subkeys 2..3), not cleared ones. */
   const routesOf = (record: OpenedRecord<RepoRecord>) =>
@@ -433,33 +389,7 @@ export const makeDataRepos = (
         if (sources.length === 0) return yield* new NotLocal({ repo, hash })
         yield* store.fetch({ hash, kind: "blob", sources })
       }
-      yield* remember(group, [hash])
-    })
-
-  const readAll = (hash: BlobHash) =>
-    Stream.runFold(
-      store.read(hash),
-      () => new Uint8Array(0),
-      (acc, chunk) => {
-        const out = new Uint8Array(acc.length + chunk.length)
-        out.set(acc)
-        out.set(chunk, acc.length)
-        return out
-      },
-    )
-
-  /**
-   * Remembers every blob of a collection held here: the root, which is Iroh's hash
-   * sequence (32-byte hashes: the names blob, then the members), and what it names.
-   */
-  const rememberCollection = (group: Group, root: BlobHash) =>
-    Effect.gen(function* () {
-      const sequence = yield* readAll(root)
-      const hashes = [root]
-      for (let i = 0; i + 32 <= sequence.length; i += 32) {
-        hashes.push(decodeHash(Buffer.from(sequence.subarray(i, i + 32)).toString("hex")))
-      }
-      yield* remember(group, hashes)
+      yield* groupBlobs.remember(group.key, [hash])
     })
 
   const handle = (
@@ -497,7 +427,7 @@ export const makeDataRepos = (
             fileKey,
             key,
             current.manifest,
-            yield* readAll(current.manifest),
+            yield* readBlob(store, current.manifest),
           )
           const next = { pointer: current, manifest }
           yield* Ref.set(cache, next)
@@ -550,13 +480,13 @@ export const makeDataRepos = (
           yield* record
             .set(POINTER_SUBKEY, next)
             .pipe(Effect.onError(() => Effect.ignore(store.delete(root))))
-          yield* rememberCollection(group, root)
+          yield* groupBlobs.rememberCollection(group.key, root)
           yield* Ref.set(cache, { pointer: next, manifest })
           if (previous.pointer !== undefined && previous.pointer.root !== root) {
             // The new state is published: failing to free the old root must not report
             // the write as failed.
             yield* store.delete(previous.pointer.root).pipe(
-              Effect.flatMap((deleted) => forget(group, deleted.freed)),
+              Effect.flatMap((deleted) => groupBlobs.forget(group.key, deleted.freed)),
               Effect.catchCause((cause) =>
                 Effect.logWarning("data-repo: could not free the previous root", cause),
               ),
@@ -639,7 +569,7 @@ export const makeDataRepos = (
           yield* store.fetch({ hash: current.root, kind: "collection", sources })
         }
         const entries = yield* store.readCollection(current.root)
-        yield* rememberCollection(group, current.root)
+        yield* groupBlobs.rememberCollection(group.key, current.root)
         return yield* Effect.forEach(entries, (e) =>
           Effect.map(store.size(e.hash), (size): RepoBlob => ({ hash: e.hash, size })),
         )
@@ -744,13 +674,13 @@ export const makeDataRepos = (
             if (sources.length === 0) return yield* new NotLocal({ repo: key, hash: root })
             yield* store.fetch({ hash: root, kind: "collection", sources })
           }
-          yield* rememberCollection(group, root)
+          yield* groupBlobs.rememberCollection(group.key, root)
           const fileKey = yield* group.fileKey
           const manifest = yield* openManifest(
             fileKey,
             key,
             published.value.manifest,
-            yield* readAll(published.value.manifest),
+            yield* readBlob(store, published.value.manifest),
           )
           yield* Ref.set(cache, { pointer: published.value, manifest })
         }
@@ -758,7 +688,9 @@ export const makeDataRepos = (
       const tunnels = options.tunnels
       if (writable && tunnels !== undefined) {
         // Served before the route is published, so whoever finds it is answered.
-        yield* serveMember(tunnels, store, group.key, group.keys.tunnelAuth, servedFor(group))
+        yield* serveMember(tunnels, store, group.key, group.keys.tunnelAuth, (hash) =>
+          groupBlobs.has(group.key, hash),
+        )
         yield* publishRoute(record, ROUTE_SUBKEY, tunnels)
       }
 
@@ -843,8 +775,8 @@ export const makeDataRepos = (
         const root = current.value.value.root
         if (held.get(repo.repoKey) === root && (yield* store.has(root))) {
           // Held since an earlier process: serve it on the group's tunnel again.
-          if (!(groupBlobs.get(group.key)?.has(root) ?? false)) {
-            yield* rememberCollection(group, root)
+          if (!(yield* groupBlobs.has(group.key, root))) {
+            yield* groupBlobs.rememberCollection(group.key, root)
           }
           yield* report({ _tag: "RepoUnchanged", repo: repo.repoKey, root })
           return root
@@ -868,7 +800,7 @@ export const makeDataRepos = (
               report({ _tag: "RepoProgress", repo: repo.repoKey, event }),
             ),
           )
-        yield* rememberCollection(group, root)
+        yield* groupBlobs.rememberCollection(group.key, root)
         yield* report({ _tag: "RepoSynced", repo: repo.repoKey, root })
         return root
       }).pipe(Effect.scoped)
@@ -901,7 +833,7 @@ export const makeDataRepos = (
     // server sweeps them at start), never a saved root that is gone.
     if (changed && syncState !== undefined) yield* syncState.save(group.key, held)
     for (const root of drop) freed.push(...(yield* store.delete(root)).freed)
-    yield* forget(group, freed)
+    yield* groupBlobs.forget(group.key, freed)
     if (freed.length > 0) yield* report({ _tag: "Purged", freed })
     return { synced, failed, freed } satisfies SyncResult
   })
@@ -986,7 +918,7 @@ export const makeDataRepos = (
   const purge = Effect.fn("DataRepos.purge")(function* (groupKey: RecordKey) {
     const roots = [...(yield* heldFor(groupKey)).values()]
     syncedRoots.delete(groupKey)
-    groupBlobs.delete(groupKey)
+    yield* groupBlobs.drop(groupKey)
     if (syncState !== undefined) yield* syncState.save(groupKey, new Map())
     const freed: Array<BlobHash> = []
     for (const root of roots) freed.push(...(yield* store.delete(root)).freed)
@@ -998,7 +930,9 @@ export const makeDataRepos = (
     keepSynced: (group, options) =>
       keepSynced(group, options) as Effect.Effect<never, DataRepoError>,
     serve: (group, tunnels) =>
-      serveMember(tunnels, store, group.key, group.keys.tunnelAuth, servedFor(group)),
+      serveMember(tunnels, store, group.key, group.keys.tunnelAuth, (hash) =>
+        groupBlobs.has(group.key, hash),
+      ),
     purge,
     backupRoute: (backup) => readBackupRoute(records, backup),
     create: Effect.fn("DataRepos.create")(function* (group: Group, options: CreateRepoOptions) {

@@ -3,7 +3,7 @@ import type { RecordKey } from "@save-dweb/dht-records"
 import type { RepoPointer } from "@save-dweb/group"
 import type { TunnelsShape } from "@save-dweb/tunnels"
 import type { Duration, Effect } from "effect"
-import type { DataRepoError } from "./repos.ts"
+import type { DataRepoError } from "./errors.ts"
 
 export interface SyncOptions {
   /**
