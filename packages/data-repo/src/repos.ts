@@ -16,7 +16,6 @@ import {
   type KeyPair,
   type OpenedRecord,
   type RecordKey,
-  retryOnConflict,
 } from "@save-dweb/dht-records"
 import type { Group, RepoPointer } from "@save-dweb/group"
 import { Tunnels, type TunnelsShape } from "@save-dweb/tunnels"
@@ -33,15 +32,9 @@ import {
   Stream,
 } from "effect"
 import { readBackupRoute } from "./backups.ts"
-import {
-  type DataRepoError,
-  DecryptFailed,
-  FileNotFound,
-  NotLocal,
-  NotWritable,
-  TooManyBackups,
-} from "./errors.ts"
+import { type DataRepoError, DecryptFailed, FileNotFound, NotLocal, NotWritable } from "./errors.ts"
 import { makeGroupBlobs } from "./group-blobs.ts"
+import { backupsOf, changeBackups } from "./listed-backups.ts"
 import {
   emptyManifest,
   FILE_AD,
@@ -56,15 +49,14 @@ import { readBlob } from "./read-blob.ts"
 import {
   type BackupRef,
   INFO_SUBKEY,
-  MAX_BACKUPS,
   type ManifestPointer,
   POINTER_SUBKEY,
   REPO_SUBKEYS,
-  type RepoInfoValue,
   RepoRecord,
   ROUTE_SUBKEY,
 } from "./record.ts"
-import { serveMember, sourcesOf } from "./sources.ts"
+import { makeSourceDiscovery, routesOf } from "./source-discovery.ts"
+import { serveMember } from "./sources.ts"
 import type { KeepSyncedOptions, SyncOptions, SyncResult, SyncStateStore } from "./sync.ts"
 
 /** What the member stores to open its own repo again (with `openMine`). */
@@ -281,99 +273,7 @@ export const makeDataRepos = (
 
   const groupBlobs = makeGroupBlobs(store)
 
-  /** The routes a repo record publishes (subkeys 2..3), not cleared ones. */
-  const routesOf = (record: OpenedRecord<RepoRecord>) =>
-    Effect.gen(function* () {
-      const found: Array<{ readonly id: string; readonly route: Uint8Array }> = []
-      for (const subkey of [2, 3] as const) {
-        const entry = yield* record.get(subkey, { refresh: true })
-        if (Option.isSome(entry) && entry.value.value.route !== null) {
-          found.push({ id: `${record.key.slice(5, 13)}.${subkey}`, route: entry.value.value.route })
-        }
-      }
-      return found
-    })
-
-  /** The backup servers a repo record lists (subkey 0). */
-  const backupsOf = (record: OpenedRecord<RepoRecord>) =>
-    Effect.map(record.get(INFO_SUBKEY, { refresh: true }), (entry) =>
-      Option.match(entry, {
-        onNone: (): ReadonlyArray<BackupRef> => [],
-        onSome: (e) => e.value.backups ?? [],
-      }),
-    )
-
-  /** The routes backups publish now, one per descriptor record; silent ones left out. */
-  const backupRoutes = (refs: ReadonlyArray<BackupRef>, exclude: string | undefined) => {
-    const unique = new Map<string, BackupRef>()
-    for (const ref of refs) {
-      if (ref.record !== exclude && !unique.has(ref.record)) unique.set(ref.record, ref)
-    }
-    return Effect.forEach(
-      [...unique.values()],
-      (ref) =>
-        readBackupRoute(records, ref).pipe(
-          Effect.map((route) =>
-            Option.match(route, {
-              onNone: () => [],
-              onSome: (blob) => [{ id: `backup.${ref.record.slice(5, 13)}`, route: blob }],
-            }),
-          ),
-          Effect.orElseSucceed(() => []),
-        ),
-      { concurrency: "unbounded" },
-    ).pipe(Effect.map((found) => found.flat()))
-  }
-
-  /**
-   * Sources for a repo found through published routes: the owner's (its `record`) and the
-   * backup servers its record lists; under source policy `any` also every other member's
-   * route (not this member's own: its store is here) and the backups any repo of the group
-   * lists. `exclude` leaves one backup out (a backup server syncing: itself). A record or
-   * backup that does not answer is left out.
-   */
-  const findSources = (
-    group: Group,
-    record: OpenedRecord<RepoRecord>,
-    tunnels: TunnelsShape | undefined,
-    which: { readonly owner: boolean; readonly others: boolean; readonly exclude?: string },
-  ) =>
-    Effect.gen(function* () {
-      if (tunnels === undefined) return []
-      const owner = which.owner ? yield* routesOf(record) : []
-      const ownerBackups = which.owner
-        ? yield* backupsOf(record).pipe(Effect.orElseSucceed((): ReadonlyArray<BackupRef> => []))
-        : []
-      const others =
-        which.others && (yield* group.info).sourcePolicy === "any"
-          ? yield* Effect.forEach(
-              (yield* group.repos).filter((p) => p.repoKey !== record.key),
-              (p) =>
-                Effect.scoped(
-                  Effect.gen(function* () {
-                    const theirs = yield* openRecord(group, p.repoKey)
-                    const backups = yield* backupsOf(theirs)
-                    // This member's own store is here; the backups it listed are sources.
-                    const routes = p.slot === group.slot ? [] : yield* routesOf(theirs)
-                    return { routes, backups }
-                  }),
-                ).pipe(Effect.orElseSucceed(() => ({ routes: [], backups: [] }))),
-              { concurrency: "unbounded" },
-            )
-          : []
-      const backups = yield* backupRoutes(
-        [...ownerBackups, ...others.flatMap((o) => o.backups)],
-        which.exclude,
-      )
-      const askTimeout = instanceOptions.askTimeout
-      return yield* sourcesOf(
-        tunnels,
-        group.key,
-        group.keys.tunnelAuth,
-        [...owner, ...others.flatMap((o) => o.routes), ...backups],
-        askTimeout === undefined ? {} : { askTimeout },
-      )
-    })
+  const discovery = makeSourceDiscovery(records, { askTimeout: instanceOptions.askTimeout })
 
   /** The bytes of `hash`, fetched first when not held here: from `sources`, else from `find`. */
   const ensureLocal = <E>(
@@ -402,7 +302,7 @@ export const makeDataRepos = (
       const key = record.key
       const writable = owner !== undefined && group.slot !== undefined
       const fetchVia = options.tunnels ?? instanceOptions.tunnels
-      const discover = findSources(group, record, fetchVia, { owner: true, others: true })
+      const discover = discovery.find(group, record, fetchVia, { owner: true, others: true })
       const lock = yield* Semaphore.make(1)
       const cache = yield* Ref.make<State>({ pointer: undefined, manifest: emptyManifest })
 
@@ -614,7 +514,7 @@ export const makeDataRepos = (
 
       const backups = backupsOf(record).pipe(Effect.withSpan("Repo.backups"))
 
-      /** Rewrites the backup list in subkey 0 (over the network's latest value). */
+      /** Own repo: rewrites the backup list (one change at a time on this handle). */
       const updateBackups = (
         operation: string,
         change: (
@@ -622,31 +522,7 @@ export const makeDataRepos = (
           now: number,
         ) => ReadonlyArray<BackupRef> | undefined,
       ) =>
-        Effect.gen(function* () {
-          yield* requireWritable(operation)
-          return yield* lock.withPermit(
-            Effect.gen(function* () {
-              const entry = yield* record.get(INFO_SUBKEY, { refresh: true })
-              const info: RepoInfoValue = Option.match(entry, {
-                onNone: (): RepoInfoValue => ({ v: 1, name: "" }),
-                onSome: (e) => e.value,
-              })
-              const current = info.backups ?? []
-              const next = change(current, yield* Clock.currentTimeMillis)
-              if (next === undefined) return current
-              if (next.length > MAX_BACKUPS) {
-                return yield* new TooManyBackups({ repo: key, max: MAX_BACKUPS })
-              }
-              // An empty list is written as none: the value then reads as it did before.
-              yield* record.set(INFO_SUBKEY, {
-                v: 1,
-                name: info.name,
-                ...(next.length === 0 ? {} : { backups: next }),
-              })
-              return next
-            }).pipe(retryOnConflict),
-          )
-        })
+        Effect.andThen(requireWritable(operation), lock.withPermit(changeBackups(record, change)))
 
       const addBackup = Effect.fn("Repo.addBackup")(function* (backup: Omit<BackupRef, "at">) {
         return yield* updateBackups("addBackup", (current, at) => [
@@ -782,7 +658,7 @@ export const makeDataRepos = (
           return root
         }
         const others = policy === "any"
-        const found = yield* findSources(group, record, tunnels, {
+        const found = yield* discovery.find(group, record, tunnels, {
           owner: options.ownerSources === undefined,
           others: others && options.otherSources === undefined,
           ...(options.asBackup === undefined ? {} : { exclude: options.asBackup }),
