@@ -17,6 +17,7 @@ export {
   NotWritable,
   TooManyBackups,
 } from "./errors.ts"
+export type { KeepSyncedOptions } from "./keep-synced.ts"
 export { Manifest, ManifestEntry } from "./manifest.ts"
 export { fileNameProblem, MAX_FILE_NAME_BYTES, validateFileName } from "./name.ts"
 export { type PublishRouteOptions, publishRoute, type RouteSubkey } from "./publish-route.ts"
@@ -45,7 +46,6 @@ export {
 } from "./repos.ts"
 export { groupProtocols, IrohAddress } from "./sources.ts"
 export type {
-  KeepSyncedOptions,
   SyncEvent,
   SyncOptions,
   SyncResult,

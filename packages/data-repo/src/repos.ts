@@ -17,12 +17,12 @@ import {
   type OpenedRecord,
   type RecordKey,
 } from "@save-dweb/dht-records"
-import type { Group, RepoPointer } from "@save-dweb/group"
+import type { Group } from "@save-dweb/group"
 import { Tunnels, type TunnelsShape } from "@save-dweb/tunnels"
 import {
   Clock,
   Context,
-  Duration,
+  type Duration,
   Effect,
   Layer,
   Option,
@@ -34,6 +34,7 @@ import {
 import { readBackupRoute } from "./backups.ts"
 import { type DataRepoError, DecryptFailed, FileNotFound, NotLocal, NotWritable } from "./errors.ts"
 import { makeGroupBlobs } from "./group-blobs.ts"
+import { type KeepSyncedOptions, makeKeepSynced } from "./keep-synced.ts"
 import { backupsOf, changeBackups } from "./listed-backups.ts"
 import {
   emptyManifest,
@@ -57,7 +58,7 @@ import {
 } from "./record.ts"
 import { makeSourceDiscovery, routesOf } from "./source-discovery.ts"
 import { serveMember } from "./sources.ts"
-import type { KeepSyncedOptions, SyncOptions, SyncResult, SyncStateStore } from "./sync.ts"
+import { makeSync, type SyncOptions, type SyncResult, type SyncStateStore } from "./sync.ts"
 
 /** What the member stores to open its own repo again (with `openMine`). */
 export interface RepoCredentials {
@@ -274,6 +275,14 @@ export const makeDataRepos = (
   const groupBlobs = makeGroupBlobs(store)
 
   const discovery = makeSourceDiscovery(records, { askTimeout: instanceOptions.askTimeout })
+  const { syncAll, purge } = makeSync({
+    records,
+    store,
+    blobs: groupBlobs,
+    discovery,
+    tunnels: instanceOptions.tunnels,
+    syncState: instanceOptions.syncState,
+  })
 
   /** The bytes of `hash`, fetched first when not held here: from `sources`, else from `find`. */
   const ensureLocal = <E>(
@@ -596,215 +605,9 @@ export const makeDataRepos = (
       ? Effect.fail(new NotWritable({ repo: undefined, operation }))
       : Effect.void
 
-  /** Per group: the root this instance holds for each other member's repo. */
-  const syncedRoots = new Map<RecordKey, Map<RecordKey, BlobHash>>()
-  const syncState = instanceOptions.syncState
-
-  /** The roots held for a group's repos: in memory, else as saved by an earlier process. */
-  const heldFor = (groupKey: RecordKey) =>
-    Effect.gen(function* () {
-      const inMemory = syncedRoots.get(groupKey)
-      if (inMemory !== undefined) return inMemory
-      const loaded = new Map(syncState === undefined ? [] : yield* syncState.load(groupKey))
-      syncedRoots.set(groupKey, loaded)
-      return loaded
-    })
-
-  /**
-   * The repos to sync. A backup server (`asBackup`) in an `owner-only` group copies only the
-   * repos whose owner listed it: the others' owners did not authorise it to serve their
-   * data. A record that cannot be read is kept (synced or failed, never purged for it).
-   */
-  const reposToSync = (group: Group, policy: "any" | "owner-only", asBackup: string | undefined) =>
-    Effect.gen(function* () {
-      const pointers = (yield* group.repos).filter((p) => p.slot !== group.slot)
-      if (asBackup === undefined || policy === "any") return pointers
-      const listed = yield* Effect.forEach(
-        pointers,
-        (p) =>
-          Effect.scoped(Effect.flatMap(openRecord(group, p.repoKey), backupsOf)).pipe(
-            Effect.map((backups) => backups.some((b) => b.record === asBackup)),
-            Effect.orElseSucceed(() => true),
-          ),
-        { concurrency: 8 },
-      )
-      return pointers.filter((_, i) => listed[i])
-    })
-
-  const syncAll = Effect.fn("DataRepos.syncAll")(function* (group: Group, options: SyncOptions) {
-    const report = options.onProgress ?? (() => Effect.void)
-    const policy = (yield* group.info).sourcePolicy
-    const pointers = yield* reposToSync(group, policy, options.asBackup)
-    const held = yield* heldFor(group.key)
-    let changed = false
-    const drop: Array<BlobHash> = []
-    const synced = new Map<RecordKey, BlobHash>()
-    const failed = new Map<RecordKey, DataRepoError>()
-    const freed: Array<BlobHash> = []
-
-    const tunnels = options.tunnels ?? instanceOptions.tunnels
-    const syncOne = (repo: RepoPointer) =>
-      Effect.gen(function* () {
-        const record = yield* openRecord(group, repo.repoKey)
-        const current = yield* record.get(POINTER_SUBKEY, { refresh: true })
-        if (Option.isNone(current)) return undefined
-        const root = current.value.value.root
-        if (held.get(repo.repoKey) === root && (yield* store.has(root))) {
-          // Held since an earlier process: serve it on the group's tunnel again.
-          if (!(yield* groupBlobs.has(group.key, root))) {
-            yield* groupBlobs.rememberCollection(group.key, root)
-          }
-          yield* report({ _tag: "RepoUnchanged", repo: repo.repoKey, root })
-          return root
-        }
-        const others = policy === "any"
-        const found = yield* discovery.find(group, record, tunnels, {
-          owner: options.ownerSources === undefined,
-          others: others && options.otherSources === undefined,
-          ...(options.asBackup === undefined ? {} : { exclude: options.asBackup }),
-        })
-        const sources = [
-          ...(options.ownerSources?.(repo) ?? []),
-          ...(others ? (options.otherSources ?? []) : []),
-          ...found,
-        ]
-        yield* report({ _tag: "RepoStarted", repo: repo.repoKey, root })
-        yield* store
-          .fetchWithProgress({ hash: root, kind: "collection", sources })
-          .pipe(
-            Stream.runForEach((event) =>
-              report({ _tag: "RepoProgress", repo: repo.repoKey, event }),
-            ),
-          )
-        yield* groupBlobs.rememberCollection(group.key, root)
-        yield* report({ _tag: "RepoSynced", repo: repo.repoKey, root })
-        return root
-      }).pipe(Effect.scoped)
-
-    for (const repo of pointers) {
-      const result = yield* Effect.result(syncOne(repo))
-      if (result._tag === "Failure") {
-        failed.set(repo.repoKey, result.failure)
-        yield* report({ _tag: "RepoFailed", repo: repo.repoKey, error: result.failure })
-        continue
-      }
-      if (result.success === undefined) continue
-      synced.set(repo.repoKey, result.success)
-      const previous = held.get(repo.repoKey)
-      if (previous === result.success) continue
-      held.set(repo.repoKey, result.success)
-      changed = true
-      if (previous !== undefined) drop.push(previous)
-    }
-    // Repos that left the group (or were revoked, or no longer list this backup): drop
-    // what was held for them.
-    const current = new Set(pointers.map((p) => p.repoKey))
-    for (const [repoKey, root] of [...held]) {
-      if (current.has(repoKey)) continue
-      held.delete(repoKey)
-      changed = true
-      drop.push(root)
-    }
-    // Saved before deleting: a crash in between leaves unreferenced roots (the backup
-    // server sweeps them at start), never a saved root that is gone.
-    if (changed && syncState !== undefined) yield* syncState.save(group.key, held)
-    for (const root of drop) freed.push(...(yield* store.delete(root)).freed)
-    yield* groupBlobs.forget(group.key, freed)
-    if (freed.length > 0) yield* report({ _tag: "Purged", freed })
-    return { synced, failed, freed } satisfies SyncResult
-  })
-
-  /** Waits for the next change of the membership or of another member's repo record. */
-  const nextChange = (group: Group) =>
-    Effect.scoped(
-      Effect.gen(function* () {
-        const pointers = (yield* group.repos).filter((p) => p.slot !== group.slot)
-        const opened = yield* Effect.forEach(pointers, (p) =>
-          records.open(RepoRecord, p.repoKey, { encryptionKey: group.keys.dhtValues }),
-        )
-        const changes = Stream.mergeAll(
-          [
-            // The first element is the membership now, not a change.
-            Stream.drop(group.watchMembers(), 1).pipe(Stream.as("members" as const)),
-            ...opened.map((r) =>
-              r
-                // Subkey 0 too: the backups it lists (sources; what a backup may copy).
-                .watch({ subkeys: [INFO_SUBKEY, POINTER_SUBKEY, ROUTE_SUBKEY, ROUTE_SUBKEY + 1] })
-                .pipe(Stream.as("repo" as const)),
-            ),
-          ],
-          { concurrency: "unbounded" },
-        )
-        yield* Stream.runHead(changes)
-      }),
-    )
-
-  const keepSynced = Effect.fn("DataRepos.keepSynced")(function* (
-    group: Group,
-    options: KeepSyncedOptions,
-  ) {
-    const spacing = Duration.toMillis(Duration.fromInputUnsafe(options.minInterval ?? "1 second"))
-    const initial = Duration.toMillis(Duration.fromInputUnsafe(options.retryInitial ?? "1 second"))
-    const max = Duration.toMillis(Duration.fromInputUnsafe(options.retryMax ?? "1 minute"))
-    const settle = Duration.toMillis(Duration.fromInputUnsafe(options.settle ?? "2 seconds"))
-    const maxIdle =
-      options.maxIdle === undefined
-        ? undefined
-        : Duration.toMillis(Duration.fromInputUnsafe(options.maxIdle))
-    let retry = initial
-    let previous: ReadonlyMap<RecordKey, BlobHash> = new Map()
-    while (true) {
-      const result = yield* syncAll(group, options)
-      if (options.onResult !== undefined) yield* options.onResult(result)
-      const ended = yield* Clock.currentTimeMillis
-      const moved = [...result.synced].some(([repo, root]) => previous.get(repo) !== root)
-      previous = result.synced
-      const watched = nextChange(group).pipe(
-        // A watch that fails (DHT timeout) is a reason to look again, not to stop.
-        Effect.catch((e) =>
-          Effect.andThen(
-            Effect.logWarning("data-repo: keepSynced could not watch the group", e),
-            Effect.sleep(retry),
-          ),
-        ),
-      )
-      // A notification Veilid does not deliver would otherwise wait for the watch's reconcile.
-      const change =
-        maxIdle === undefined ? watched : Effect.raceFirst(watched, Effect.sleep(maxIdle))
-      if (result.failed.size > 0) {
-        // Failed repos are retried without waiting for a change, backing off.
-        yield* Effect.raceFirst(change, Effect.sleep(retry))
-        retry = Math.min(max, retry * 2)
-      } else if (moved) {
-        // Writes often come in bursts (write, then delete): a watch set up after the pass
-        // may start from a node that has not seen the last one yet, and would wait for its
-        // next reconcile. One more pass shortly after a pass that moved catches it.
-        yield* Effect.raceFirst(change, Effect.sleep(settle))
-        retry = initial
-      } else {
-        yield* change
-        retry = initial
-      }
-      // Passes at least `minInterval` apart: a burst of changes makes one pass, not many.
-      const waited = (yield* Clock.currentTimeMillis) - ended
-      if (waited < spacing) yield* Effect.sleep(spacing - waited)
-    }
-  })
-
-  const purge = Effect.fn("DataRepos.purge")(function* (groupKey: RecordKey) {
-    const roots = [...(yield* heldFor(groupKey)).values()]
-    syncedRoots.delete(groupKey)
-    yield* groupBlobs.drop(groupKey)
-    if (syncState !== undefined) yield* syncState.save(groupKey, new Map())
-    const freed: Array<BlobHash> = []
-    for (const root of roots) freed.push(...(yield* store.delete(root)).freed)
-    return freed
-  })
-
   return {
     syncAll,
-    keepSynced: (group, options) =>
-      keepSynced(group, options) as Effect.Effect<never, DataRepoError>,
+    keepSynced: makeKeepSynced(records, syncAll),
     serve: (group, tunnels) =>
       serveMember(tunnels, store, group.key, group.keys.tunnelAuth, (hash) =>
         groupBlobs.has(group.key, hash),
