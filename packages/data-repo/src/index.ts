@@ -29,20 +29,22 @@ export {
   RepoRecord,
   RouteValue,
 } from "./record.ts"
+export type {
+  FileInput,
+  ReadOptions,
+  Repo,
+  RepoBlob,
+  RepoCredentials,
+  RepoFile,
+} from "./repo.ts"
 export {
   type CreateRepoOptions,
   DataRepos,
   type DataReposOptions,
   type DataReposShape,
-  type FileInput,
   makeDataRepos,
   type OpenMineOptions,
   type OpenOptions,
-  type ReadOptions,
-  type Repo,
-  type RepoBlob,
-  type RepoCredentials,
-  type RepoFile,
 } from "./repos.ts"
 export { groupProtocols, IrohAddress } from "./sources.ts"
 export type {
