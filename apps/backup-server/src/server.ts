@@ -23,6 +23,7 @@ import {
   BACKUP_ROUTE_SUBKEY,
   BackupRecord,
   type DataReposShape,
+  publishRoute,
   type SyncResult,
 } from "@save-dweb/data-repo"
 import type { DhtRecordsError, DhtRecordsShape, RecordKey } from "@save-dweb/dht-records"
@@ -53,7 +54,6 @@ import {
   Schedule,
   Scope,
   Semaphore,
-  Stream,
 } from "effect"
 import type { InvalidServerState, ServerStateStore } from "./state.ts"
 
@@ -116,7 +116,6 @@ interface Held {
 }
 
 const DEFAULT_MAX_GROUPS = 64
-const ROUTE_WRITE_RETRIES = 3
 
 const reject = (reason: RejectionReason, message: string) => new Rejected({ reason, message })
 
@@ -440,32 +439,7 @@ export const makeBackupServer = (
       .pipe(Effect.orDie)
 
     // ---- The route, published last (requests are served by then), cleared at close.
-    const setRoute = (route: Uint8Array | null) =>
-      Effect.gen(function* () {
-        // A restarted node's copy may be older than the network's: read the newer first.
-        yield* Effect.ignore(record.get(BACKUP_ROUTE_SUBKEY, { refresh: true }))
-        yield* record.set(BACKUP_ROUTE_SUBKEY, { route, at: yield* Clock.currentTimeMillis })
-      }).pipe(
-        Effect.retry({ times: ROUTE_WRITE_RETRIES, while: (e) => e._tag === "RecordConflict" }),
-      )
-    // Registered before the follower fiber, so it runs after that fiber stops.
-    yield* Effect.addFinalizer(() =>
-      setRoute(null).pipe(
-        Effect.tap(() => Effect.logInfo("backup-server: route cleared")),
-        Effect.catch((e) => Effect.logWarning("backup-server: could not clear the route", e)),
-      ),
-    )
-    yield* setRoute((yield* tunnels.route).blob)
-    yield* tunnels.routeChanges.pipe(
-      Stream.drop(1),
-      Stream.runForEach((route) =>
-        setRoute(route.blob).pipe(
-          Effect.tap(() => Effect.logInfo("backup-server: route renewed and published")),
-          Effect.catch((e) => Effect.logWarning("backup-server: could not publish the route", e)),
-        ),
-      ),
-      Effect.forkScoped,
-    )
+    yield* publishRoute(record, BACKUP_ROUTE_SUBKEY, tunnels, { logPrefix: "backup-server" })
 
     const server: BackupServerShape = {
       descriptor,

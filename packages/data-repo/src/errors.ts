@@ -1,4 +1,12 @@
-import type { RecordKey } from "@save-dweb/dht-records"
+import type {
+  BlobNotFound,
+  FetchError,
+  InvalidCollection,
+  InvalidRange,
+  StoreError,
+} from "@save-dweb/blob-store"
+import type { DhtRecordsError, RecordKey } from "@save-dweb/dht-records"
+import type { GroupError, InsufficientCapability } from "@save-dweb/group"
 import { Data } from "effect"
 
 export type InvalidFileNameReason =
@@ -101,3 +109,21 @@ export class TooManyBackups extends Data.TaggedError("TooManyBackups")<{
     super({ ...args, message: `repo ${args.repo} already lists ${args.max} backup servers` })
   }
 }
+
+/** Everything a repo operation can fail with. */
+export type DataRepoError =
+  | InvalidFileName
+  | FileNotFound
+  | NotWritable
+  | DecryptFailed
+  | InvalidManifest
+  | NotLocal
+  | TooManyBackups
+  | InsufficientCapability
+  | GroupError
+  | DhtRecordsError
+  | BlobNotFound
+  | InvalidRange
+  | InvalidCollection
+  | StoreError
+  | FetchError

@@ -7,6 +7,7 @@ export {
   readBackupRoute,
 } from "./backups.ts"
 export {
+  type DataRepoError,
   DecryptFailed,
   FileNotFound,
   InvalidFileName,
@@ -16,8 +17,10 @@ export {
   NotWritable,
   TooManyBackups,
 } from "./errors.ts"
+export type { KeepSyncedOptions } from "./keep-synced.ts"
 export { Manifest, ManifestEntry } from "./manifest.ts"
 export { fileNameProblem, MAX_FILE_NAME_BYTES, validateFileName } from "./name.ts"
+export { type PublishRouteOptions, publishRoute, type RouteSubkey } from "./publish-route.ts"
 export {
   BackupRef,
   MAX_BACKUPS,
@@ -26,25 +29,25 @@ export {
   RepoRecord,
   RouteValue,
 } from "./record.ts"
+export type {
+  FileInput,
+  ReadOptions,
+  Repo,
+  RepoBlob,
+  RepoCredentials,
+  RepoFile,
+} from "./repo.ts"
 export {
   type CreateRepoOptions,
-  type DataRepoError,
   DataRepos,
   type DataReposOptions,
   type DataReposShape,
-  type FileInput,
   makeDataRepos,
   type OpenMineOptions,
   type OpenOptions,
-  type ReadOptions,
-  type Repo,
-  type RepoBlob,
-  type RepoCredentials,
-  type RepoFile,
 } from "./repos.ts"
 export { groupProtocols, IrohAddress } from "./sources.ts"
 export type {
-  KeepSyncedOptions,
   SyncEvent,
   SyncOptions,
   SyncResult,

@@ -45,6 +45,11 @@ export {
   type OpenOptions,
   publicKeyOf,
 } from "./records.ts"
+export {
+  CONFLICT_RETRIES,
+  type RetryOnConflictOptions,
+  retryOnConflict,
+} from "./retry-on-conflict.ts"
 export type {
   Entry,
   Inspection,

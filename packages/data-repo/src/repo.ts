@@ -1,0 +1,460 @@
+// The handle of one open repo: the member's own (it writes files, the manifest and the
+// collection, and publishes the root) or another member's (it reads them, fetching by
+// hash). Replication of whole repos is `sync.ts`'s, outside the handle.
+import { createReadStream } from "node:fs"
+import {
+  type BlobHash,
+  type BlobStoreService,
+  type CollectionEntry,
+  IoError,
+  type Source,
+} from "@save-dweb/blob-store"
+import { decryptFileStream, encryptFileStream } from "@save-dweb/crypto"
+import type { KeyPair, OpenedRecord, RecordKey } from "@save-dweb/dht-records"
+import type { Group } from "@save-dweb/group"
+import type { TunnelsShape } from "@save-dweb/tunnels"
+import { Clock, Effect, Option, Ref, type Scope, Semaphore, Stream } from "effect"
+import { type DataRepoError, DecryptFailed, FileNotFound, NotLocal, NotWritable } from "./errors.ts"
+import type { GroupBlobs } from "./group-blobs.ts"
+import { backupsOf, changeBackups } from "./listed-backups.ts"
+import {
+  emptyManifest,
+  FILE_AD,
+  type Manifest,
+  type ManifestEntry,
+  openManifest,
+  sealManifest,
+} from "./manifest.ts"
+import { validateFileName } from "./name.ts"
+import { publishRoute } from "./publish-route.ts"
+import { readBlob } from "./read-blob.ts"
+import {
+  type BackupRef,
+  INFO_SUBKEY,
+  type ManifestPointer,
+  POINTER_SUBKEY,
+  type RepoRecord,
+  ROUTE_SUBKEY,
+} from "./record.ts"
+import { routesOf, type SourceDiscovery } from "./source-discovery.ts"
+import { serveMember } from "./sources.ts"
+
+/** What the member stores to open its own repo again (with `openMine`). */
+export interface RepoCredentials {
+  readonly key: RecordKey
+  /** The record's owner key pair: whoever holds it writes the repo. */
+  readonly owner: KeyPair
+}
+
+/** A file as the manifest lists it, with where its bytes are. */
+export interface RepoFile {
+  readonly name: string
+  readonly hash: BlobHash
+  /** Plaintext bytes. */
+  readonly size: number
+  /** Encrypted bytes, as stored and transferred. */
+  readonly storedSize: number
+  readonly createdAt: number
+  readonly modifiedAt: number
+  /** The repo's name (its member's, as subkey 0 says). */
+  readonly owner: string
+  readonly status: "local" | "remote-only"
+}
+
+/** What any tier sees of a repo: hashes and sizes of its collection's blobs, nothing more. */
+export interface RepoBlob {
+  readonly hash: BlobHash
+  readonly size: number
+}
+
+export interface ReadOptions {
+  /**
+   * Where to fetch a blob that is not stored here (the owner's store, members, backup
+   * servers). Default: found through the published routes (needs `tunnels`): the owner's
+   * tunnel and Iroh node, and under source policy `any` every other member's too.
+   */
+  readonly sources?: ReadonlyArray<Source>
+}
+
+export type FileInput<E = never> = Stream.Stream<Uint8Array, E> | string
+
+/** An open repo: the member's own (writable) or another member's. Closed with its scope. */
+export interface Repo {
+  readonly key: RecordKey
+  /** This handle holds the owner key pair and the group's file key. */
+  readonly writable: boolean
+  /** Present on the member's own repo: store them to `openMine` later. */
+  readonly credentials: Option.Option<RepoCredentials>
+  /** The repo's name (subkey 0), from the network. */
+  readonly name: Effect.Effect<string, DataRepoError>
+  /** The published pointer (subkey 1), from the network; none before the first write. */
+  readonly pointer: Effect.Effect<Option.Option<ManifestPointer>, DataRepoError>
+  /** The published tunnel routes (subkeys 2..3) that are not cleared. */
+  readonly routes: Effect.Effect<ReadonlyArray<Uint8Array>, DataRepoError>
+  /** Every tier: hashes and sizes of the collection's blobs (the manifest among them). */
+  readonly blobs: (options?: ReadOptions) => Effect.Effect<ReadonlyArray<RepoBlob>, DataRepoError>
+  /** Read tier: the files of the current manifest (fetched by hash if `sources` are given). */
+  readonly list: (options?: ReadOptions) => Effect.Effect<ReadonlyArray<RepoFile>, DataRepoError>
+  /** Read tier: the file's plaintext, from the local store, or fetched from `sources` first. */
+  readonly read: (name: string, options?: ReadOptions) => Stream.Stream<Uint8Array, DataRepoError>
+  /** Own repo: encrypts, stores, updates manifest and collection, then publishes the root. */
+  readonly write: <E>(
+    name: string,
+    input: FileInput<E>,
+  ) => Effect.Effect<RepoFile, E | DataRepoError>
+  /** Own repo: drops the name, frees the blob here, publishes the new root. */
+  readonly delete: (name: string) => Effect.Effect<void, DataRepoError>
+  /** Keep a local copy of a file (fetched from `sources` if missing). */
+  readonly pin: (name: string, options?: ReadOptions) => Effect.Effect<void, DataRepoError>
+  /** Drop the local copy of another member's file (own files stay: they are the repo). */
+  readonly unpin: (name: string) => Effect.Effect<void, DataRepoError>
+  /** The backup servers this repo lists (subkey 0), from the network; any tier reads them. */
+  readonly backups: Effect.Effect<ReadonlyArray<BackupRef>, DataRepoError>
+  /**
+   * Own repo: lists a backup server (replacing an entry for the same record), so members
+   * find it as a source. `TooManyBackups` past `MAX_BACKUPS`. Returns the new list.
+   */
+  readonly addBackup: (
+    backup: Omit<BackupRef, "at">,
+  ) => Effect.Effect<ReadonlyArray<BackupRef>, DataRepoError>
+  /** Own repo: stops listing the backup whose descriptor record is `record`. */
+  readonly removeBackup: (record: string) => Effect.Effect<ReadonlyArray<BackupRef>, DataRepoError>
+}
+
+/** What every handle of one `DataRepos` instance shares. */
+export interface RepoContext {
+  readonly store: BlobStoreService
+  readonly blobs: GroupBlobs
+  readonly discovery: SourceDiscovery
+}
+
+export interface RepoHandleOptions {
+  /** The record's owner key pair: with a slot in the group, the handle writes. */
+  readonly owner?: KeyPair | undefined
+  /** Own repo: serves the group's blobs and publishes its route on these. */
+  readonly tunnels?: TunnelsShape | undefined
+  /** Where sources are found when a call is given none. */
+  readonly fetchVia?: TunnelsShape | undefined
+}
+
+const readPath = (path: string): Stream.Stream<Uint8Array, IoError> =>
+  Stream.fromAsyncIterable(
+    createReadStream(path) as AsyncIterable<Uint8Array>,
+    (cause) => new IoError({ path, reason: String((cause as Error)?.message ?? cause), cause }),
+  )
+
+interface State {
+  readonly pointer: ManifestPointer | undefined
+  readonly manifest: Manifest
+}
+
+/** A handle on `record`'s repo, for as long as the scope lives. */
+export const makeRepo = (
+  context: RepoContext,
+  group: Group,
+  record: OpenedRecord<RepoRecord>,
+  options: RepoHandleOptions,
+): Effect.Effect<Repo, DataRepoError, Scope.Scope> =>
+  Effect.gen(function* () {
+    const { store, blobs: groupBlobs } = context
+    const key = record.key
+    const owner = options.owner
+    const writable = owner !== undefined && group.slot !== undefined
+    const discover = context.discovery.find(group, record, options.fetchVia, {
+      owner: true,
+      others: true,
+    })
+    const lock = yield* Semaphore.make(1)
+    const cache = yield* Ref.make<State>({ pointer: undefined, manifest: emptyManifest })
+
+    /** The bytes of `hash`, fetched first when not held here: from `given`, else as found. */
+    const ensureLocal = (hash: BlobHash, given: ReadonlyArray<Source> | undefined) =>
+      Effect.gen(function* () {
+        if (!(yield* store.has(hash))) {
+          const sources = given ?? (yield* discover)
+          if (sources.length === 0) return yield* new NotLocal({ repo: key, hash })
+          yield* store.fetch({ hash, kind: "blob", sources })
+        }
+        yield* groupBlobs.remember(group.key, [hash])
+      })
+
+    const pointer = Effect.map(record.get(POINTER_SUBKEY, { refresh: true }), (entry) =>
+      Option.map(entry, (e) => e.value),
+    )
+    const name = Effect.map(record.get(INFO_SUBKEY), (entry) =>
+      Option.match(entry, { onNone: () => "", onSome: (e) => e.value.name }),
+    )
+
+    /** The manifest the current pointer names (cached by pointer). */
+    const state = (sources?: ReadonlyArray<Source>) =>
+      Effect.gen(function* () {
+        const held = yield* Ref.get(cache)
+        // Own repo: this handle published the latest value; others': ask the network.
+        const current = writable ? held.pointer : Option.getOrUndefined(yield* pointer)
+        if (current === undefined) return held
+        if (held.pointer !== undefined && held.pointer.manifest === current.manifest) return held
+        const fileKey = yield* group.fileKey
+        yield* ensureLocal(current.manifest, sources)
+        const manifest = yield* openManifest(
+          fileKey,
+          key,
+          current.manifest,
+          yield* readBlob(store, current.manifest),
+        )
+        const next = { pointer: current, manifest }
+        yield* Ref.set(cache, next)
+        return next
+      })
+
+    const find = (manifest: Manifest, fileName: string) =>
+      Option.match(Option.fromNullishOr(manifest.files.find((f) => f.name === fileName)), {
+        onNone: () => Effect.fail(new FileNotFound({ repo: key, name: fileName })),
+        onSome: Effect.succeed,
+      })
+
+    const toFile = (owner: string) => (entry: ManifestEntry) =>
+      Effect.map(
+        store.has(entry.hash),
+        (local): RepoFile => ({
+          ...entry,
+          owner,
+          status: local ? "local" : "remote-only",
+        }),
+      )
+
+    const requireWritable = (operation: string) =>
+      writable ? Effect.void : Effect.fail(new NotWritable({ repo: key, operation }))
+
+    /**
+     * Stores `manifest` and a collection of `files` + manifest, publishes it, then drops
+     * the previous root (freeing what only it held). On failure the new root is dropped
+     * and the published pointer is untouched.
+     */
+    const publish = (previous: State, manifest: Manifest) =>
+      Effect.gen(function* () {
+        const fileKey = yield* group.fileKey
+        const sealed = yield* sealManifest(fileKey, key, manifest)
+        const manifestHash = yield* store.addBytes(sealed)
+        const entries: ReadonlyArray<CollectionEntry> = [
+          ...manifest.files.map((f) => ({ name: f.hash, hash: f.hash })),
+          { name: manifestHash, hash: manifestHash },
+        ]
+        const root = yield* store
+          .createCollection(entries)
+          .pipe(Effect.onError(() => Effect.ignore(store.delete(manifestHash))))
+        const next: ManifestPointer = {
+          v: 1,
+          root,
+          manifest: manifestHash,
+          seq: previous.pointer === undefined ? 0 : previous.pointer.seq + 1,
+          at: yield* Clock.currentTimeMillis,
+        }
+        yield* record
+          .set(POINTER_SUBKEY, next)
+          .pipe(Effect.onError(() => Effect.ignore(store.delete(root))))
+        yield* groupBlobs.rememberCollection(group.key, root)
+        yield* Ref.set(cache, { pointer: next, manifest })
+        if (previous.pointer !== undefined && previous.pointer.root !== root) {
+          // The new state is published: failing to free the old root must not report
+          // the write as failed.
+          yield* store.delete(previous.pointer.root).pipe(
+            Effect.flatMap((deleted) => groupBlobs.forget(group.key, deleted.freed)),
+            Effect.catchCause((cause) =>
+              Effect.logWarning("data-repo: could not free the previous root", cause),
+            ),
+          )
+        }
+      })
+
+    const write = <E>(fileName: string, input: FileInput<E>) =>
+      Effect.gen(function* () {
+        const valid = yield* validateFileName(fileName)
+        yield* requireWritable("write")
+        const fileKey = yield* group.fileKey
+        let size = 0
+        const plain: Stream.Stream<Uint8Array, E | IoError> =
+          typeof input === "string" ? readPath(input) : input
+        const hash = yield* store.addStream(
+          plain.pipe(
+            Stream.tap((chunk) =>
+              Effect.sync(() => {
+                size += chunk.length
+              }),
+            ),
+            encryptFileStream(fileKey, { associatedData: FILE_AD }),
+          ),
+        )
+        return yield* lock
+          .withPermit(
+            Effect.gen(function* () {
+              const previous = yield* state()
+              const now = yield* Clock.currentTimeMillis
+              const existing = previous.manifest.files.find((f) => f.name === valid)
+              const entry: ManifestEntry = {
+                name: valid,
+                hash,
+                size,
+                storedSize: yield* store.size(hash),
+                createdAt: existing?.createdAt ?? now,
+                modifiedAt: now,
+              }
+              const files = [
+                ...previous.manifest.files.filter((f) => f.name !== valid),
+                entry,
+              ].sort((a, b) => (a.name < b.name ? -1 : a.name > b.name ? 1 : 0))
+              yield* publish(previous, { v: 1, files })
+              return { ...entry, owner: yield* name, status: "local" as const }
+            }),
+          )
+          .pipe(
+            // The collection took over the blob's pin; if it never got there, unpin it.
+            Effect.onError(() => Effect.ignore(store.delete(hash))),
+          )
+      }).pipe(Effect.withSpan("Repo.write"))
+
+    const remove = Effect.fn("Repo.delete")(function* (fileName: string) {
+      yield* requireWritable("delete")
+      yield* lock.withPermit(
+        Effect.gen(function* () {
+          const previous = yield* state()
+          yield* find(previous.manifest, fileName)
+          yield* publish(previous, {
+            v: 1,
+            files: previous.manifest.files.filter((f) => f.name !== fileName),
+          })
+        }),
+      )
+    })
+
+    const list = Effect.fn("Repo.list")(function* (readOptions?: ReadOptions) {
+      const { manifest } = yield* state(readOptions?.sources)
+      const owner = yield* name
+      return yield* Effect.forEach(manifest.files, toFile(owner))
+    })
+
+    const blobs = Effect.fn("Repo.blobs")(function* (readOptions?: ReadOptions) {
+      const current = Option.getOrUndefined(yield* pointer)
+      if (current === undefined) return []
+      if (!(yield* store.has(current.root))) {
+        const sources = readOptions?.sources ?? (yield* discover)
+        if (sources.length === 0) return yield* new NotLocal({ repo: key, hash: current.root })
+        yield* store.fetch({ hash: current.root, kind: "collection", sources })
+      }
+      const entries = yield* store.readCollection(current.root)
+      yield* groupBlobs.rememberCollection(group.key, current.root)
+      return yield* Effect.forEach(entries, (e) =>
+        Effect.map(store.size(e.hash), (size): RepoBlob => ({ hash: e.hash, size })),
+      )
+    })
+
+    const read = (fileName: string, readOptions?: ReadOptions) =>
+      Stream.unwrap(
+        Effect.gen(function* () {
+          const fileKey = yield* group.fileKey
+          const { manifest } = yield* state(readOptions?.sources)
+          const entry = yield* find(manifest, fileName)
+          yield* ensureLocal(entry.hash, readOptions?.sources)
+          return store.read(entry.hash).pipe(
+            decryptFileStream(fileKey, { associatedData: FILE_AD }),
+            Stream.mapError((e) =>
+              e._tag === "DecryptError" || e._tag === "InvalidEnvelope"
+                ? new DecryptFailed({ repo: key, what: "file", hash: entry.hash })
+                : e,
+            ),
+          )
+        }),
+      ).pipe(Stream.withSpan("Repo.read"))
+
+    const pin = Effect.fn("Repo.pin")(function* (fileName: string, readOptions?: ReadOptions) {
+      const { manifest } = yield* state(readOptions?.sources)
+      const entry = yield* find(manifest, fileName)
+      yield* ensureLocal(entry.hash, readOptions?.sources)
+    })
+
+    const unpin = Effect.fn("Repo.unpin")(function* (fileName: string) {
+      if (writable) return
+      const { manifest } = yield* state()
+      const entry = yield* find(manifest, fileName)
+      // A fetched blob is a loose pin; deleting the pin frees it unless a collection holds it.
+      yield* store.delete(entry.hash)
+    })
+
+    const routes = routesOf(record).pipe(
+      Effect.map((found) => found.map((r) => r.route)),
+      Effect.withSpan("Repo.routes"),
+    )
+
+    /** Own repo: rewrites the backup list (one change at a time on this handle). */
+    const updateBackups = (
+      operation: string,
+      change: (
+        current: ReadonlyArray<BackupRef>,
+        now: number,
+      ) => ReadonlyArray<BackupRef> | undefined,
+    ) => Effect.andThen(requireWritable(operation), lock.withPermit(changeBackups(record, change)))
+
+    const addBackup = Effect.fn("Repo.addBackup")(function* (backup: Omit<BackupRef, "at">) {
+      return yield* updateBackups("addBackup", (current, at) => [
+        ...current.filter((b) => b.record !== backup.record),
+        { ...backup, at },
+      ])
+    })
+
+    const removeBackup = Effect.fn("Repo.removeBackup")(function* (backupRecord: string) {
+      return yield* updateBackups("removeBackup", (current) =>
+        current.some((b) => b.record === backupRecord)
+          ? current.filter((b) => b.record !== backupRecord)
+          : undefined,
+      )
+    })
+
+    if (writable) {
+      // Load what was published before (openMine), so writes build on it.
+      const published = yield* pointer
+      if (Option.isSome(published)) {
+        const { root } = published.value
+        // Another device's store holds the repo: the next write needs every file here.
+        if (!(yield* store.has(root))) {
+          const sources = yield* discover
+          if (sources.length === 0) return yield* new NotLocal({ repo: key, hash: root })
+          yield* store.fetch({ hash: root, kind: "collection", sources })
+        }
+        yield* groupBlobs.rememberCollection(group.key, root)
+        const fileKey = yield* group.fileKey
+        const manifest = yield* openManifest(
+          fileKey,
+          key,
+          published.value.manifest,
+          yield* readBlob(store, published.value.manifest),
+        )
+        yield* Ref.set(cache, { pointer: published.value, manifest })
+      }
+      const tunnels = options.tunnels
+      if (tunnels !== undefined) {
+        // Served before the route is published, so whoever finds it is answered.
+        yield* serveMember(tunnels, store, group.key, group.keys.tunnelAuth, (hash) =>
+          groupBlobs.has(group.key, hash),
+        )
+        yield* publishRoute(record, ROUTE_SUBKEY, tunnels)
+      }
+    }
+
+    return {
+      key,
+      writable,
+      credentials: owner !== undefined ? Option.some({ key, owner }) : Option.none(),
+      name,
+      pointer,
+      routes,
+      blobs,
+      list,
+      read,
+      write,
+      delete: remove,
+      pin,
+      unpin,
+      backups: backupsOf(record).pipe(Effect.withSpan("Repo.backups")),
+      addBackup,
+      removeBackup,
+    }
+  })
