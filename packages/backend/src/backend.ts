@@ -1,12 +1,4 @@
-import { join } from "node:path"
-import {
-  BlobStore,
-  type BlobStoreService,
-  type IrohStoreConfig,
-  layer as irohLayer,
-  type Source,
-  type StoreError,
-} from "@save-dweb/blob-store"
+import type { BlobStoreService, Source, StoreError } from "@save-dweb/blob-store"
 import {
   type DataRepoError,
   type DataReposShape,
@@ -14,7 +6,6 @@ import {
   FileNotFound,
   groupProtocols,
   type KeepSyncedOptions,
-  makeDataRepos,
   NotWritable,
   type Repo,
   type RepoFile,
@@ -22,7 +13,6 @@ import {
   type SyncOptions,
   type SyncResult,
 } from "@save-dweb/data-repo"
-import { makeDhtRecords } from "@save-dweb/dht-records"
 import {
   covers,
   decodeCredentials,
@@ -30,17 +20,15 @@ import {
   type Group,
   type GroupError,
   type GroupsShape,
-  makeGroups,
   type SourcePolicy,
   type Tier,
 } from "@save-dweb/group"
-import {
-  type CallError,
-  type InvalidRouteBlob,
-  makeTunnels,
-  type ResponseTooLarge,
-  type RouteUnavailable,
-  type TunnelsShape,
+import type {
+  CallError,
+  InvalidRouteBlob,
+  ResponseTooLarge,
+  RouteUnavailable,
+  TunnelsShape,
 } from "@save-dweb/tunnels"
 import {
   type CapabilityTier,
@@ -50,16 +38,7 @@ import {
   PairingLink,
   parsePairingLink,
 } from "@save-dweb/uri-scheme"
-import {
-  decodeConfig,
-  makeConfig,
-  makeVeilid,
-  type RecordKey,
-  Veilid,
-  type VeilidConfig,
-  type VeilidError,
-  type VeilidLayerOptions,
-} from "@save-dweb/veilid"
+import type { RecordKey, VeilidError } from "@save-dweb/veilid"
 import {
   Clock,
   Context,
@@ -69,7 +48,6 @@ import {
   Layer,
   Option,
   PubSub,
-  Ref,
   Schedule,
   Scope,
   Semaphore,
@@ -86,7 +64,8 @@ import {
   UnknownRepo,
 } from "./errors.ts"
 import { type BackendEvent, fromMembershipChanges, fromSyncEvent } from "./events.ts"
-import { type KnownGroup, type KnownGroupsStore, tableStoreKnownGroups } from "./known-groups.ts"
+import type { KnownGroup, KnownGroupsStore } from "./known-groups.ts"
+import { makeNode, type NetworkStatus, type NodeConfig } from "./node.ts"
 import { knownGroupOf, pairingEntryOf } from "./pairing.ts"
 
 export type BackendError =
@@ -104,20 +83,7 @@ export type PairingError = NotPairable | InvalidPairingLink
 /** What `ping` fails with besides `BackendError`: no route to the member, or the call failed. */
 export type PingError = MemberUnreachable | InvalidRouteBlob | CallError | ResponseTooLarge
 
-export interface BackendConfig {
-  /** Everything the backend keeps: `veilid/` (table, protected, block stores) and `iroh/`. */
-  readonly storageDir: string
-  /**
-   * `"public"` (default): the public Veilid network. Otherwise a full veilid-core config
-   * for a private network, e.g. the testnet's `nodeConfig(name)`; its store directories
-   * are moved under `storageDir/veilid`.
-   */
-  readonly network?: "public" | { readonly veilidConfig: unknown }
-  /** Partitions Veilid's storage (public network only); default `save-dweb`. */
-  readonly programName?: string
-  readonly veilid?: VeilidLayerOptions
-  /** Iroh settings besides its directory (`storageDir/iroh`). */
-  readonly iroh?: Omit<IrohStoreConfig, "dir">
+export interface BackendConfig extends NodeConfig {
   /** Keep every loaded group synced in the background (see `BackendServices.autoSync`). */
   readonly autoSync?: AutoSync
 }
@@ -128,15 +94,6 @@ export interface BackendConfig {
  * call; its progress goes to `events`. Default off.
  */
 export type AutoSync = boolean | Omit<KeepSyncedOptions, "onProgress" | "onResult">
-
-/** This node's network, as `status` reports it. */
-export interface NetworkStatus {
-  /** Veilid's attachment state, e.g. `AttachedGood`. */
-  readonly state: string
-  readonly publicInternetReady: boolean
-  /** Peers in Veilid's routing table (from its last `Network` update). */
-  readonly peers: number
-}
 
 export interface BackendStatus {
   /** `undefined` when the backend runs without Veilid (memory layers in tests). */
@@ -833,28 +790,6 @@ export const makeBackend = (
     return backend
   })
 
-/** The Veilid config for `config`: public by default, or the given private network's. */
-export const veilidConfigOf = (config: BackendConfig): Effect.Effect<VeilidConfig, VeilidError> => {
-  const dir = join(config.storageDir, "veilid")
-  const network = config.network ?? "public"
-  if (network === "public") {
-    return makeConfig({
-      programName: config.programName ?? "save-dweb",
-      storageDir: dir,
-      network: "public",
-    })
-  }
-  return Effect.map(
-    decodeConfig(network.veilidConfig),
-    (c): VeilidConfig => ({
-      ...c,
-      protected_store: { ...c.protected_store, directory: join(dir, "protected_store") },
-      table_store: { ...c.table_store, directory: join(dir, "table_store") },
-      block_store: { ...c.block_store, directory: join(dir, "block_store") },
-    }),
-  )
-}
-
 /**
  * The seeds' backend core: one Veilid node, one Iroh store, known groups and their
  * loaded handles. Building the layer is `start`; closing its scope is `stop` (groups
@@ -864,44 +799,10 @@ export const makeRealBackend = (
   config: BackendConfig,
 ): Effect.Effect<BackendShape, VeilidError | StoreError | RouteUnavailable, Scope.Scope> =>
   Effect.gen(function* () {
-    const veilid = yield* makeVeilid(yield* veilidConfigOf(config), config.veilid)
-    // Peers come only in Veilid's `Network` updates: the last one is kept for `status`.
-    const peers = yield* Ref.make(0)
-    yield* (yield* veilid.subscribe).pipe(
-      Stream.runForEach((update) =>
-        update._tag === "Network" ? Ref.set(peers, update.peerCount) : Effect.void,
-      ),
-      Effect.forkScoped,
-    )
-    const network = {
-      status: Effect.gen(function* () {
-        const attachment = yield* Effect.option(veilid.attachment)
-        const status: NetworkStatus = {
-          state: Option.match(attachment, { onNone: () => "Unknown", onSome: (a) => a.state }),
-          publicInternetReady: Option.match(attachment, {
-            onNone: () => false,
-            onSome: (a) => a.publicInternetReady,
-          }),
-          peers: yield* Ref.get(peers),
-        }
-        return status
-      }),
-    }
-    const records = yield* makeDhtRecords(veilid)
-    const tunnels = yield* Effect.provideService(makeTunnels(), Veilid, veilid)
-    const store = Context.get(
-      yield* Layer.build(irohLayer({ ...config.iroh, dir: join(config.storageDir, "iroh") })),
-      BlobStore,
-    )
-    const known = yield* tableStoreKnownGroups(veilid)
+    const node = yield* makeNode(config)
     return yield* makeBackend({
       storageDir: config.storageDir,
-      groups: makeGroups(records),
-      repos: makeDataRepos(records, store, { tunnels }),
-      store,
-      known,
-      tunnels,
-      network,
+      ...node,
       ...(config.autoSync === undefined ? {} : { autoSync: config.autoSync }),
     })
   })

@@ -14,12 +14,10 @@ export {
   type MemberSummary,
   makeBackend,
   makeRealBackend,
-  type NetworkStatus,
   type PairingError,
   type PingError,
   type RepoRef,
   type RepoSummary,
-  veilidConfigOf,
 } from "./backend.ts"
 export {
   type BackupError,
@@ -73,6 +71,18 @@ export {
   memoryKnownGroups,
   tableStoreKnownGroups,
 } from "./known-groups.ts"
+export {
+  makeNode,
+  makeNodeWith,
+  type NetworkStatus,
+  type Node,
+  type NodeConfig,
+  type NodeError,
+  type NodeParts,
+  type NodeState,
+  type VeilidNode,
+  veilidConfigOf,
+} from "./node.ts"
 export {
   effectLogLevel,
   exitWith,
