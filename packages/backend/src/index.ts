@@ -1,23 +1,9 @@
 export {
-  type AutoSync,
   Backend,
   type BackendConfig,
-  type BackendError,
   type BackendServices,
-  type BackendShape,
-  type BackendStatus,
-  type CreateGroupOptions,
-  type FileRead,
-  type GroupSummary,
-  type JoinGroupOptions,
-  type LoadedGroup,
-  type MemberSummary,
   makeBackend,
   makeRealBackend,
-  type PairingError,
-  type PingError,
-  type RepoRef,
-  type RepoSummary,
 } from "./backend.ts"
 export {
   type BackupError,
@@ -98,3 +84,19 @@ export {
   runProcess,
   veilidNetworkOf,
 } from "./process.ts"
+export type {
+  AutoSync,
+  BackendError,
+  BackendShape,
+  BackendStatus,
+  CreateGroupOptions,
+  FileRead,
+  GroupSummary,
+  JoinGroupOptions,
+  LoadedGroup,
+  MemberSummary,
+  PairingError,
+  PingError,
+  RepoRef,
+  RepoSummary,
+} from "./shape.ts"
