@@ -2,7 +2,6 @@ import { createReadStream } from "node:fs"
 import {
   BlobHash,
   type BlobNotFound,
-  BlobStore,
   type BlobStoreService,
   type CollectionEntry,
   type FetchError,
@@ -13,22 +12,20 @@ import {
   type StoreError,
 } from "@save-dweb/blob-store"
 import { decryptFileStream, encryptFileStream } from "@save-dweb/crypto"
-import {
-  DhtRecords,
-  type DhtRecordsError,
-  type DhtRecordsShape,
-  type KeyPair,
-  type OpenedRecord,
-  type RecordKey,
+import type {
+  DhtRecordsError,
+  DhtRecordsShape,
+  KeyPair,
+  OpenedRecord,
+  RecordKey,
 } from "@save-dweb/dht-records"
 import type { Group, GroupError, InsufficientCapability, RepoPointer } from "@save-dweb/group"
-import { Tunnels, type TunnelsShape } from "@save-dweb/tunnels"
+import type { TunnelsShape } from "@save-dweb/tunnels"
 import {
   Clock,
   Context,
   Duration,
   Effect,
-  Layer,
   Option,
   Ref,
   Schema,
@@ -257,28 +254,10 @@ export interface DataReposShape {
   ) => Effect.Effect<Option.Option<Uint8Array>, DhtRecordsError>
 }
 
+/** The data repos of one node; `makeDataRepos` (the backend's `makeNode` wires it). */
 export class DataRepos extends Context.Service<DataRepos, DataReposShape>()(
   "@save-dweb/data-repo/DataRepos",
-) {
-  /** Needs DhtRecords and BlobStore (their real or memory layers). */
-  static readonly layer: Layer.Layer<DataRepos, never, DhtRecords | BlobStore> = Layer.effect(
-    DataRepos,
-    Effect.gen(function* () {
-      return makeDataRepos(yield* DhtRecords, yield* BlobStore)
-    }),
-  )
-  /** `layer`, finding sources through published routes with this node's `Tunnels`. */
-  static readonly layerWithTunnels: Layer.Layer<
-    DataRepos,
-    never,
-    DhtRecords | BlobStore | Tunnels
-  > = Layer.effect(
-    DataRepos,
-    Effect.gen(function* () {
-      return makeDataRepos(yield* DhtRecords, yield* BlobStore, { tunnels: yield* Tunnels })
-    }),
-  )
-}
+) {}
 
 const readPath = (path: string): Stream.Stream<Uint8Array, IoError> =>
   Stream.fromAsyncIterable(

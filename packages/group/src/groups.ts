@@ -9,7 +9,6 @@ import {
   sealEnvelope,
 } from "@save-dweb/crypto"
 import {
-  DhtRecords,
   type DhtRecordsError,
   type DhtRecordsShape,
   type Entry,
@@ -33,7 +32,6 @@ import {
   Clock,
   Context,
   Effect,
-  Layer,
   Option,
   PubSub,
   Redacted,
@@ -1011,13 +1009,8 @@ export const makeGroups = (records: DhtRecordsShape): GroupsShape => {
   }
 }
 
-/** Groups of save-dweb: the group record, its members, invites and revocation. */
-export class Groups extends Context.Service<Groups, GroupsShape>()("@save-dweb/group/Groups") {
-  /** Over the `DhtRecords` in context: `DhtRecords.layer` (Veilid), or `layerMemory` in tests. */
-  static readonly layer: Layer.Layer<Groups, never, DhtRecords> = Layer.effect(
-    Groups,
-    Effect.gen(function* () {
-      return makeGroups(yield* DhtRecords)
-    }),
-  )
-}
+/**
+ * Groups of save-dweb: the group record, its members, invites and revocation;
+ * `makeGroups` (the backend's `makeNode` wires it).
+ */
+export class Groups extends Context.Service<Groups, GroupsShape>()("@save-dweb/group/Groups") {}
