@@ -1,19 +1,9 @@
 // The backup server on real layers: one Veilid node, its tunnels, one Iroh store, and its
 // state in Veilid's table store, all under one data directory.
-import { join } from "node:path"
-import { tableStoreKnownGroups, veilidConfigOf } from "@save-dweb/backend"
-import {
-  BlobStore,
-  type IrohStoreConfig,
-  layer as irohLayer,
-  type StoreError,
-} from "@save-dweb/blob-store"
-import { makeDataRepos } from "@save-dweb/data-repo"
-import { makeDhtRecords } from "@save-dweb/dht-records"
-import { makeGroups } from "@save-dweb/group"
-import { makeTunnels, type RouteUnavailable } from "@save-dweb/tunnels"
-import { makeVeilid, Veilid, type VeilidLayerOptions } from "@save-dweb/veilid"
-import { Context, Effect, Layer, type Scope } from "effect"
+import { makeNode, type NodeError } from "@save-dweb/backend"
+import type { IrohStoreConfig } from "@save-dweb/blob-store"
+import type { VeilidLayerOptions } from "@save-dweb/veilid"
+import { Effect, type Scope } from "effect"
 import {
   type BackupServerOptions,
   type BackupServerShape,
@@ -39,34 +29,17 @@ export interface BackupServerConfig extends BackupServerOptions {
  */
 export const makeRealBackupServer = (
   config: BackupServerConfig,
-): Effect.Effect<BackupServerShape, StartError | StoreError | RouteUnavailable, Scope.Scope> =>
+): Effect.Effect<BackupServerShape, StartError | NodeError, Scope.Scope> =>
   Effect.gen(function* () {
-    const veilid = yield* makeVeilid(
-      yield* veilidConfigOf({
+    const node = yield* makeNode(
+      {
         storageDir: config.dataDir,
         programName: "save-dweb-backup-server",
         ...(config.network === undefined ? {} : { network: config.network }),
-      }),
-      config.veilid,
-    )
-    const records = yield* makeDhtRecords(veilid)
-    const tunnels = yield* Effect.provideService(makeTunnels(), Veilid, veilid)
-    const store = Context.get(
-      yield* Layer.build(irohLayer({ ...config.iroh, dir: join(config.dataDir, "iroh") })),
-      BlobStore,
-    )
-    const known = yield* tableStoreKnownGroups(veilid)
-    const state = yield* tableStoreServerState(veilid)
-    return yield* makeBackupServer(
-      {
-        records,
-        tunnels,
-        groups: makeGroups(records),
-        repos: makeDataRepos(records, store, { tunnels, syncState: state.roots }),
-        store,
-        known,
-        state,
+        ...(config.veilid === undefined ? {} : { veilid: config.veilid }),
+        ...(config.iroh === undefined ? {} : { iroh: config.iroh }),
       },
-      config,
+      tableStoreServerState,
     )
+    return yield* makeBackupServer(node, config)
   })

@@ -8,17 +8,16 @@ import {
   type KnownGroupsStore,
   makeBackend,
   makeBackups,
+  makeNodeWith,
   memoryKnownGroups,
+  type NodeParts,
 } from "@save-dweb/backend"
 import { BlobStore, type BlobStoreService, layerMemory } from "@save-dweb/blob-store"
-import { makeDataRepos } from "@save-dweb/data-repo"
 import {
   type DhtBackend,
   MemoryDhtNetwork,
   type MemoryDhtNetworkShape,
-  makeDhtRecords,
 } from "@save-dweb/dht-records"
-import { makeGroups } from "@save-dweb/group"
 import { MemoryNetwork, type MemoryNetworkShape, makeTunnelsMemory } from "@save-dweb/tunnels"
 import { Context, Effect, Exit, Layer, Scope } from "effect"
 import {
@@ -73,26 +72,28 @@ const inOwnScope = <A, E>(make: Effect.Effect<A, E, Scope.Scope>) =>
     return running
   })
 
+/** The node's services on the memory networks, over what survives its restarts. */
+const partsOf = (nets: Networks, node: MemoryNode): NodeParts<never> => ({
+  dht: node.dht,
+  tunnels: Effect.orDie(
+    makeTunnelsMemory().pipe(Effect.provideService(MemoryNetwork, nets.tunnels)),
+  ),
+  store: Effect.succeed(node.store),
+  known: Effect.succeed(node.known),
+})
+
 export const startServer = (nets: Networks, node: MemoryNode, options: BackupServerOptions = {}) =>
   inOwnScope(
     Effect.gen(function* () {
-      const records = yield* makeDhtRecords(node.dht)
-      const tunnels = yield* makeTunnelsMemory().pipe(
-        Effect.provideService(MemoryNetwork, nets.tunnels),
-        Effect.orDie,
-      )
-      const server: BackupServerShape = yield* makeBackupServer(
-        {
-          records,
-          tunnels,
-          groups: makeGroups(records),
-          repos: makeDataRepos(records, node.store, { tunnels, syncState: node.state.roots }),
-          store: node.store,
-          known: node.known,
-          state: node.state,
-        },
-        { minSyncInterval: "10 millis", restartDelay: "50 millis", ...options },
-      )
+      const services = yield* makeNodeWith({
+        ...partsOf(nets, node),
+        state: Effect.succeed(node.state),
+      })
+      const server: BackupServerShape = yield* makeBackupServer(services, {
+        minSyncInterval: "10 millis",
+        restartDelay: "50 millis",
+        ...options,
+      })
       return server
     }),
   )
@@ -106,23 +107,11 @@ export interface Member {
 export const startMember = (nets: Networks, node: MemoryNode) =>
   inOwnScope(
     Effect.gen(function* () {
-      const records = yield* makeDhtRecords(node.dht)
-      const tunnels = yield* makeTunnelsMemory().pipe(
-        Effect.provideService(MemoryNetwork, nets.tunnels),
-        Effect.orDie,
-      )
-      const repos = makeDataRepos(records, node.store, { tunnels })
-      const backend = yield* makeBackend({
-        storageDir: "(memory)",
-        groups: makeGroups(records),
-        repos,
-        store: node.store,
-        known: node.known,
-        tunnels,
-      })
+      const services = yield* makeNodeWith(partsOf(nets, node))
+      const backend = yield* makeBackend({ storageDir: "(memory)", ...services })
       const member: Member = {
         backend,
-        backups: makeBackups({ repos, tunnels, loadGroup: backend.loadGroup }),
+        backups: makeBackups({ ...services, loadGroup: backend.loadGroup }),
       }
       return member
     }),

@@ -8,7 +8,6 @@ import type { CallError, ResponseTooLarge, TunnelsShape } from "@save-dweb/tunne
 import { type BackupDescriptor, formatLink, parseBackupDescriptor } from "@save-dweb/uri-scheme"
 import type { RecordKey } from "@save-dweb/veilid"
 import { Effect, Option, Redacted, Result } from "effect"
-import type { BackendError, LoadedGroup } from "./backend.ts"
 import {
   type BackupError,
   BackupRefused,
@@ -25,6 +24,7 @@ import {
   type HeldGroup,
   MAX_BACKUP_RESPONSE_BYTES,
 } from "./backup-protocol.ts"
+import type { BackendError, LoadedGroup } from "./shape.ts"
 
 /** What `addBackup` did. */
 export interface BackupAdded {

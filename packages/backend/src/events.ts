@@ -3,6 +3,7 @@
 import type { SyncEvent } from "@save-dweb/data-repo"
 import type { MembershipChange } from "@save-dweb/group"
 import type { RecordKey } from "@save-dweb/veilid"
+import { Effect, PubSub, type Scope, Stream } from "effect"
 
 export interface MemberChangeSummary {
   readonly kind: MembershipChange["_tag"]
@@ -121,4 +122,27 @@ export const fromMembershipChanges = (
       ? { kind: c._tag, slot: c.member.slot, name: c.member.name ?? null }
       : { kind: c._tag, slot: c.slot, name: null },
   ),
+})
+
+/** Where the backend publishes its events and its listeners subscribe. */
+export interface EventHub {
+  readonly publish: (event: BackendEvent) => Effect.Effect<void>
+  /** A sync report of the group, as events. */
+  readonly reportSync: (group: RecordKey) => (event: SyncEvent) => Effect.Effect<void>
+  readonly events: Stream.Stream<BackendEvent>
+  readonly subscribe: Effect.Effect<Stream.Stream<BackendEvent>, never, Scope.Scope>
+}
+
+export const makeEventHub = Effect.gen(function* () {
+  // Sliding: a listener that does not keep up loses the oldest events, never blocks a sync.
+  const hub = yield* PubSub.sliding<BackendEvent>(1024)
+  const publish = (event: BackendEvent) => Effect.asVoid(PubSub.publish(hub, event))
+  const eventHub: EventHub = {
+    publish,
+    reportSync: (group) => (event) =>
+      Effect.forEach(fromSyncEvent(group, event), publish, { discard: true }),
+    events: Stream.fromPubSub(hub),
+    subscribe: Effect.map(PubSub.subscribe(hub), Stream.fromSubscription),
+  }
+  return eventHub
 })

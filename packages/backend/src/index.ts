@@ -1,25 +1,9 @@
 export {
-  type AutoSync,
   Backend,
   type BackendConfig,
-  type BackendError,
   type BackendServices,
-  type BackendShape,
-  type BackendStatus,
-  type CreateGroupOptions,
-  type FileRead,
-  type GroupSummary,
-  type JoinGroupOptions,
-  type LoadedGroup,
-  type MemberSummary,
   makeBackend,
   makeRealBackend,
-  type NetworkStatus,
-  type PairingError,
-  type PingError,
-  type RepoRef,
-  type RepoSummary,
-  veilidConfigOf,
 } from "./backend.ts"
 export {
   type BackupError,
@@ -82,6 +66,18 @@ export {
   tableStoreKnownGroups,
 } from "./known-groups.ts"
 export {
+  makeNode,
+  makeNodeWith,
+  type NetworkStatus,
+  type Node,
+  type NodeConfig,
+  type NodeError,
+  type NodeParts,
+  type NodeState,
+  type VeilidNode,
+  veilidConfigOf,
+} from "./node.ts"
+export {
   effectLogLevel,
   exitWith,
   InvalidConfigFile,
@@ -96,3 +92,19 @@ export {
   runProcess,
   veilidNetworkOf,
 } from "./process.ts"
+export type {
+  AutoSync,
+  BackendError,
+  BackendShape,
+  BackendStatus,
+  CreateGroupOptions,
+  FileRead,
+  GroupSummary,
+  JoinGroupOptions,
+  LoadedGroup,
+  MemberSummary,
+  PairingError,
+  PingError,
+  RepoRef,
+  RepoSummary,
+} from "./shape.ts"

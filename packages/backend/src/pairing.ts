@@ -1,7 +1,8 @@
 // Device pairing (seed 003): a member's identity in its groups moves to another device as
 // a uri-scheme pairing link. One entry per group: the group secret, the member's slot and
 // writer seed, its repo's record key and the repo owner's seed. The new device stores
-// them as a known group of write tier and continues the repo with `openMine`.
+// them as a known group of write tier and continues the repo with `openMine`. Here: the
+// entries' codec, `makePairingLink` on the old device and `pair` on the new one.
 import { SigningSeed } from "@save-dweb/crypto"
 import {
   decodeCredentials,
@@ -10,11 +11,21 @@ import {
   keyPairFromSeed,
   writeCapabilityOf,
 } from "@save-dweb/group"
-import { makeSecretKey, PairingEntry, WriteCapability } from "@save-dweb/uri-scheme"
+import {
+  formatLink,
+  MAX_PAIRING_ENTRIES,
+  makeSecretKey,
+  PairingEntry,
+  PairingLink,
+  parsePairingLink,
+  WriteCapability,
+} from "@save-dweb/uri-scheme"
 import type { RecordKey } from "@save-dweb/veilid"
 import { Effect, Option, Redacted } from "effect"
-import { InvalidKnownGroup, NotPairable } from "./errors.ts"
-import type { KnownGroup } from "./known-groups.ts"
+import { InvalidKnownGroup, InvalidPairingLink, NotPairable, UnknownGroup } from "./errors.ts"
+import type { GroupRegistry } from "./group-registry.ts"
+import type { KnownGroup, KnownGroupsStore } from "./known-groups.ts"
+import type { BackendShape } from "./shape.ts"
 
 /** The 32-byte secret of a Veilid `KIND:<public>:<secret>` key pair (an Ed25519 seed). */
 const seedOfKeyPair = (keyPair: string): Uint8Array | undefined => {
@@ -77,3 +88,57 @@ export const knownGroupOf = (entry: PairingEntry): Effect.Effect<KnownGroup> =>
     }
     return known
   })
+
+export type PairingOperations = Pick<BackendShape, "makePairingLink" | "pair">
+
+export interface PairingDeps {
+  readonly known: KnownGroupsStore
+  readonly registry: GroupRegistry
+}
+
+export const makePairing = ({ known, registry }: PairingDeps): PairingOperations => {
+  const makePairingLink = Effect.fn("Backend.makePairingLink")(function* (
+    groupKeys?: ReadonlyArray<RecordKey>,
+  ) {
+    let entries: ReadonlyArray<PairingEntry>
+    if (groupKeys !== undefined) {
+      entries = yield* Effect.forEach(groupKeys, (key) =>
+        Effect.gen(function* () {
+          const stored = yield* known.get(key)
+          if (Option.isNone(stored)) return yield* new UnknownGroup({ key })
+          return yield* pairingEntryOf(stored.value)
+        }),
+      )
+    } else {
+      const all = yield* known.all
+      const made = yield* Effect.forEach(all, (entry) => Effect.option(pairingEntryOf(entry)))
+      entries = made.flatMap((o) => (Option.isSome(o) ? [o.value] : []))
+    }
+    if (entries.length === 0) {
+      return yield* new NotPairable({
+        key: undefined,
+        reason: "no known group in which this member has a slot and a repo",
+      })
+    }
+    if (entries.length > MAX_PAIRING_ENTRIES) {
+      return yield* new NotPairable({
+        key: undefined,
+        reason: `${entries.length} groups; a link carries at most ${MAX_PAIRING_ENTRIES}: name them`,
+      })
+    }
+    return formatLink(new PairingLink({ entries }))
+  })
+
+  const pair = Effect.fn("Backend.pair")(function* (link: string) {
+    const parsed = yield* parsePairingLink(link).pipe(
+      Effect.mapError((e) => new InvalidPairingLink({ reason: e.message })),
+    )
+    const entries = yield* Effect.forEach(parsed.entries, knownGroupOf)
+    yield* registry.addKnown(entries)
+    yield* Effect.forEach(entries, (entry) => registry.loadGroup(entry.key), { discard: true })
+    const listed = yield* registry.listGroups
+    return listed.filter((g) => entries.some((e) => e.key === g.key))
+  })
+
+  return { makePairingLink, pair }
+}

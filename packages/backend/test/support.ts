@@ -1,14 +1,11 @@
 // Backends on in-memory networks (DHT, tunnels, blob stores). A node's DHT participant
 // and known-groups store outlive its backends, so a restart is a new backend on them.
 import { BlobStore, layerMemory } from "@save-dweb/blob-store"
-import { makeDataRepos } from "@save-dweb/data-repo"
 import {
   type DhtBackend,
   MemoryDhtNetwork,
   type MemoryDhtNetworkShape,
-  makeDhtRecords,
 } from "@save-dweb/dht-records"
-import { makeGroups } from "@save-dweb/group"
 import { MemoryNetwork, type MemoryNetworkShape, makeTunnelsMemory } from "@save-dweb/tunnels"
 import { Context, Effect, Layer, type Scope } from "effect"
 import {
@@ -16,6 +13,7 @@ import {
   type BackendShape,
   type KnownGroupsStore,
   makeBackend,
+  makeNodeWith,
   memoryKnownGroups,
 } from "../src/index.ts"
 
@@ -51,19 +49,13 @@ export const memoryBackend = (
   options: Pick<BackendServices, "autoSync"> = {},
 ): Effect.Effect<BackendShape, never, Scope.Scope> =>
   Effect.gen(function* () {
-    const records = yield* makeDhtRecords(node.dht)
-    const store = Context.get(yield* Layer.build(layerMemory()), BlobStore)
-    const tunnels = yield* makeTunnelsMemory().pipe(
-      Effect.provideService(MemoryNetwork, nets.tunnels),
-      Effect.orDie,
-    )
-    return yield* makeBackend({
-      storageDir: "(memory)",
-      groups: makeGroups(records),
-      repos: makeDataRepos(records, store, { tunnels }),
-      store,
-      known: node.known,
-      tunnels,
-      ...options,
+    const services = yield* makeNodeWith({
+      dht: node.dht,
+      tunnels: Effect.orDie(
+        makeTunnelsMemory().pipe(Effect.provideService(MemoryNetwork, nets.tunnels)),
+      ),
+      store: Effect.map(Layer.build(layerMemory()), (context) => Context.get(context, BlobStore)),
+      known: Effect.succeed(node.known),
     })
+    return yield* makeBackend({ storageDir: "(memory)", ...services, ...options })
   })

@@ -1,23 +1,17 @@
 // The DataRepos service: wiring of the collaborators every repo of this instance shares
 // (the per-group blob registry, source discovery, replication) and the ways to get a repo
 // handle (create, openMine, open).
-import {
-  type BlobHash,
-  BlobStore,
-  type BlobStoreService,
-  type StoreError,
-} from "@save-dweb/blob-store"
-import {
-  DhtRecords,
-  type DhtRecordsError,
-  type DhtRecordsShape,
-  type KeyPair,
-  type OpenedRecord,
-  type RecordKey,
+import type { BlobHash, BlobStoreService, StoreError } from "@save-dweb/blob-store"
+import type {
+  DhtRecordsError,
+  DhtRecordsShape,
+  KeyPair,
+  OpenedRecord,
+  RecordKey,
 } from "@save-dweb/dht-records"
 import type { Group } from "@save-dweb/group"
-import { Tunnels, type TunnelsShape } from "@save-dweb/tunnels"
-import { Context, type Duration, Effect, Layer, type Option, type Scope } from "effect"
+import type { TunnelsShape } from "@save-dweb/tunnels"
+import { Context, type Duration, Effect, type Option, type Scope } from "effect"
 import { readBackupRoute } from "./backups.ts"
 import { type DataRepoError, NotWritable } from "./errors.ts"
 import { makeGroupBlobs } from "./group-blobs.ts"
@@ -116,28 +110,10 @@ export interface DataReposShape {
   ) => Effect.Effect<Option.Option<Uint8Array>, DhtRecordsError>
 }
 
+/** The data repos of one node; `makeDataRepos` (the backend's `makeNode` wires it). */
 export class DataRepos extends Context.Service<DataRepos, DataReposShape>()(
   "@save-dweb/data-repo/DataRepos",
-) {
-  /** Needs DhtRecords and BlobStore (their real or memory layers). */
-  static readonly layer: Layer.Layer<DataRepos, never, DhtRecords | BlobStore> = Layer.effect(
-    DataRepos,
-    Effect.gen(function* () {
-      return makeDataRepos(yield* DhtRecords, yield* BlobStore)
-    }),
-  )
-  /** `layer`, finding sources through published routes with this node's `Tunnels`. */
-  static readonly layerWithTunnels: Layer.Layer<
-    DataRepos,
-    never,
-    DhtRecords | BlobStore | Tunnels
-  > = Layer.effect(
-    DataRepos,
-    Effect.gen(function* () {
-      return makeDataRepos(yield* DhtRecords, yield* BlobStore, { tunnels: yield* Tunnels })
-    }),
-  )
-}
+) {}
 
 export const makeDataRepos = (
   records: DhtRecordsShape,

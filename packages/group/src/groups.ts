@@ -1,8 +1,8 @@
 // The Groups service: create a group, join one from an invite, open one from stored
 // credentials. Wiring only: opening records is `open.ts`, the handle is `handle.ts`.
-import { DhtRecords, type DhtRecordsShape } from "@save-dweb/dht-records"
+import type { DhtRecordsShape } from "@save-dweb/dht-records"
 import type { GroupInvite } from "@save-dweb/uri-scheme"
-import { Context, Effect, Layer, type Scope } from "effect"
+import { Context, Effect, type Scope } from "effect"
 import type { GroupCredentials } from "./credentials.ts"
 import type { GroupError } from "./errors.ts"
 import type { Group } from "./group.ts"
@@ -73,12 +73,8 @@ export const makeGroups = (records: DhtRecordsShape): GroupsShape => ({
 })
 
 /** Groups of save-dweb: the group record, its members, invites and revocation. */
-export class Groups extends Context.Service<Groups, GroupsShape>()("@save-dweb/group/Groups") {
-  /** Over the `DhtRecords` in context: `DhtRecords.layer` (Veilid), or `layerMemory` in tests. */
-  static readonly layer: Layer.Layer<Groups, never, DhtRecords> = Layer.effect(
-    Groups,
-    Effect.gen(function* () {
-      return makeGroups(yield* DhtRecords)
-    }),
-  )
-}
+/**
+ * Groups of save-dweb: the group record, its members, invites and revocation;
+ * `makeGroups` (the backend's `makeNode` wires it).
+ */
+export class Groups extends Context.Service<Groups, GroupsShape>()("@save-dweb/group/Groups") {}

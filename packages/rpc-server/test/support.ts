@@ -3,15 +3,9 @@
 import { mkdtemp, rm } from "node:fs/promises"
 import { tmpdir } from "node:os"
 import { join } from "node:path"
-import { type BackendShape, makeBackend, memoryKnownGroups } from "@save-dweb/backend"
+import { type BackendShape, makeBackend, makeNodeWith, memoryKnownGroups } from "@save-dweb/backend"
 import { BlobStore, layerMemory } from "@save-dweb/blob-store"
-import { makeDataRepos } from "@save-dweb/data-repo"
-import {
-  MemoryDhtNetwork,
-  type MemoryDhtNetworkShape,
-  makeDhtRecords,
-} from "@save-dweb/dht-records"
-import { makeGroups } from "@save-dweb/group"
+import { MemoryDhtNetwork, type MemoryDhtNetworkShape } from "@save-dweb/dht-records"
 import { MemoryNetwork, type MemoryNetworkShape, makeTunnelsMemory } from "@save-dweb/tunnels"
 import { Context, Effect, Layer, type Scope } from "effect"
 import { makeClient, type RpcClient, type Served, type ServeOptions, serve } from "../src/index.ts"
@@ -37,20 +31,15 @@ export const tempDir = Effect.acquireRelease(
 /** A backend on the memory networks, living in the current scope. */
 export const memoryBackend = (nets: Networks): Effect.Effect<BackendShape, never, Scope.Scope> =>
   Effect.gen(function* () {
-    const records = yield* makeDhtRecords(yield* nets.dht.participant)
-    const store = Context.get(yield* Layer.build(layerMemory()), BlobStore)
-    const tunnels = yield* makeTunnelsMemory().pipe(
-      Effect.provideService(MemoryNetwork, nets.tunnels),
-      Effect.orDie,
-    )
-    return yield* makeBackend({
-      storageDir: "(memory)",
-      groups: makeGroups(records),
-      repos: makeDataRepos(records, store, { tunnels }),
-      store,
-      known: memoryKnownGroups(),
-      tunnels,
+    const services = yield* makeNodeWith({
+      dht: yield* nets.dht.participant,
+      tunnels: Effect.orDie(
+        makeTunnelsMemory().pipe(Effect.provideService(MemoryNetwork, nets.tunnels)),
+      ),
+      store: Effect.map(Layer.build(layerMemory()), (context) => Context.get(context, BlobStore)),
+      known: Effect.sync(memoryKnownGroups),
     })
+    return yield* makeBackend({ storageDir: "(memory)", ...services })
   })
 
 export interface Node {
