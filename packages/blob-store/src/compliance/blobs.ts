@@ -36,6 +36,22 @@ export const blobTests = (it: ComplianceIt, timeout: number) => {
   )
 
   it.effect(
+    "flush returns once what was added is kept, and changes nothing that is read",
+    () =>
+      Effect.gen(function* () {
+        const { a } = yield* ComplianceStores
+        const bytes = bytesOf(50_000)
+        const hash = yield* a.addBytes(bytes)
+        const before = yield* a.list()
+        yield* a.flush
+        yield* a.flush
+        assert.deepStrictEqual(yield* a.list(), before)
+        assert.isTrue(equalBytes(yield* readAll(a, hash), bytes))
+      }),
+    timeout,
+  )
+
+  it.effect(
     "a byte range reads that slice, in small and in file-backed blobs",
     () =>
       Effect.gen(function* () {
