@@ -1,0 +1,217 @@
+// Runs inside the namespace `veilid-testnet exec` made for this test run: the
+// emulated links measured with plain UDP and TCP between node addresses.
+import { execFileSync } from "node:child_process"
+import * as dgram from "node:dgram"
+import dns from "node:dns/promises"
+import * as net from "node:net"
+import { afterAll, beforeAll, describe, expect, it } from "vitest"
+import type { NodeAddress } from "../src/addresses.ts"
+import { insideEnvironment, NotInTestnet } from "../src/environment.ts"
+import { acquireAddress, releaseAddress } from "../src/leases.ts"
+import { type AppliedShape, applyShape } from "../src/shaping.ts"
+import { namespaceLeasePool } from "../src/testnet.ts"
+
+const environment = insideEnvironment()
+if (environment instanceof NotInTestnet) throw new Error(environment.message)
+const pool = namespaceLeasePool(environment.runDir)
+
+const median = (values: ReadonlyArray<number>): number => {
+  const sorted = [...values].sort((a, b) => a - b)
+  return sorted[Math.floor(sorted.length / 2)] ?? Number.NaN
+}
+
+/** Round trips of a UDP echo from `from` to `to`, in ms, one at a time. */
+const udpRoundTrips = async (from: string, to: string, count: number): Promise<Array<number>> => {
+  const type = from.includes(":") ? "udp6" : "udp4"
+  const echo = dgram.createSocket(type)
+  const client = dgram.createSocket(type)
+  try {
+    echo.on("message", (message, peer) => echo.send(message, peer.port, peer.address))
+    await new Promise<void>((resolve) => echo.bind(0, to, resolve))
+    await new Promise<void>((resolve) => client.bind(0, from, resolve))
+    const port = echo.address().port
+    const rtts: Array<number> = []
+    for (let i = 0; i < count; i++) {
+      const started = performance.now()
+      await new Promise<void>((resolve, reject) => {
+        const timer = setTimeout(() => reject(new Error(`no echo from ${to} in 2 s`)), 2_000)
+        client.once("message", () => {
+          clearTimeout(timer)
+          resolve()
+        })
+        client.send(Buffer.from([i & 0xff]), port, to)
+      })
+      rtts.push(performance.now() - started)
+    }
+    return rtts
+  } finally {
+    client.close()
+    echo.close()
+  }
+}
+
+/** Packets of `count` sent one way that arrive within a second of the last. */
+const udpDelivered = async (from: string, to: string, count: number): Promise<number> => {
+  const type = from.includes(":") ? "udp6" : "udp4"
+  const sink = dgram.createSocket(type)
+  const client = dgram.createSocket(type)
+  let received = 0
+  try {
+    sink.on("message", () => received++)
+    await new Promise<void>((resolve) => sink.bind(0, to, resolve))
+    await new Promise<void>((resolve) => client.bind(0, from, resolve))
+    for (let i = 0; i < count; i++) {
+      await new Promise<void>((resolve) =>
+        client.send(Buffer.alloc(100), sink.address().port, to, () => resolve()),
+      )
+      // Let the sink read, so that its socket buffer never overflows.
+      if (i % 20 === 19) await new Promise((resolve) => setTimeout(resolve, 1))
+    }
+    await new Promise((resolve) => setTimeout(resolve, 1_000))
+    return received
+  } finally {
+    client.close()
+    sink.close()
+  }
+}
+
+/** Payload rate of one TCP connection from `from` to `to`, in Mbit/s, measured at the receiver after `warmupMs`. */
+const tcpRateMbit = async (
+  from: string,
+  to: string,
+  durationMs: number,
+  warmupMs: number,
+): Promise<number> => {
+  let measuredBytes = 0
+  let measuredFrom = 0
+  let measuredUntil = 0
+  const server = net.createServer((socket) => {
+    const accepted = performance.now()
+    socket.on("data", (chunk) => {
+      const now = performance.now()
+      if (now - accepted < warmupMs) return
+      if (measuredFrom === 0) measuredFrom = now
+      measuredBytes += chunk.length
+      measuredUntil = now
+    })
+    socket.on("error", () => undefined)
+  })
+  await new Promise<void>((resolve) => server.listen(0, to, resolve))
+  const port = (server.address() as net.AddressInfo).port
+  const client = net.connect({ host: to, port, localAddress: from })
+  await new Promise<void>((resolve) => client.once("connect", resolve))
+  const chunk = Buffer.alloc(64 * 1024)
+  const until = performance.now() + warmupMs + durationMs
+  while (performance.now() < until) {
+    if (!client.write(chunk)) await new Promise((resolve) => client.once("drain", resolve))
+  }
+  client.destroy()
+  await new Promise<void>((resolve) => server.close(() => resolve()))
+  return (measuredBytes * 8) / ((measuredUntil - measuredFrom) / 1000) / 1e6
+}
+
+const rules = (): string =>
+  ["iptables", "ip6tables"]
+    .flatMap((command) =>
+      ["mangle", "raw"].map((table) =>
+        execFileSync(command, ["-w", "-t", table, "-S"], { encoding: "utf8" }),
+      ),
+    )
+    .join("\n")
+
+describe("an emulated network", () => {
+  const addresses: Array<NodeAddress> = []
+  const shapes: Array<AppliedShape> = []
+  let a: NodeAddress
+  let b: NodeAddress
+  let c: NodeAddress
+  let d: NodeAddress
+  beforeAll(() => {
+    for (const name of ["a", "b", "c", "d"]) {
+      addresses.push(acquireAddress(pool, `shaping-test-${process.pid}/${name}`))
+    }
+    ;[a, b, c, d] = addresses as [NodeAddress, NodeAddress, NodeAddress, NodeAddress]
+    // a and b: 25 ms each way, so 50 ms round trip; a's uplink 10 Mbit/s. c, d: untouched.
+    shapes.push(applyShape(a, { delayMs: 25, rateMbit: 10 }), applyShape(b, { delayMs: 25 }))
+  })
+  afterAll(() => {
+    for (const shape of shapes) shape.remove()
+    for (const address of addresses) releaseAddress(pool, address)
+  })
+
+  it("gives the round trip asked between two node addresses, IPv4 and IPv6, within 10 %", async () => {
+    for (const [from, to] of [
+      [a.ipv4, b.ipv4],
+      [b.ipv6, a.ipv6],
+    ] as const) {
+      const rtts = await udpRoundTrips(from, to, 30)
+      console.log(
+        `round trip ${from} → ${to}, 50 ms asked: median ${median(rtts).toFixed(1)} ms, min ${Math.min(...rtts).toFixed(1)} ms`,
+      )
+      expect(Math.min(...rtts)).toBeGreaterThanOrEqual(50 * 0.98)
+      expect(Math.abs(median(rtts) - 50)).toBeLessThanOrEqual(5)
+    }
+  })
+
+  it("gives the uplink rate asked within 10 %, on a 50 ms round trip", async () => {
+    const rate = await tcpRateMbit(a.ipv4, b.ipv4, 4_000, 1_500)
+    console.log(`TCP ${a.ipv4} → ${b.ipv4}, 10 Mbit/s asked: ${rate.toFixed(2)} Mbit/s`)
+    expect(rate).toBeGreaterThanOrEqual(9)
+    expect(rate).toBeLessThanOrEqual(11)
+  }, 20_000)
+
+  it("leaves other node addresses, the loopback and the DNS server alone", async () => {
+    expect(median(await udpRoundTrips(c.ipv4, d.ipv4, 20))).toBeLessThan(5)
+    expect(median(await udpRoundTrips("127.0.0.1", "127.0.0.1", 20))).toBeLessThan(5)
+    expect(median(await udpRoundTrips("::1", "::1", 20))).toBeLessThan(5)
+    // While a's shaped uplink is busy, the loopback still moves far more than 10 Mbit/s.
+    const busy = tcpRateMbit(a.ipv4, b.ipv4, 2_000, 0)
+    expect(await tcpRateMbit("127.0.0.1", "127.0.0.1", 1_000, 200)).toBeGreaterThan(100)
+    await busy
+    // The namespace's DNS server answers (NXDOMAIN) as fast as before.
+    const resolver = new dns.Resolver({ timeout: 1_000, tries: 1 })
+    resolver.setServers(["127.0.0.1"])
+    const times: Array<number> = []
+    for (let i = 0; i < 10; i++) {
+      const started = performance.now()
+      await resolver.resolveTxt(`nothing-${i}.sdwtn.test`).catch(() => undefined)
+      times.push(performance.now() - started)
+    }
+    expect(median(times)).toBeLessThan(10)
+  }, 20_000)
+
+  it("loses the share of packets asked", async () => {
+    const lossy = applyShape(c, { lossPercent: 20 })
+    try {
+      const delivered = await udpDelivered(c.ipv4, d.ipv4, 1_000)
+      console.log(`20 % loss asked: ${1_000 - delivered} of 1,000 lost`)
+      // 800 expected; the binomial standard deviation is about 13.
+      expect(delivered).toBeGreaterThan(740)
+      expect(delivered).toBeLessThan(860)
+    } finally {
+      lossy.remove()
+    }
+  })
+
+  it("keeps packets in order under jitter, and spreads their delay", async () => {
+    const jittery = applyShape(c, { delayMs: 20, jitterMs: 5 })
+    try {
+      const rtts = await udpRoundTrips(c.ipv4, d.ipv4, 40)
+      expect(Math.min(...rtts)).toBeGreaterThanOrEqual(15 * 0.98)
+      expect(Math.max(...rtts) - Math.min(...rtts)).toBeGreaterThan(2)
+      expect(Math.abs(median(rtts) - 20)).toBeLessThanOrEqual(3)
+    } finally {
+      jittery.remove()
+    }
+  })
+
+  it("takes every rule and the delay line away on remove", async () => {
+    const shaped = applyShape(d, { delayMs: 30, lossPercent: 1, rateMbit: 5 })
+    expect(rules()).toContain(`${d.ipv4}/32`)
+    expect(rules()).toContain(`${d.ipv6}/128`)
+    shaped.remove()
+    expect(rules()).not.toContain(`${d.ipv4}/32`)
+    expect(rules()).not.toContain(`${d.ipv6}/128`)
+    expect(median(await udpRoundTrips(d.ipv4, c.ipv4, 10))).toBeLessThan(5)
+  })
+})
