@@ -291,7 +291,12 @@ export const applyShape = (address: NodeAddress, shape: LinkShape): AppliedShape
     if (rate !== undefined) {
       // One HTB root on lo for the whole namespace; unclassified traffic (DNS, APIs,
       // unshaped nodes) takes HTB's direct path, unlimited.
-      quietly("tc", ["qdisc", "add", "dev", LO, "root", "handle", HTB_ROOT, "htb"])
+      // direct_qlen: the direct path's queue, far above lo's 1,000 packets, so bursts on
+      // the loopback are not dropped there.
+      quietly("tc", [
+        ...["qdisc", "add", "dev", LO, "root", "handle", HTB_ROOT],
+        ...["htb", "direct_qlen", "100000"],
+      ])
       const bitsPerSecond = Math.round(rate * 1e6)
       run("tc", [
         ...["class", "replace", "dev", LO, "parent", HTB_ROOT, "classid", classId],

@@ -16,14 +16,18 @@ const environment = insideEnvironment()
 if (environment instanceof NotInTestnet) throw new Error(environment.message)
 const pool = namespaceLeasePool(environment.runDir)
 
-/** Packets of `count` sent one way that arrive within a second of the last. */
+/** Packets of `count` sent one way that arrive before 300 ms pass without one. */
 const udpDelivered = async (from: string, to: string, count: number): Promise<number> => {
   const type = from.includes(":") ? "udp6" : "udp4"
   const sink = dgram.createSocket(type)
   const client = dgram.createSocket(type)
   let received = 0
+  let lastArrival = performance.now()
   try {
-    sink.on("message", () => received++)
+    sink.on("message", () => {
+      received++
+      lastArrival = performance.now()
+    })
     await new Promise<void>((resolve) => sink.bind(0, to, resolve))
     await new Promise<void>((resolve) => client.bind(0, from, resolve))
     for (let i = 0; i < count; i++) {
@@ -31,10 +35,47 @@ const udpDelivered = async (from: string, to: string, count: number): Promise<nu
         client.send(Buffer.alloc(100), sink.address().port, to, () => resolve()),
       )
       // Let the sink read, so that its socket buffer never overflows.
-      if (i % 20 === 19) await new Promise((resolve) => setTimeout(resolve, 1))
+      if (i % 20 === 19) await new Promise((resolve) => setImmediate(resolve))
     }
-    await new Promise((resolve) => setTimeout(resolve, 1_000))
+    lastArrival = performance.now()
+    while (performance.now() - lastArrival < 300) {
+      await new Promise((resolve) => setTimeout(resolve, 20))
+    }
     return received
+  } finally {
+    client.close()
+    sink.close()
+  }
+}
+
+/** Sequence numbers of `count` datagrams sent back to back, in the order they arrived. */
+const udpArrivalOrder = async (from: string, to: string, count: number): Promise<Array<number>> => {
+  const sink = dgram.createSocket("udp4")
+  const client = dgram.createSocket("udp4")
+  const order: Array<number> = []
+  try {
+    const all = new Promise<void>((resolve, reject) => {
+      const timer = setTimeout(
+        () => reject(new Error(`${order.length} of ${count} arrived`)),
+        5_000,
+      )
+      sink.on("message", (message) => {
+        order.push(message.readUInt32BE(0))
+        if (order.length === count) {
+          clearTimeout(timer)
+          resolve()
+        }
+      })
+    })
+    await new Promise<void>((resolve) => sink.bind(0, to, resolve))
+    await new Promise<void>((resolve) => client.bind(0, from, resolve))
+    for (let i = 0; i < count; i++) {
+      const message = Buffer.alloc(4)
+      message.writeUInt32BE(i)
+      client.send(message, sink.address().port, to)
+    }
+    await all
+    return order
   } finally {
     client.close()
     sink.close()
@@ -165,7 +206,12 @@ describe("an emulated network", () => {
       const rtts = await udpRoundTrips(c.ipv4, d.ipv4, 40)
       expect(Math.min(...rtts)).toBeGreaterThanOrEqual(15 * 0.98)
       expect(Math.max(...rtts) - Math.min(...rtts)).toBeGreaterThan(2)
-      expect(Math.abs(median(rtts) - 20)).toBeLessThanOrEqual(3)
+      // Uniform in 15–25 ms: the median near 20 (plus this process's own scheduling).
+      expect(Math.abs(median(rtts) - 20)).toBeLessThanOrEqual(5)
+      // Sent back to back, each with its own delay: they still arrive in order.
+      const order = await udpArrivalOrder(c.ipv4, d.ipv4, 300)
+      expect(order).toHaveLength(300)
+      expect(order).toEqual([...order].sort((x, y) => x - y))
     } finally {
       jittery.remove()
     }

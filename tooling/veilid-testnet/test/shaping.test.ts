@@ -1,3 +1,4 @@
+import fc from "fast-check"
 import { describe, expect, it } from "vitest"
 import {
   describeShape,
@@ -27,6 +28,40 @@ describe("link shapes", () => {
       rateMbit: 1000,
     })
     expect(parseLinkShape({})).toEqual({})
+  })
+
+  it("read back what they were written as, in every unit", () => {
+    const amount = fc.integer({ min: 1, max: 50_000 }).map((n) => n / 10)
+    fc.assert(
+      fc.property(
+        amount,
+        fc.constantFrom(["us", 0.001], ["ms", 1], ["s", 1000]),
+        (n, [unit, ms]) => {
+          if (n * (ms as number) > 60_000) return
+          const parsed = parseLinkShape({ delay: `${n}${unit}`, jitter: `${n}${unit}` })
+          expect(parsed.delayMs).toBeCloseTo(n * (ms as number), 9)
+          expect(parsed.jitterMs).toBeCloseTo(n * (ms as number), 9)
+        },
+      ),
+    )
+    fc.assert(
+      fc.property(
+        amount,
+        fc.constantFrom(["kbit", 1e-3], ["mbit", 1], ["gbit", 1000]),
+        (n, [unit, mbit]) => {
+          if (n * (mbit as number) > 100_000) return
+          expect(parseLinkShape({ rate: `${n}${unit}` }).rateMbit).toBeCloseTo(
+            n * (mbit as number),
+            9,
+          )
+        },
+      ),
+    )
+    fc.assert(
+      fc.property(fc.integer({ min: 0, max: 1000 }), (tenths) => {
+        expect(parseLinkShape({ loss: `${tenths / 10}%` }).lossPercent).toBe(tenths / 10)
+      }),
+    )
   })
 
   it("refuse what no link does", () => {
