@@ -13,12 +13,13 @@
 // Everything lives in the namespace and goes with it; `remove()` takes one
 // node's rules away sooner.
 import { type ChildProcess, execFileSync, spawn } from "node:child_process"
-import { existsSync, readFileSync, statSync } from "node:fs"
+import { existsSync, mkdirSync, readFileSync, rmSync, statSync, writeFileSync } from "node:fs"
 import { homedir } from "node:os"
 import { join } from "node:path"
 import { fileURLToPath } from "node:url"
 import { Data } from "effect"
 import type { NodeAddress } from "./addresses.ts"
+import { insideEnvironment, NotInTestnet } from "./environment.ts"
 
 export class ShapingError extends Data.TaggedError("ShapingError")<{
   readonly message: string
@@ -257,6 +258,41 @@ const slotOf = (address: NodeAddress) => ({
   classId: `1:${(address.index + 2).toString(16)}`,
 })
 
+/**
+ * Applied shapes are recorded in the run directory, one file per address: the
+ * rules of a process that died without `remove()` stay in the namespace (its
+ * delay line dies with it), and must go before its address is leased again.
+ */
+const markerOf = (address: NodeAddress, runDir?: string): string | undefined => {
+  const environment = runDir === undefined ? insideEnvironment() : undefined
+  const dir = runDir ?? (environment instanceof NotInTestnet ? undefined : environment?.runDir)
+  return dir === undefined ? undefined : join(dir, "shapes", address.ipv4)
+}
+
+/** Removes the rules a dead process left for `address`, if it left any. */
+export const clearLeftoverShape = (runDir: string, address: NodeAddress): void => {
+  const marker = markerOf(address, runDir)
+  if (marker === undefined || !existsSync(marker)) return
+  const sources: ReadonlyArray<[string, string]> = [
+    ["iptables", `-s ${address.ipv4}/32 `],
+    ["ip6tables", `-s ${address.ipv6}/128 `],
+  ]
+  for (const [command, source] of sources) {
+    for (const table of ["mangle", "raw"]) {
+      let listed = ""
+      try {
+        listed = execFileSync(command, ["-w", "-t", table, "-S"], { encoding: "utf8" })
+      } catch {}
+      for (const line of listed.split("\n")) {
+        if (!line.startsWith("-A ") || !`${line} `.includes(source)) continue
+        quietly(command, ["-w", "-t", table, "-D", ...line.slice(3).split(" ")])
+      }
+    }
+  }
+  quietly("tc", ["class", "del", "dev", LO, "classid", slotOf(address).classId])
+  rmSync(marker, { force: true })
+}
+
 export interface AppliedShape {
   readonly shape: LinkShape
   /** Takes the node's rules and its delay line away. Idempotent. */
@@ -274,6 +310,12 @@ export const applyShape = (address: NodeAddress, shape: LinkShape): AppliedShape
     for (const step of undo.splice(0).reverse()) step()
   }
   if (!isShaped(shape)) return { shape, remove }
+  const marker = markerOf(address)
+  if (marker !== undefined) {
+    mkdirSync(join(marker, ".."), { recursive: true })
+    writeFileSync(marker, `${process.pid}\n`)
+    undo.push(() => rmSync(marker, { force: true }))
+  }
   const { queue, classId } = slotOf(address)
   const sources: ReadonlyArray<[string, string]> = [
     ["iptables", `${address.ipv4}/32`],

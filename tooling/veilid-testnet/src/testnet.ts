@@ -31,6 +31,7 @@ import { isAlive, processIdentity } from "./process-info.ts"
 import {
   type AppliedShape,
   applyShape,
+  clearLeftoverShape,
   type LinkShape,
   type NetworkShape,
   networkFromEnvironment,
@@ -140,6 +141,7 @@ const tolerateIp = (args: ReadonlyArray<string>, benign: RegExp): void => {
 export const namespaceLeasePool = (runDir: string): LeasePool => ({
   dir: leasesDir(runDir),
   onAcquire: (address) => {
+    clearLeftoverShape(runDir, address)
     // Host routes (/32, /128): veilid-tools does not list secondary addresses of a subnet.
     tolerateIp(["addr", "add", `${address.ipv4}/32`, "dev", NODE_DEVICE], /exists|assigned/i)
     // nodad: usable at once, no duplicate address detection round.

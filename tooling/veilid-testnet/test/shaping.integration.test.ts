@@ -1,6 +1,6 @@
 // Runs inside the namespace `veilid-testnet exec` made for this test run: the
 // emulated links measured with plain UDP and TCP between node addresses.
-import { execFileSync } from "node:child_process"
+import { execFileSync, spawn } from "node:child_process"
 import * as dgram from "node:dgram"
 import dns from "node:dns/promises"
 import * as net from "node:net"
@@ -226,4 +226,35 @@ describe("an emulated network", () => {
     expect(rules()).not.toContain(`${d.ipv6}/128`)
     expect(median(await udpRoundTrips(d.ipv4, c.ipv4, 10))).toBeLessThan(5)
   })
+
+  it("clears what a process that died left for an address before the address is leased again", async () => {
+    const child = spawn(
+      process.execPath,
+      [new URL("./fixtures/shaped-then-wait.ts", import.meta.url).pathname],
+      { stdio: ["ignore", "pipe", "inherit"] },
+    )
+    const left = await new Promise<NodeAddress>((resolve, reject) => {
+      child.stdout?.setEncoding("utf8").once("data", (line: string) => resolve(JSON.parse(line)))
+      child.once("exit", (code) => reject(new Error(`fixture exited with ${code}`)))
+    })
+    expect(rules()).toContain(`${left.ipv4}/32`)
+    const exited = new Promise((resolve) => child.once("exit", resolve))
+    child.kill("SIGKILL")
+    await exited
+    // The dead process's lease is taken over (addresses go lowest first, so once one at or
+    // above it is handed out, it has been: here, or by a test file running beside this one),
+    // and its rules go first.
+    const taken: Array<NodeAddress> = []
+    try {
+      while ((taken.at(-1)?.index ?? -1) < left.index) {
+        taken.push(acquireAddress(pool, `shaping-test-${process.pid}/again-${taken.length}`))
+      }
+      expect(rules()).not.toContain(`${left.ipv4}/32`)
+      expect(rules()).not.toContain(`${left.ipv6}/128`)
+      const mine = taken.find((address) => address.ipv4 === left.ipv4)
+      if (mine) expect(median(await udpRoundTrips(mine.ipv4, c.ipv4, 10))).toBeLessThan(5)
+    } finally {
+      for (const address of taken) releaseAddress(pool, address)
+    }
+  }, 20_000)
 })
