@@ -40,6 +40,9 @@ const NF_ACCEPT: u32 = 1;
 /// at 150 ms and tens of MB/s far more are in flight.
 const QUEUE_MAXLEN: u32 = 200_000;
 const RECEIVE_BUFFER: libc::c_int = 32 << 20;
+/// Packets due this soon are released with the ones due now: fewer verdicts at high
+/// packet rates, 0.1 ms early at most.
+const RELEASE_SLACK: Duration = Duration::from_micros(100);
 
 struct Options {
     queue: u16,
@@ -59,7 +62,11 @@ fn parse_options() -> Result<Options, String> {
     let mut args = std::env::args().skip(1);
     while let Some(flag) = args.next() {
         let value = args.next().ok_or_else(|| format!("{flag} needs a value"))?;
-        let number = || value.parse::<u64>().map_err(|_| format!("{flag}: not a number: {value}"));
+        let number = || {
+            value
+                .parse::<u64>()
+                .map_err(|_| format!("{flag}: not a number: {value}"))
+        };
         match flag.as_str() {
             "--queue" => {
                 queue = Some(u16::try_from(number()?).map_err(|_| "--queue: 0..65535".to_string())?)
@@ -101,10 +108,11 @@ impl Message {
         Message(buf)
     }
     fn attr(mut self, kind: u16, payload: &[u8]) -> Message {
-        self.0.extend_from_slice(&((4 + payload.len()) as u16).to_ne_bytes());
+        self.0
+            .extend_from_slice(&((4 + payload.len()) as u16).to_ne_bytes());
         self.0.extend_from_slice(&kind.to_ne_bytes());
         self.0.extend_from_slice(payload);
-        while self.0.len() % 4 != 0 {
+        while !self.0.len().is_multiple_of(4) {
             self.0.push(0);
         }
         self
@@ -127,7 +135,11 @@ struct Socket(libc::c_int);
 impl Socket {
     fn open() -> io::Result<Socket> {
         let fd = unsafe {
-            libc::socket(libc::AF_NETLINK, libc::SOCK_RAW | libc::SOCK_CLOEXEC, NETLINK_NETFILTER)
+            libc::socket(
+                libc::AF_NETLINK,
+                libc::SOCK_RAW | libc::SOCK_CLOEXEC,
+                NETLINK_NETFILTER,
+            )
         };
         if fd < 0 {
             return Err(io::Error::last_os_error());
@@ -187,7 +199,12 @@ impl Socket {
     /// One datagram, or None when nothing is waiting.
     fn receive(&self, buf: &mut [u8]) -> io::Result<Option<usize>> {
         let received = unsafe {
-            libc::recv(self.0, buf.as_mut_ptr() as *mut libc::c_void, buf.len(), libc::MSG_DONTWAIT)
+            libc::recv(
+                self.0,
+                buf.as_mut_ptr() as *mut libc::c_void,
+                buf.len(),
+                libc::MSG_DONTWAIT,
+            )
         };
         if received >= 0 {
             return Ok(Some(received as usize));
@@ -230,7 +247,9 @@ fn packet_id(payload: &[u8]) -> Option<u32> {
             return None;
         }
         if kind == NFQA_PACKET_HDR && len >= 8 {
-            return Some(u32::from_be_bytes(payload[offset + 4..offset + 8].try_into().ok()?));
+            return Some(u32::from_be_bytes(
+                payload[offset + 4..offset + 8].try_into().ok()?,
+            ));
         }
         offset += (len + 3) & !3;
     }
@@ -257,11 +276,20 @@ fn configure(socket: &Socket, queue: u16) -> io::Result<()> {
     for request in requests {
         socket.send(&request)?;
         loop {
-            let mut fds = [libc::pollfd { fd: socket.0, events: libc::POLLIN, revents: 0 }];
+            let mut fds = [libc::pollfd {
+                fd: socket.0,
+                events: libc::POLLIN,
+                revents: 0,
+            }];
             if unsafe { libc::poll(fds.as_mut_ptr(), 1, 2000) } == 0 {
-                return Err(io::Error::new(io::ErrorKind::TimedOut, "no answer from nfnetlink"));
+                return Err(io::Error::new(
+                    io::ErrorKind::TimedOut,
+                    "no answer from nfnetlink",
+                ));
             }
-            let Some(len) = socket.receive(&mut buf)? else { continue };
+            let Some(len) = socket.receive(&mut buf)? else {
+                continue;
+            };
             let acked = messages(&buf[..len]).find(|(kind, _)| *kind == NLMSG_ERROR);
             if let Some((_, payload)) = acked {
                 let code = i32::from_ne_bytes(payload[0..4].try_into().unwrap_or([0; 4]));
@@ -283,12 +311,19 @@ fn run(options: Options) -> io::Result<()> {
     unsafe { libc::sched_setscheduler(0, libc::SCHED_FIFO, &priority) };
     let socket = Socket::open()?;
     configure(&socket, options.queue).map_err(|error| {
-        io::Error::new(error.kind(), format!("cannot bind NFQUEUE {}: {error}", options.queue))
+        io::Error::new(
+            error.kind(),
+            format!("cannot bind NFQUEUE {}: {error}", options.queue),
+        )
     })?;
     println!("ready");
     io::stdout().flush()?;
 
-    let seed = if options.seed != 0 { options.seed } else { std::process::id() as u64 };
+    let seed = if options.seed != 0 {
+        options.seed
+    } else {
+        std::process::id() as u64
+    };
     let mut random = Random(seed.wrapping_mul(0x9e37_79b9_7f4a_7c15) | 1);
     let mut held: VecDeque<(Instant, u32)> = VecDeque::new();
     let mut last_release = Instant::now();
@@ -304,7 +339,7 @@ fn run(options: Options) -> io::Result<()> {
         let now = Instant::now();
         let mut last_due = None;
         while let Some(&(at, id)) = held.front() {
-            if at > now {
+            if at > now + RELEASE_SLACK {
                 break;
             }
             last_due = Some(id);
@@ -315,20 +350,32 @@ fn run(options: Options) -> io::Result<()> {
             socket.send(&accept_all_from(id, seq))?;
         }
 
-        let timeout = held.front().map(|&(at, _)| at.saturating_duration_since(now));
+        let timeout = held
+            .front()
+            .map(|&(at, _)| at.saturating_duration_since(now));
         let timespec = timeout.map(|wait| libc::timespec {
             tv_sec: wait.as_secs() as libc::time_t,
             tv_nsec: wait.subsec_nanos() as libc::c_long,
         });
         let mut fds = [
-            libc::pollfd { fd: socket.0, events: libc::POLLIN, revents: 0 },
-            libc::pollfd { fd: 0, events: libc::POLLIN, revents: 0 },
+            libc::pollfd {
+                fd: socket.0,
+                events: libc::POLLIN,
+                revents: 0,
+            },
+            libc::pollfd {
+                fd: 0,
+                events: libc::POLLIN,
+                revents: 0,
+            },
         ];
         let ready = unsafe {
             libc::ppoll(
                 fds.as_mut_ptr(),
                 2,
-                timespec.as_ref().map_or(std::ptr::null(), |t| t as *const libc::timespec),
+                timespec
+                    .as_ref()
+                    .map_or(std::ptr::null(), |t| t as *const libc::timespec),
                 std::ptr::null(),
             )
         };
@@ -355,7 +402,9 @@ fn run(options: Options) -> io::Result<()> {
                 if kind != (NFNL_SUBSYS_QUEUE << 8) | NFQNL_MSG_PACKET {
                     continue;
                 }
-                let Some(id) = packet_id(payload) else { continue };
+                let Some(id) = packet_id(payload) else {
+                    continue;
+                };
                 let mut at = arrived + options.delay;
                 if options.jitter_us > 0 {
                     let offset = random.next() % (2 * options.jitter_us + 1);
