@@ -331,10 +331,9 @@ export const applyShape = (address: NodeAddress, shape: LinkShape): AppliedShape
   try {
     const rate = shape.rateMbit
     if (rate !== undefined) {
-      // One HTB root on lo for the whole namespace; unclassified traffic (DNS, APIs,
-      // unshaped nodes) takes HTB's direct path, unlimited.
-      // direct_qlen: the direct path's queue, far above lo's 1,000 packets, so bursts on
-      // the loopback are not dropped there.
+      // One HTB root on lo for the whole namespace. Unclassified traffic (DNS, APIs,
+      // unshaped nodes) takes HTB's direct path, unlimited, whose queue is made far
+      // longer than lo's 1,000 packets so that loopback bursts are not dropped there.
       quietly("tc", [
         ...["qdisc", "add", "dev", LO, "root", "handle", HTB_ROOT],
         ...["htb", "direct_qlen", "100000"],
