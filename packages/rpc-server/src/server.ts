@@ -86,8 +86,6 @@ export const DEFAULT_MAX_UPLOAD_BYTES = 64 * 1024 ** 3
 export const DEFAULT_MAX_JSON_BYTES = 1024 ** 2
 
 const HEARTBEAT = Duration.seconds(15)
-/** Batches (about 1 MiB each from the decryptor) a download reads ahead of the socket. */
-const READ_AHEAD_BATCHES = 4
 
 const errorResponse = (error: ApiError, headers?: Record<string, string>) =>
   HttpServerResponse.jsonUnsafe(
@@ -406,12 +404,7 @@ const handlers = (
               { ...common, "content-range": `bytes */${size}` },
             )
           }
-          const bytes = read.bytes.pipe(
-            Stream.mapError(toApiError),
-            // Read and decrypt ahead while the socket drains: without it each batch
-            // waits for the previous one to leave, and the two never overlap.
-            Stream.bufferArray({ capacity: READ_AHEAD_BATCHES }),
-          )
+          const bytes = read.bytes.pipe(Stream.mapError(toApiError))
           if (range._tag === "Whole") {
             return HttpServerResponse.stream(bytes, {
               contentType: "application/octet-stream",
