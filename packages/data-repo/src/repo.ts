@@ -279,11 +279,11 @@ export const makeRepo = (
           typeof input === "string" ? readPath(input) : input
         const hash = yield* store.addStream(
           plain.pipe(
-            Stream.tap((chunk) =>
-              Effect.sync(() => {
-                size += chunk.length
-              }),
-            ),
+            // Counted per batch of chunks: no effect per chunk.
+            Stream.mapArray((chunks) => {
+              for (const chunk of chunks) size += chunk.length
+              return chunks
+            }),
             encryptFileStream(fileKey, { associatedData: FILE_AD }),
           ),
         )
