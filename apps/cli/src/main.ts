@@ -1,5 +1,5 @@
 import * as NodeServices from "@effect/platform-node/NodeServices"
-import { isApiErrorTag } from "@save-dweb/rpc-server"
+import { isApiErrorTag } from "@save-dweb/client"
 import { Cause, Effect, Exit, Option } from "effect"
 import { Command } from "effect/cli"
 import { isCliError } from "effect/cli/CliError"
