@@ -33,8 +33,13 @@ try {
   exitWith(`data dir ${config.dataDir}: ${(cause as Error).message}`, EXIT_CONFIG)
 }
 
+// `--network testnet` attaches to a private testnet (tests, the demo); its package loads
+// only when asked.
+const attachTestnet = () =>
+  import("@save-dweb/veilid-testnet").then((testnet) => testnet.attachTestnet())
+
 const startServer = Effect.gen(function* () {
-  const network = yield* veilidNetworkOf(config.network)
+  const network = yield* veilidNetworkOf(config.network, attachTestnet)
   return yield* makeRealBackupServer({
     dataDir: config.dataDir,
     network,

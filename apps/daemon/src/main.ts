@@ -16,7 +16,14 @@ const EXIT_CONFIG = 2
 const EXIT_RUNNING = 3
 const SHUTDOWN_GRACE_MILLIS = 30_000
 
-const environment: DaemonEnvironment = { network: veilidNetworkOf }
+// `--network testnet` attaches to a private testnet (tests, the demo); its package loads
+// only when asked.
+const attachTestnet = () =>
+  import("@save-dweb/veilid-testnet").then((testnet) => testnet.attachTestnet())
+
+const environment: DaemonEnvironment = {
+  network: (choice) => veilidNetworkOf(choice, attachTestnet),
+}
 
 const configOrExit = (): DaemonConfig => {
   try {
