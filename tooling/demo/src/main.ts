@@ -1,21 +1,18 @@
-// `npm run demo [-- FILE | --size MiB | --layers | --self-check]`: alice's and bob's
-// daemons share a file over a private Veilid testnet and Iroh, driven through the CLI,
-// every step printed. Runs inside `veilid-testnet exec` (the package's `demo` script wraps
-// it); `--layers` runs the same story on the layers in one process; `--self-check` runs
-// the offline self-check only.
+// `npm run demo [-- FILE | --size MiB | --self-check]`: alice's and bob's daemons share a
+// file over a private Veilid testnet and Iroh, driven through the CLI, every step printed.
+// Runs inside `veilid-testnet exec` (the package's `demo` script wraps it);
+// `--self-check` runs the offline self-check only.
 import { isAbsolute, resolve } from "node:path"
 import { parseArgs } from "node:util"
 import { insideEnvironment, NotInTestnet } from "@save-dweb/veilid-testnet"
 import { Cause, Effect, Exit } from "effect"
 import { DaemonDemoFailed, daemonStepIds, runDaemonDemo } from "./daemons.ts"
-import { DemoFailed, runDemo, stepIds } from "./demo.ts"
 import { checkFile, type FileSource } from "./file-source.ts"
 import { runSelfCheck } from "./self-check.ts"
 
-const USAGE = `usage: npm run demo [-- FILE | --size MiB | --layers | --self-check]
+const USAGE = `usage: npm run demo [-- FILE | --size MiB | --self-check]
   FILE          share this file (default: 8 MiB of random bytes)
   --size MiB    size of the random file
-  --layers      the same story on the library layers, both people in this one process
   --self-check  the offline crypto and link self-check only (no network, no root)`
 
 const fail = (message: string): never => {
@@ -31,7 +28,6 @@ const { values, positionals } = (() => {
       args: args[0] === "--" ? args.slice(1) : args,
       options: {
         "self-check": { type: "boolean" },
-        layers: { type: "boolean" },
         size: { type: "string" },
         help: { type: "boolean", short: "h" },
       },
@@ -132,44 +128,5 @@ const daemons = async () => {
   fail(Cause.hasInterruptsOnly(exit.cause) ? "interrupted" : Cause.pretty(exit.cause))
 }
 
-const layers = async () => {
-  inTestnetOrExit()
-  const file = fileSource()
-  await Effect.runPromise(checkFile(file)).catch((error: { message: string }) =>
-    fail(error.message),
-  )
-
-  console.log(
-    "save-dweb demo: alice shares a file with bob over a private Veilid testnet and Iroh\n" +
-      "(the layers in one process; `npm run demo` does it with two daemons)\n",
-  )
-  const exit = await Effect.runPromiseExit(
-    runDemo({
-      file,
-      report: (step) => {
-        const n = String(stepIds.indexOf(step.id) + 1).padStart(2)
-        console.log(`${n}. ${step.title}  [${seconds(step.tookMs)}]`)
-        for (const line of step.lines) console.log(`    ${line}`)
-      },
-    }),
-    { signal: abortOnSignal() },
-  )
-  if (Exit.isSuccess(exit)) {
-    const r = exit.value
-    console.log(
-      `\ndone in ${seconds(r.totalMillis)}: ${r.plaintextBytes.toLocaleString("en-US")} bytes ` +
-        "went from alice to bob encrypted, verified and identical",
-    )
-    return
-  }
-  const error = Cause.findErrorOption(exit.cause)
-  if (error._tag === "Some" && error.value instanceof DemoFailed) {
-    const n = stepIds.indexOf(error.value.step) + 1
-    fail(`step ${n} (${error.value.step}) failed: ${error.value.message}`)
-  }
-  fail(Cause.hasInterruptsOnly(exit.cause) ? "interrupted" : Cause.pretty(exit.cause))
-}
-
 if (values["self-check"]) await selfCheck()
-else if (values.layers) await layers()
 else await daemons()
