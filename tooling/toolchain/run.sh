@@ -68,7 +68,9 @@ case "$job" in
   install) install ;;
   demo)
     # The demo's private Veilid testnet needs root: say so before installing and building.
+    # It also checks the arguments, and answers --help, before anything is installed.
     node tooling/demo/src/preflight.ts "$@"
+    case " $* " in *" --help "* | *" -h "*) exit 0 ;; esac
     # A relative FILE argument means the caller's directory (npm sets INIT_CWD to it).
     export SAVE_DWEB_DEMO_CWD=${INIT_CWD:-${OLDPWD:-$root}}
     if [[ " $* " == *" --self-check "* ]]; then

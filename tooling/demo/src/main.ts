@@ -3,41 +3,23 @@
 // Runs inside `veilid-testnet exec` (the package's `demo` script wraps it);
 // `--self-check` runs the offline self-check only.
 import { isAbsolute, resolve } from "node:path"
-import { parseArgs } from "node:util"
 import { insideEnvironment, NotInTestnet } from "@save-dweb/veilid-testnet"
 import { Cause, Effect, Exit } from "effect"
+import { parseDemoArgs, USAGE } from "./args.ts"
 import { DaemonDemoFailed, daemonStepIds, runDaemonDemo } from "./daemons.ts"
 import { checkFile, type FileSource } from "./file-source.ts"
 import { runSelfCheck } from "./self-check.ts"
-
-const USAGE = `usage: npm run demo [-- FILE | --size MiB | --self-check]
-  FILE          share this file (default: 8 MiB of random bytes)
-  --size MiB    size of the random file
-  --self-check  the offline crypto and link self-check only (no network, no root)`
 
 const fail = (message: string): never => {
   console.error(`save-dweb demo: ${message}`)
   process.exit(1)
 }
 
-const { values, positionals } = (() => {
-  try {
-    // `pnpm run demo -- ARGS` passes the `--` on.
-    const args = process.argv.slice(2)
-    return parseArgs({
-      args: args[0] === "--" ? args.slice(1) : args,
-      options: {
-        "self-check": { type: "boolean" },
-        size: { type: "string" },
-        help: { type: "boolean", short: "h" },
-      },
-      allowPositionals: true,
-    })
-  } catch (error) {
-    return fail(`${(error as Error).message}\n${USAGE}`)
-  }
+const args = (() => {
+  const parsed = parseDemoArgs(process.argv.slice(2))
+  return typeof parsed === "string" ? fail(`${parsed}\n${USAGE}`) : parsed
 })()
-if (values.help) {
+if (args.help) {
   console.log(USAGE)
   process.exit(0)
 }
@@ -58,15 +40,14 @@ const selfCheck = async () => {
 }
 
 const fileSource = (): FileSource => {
-  if (positionals.length > 1) return fail(`one file at most\n${USAGE}`)
-  const [path] = positionals
+  const [path] = args.files
   if (path !== undefined) {
     // npm and pnpm run scripts from the package's directory; a relative path means the
     // caller's (tooling/toolchain/run.sh passes it on as SAVE_DWEB_DEMO_CWD).
     const base = process.env.SAVE_DWEB_DEMO_CWD ?? process.env.INIT_CWD ?? process.cwd()
     return { _tag: "Path", path: isAbsolute(path) ? path : resolve(base, path) }
   }
-  const mib = Number(values.size ?? "8")
+  const mib = Number(args.size ?? "8")
   if (!Number.isFinite(mib) || mib <= 0) return fail(`--size must be a positive number of MiB`)
   return { _tag: "Random", bytes: Math.round(mib * 1024 * 1024) }
 }
@@ -128,5 +109,5 @@ const daemons = async () => {
   fail(Cause.hasInterruptsOnly(exit.cause) ? "interrupted" : Cause.pretty(exit.cause))
 }
 
-if (values["self-check"]) await selfCheck()
+if (args.selfCheck) await selfCheck()
 else await daemons()
