@@ -21,6 +21,8 @@ import {
 import { tmpdir } from "node:os"
 import { dirname, join, relative } from "node:path"
 import { fileURLToPath } from "node:url"
+import { gzipSync } from "node:zlib"
+import { rolldown } from "rolldown"
 
 const root = join(dirname(fileURLToPath(import.meta.url)), "..", "..", "..")
 const keep = process.argv.includes("--keep")
@@ -189,6 +191,35 @@ if (native.length > 0) fail(`@save-dweb/client installs native code: ${native.jo
 if (forbidden.length === 0 && native.length === 0) {
   console.log("  ok   no native code, no Veilid, Iroh, server or backend")
 }
+
+console.log(
+  "\na browser bundle of a page that lists groups and uploads a file (rolldown, minified)",
+)
+copyFileSync(
+  join(dirname(fileURLToPath(import.meta.url)), "consumer", "browser.mjs"),
+  join(clientOnly, "browser.mjs"),
+)
+const bundle = await rolldown({
+  input: join(clientOnly, "browser.mjs"),
+  platform: "browser",
+  logLevel: "silent",
+})
+const { output } = await bundle.generate({ format: "esm", minify: true })
+await bundle.close()
+const code = output
+  .filter((chunk) => chunk.type === "chunk")
+  .map((chunk) => chunk.code)
+  .join("")
+const gzipped = gzipSync(code, { level: 9 }).length
+console.log(
+  `  ${(code.length / 1024).toFixed(0)} kB minified, ${(gzipped / 1024).toFixed(0)} kB gzipped (target < 200 kB)`,
+)
+// effect looks up `node:async_hooks` through `process.getBuiltinModule` when it exists;
+// what must not be there is an import of one.
+if (/\bfrom\s*["']node:|\bimport\s*\(\s*["']node:|\brequire\s*\(\s*["']node:/.test(code)) {
+  fail("the browser bundle imports node: modules")
+}
+if (gzipped >= 200 * 1024) fail(`the browser bundle is ${gzipped} bytes gzipped`)
 
 if (keep) console.log(`\nkept ${work}`)
 else rmSync(work, { recursive: true, force: true })
