@@ -5,7 +5,13 @@
 // other dependencies from the npm registry) and runs a script that uses them, and prints
 // what @save-dweb/client alone installs.
 //
-//   node tooling/release-check/src/check.ts [--keep]     (--keep leaves the temp dir)
+//   node tooling/release-check/src/check.ts [--registry [--testnet]] [--keep]
+//
+// --registry publishes every tarball to a private registry started for the run
+// (verdaccio, see registry.ts) and installs from it by name, including the CLI and the
+// backup server globally into a temporary prefix; --testnet (root) then starts the
+// installed daemon on a private testnet and adds and reads back a file through the
+// installed CLI. --keep leaves the temp dir.
 import { execFileSync } from "node:child_process"
 import {
   copyFileSync,
@@ -23,9 +29,13 @@ import { dirname, join, relative } from "node:path"
 import { fileURLToPath } from "node:url"
 import { gzipSync } from "node:zlib"
 import { rolldown } from "rolldown"
+import { runInstalledPrograms } from "./programs.ts"
+import { startRegistry } from "./registry.ts"
 
 const root = join(dirname(fileURLToPath(import.meta.url)), "..", "..", "..")
 const keep = process.argv.includes("--keep")
+const withRegistry = process.argv.includes("--registry") || process.argv.includes("--testnet")
+const withTestnet = process.argv.includes("--testnet")
 
 interface Manifest {
   readonly name: string
@@ -126,6 +136,22 @@ const tarballOf = (name: string): string => {
   return path
 }
 
+const registry = withRegistry ? await startRegistry(join(work, "registry")) : undefined
+process.on("exit", () => registry?.stop())
+/** npm's options for the run's registry, when there is one. */
+const viaRegistry = registry === undefined ? [] : ["--userconfig", registry.npmrc]
+
+if (registry !== undefined) {
+  console.log(`\npublishing every tarball to a private registry at ${registry.url}`)
+  for (const [name, tarball] of packed) {
+    run("npm", ["publish", tarball, "--access", "public", "--loglevel=error", ...viaRegistry], work)
+    console.log(`  ok   ${name}`)
+  }
+}
+
+/** What to install for a package: its name from the registry, else its tarball. */
+const specOf = (name: string) => (registry === undefined ? tarballOf(name) : name)
+
 const npmInstall = (dir: string, specs: ReadonlyArray<string>) => {
   mkdirSync(dir, { recursive: true })
   writeFileSync(
@@ -135,15 +161,21 @@ const npmInstall = (dir: string, specs: ReadonlyArray<string>) => {
   // Plain npm, in a directory outside the workspace: no pnpm, no workspace protocol, no
   // source condition. Registry dependencies (effect, libsodium-wrappers, ...) come from
   // the npm registry configured for this machine.
-  run("npm", ["install", "--no-audit", "--no-fund", "--loglevel=error", ...specs], dir)
+  run(
+    "npm",
+    ["install", "--no-audit", "--no-fund", "--loglevel=error", ...viaRegistry, ...specs],
+    dir,
+  )
 }
 
-console.log("\ninstalling @save-dweb/client, @save-dweb/crypto and @save-dweb/uri-scheme with npm")
+console.log(
+  `\ninstalling @save-dweb/client, @save-dweb/crypto and @save-dweb/uri-scheme with npm (${registry === undefined ? "from the tarballs" : "from the private registry"})`,
+)
 const consumer = join(work, "consumer")
 npmInstall(consumer, [
-  tarballOf("@save-dweb/client"),
-  tarballOf("@save-dweb/crypto"),
-  tarballOf("@save-dweb/uri-scheme"),
+  specOf("@save-dweb/client"),
+  specOf("@save-dweb/crypto"),
+  specOf("@save-dweb/uri-scheme"),
   // The script uses crypto's Effect API directly, as a program using it would.
   `effect@${packedManifests.get("@save-dweb/client")?.dependencies?.effect ?? "latest"}`,
 ])
@@ -161,7 +193,7 @@ try {
 
 console.log("\nwhat `npm install @save-dweb/client` installs (alone, in an empty directory)")
 const clientOnly = join(work, "client-only")
-npmInstall(clientOnly, [tarballOf("@save-dweb/client")])
+npmInstall(clientOnly, [specOf("@save-dweb/client")])
 const installed = run("npm", ["ls", "--all", "--parseable"], clientOnly)
   .split("\n")
   .filter((line) => line.includes("node_modules"))
@@ -220,6 +252,15 @@ if (/\bfrom\s*["']node:|\bimport\s*\(\s*["']node:|\brequire\s*\(\s*["']node:/.te
   fail("the browser bundle imports node: modules")
 }
 if (gzipped >= 200 * 1024) fail(`the browser bundle is ${gzipped} bytes gzipped`)
+
+if (registry !== undefined) {
+  try {
+    runInstalledPrograms({ work, npmOptions: viaRegistry, testnet: withTestnet })
+  } catch (error) {
+    fail(`the installed programs: ${(error as Error).message}`)
+  }
+  registry.stop()
+}
 
 if (keep) console.log(`\nkept ${work}`)
 else rmSync(work, { recursive: true, force: true })
