@@ -2,7 +2,7 @@
 // dir, `@save-dweb/*` published here only (never proxied), every other package read
 // through from the npm registry this machine uses. Nothing is published anywhere else.
 import { type ChildProcess, execFileSync, spawn } from "node:child_process"
-import { mkdirSync, writeFileSync } from "node:fs"
+import { mkdirSync, openSync, writeFileSync } from "node:fs"
 import { createRequire } from "node:module"
 import { createServer } from "node:net"
 import { join } from "node:path"
@@ -24,10 +24,12 @@ const freePort = (): Promise<number> =>
     })
   })
 
-const waitFor = async (url: string, child: ChildProcess, millis: number) => {
+const waitFor = async (url: string, child: ChildProcess, logPath: string, millis: number) => {
   const deadline = Date.now() + millis
   while (Date.now() < deadline) {
-    if (child.exitCode !== null) throw new Error(`verdaccio exited ${child.exitCode}`)
+    if (child.exitCode !== null) {
+      throw new Error(`verdaccio exited ${child.exitCode} (its log: ${logPath})`)
+    }
     try {
       if ((await fetch(`${url}-/ping`)).ok) return
     } catch {}
@@ -67,18 +69,21 @@ export const startRegistry = async (dir: string): Promise<Registry> => {
     ].join("\n"),
   )
   const bin = createRequire(import.meta.url).resolve("verdaccio/bin/verdaccio")
+  const logPath = join(dir, "verdaccio.log")
+  const log = openSync(logPath, "a")
   const child = spawn(
     process.execPath,
     [bin, "--config", config, "--listen", `127.0.0.1:${port}`],
     {
-      stdio: ["ignore", "ignore", "inherit"],
+      // Its own log (it also warns that it runs as root, which the testnet step needs).
+      stdio: ["ignore", log, log],
     },
   )
   const stop = () => {
     if (child.exitCode === null) child.kill("SIGTERM")
   }
   try {
-    await waitFor(url, child, 60_000)
+    await waitFor(url, child, logPath, 60_000)
     // A user for publishing (verdaccio's htpasswd auth makes one on first login).
     const response = await fetch(`${url}-/user/org.couchdb.user:release-check`, {
       method: "PUT",
