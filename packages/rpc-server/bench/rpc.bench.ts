@@ -19,9 +19,10 @@ import { parseArgs, promisify } from "node:util"
 import { setFlagsFromString } from "node:v8"
 import { makeRealBackend } from "@save-dweb/backend"
 import { type BlobHash, BlobStore, layer as irohLayer } from "@save-dweb/blob-store"
+import { makeClient } from "@save-dweb/client"
 import { withTestnet } from "@save-dweb/veilid-testnet"
 import { Context, Effect, Layer, Stream } from "effect"
-import { makeClient, serve } from "../src/index.ts"
+import { serve } from "../src/index.ts"
 
 const { values } = parseArgs({
   // `pnpm run bench -- --mib 64` passes the `--` along.

@@ -3,11 +3,14 @@
 import { stat, writeFile } from "node:fs/promises"
 import { connect } from "node:net"
 import { join } from "node:path"
+import * as NodeHttpClient from "@effect/platform-node/NodeHttpClient"
 import { assert, describe, it } from "@effect/vitest"
 import type { BackendShape } from "@save-dweb/backend"
+import { makeClient, type ServerEvent } from "@save-dweb/client"
 import { BackupDescriptor, formatLink, makeSecretKey } from "@save-dweb/uri-scheme"
-import { Effect, Fiber, Option, Queue, Stream } from "effect"
-import { makeClient, type ServerEvent, serve } from "../src/index.ts"
+import { Context, Effect, Fiber, Layer, Option, Queue, Stream } from "effect"
+import { HttpClient } from "effect/http"
+import { serve } from "../src/index.ts"
 import {
   bytesOf,
   failureOf,
@@ -590,7 +593,14 @@ describe("the API over a memory backend", () => {
       const served = yield* serve({ backend, dataDir: dir, listen: { socket } })
       assert.strictEqual(served.address._tag, "Socket")
       assert.strictEqual((yield* Effect.promise(() => stat(socket))).mode & 0o777, 0o600)
-      const client = yield* makeClient({ socket, token: served.token })
+      // Undici's transport reaches a socket (fetch cannot); the CLI does the same.
+      const undici = yield* Layer.build(
+        NodeHttpClient.layerUndiciOptions({ connect: { socketPath: socket } }),
+      )
+      const client = yield* makeClient({
+        token: served.token,
+        httpClient: Context.get(undici, HttpClient.HttpClient),
+      })
       yield* client.groups.create({ name: "Local" })
       assert.strictEqual((yield* client.groups.list).length, 1)
       const again = yield* failureOf(serve({ backend, dataDir: dir, listen: { socket } }))

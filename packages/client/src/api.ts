@@ -42,16 +42,15 @@ import {
  * each authenticated endpoint documents (and its client decodes) all of them, and turns
  * a request that does not decode into `BadRequest`.
  */
-export class Auth extends HttpApiMiddleware.Service<Auth>()("@save-dweb/rpc-server/Auth", {
+export class Auth extends HttpApiMiddleware.Service<Auth>()("@save-dweb/client/Auth", {
   security: { bearer: HttpApiSecurity.bearer },
   error: errorSchemas,
 }) {}
 
 /** Maps requests that fail to decode (`HttpApiSchemaError`) to `BadRequest`. */
-export class Decoding extends HttpApiMiddleware.Service<Decoding>()(
-  "@save-dweb/rpc-server/Decoding",
-  { error: errorSchemas },
-) {}
+export class Decoding extends HttpApiMiddleware.Service<Decoding>()("@save-dweb/client/Decoding", {
+  error: errorSchemas,
+}) {}
 
 const groupParams = { group: Schema.String }
 const repoParams = { group: Schema.String, repo: Schema.String }
