@@ -26,14 +26,18 @@ export interface RotationDeps {
 /**
  * Copies the files of `from` that `to` does not have, decrypted with the old group's file
  * key and encrypted with the new one (a new hash each: nothing of the new group's blobs is
- * known to a removed member). Names already in `to` are a move that was cut short.
+ * known to a removed member), with their times. Names already in `to` are a move that was
+ * cut short.
  */
 const reencrypt = (from: Repo, to: Repo) =>
   Effect.gen(function* () {
     const there = new Set((yield* to.list()).map((f) => f.name))
     for (const file of yield* from.list()) {
       if (there.has(file.name)) continue
-      yield* to.write(file.name, from.read(file.name))
+      yield* to.write(file.name, from.read(file.name), {
+        createdAt: file.createdAt,
+        modifiedAt: file.modifiedAt,
+      })
     }
   })
 

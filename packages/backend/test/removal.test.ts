@@ -79,6 +79,11 @@ describe("removing a member", () => {
     () =>
       Effect.gen(function* () {
         const { a, b, c, key, carol } = yield* team
+        const timesBefore = (yield* b.backend.files(key, "mine")).map((f) => [
+          f.name,
+          f.createdAt,
+          f.modifiedAt,
+        ])
         const removed = yield* a.backend.removeMember(key, carol)
         assert.strictEqual(removed.previous, key)
         assert.notStrictEqual(removed.group, key)
@@ -92,6 +97,11 @@ describe("removing a member", () => {
         // Bob follows with no call of his own.
         assert.strictEqual(yield* followed(b.backend, key, to), to)
         const everyone = ["Alice/a1.txt", "Bob/b1.txt"]
+        // Bob's file moved with its times.
+        assert.deepStrictEqual(
+          (yield* b.backend.files(to, "mine")).map((f) => [f.name, f.createdAt, f.modifiedAt]),
+          timesBefore,
+        )
         assert.deepStrictEqual(yield* filesByOwner(a.backend, to), everyone)
         assert.deepStrictEqual(yield* filesByOwner(b.backend, to), everyone)
         assert.deepStrictEqual(
