@@ -4,8 +4,8 @@
 import { assert, describe, it } from "@effect/vitest"
 import { eventually } from "@save-dweb/test-support"
 import type { RecordKey } from "@save-dweb/veilid"
-import { Effect, Exit, Option, Scope, Stream } from "effect"
-import type { BackendShape } from "../src/index.ts"
+import { Effect, Exit, Option, Ref, Scope, Stream } from "effect"
+import type { BackendEvent, BackendShape } from "../src/index.ts"
 import {
   bytesOf,
   failureOf,
@@ -46,6 +46,18 @@ const team = Effect.gen(function* () {
   return { nets, a, b, c, key, carol: gc.group.slot as number, bob: gb.group.slot as number }
 })
 
+/** Every event `backend` publishes from now on, in a `Ref` (subscribed before this returns). */
+const recorded = (backend: BackendShape) =>
+  Effect.gen(function* () {
+    const seen = yield* Ref.make<ReadonlyArray<BackendEvent>>([])
+    const events = yield* backend.subscribe
+    yield* events.pipe(
+      Stream.runForEach((e) => Ref.update(seen, (all) => [...all, e])),
+      Effect.forkScoped,
+    )
+    return seen
+  })
+
 /** The key `backend` knows the group by now (the old key finds the new group once moved). */
 const currentKey = (backend: BackendShape, key: RecordKey) =>
   Effect.map(backend.loadGroup(key), (g) => g.key)
@@ -84,6 +96,8 @@ describe("removing a member", () => {
           f.createdAt,
           f.modifiedAt,
         ])
+        const bobEvents = yield* recorded(b.backend)
+        const carolEvents = yield* recorded(c.backend)
         const removed = yield* a.backend.removeMember(key, carol)
         assert.strictEqual(removed.previous, key)
         assert.notStrictEqual(removed.group, key)
@@ -94,8 +108,14 @@ describe("removing a member", () => {
           (yield* a.backend.listGroups).map((g) => [g.key, g.name]),
           [[to, "Newsroom"]],
         )
-        // Bob follows with no call of his own.
+        // Bob follows with no call of his own; Carol's backend learns it was left out.
         assert.strictEqual(yield* followed(b.backend, key, to), to)
+        yield* eventually("bob is told the group moved", Ref.get(bobEvents), (events) =>
+          events.some((e) => e._tag === "GroupMoved" && e.group === key && e.to === to),
+        )
+        yield* eventually("carol is told she was removed", Ref.get(carolEvents), (events) =>
+          events.some((e) => e._tag === "RemovedFromGroup" && e.group === key),
+        )
         const everyone = ["Alice/a1.txt", "Bob/b1.txt"]
         // Bob's file moved with its times.
         assert.deepStrictEqual(
