@@ -3,7 +3,7 @@ import { isApiErrorTag } from "@save-dweb/rpc-server"
 import { Cause, Effect, Exit, Option } from "effect"
 import { Command } from "effect/cli"
 import { isCliError } from "effect/cli/CliError"
-import { cli } from "./commands.ts"
+import { cli } from "./cli.ts"
 import { ExitCode, exitCodeOfApiError, hintOfApiError } from "./exit-codes.ts"
 
 export const VERSION = "0.0.0"

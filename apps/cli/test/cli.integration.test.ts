@@ -60,6 +60,44 @@ describe("the save-dweb CLI against daemons on a private testnet", () => {
     expect(stopped.stdout).toMatch(/no daemon was running/)
   })
 
+  it("a daemon killed with -9 is not taken for a running one; a start that gives up stops its daemon", async () => {
+    const run = await daemon("cli-crash")
+    const dir = run()[1] as string
+    const state = JSON.parse(readFileSync(join(dir, "daemon.json"), "utf8")) as { pid: number }
+    process.kill(state.pid, "SIGKILL")
+    // daemon.json is still there, naming a dead pid: the CLI asks the API, not the pid.
+    const status = await runCli(run("status"))
+    expect(status.code).toBe(3)
+    expect(status.stderr).toMatch(/no daemon is running/)
+    const stop = await runCli(run("daemon", "stop"))
+    expect(stop.stdout).toMatch(/no daemon was running/)
+
+    // A start given too little time gives up and stops the daemon it started.
+    const config = join(work, "cli-crash-veilid.json")
+    const gaveUp = await runCli(
+      run(
+        "daemon",
+        "start",
+        "--network",
+        `config:${config}`,
+        "--listen",
+        "127.0.0.1:0",
+        "--timeout",
+        "1",
+      ),
+    )
+    expect(gaveUp.code).toBe(3)
+    expect(gaveUp.stderr).toMatch(/was not ready after 1 s and was stopped/)
+    const after = await runCli(run("status"))
+    expect(after.code).toBe(3)
+    expect(after.stderr).toMatch(/no daemon is running/)
+    // ...so a normal start works at once (nothing holds the data dir).
+    const again = await cliJson<{ started: boolean }>(
+      run("daemon", "start", "--network", `config:${config}`, "--listen", "127.0.0.1:0"),
+    )
+    expect(again.started).toBe(true)
+  })
+
   it("groups, files, members, pin, sync, pairing and errors, from two daemons and a paired third", async () => {
     const alice = await daemon("cli-alice")
     const bob = await daemon("cli-bob")

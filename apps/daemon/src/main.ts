@@ -1,7 +1,7 @@
 import { setFlagsFromString } from "node:v8"
 import { exitWith, lockDataDir, runProcess, veilidNetworkOf } from "@save-dweb/backend"
 import { Effect } from "effect"
-import { ConfigError, type DaemonConfig, resolveConfig, usage } from "./config.ts"
+import { type DaemonConfig, resolveConfig, usage } from "./config.ts"
 import { type DaemonEnvironment, runDaemon } from "./daemon.ts"
 import { ensureDataDir } from "./state.ts"
 
@@ -19,18 +19,21 @@ const SHUTDOWN_GRACE_MILLIS = 30_000
 
 const environment: DaemonEnvironment = { network: veilidNetworkOf }
 
+// The configuration is read before logging starts: a mistake is one JSON line on stderr and
+// exit code 2, the usage text is printed on stdout.
 const configOrExit = (): DaemonConfig => {
-  try {
-    const resolved = resolveConfig(process.argv.slice(2), process.env)
-    if (resolved.help) {
-      process.stdout.write(`${usage}\n`)
-      process.exit(0)
-    }
-    return resolved.config
-  } catch (cause) {
-    if (cause instanceof ConfigError) return exitWith(cause.message, EXIT_CONFIG)
-    throw cause
+  const resolved = Effect.runSync(
+    resolveConfig(process.argv.slice(2), process.env).pipe(
+      Effect.catchTag("ConfigError", (error) =>
+        Effect.sync(() => exitWith(error.message, EXIT_CONFIG)),
+      ),
+    ),
+  )
+  if (resolved.help) {
+    process.stdout.write(`${usage}\n`)
+    process.exit(0)
   }
+  return resolved.config
 }
 
 const config = configOrExit()

@@ -1,28 +1,23 @@
 // The tunnel transport's part of the compliance suite: every BlobStore layer serves and
 // fetches over `Tunnels.layerMemory` (the in-process network, same engine and frame
-// limits as the Veilid layer). `blobStoreCompliance` runs it.
-import { randomBytes } from "node:crypto"
+// limits as the Veilid layer). `blobStoreCompliance` runs it with stores of its own.
 import { assert, layer } from "@effect/vitest"
 import { SecretKey } from "@save-dweb/crypto"
 import { MemoryNetwork, makeTunnelsMemory, Tunnels, type TunnelsShape } from "@save-dweb/tunnels"
 import { Context, Effect, Layer, Result, type Scope, Stream } from "effect"
-import { BlobStore, type BlobStoreService } from "./blob-store.ts"
-import { type BlobHash, blake3 } from "./hash.ts"
-import type { Source } from "./source.ts"
+import { BlobStore, type BlobStoreService } from "../blob-store.ts"
+import { type BlobHash, blake3 } from "../hash.ts"
+import type { Source } from "../source.ts"
 import {
   BLOBS_PROTOCOL,
   type BlobRequest,
   decodeResponse,
   encodeRequest,
   HEADER_PREFIX_BYTES,
-} from "./tunnel-protocol.ts"
-import { type ServeBlobsOptions, serveBlobs } from "./tunnel-provider.ts"
-import { askHas, tunnelSource, whoHas } from "./tunnel-source.ts"
-
-export interface TunnelComplianceOptions {
-  readonly makeStore: Effect.Effect<BlobStoreService, unknown, Scope.Scope>
-  readonly timeout?: number
-}
+} from "../tunnel-protocol.ts"
+import { type ServeBlobsOptions, serveBlobs } from "../tunnel-provider.ts"
+import { askHas, tunnelSource, whoHas } from "../tunnel-source.ts"
+import { bytesOf, type ComplianceOptions, equalBytes, readAll } from "./support.ts"
 
 interface World {
   /** Providers. */
@@ -37,10 +32,6 @@ interface World {
 class TunnelWorld extends Context.Service<TunnelWorld, World>()(
   "@save-dweb/blob-store/compliance/TunnelWorld",
 ) {}
-
-const bytesOf = (n: number) => new Uint8Array(randomBytes(n))
-const equalBytes = (a: Uint8Array, b: Uint8Array) => Buffer.from(a).equals(Buffer.from(b))
-const readAll = (store: BlobStoreService, hash: BlobHash) => Stream.mkUint8Array(store.read(hash))
 
 /**
  * Serves `store` on a new tunnels node; returns a source that reaches it from `client`
@@ -79,7 +70,7 @@ const rawCall = (source: ReturnType<typeof tunnelSource>, request: BlobRequest) 
     }
   })
 
-export const tunnelTransportCompliance = (name: string, options: TunnelComplianceOptions) => {
+export const tunnelTransportCompliance = (name: string, options: ComplianceOptions) => {
   const timeout = options.timeout ?? 60_000
   const world = Layer.effect(
     TunnelWorld,
