@@ -26,6 +26,7 @@ import {
   type InviteTier,
   type JoinGroup,
   type Member,
+  type MemberRemoved,
   type PairingResult,
   type RepoSummary,
   type ServerEvent,
@@ -112,6 +113,19 @@ export interface RpcClient {
     readonly invite: (group: string, tier: InviteTier) => Effect.Effect<string, ClientError>
     readonly sync: (group: string) => Effect.Effect<SyncReport, ClientError>
     readonly members: (group: string) => Effect.Effect<ReadonlyArray<Member>, ClientError>
+    /** Manager: renames the group. */
+    readonly rename: (group: string, name: string) => Effect.Effect<GroupDetail, ClientError>
+    /** Manager: removes the member in `slot`; the group has a new key from then on (`group`). */
+    readonly removeMember: (
+      group: string,
+      slot: number,
+    ) => Effect.Effect<MemberRemoved, ClientError>
+    /** Renames this member (its own slot only). */
+    readonly renameMember: (
+      group: string,
+      slot: number,
+      name: string,
+    ) => Effect.Effect<void, ClientError>
     readonly repos: (group: string) => Effect.Effect<ReadonlyArray<RepoSummary>, ClientError>
   }
   readonly files: {
@@ -430,6 +444,12 @@ export const makeClient = (options: ClientOptions): Effect.Effect<RpcClient, nev
           ),
         sync: (group) => call(client.groups.sync({ params: { group } })),
         members: (group) => call(client.groups.members({ params: { group } })),
+        rename: (group, name) =>
+          call(client.groups.rename({ params: { group }, payload: { name } })),
+        removeMember: (group, member) =>
+          call(client.groups.removeMember({ params: { group, member } })),
+        renameMember: (group, member, name) =>
+          call(client.groups.renameMember({ params: { group, member }, payload: { name } })),
         repos: (group) => call(client.groups.repos({ params: { group } })),
       },
       files: {

@@ -22,6 +22,7 @@ import type {
   InviteTier,
   JoinGroup,
   Member,
+  MemberRemoved,
   PairingResult,
   RepoSummary,
   ServerEvent,
@@ -87,6 +88,12 @@ export interface SaveDwebClient {
     readonly invite: (group: string, tier: InviteTier) => Promise<string>
     readonly sync: (group: string) => Promise<SyncReport>
     readonly members: (group: string) => Promise<ReadonlyArray<Member>>
+    /** Manager: renames the group. */
+    readonly rename: (group: string, name: string) => Promise<GroupDetail>
+    /** Manager: removes the member in `slot`; the group has a new key from then on. */
+    readonly removeMember: (group: string, slot: number) => Promise<MemberRemoved>
+    /** Renames this member (its own slot only). */
+    readonly renameMember: (group: string, slot: number, name: string) => Promise<void>
     readonly repos: (group: string) => Promise<ReadonlyArray<RepoSummary>>
   }
   readonly files: {
@@ -221,6 +228,9 @@ export const makeClient = (options: PromiseClientOptions = {}): SaveDwebClient =
       invite: (group, tier) => run((c) => c.groups.invite(group, tier)),
       sync: (group) => run((c) => c.groups.sync(group)),
       members: (group) => run((c) => c.groups.members(group)),
+      rename: (group, name) => run((c) => c.groups.rename(group, name)),
+      removeMember: (group, slot) => run((c) => c.groups.removeMember(group, slot)),
+      renameMember: (group, slot, name) => run((c) => c.groups.renameMember(group, slot, name)),
       repos: (group) => run((c) => c.groups.repos(group)),
     },
     files: {

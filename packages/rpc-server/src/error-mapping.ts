@@ -18,6 +18,7 @@ const byTag: Readonly<Record<string, ApiError["_tag"]>> = {
   NotWritable: "Forbidden",
   SlotRevoked: "Forbidden",
   NotAMember: "Forbidden",
+  NotOwnSlot: "Forbidden",
   RecordNotWritable: "Forbidden",
   GroupAlreadyKnown: "Conflict",
   GroupFull: "Conflict",

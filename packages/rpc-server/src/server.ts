@@ -331,6 +331,15 @@ const handlers = (
             freed: result.freed.length,
           })),
         ),
+      rename: ({ params, payload }) =>
+        api(
+          Effect.andThen(backend.renameGroup(params.group, payload.name), () =>
+            Effect.flatMap(backend.loadGroup(params.group), detailOf),
+          ),
+        ),
+      removeMember: ({ params }) => api(backend.removeMember(params.group, params.member)),
+      renameMember: ({ params, payload }) =>
+        api(backend.renameMember(params.group, params.member, payload.name)),
       members: ({ params }) =>
         api(
           Effect.map(backend.members(params.group), (all) =>

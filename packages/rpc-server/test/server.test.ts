@@ -171,6 +171,78 @@ describe("the API over a memory backend", () => {
     }).pipe(Effect.scoped),
   )
 
+  it.live(
+    "members: the manager removes one (the group's key changes, the other member follows, both told on events); renames",
+    () =>
+      Effect.gen(function* () {
+        const nets = yield* networks
+        const [a, b, c] = [yield* node(nets), yield* node(nets), yield* node(nets)]
+        const g = yield* a.client.groups.create({ name: "Desk", memberName: "Alice" })
+        const bob = yield* b.client.groups.join({
+          link: yield* a.client.groups.invite(g.key, "write"),
+          memberName: "Bob",
+        })
+        const carol = yield* c.client.groups.join({
+          link: yield* a.client.groups.invite(g.key, "write"),
+          memberName: "Carol",
+        })
+        const seen: Array<ServerEvent> = []
+        const listening = yield* (yield* b.client.subscribe).pipe(
+          Stream.tap((e) => Effect.sync(() => void seen.push(e))),
+          Stream.takeUntil(() => seen.some((e) => e._tag === "GroupMoved")),
+          Stream.runDrain,
+          Effect.forkScoped,
+        )
+        // Only the manager removes; nobody removes the manager.
+        assert.strictEqual(
+          (yield* failureOf(b.client.groups.removeMember(g.key, carol.slot as number)))._tag,
+          "Forbidden",
+        )
+        assert.strictEqual(
+          (yield* failureOf(a.client.groups.removeMember(g.key, 0)))._tag,
+          "BadRequest",
+        )
+        const removed = yield* a.client.groups.removeMember(g.key, carol.slot as number)
+        assert.strictEqual(removed.previous, g.key)
+        assert.notStrictEqual(removed.group, g.key)
+        yield* Fiber.join(listening).pipe(Effect.timeout("10 seconds"))
+        assert.deepInclude(seen, { _tag: "GroupMoved", group: g.key, to: removed.group })
+        // The old key still finds the group; the members are Alice and Bob.
+        assert.strictEqual((yield* b.client.groups.get(g.key)).key, removed.group)
+        assert.deepStrictEqual(
+          (yield* a.client.groups.members(removed.group)).map((m) => m.name),
+          ["Alice", "Bob"],
+        )
+        // Raw: DELETE on the member's path, with a slot that is not a number refused.
+        const rawRemove = yield* raw(`${a.served.url}/v1/groups/${removed.group}/members/x`, {
+          method: "DELETE",
+          headers: bearer(a.served.token),
+        })
+        assert.strictEqual(rawRemove.status, 400)
+
+        const renamed = yield* a.client.groups.rename(removed.group, "Newsdesk")
+        assert.strictEqual(renamed.name, "Newsdesk")
+        assert.strictEqual((yield* b.client.groups.get(removed.group)).name, "Newsdesk")
+        assert.strictEqual(
+          (yield* failureOf(b.client.groups.rename(removed.group, "Mine")))._tag,
+          "Forbidden",
+        )
+        yield* b.client.groups.renameMember(removed.group, bob.slot as number, "Robert")
+        assert.deepStrictEqual(
+          (yield* a.client.groups.members(removed.group)).map((m) => m.name),
+          ["Alice", "Robert"],
+        )
+        assert.strictEqual(
+          (yield* failureOf(b.client.groups.renameMember(removed.group, 0, "Boss")))._tag,
+          "Forbidden",
+        )
+        assert.strictEqual(
+          (yield* failureOf(a.client.groups.rename(removed.group, "bad\u202Ename")))._tag,
+          "InvalidName",
+        )
+      }).pipe(Effect.scoped),
+  )
+
   it.live("status reports groups known and loaded (no Veilid or Iroh on memory layers)", () =>
     Effect.gen(function* () {
       const a = yield* node(yield* networks)
