@@ -5,13 +5,14 @@
 // other dependencies from the npm registry) and runs a script that uses them, and prints
 // what @save-dweb/client alone installs.
 //
-//   node tooling/release-check/src/check.ts [--registry [--testnet]] [--keep]
+//   node tooling/release-check/src/check.ts [--registry [--testnet]] [--keep] [--report FILE]
 //
 // --registry publishes every tarball to a private registry started for the run
 // (verdaccio, see registry.ts) and installs from it by name, including the CLI and the
 // backup server globally into a temporary prefix; --testnet (root) then starts the
 // installed daemon on a private testnet and adds and reads back a file through the
-// installed CLI. --keep leaves the temp dir.
+// installed CLI. --keep leaves the temp dir; --report writes the counts where `npm test`'s
+// summary reads them.
 import { execFileSync } from "node:child_process"
 import {
   copyFileSync,
@@ -30,7 +31,7 @@ import { fileURLToPath } from "node:url"
 import { gzipSync } from "node:zlib"
 import { rolldown } from "rolldown"
 import { runInstalledPrograms } from "./programs.ts"
-import { startRegistry } from "./registry.ts"
+import { npmEnvironment, startRegistry } from "./registry.ts"
 
 const root = join(dirname(fileURLToPath(import.meta.url)), "..", "..", "..")
 const keep = process.argv.includes("--keep")
@@ -50,8 +51,18 @@ interface Manifest {
 const readManifest = (path: string): Manifest => JSON.parse(readFileSync(path, "utf8")) as Manifest
 
 const run = (command: string, args: ReadonlyArray<string>, cwd: string): string =>
-  execFileSync(command, args, { cwd, encoding: "utf8", stdio: ["ignore", "pipe", "pipe"] })
+  execFileSync(command, args, {
+    cwd,
+    encoding: "utf8",
+    stdio: ["ignore", "pipe", "pipe"],
+    env: npmEnvironment(),
+  })
 
+let passed = 0
+const pass = (what: string) => {
+  passed += 1
+  console.log(`  ok   ${what}`)
+}
 const failures: Array<string> = []
 const fail = (what: string) => {
   failures.push(what)
@@ -126,7 +137,7 @@ for (const { dir, manifest } of publicPackages()) {
   if (dependsOnPrivate.length > 0) problems.push(`depends on ${dependsOnPrivate.join(", ")}`)
   const kib = Math.round(statSync(path).size / 1024)
   const summary = `${manifest.name}@${packedManifest.version}: ${files.length} files, ${kib} KiB`
-  if (problems.length === 0) console.log(`  ok   ${summary}`)
+  if (problems.length === 0) pass(summary)
   else fail(`${summary}: ${problems.join("; ")}`)
 }
 
@@ -139,13 +150,14 @@ const tarballOf = (name: string): string => {
 const registry = withRegistry ? await startRegistry(join(work, "registry")) : undefined
 process.on("exit", () => registry?.stop())
 /** npm's options for the run's registry, when there is one. */
-const viaRegistry = registry === undefined ? [] : ["--userconfig", registry.npmrc]
+const viaRegistry =
+  registry === undefined ? [] : ["--userconfig", registry.npmrc, "--registry", registry.url]
 
 if (registry !== undefined) {
   console.log(`\npublishing every tarball to a private registry at ${registry.url}`)
   for (const [name, tarball] of packed) {
     run("npm", ["publish", tarball, "--access", "public", "--loglevel=error", ...viaRegistry], work)
-    console.log(`  ok   ${name}`)
+    pass(`published ${name}`)
   }
 }
 
@@ -185,6 +197,7 @@ copyFileSync(
 )
 try {
   process.stdout.write(run("node", ["use-packages.mjs"], consumer))
+  pass("the consumer script")
 } catch (error) {
   const { stdout, stderr } = error as { stdout?: string; stderr?: string }
   process.stdout.write(stdout ?? "")
@@ -221,7 +234,7 @@ if (forbidden.length > 0) fail(`@save-dweb/client installs ${forbidden.join(", "
 const native = nativeFiles(join(clientOnly, "node_modules"))
 if (native.length > 0) fail(`@save-dweb/client installs native code: ${native.join(", ")}`)
 if (forbidden.length === 0 && native.length === 0) {
-  console.log("  ok   no native code, no Veilid, Iroh, server or backend")
+  pass("no native code, no Veilid, Iroh, server or backend")
 }
 
 console.log(
@@ -252,10 +265,12 @@ if (/\bfrom\s*["']node:|\bimport\s*\(\s*["']node:|\brequire\s*\(\s*["']node:/.te
   fail("the browser bundle imports node: modules")
 }
 if (gzipped >= 200 * 1024) fail(`the browser bundle is ${gzipped} bytes gzipped`)
+else pass("the browser bundle is under 200 kB gzipped")
 
 if (registry !== undefined) {
   try {
     runInstalledPrograms({ work, npmOptions: viaRegistry, testnet: withTestnet })
+    pass("the installed programs")
   } catch (error) {
     fail(`the installed programs: ${(error as Error).message}`)
   }
@@ -264,6 +279,16 @@ if (registry !== undefined) {
 
 if (keep) console.log(`\nkept ${work}`)
 else rmSync(work, { recursive: true, force: true })
+// For `npm test`'s total (tooling/test-summary reads vitest's JSON report shape).
+const reportAt = process.argv.indexOf("--report")
+const reportPath = reportAt === -1 ? undefined : process.argv[reportAt + 1]
+if (reportPath !== undefined) {
+  mkdirSync(dirname(reportPath), { recursive: true })
+  writeFileSync(
+    reportPath,
+    `${JSON.stringify({ numPassedTests: passed, numFailedTests: failures.length, testResults: [] })}\n`,
+  )
+}
 if (failures.length > 0) {
   console.log(`\nrelease check: ${failures.length} failed`)
   process.exit(1)

@@ -5,6 +5,7 @@
 import { execFileSync } from "node:child_process"
 import { existsSync, mkdirSync, readdirSync, statSync, writeFileSync } from "node:fs"
 import { join } from "node:path"
+import { npmEnvironment } from "./registry.ts"
 
 export interface ProgramsOptions {
   readonly work: string
@@ -42,14 +43,14 @@ export const runInstalledPrograms = (options: ProgramsOptions): void => {
       "@save-dweb/daemon",
       "@save-dweb/backup-server",
     ],
-    { stdio: ["ignore", "ignore", "inherit"] },
+    { stdio: ["ignore", "ignore", "inherit"], env: npmEnvironment() },
   )
   const modules = join(prefix, "lib", "node_modules")
   const native = find(modules, (path) => path.endsWith(".node"))
   console.log(
     `  installed in ${((Date.now() - started) / 1000).toFixed(0)} s; native code: ${native.map((p) => p.slice(modules.length + 1)).join(", ")}`,
   )
-  const env = { ...process.env, PATH: `${join(prefix, "bin")}:${process.env.PATH ?? ""}` }
+  const env = { ...npmEnvironment(), PATH: `${join(prefix, "bin")}:${process.env.PATH ?? ""}` }
   const program = (args: ReadonlyArray<string>, extra: Record<string, string> = {}) =>
     execFileSync(args[0] as string, args.slice(1), {
       env: { ...env, ...extra },

@@ -7,6 +7,16 @@ import { createRequire } from "node:module"
 import { createServer } from "node:net"
 import { join } from "node:path"
 
+/**
+ * The environment for npm: this one without the `npm_config_*` variables that a pnpm
+ * script sets (its registry, its own settings npm does not know), so npm reads only its
+ * user config and the options given.
+ */
+export const npmEnvironment = (): NodeJS.ProcessEnv =>
+  Object.fromEntries(
+    Object.entries(process.env).filter(([key]) => !key.toLowerCase().startsWith("npm_config_")),
+  )
+
 export interface Registry {
   readonly url: string
   /** An npmrc with the registry and a token for it (`npm --userconfig`). */
@@ -40,7 +50,10 @@ const waitFor = async (url: string, child: ChildProcess, logPath: string, millis
 
 export const startRegistry = async (dir: string): Promise<Registry> => {
   mkdirSync(dir, { recursive: true })
-  const upstream = execFileSync("npm", ["config", "get", "registry"], { encoding: "utf8" }).trim()
+  const upstream = execFileSync("npm", ["config", "get", "registry"], {
+    encoding: "utf8",
+    env: npmEnvironment(),
+  }).trim()
   const port = await freePort()
   const url = `http://127.0.0.1:${port}/`
   const config = join(dir, "config.yaml")
