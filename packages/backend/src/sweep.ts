@@ -7,9 +7,8 @@ import { Effect, Option } from "effect"
 import type { Node } from "./node.ts"
 
 /**
- * The current root of each own repo, read from its record (the value this node published,
- * or the network's). `None` when one cannot be read: nothing is swept then, an own file is
- * never risked on a read that failed.
+ * The current root of each own repo, from this node's copy of its record (no network round
+ * trip at start). Any failure fails the sweep: an own file is never risked on a failed read.
  */
 const ownRoots = (node: Pick<Node, "known" | "groups" | "repos">) =>
   Effect.gen(function* () {
@@ -17,14 +16,13 @@ const ownRoots = (node: Pick<Node, "known" | "groups" | "repos">) =>
     for (const entry of yield* node.known.all) {
       if (entry.repo === undefined) continue
       const repoKey = entry.repo.key
-      const pointer = yield* Effect.scoped(
+      const root = yield* Effect.scoped(
         Effect.gen(function* () {
           const group = yield* node.groups.open(yield* decodeCredentials(entry.credentials))
-          const repo = yield* node.repos.open(group, repoKey)
-          return yield* repo.pointer
+          return yield* node.repos.publishedRoot(group, repoKey)
         }),
       )
-      if (Option.isSome(pointer)) roots.push(pointer.value.root)
+      if (Option.isSome(root)) roots.push(root.value)
     }
     return roots
   })

@@ -11,14 +11,14 @@ import type {
 } from "@save-dweb/dht-records"
 import type { Group } from "@save-dweb/group"
 import type { TunnelsShape } from "@save-dweb/tunnels"
-import { Context, type Duration, Effect, type Option, type Scope } from "effect"
+import { Context, type Duration, Effect, Option, type Scope } from "effect"
 import { readBackupRoute } from "./backups.ts"
 import { type DataRepoError, NotWritable } from "./errors.ts"
 import { makeGroupBlobs } from "./group-blobs.ts"
 import type { SyncStateStore } from "./held-state.ts"
 import { makeHoldings } from "./holdings.ts"
 import { type KeepSyncedOptions, makeKeepSynced } from "./keep-synced.ts"
-import { type BackupRef, INFO_SUBKEY, REPO_SUBKEYS, RepoRecord } from "./record.ts"
+import { type BackupRef, INFO_SUBKEY, POINTER_SUBKEY, REPO_SUBKEYS, RepoRecord } from "./record.ts"
 import { makeRepo, type Repo, type RepoCredentials } from "./repo.ts"
 import { makeSourceDiscovery } from "./source-discovery.ts"
 import { serveMember } from "./sources.ts"
@@ -114,6 +114,14 @@ export interface DataReposShape {
    * a process killed mid-write or mid-sync left is gone. Returns the freed hashes.
    */
   readonly sweep: (options: SweepOptions) => Effect.Effect<ReadonlyArray<BlobHash>, StoreError>
+  /**
+   * The root a repo's record points to, from this node's copy of it (the network's when it
+   * has none): for an own repo, the last one this node published. What `sweep` keeps.
+   */
+  readonly publishedRoot: (
+    group: Group,
+    key: RecordKey,
+  ) => Effect.Effect<Option.Option<BlobHash>, DataRepoError>
   /** The route a backup server publishes in its descriptor record now (none while stopped). */
   readonly backupRoute: (
     backup: Pick<BackupRef, "record" | "routeKey">,
@@ -168,6 +176,15 @@ export const makeDataRepos = (
       ),
     purge,
     sweep,
+    publishedRoot: Effect.fn("DataRepos.publishedRoot")(function* (group: Group, key: RecordKey) {
+      const pointer = yield* Effect.scoped(
+        Effect.flatMap(
+          records.open(RepoRecord, key, { encryptionKey: group.keys.dhtValues }),
+          (record) => record.get(POINTER_SUBKEY),
+        ),
+      )
+      return Option.map(pointer, (entry) => entry.value.root)
+    }),
     backupRoute: (backup) => readBackupRoute(records, backup),
     create: Effect.fn("DataRepos.create")(function* (group: Group, options: CreateRepoOptions) {
       yield* requireSlot(group, "create")
