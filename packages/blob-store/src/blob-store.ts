@@ -91,6 +91,12 @@ export interface BlobStoreService {
   readonly fetchWithProgress: (request: FetchRequest) => Stream.Stream<FetchEvent, FetchError>
   /** How another store reaches this one. */
   readonly source: () => Effect.Effect<Source, StoreError>
+  /**
+   * Durability barrier: returns once everything added, pinned, collected or deleted before
+   * the call is on disk, so a process killed right after keeps it. Call it before telling
+   * the network about what was stored (e.g. publishing a new root).
+   */
+  readonly flush: Effect.Effect<void, StoreError>
 }
 
 export class BlobStore extends Context.Service<BlobStore, BlobStoreService>()(

@@ -558,6 +558,7 @@ export const makeIroh = (config: IrohStoreConfig) =>
           Effect.withSpan("BlobStore.exportCollection"),
         ),
       delete: deleteRoot,
+      flush: node.sync().pipe(Effect.withSpan("BlobStore.flush")),
       ...fetching,
       source: Effect.fn("BlobStore.source")(function* () {
         const addr = yield* node.nodeAddr()

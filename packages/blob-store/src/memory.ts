@@ -270,6 +270,8 @@ export const makeMemory = (options: MemoryOptions = {}) =>
           Effect.withSpan("BlobStore.exportCollection"),
         ),
       delete: deleteRoot,
+      // Nothing outlives the process here: the barrier only checks the store is open.
+      flush: open,
       ...fetching,
       source: Effect.fn("BlobStore.source")(function* () {
         yield* open

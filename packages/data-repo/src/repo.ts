@@ -269,6 +269,9 @@ export const makeRepo = (
           seq: previous.pointer === undefined ? 0 : previous.pointer.seq + 1,
           at: yield* Clock.currentTimeMillis,
         }
+        // The new root must be on this disk before the network points at it: a process
+        // killed right after the publish would otherwise come back without its own files.
+        yield* store.flush.pipe(Effect.onError(() => Effect.ignore(store.delete(root))))
         yield* record
           .set(POINTER_SUBKEY, next)
           .pipe(Effect.onError(() => Effect.ignore(store.delete(root))))
