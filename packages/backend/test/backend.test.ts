@@ -228,6 +228,27 @@ describe("Backend on memory networks", () => {
     }),
   )
 
+  it.effect("forgetting a group frees what was downloaded and synced of its other repos", () =>
+    Effect.gen(function* () {
+      const nets = yield* networks
+      const a = yield* started(nets)
+      const b = yield* started(nets)
+      const ga = yield* a.backend.createGroup("Left", { memberName: "Alice" })
+      const gb = yield* b.backend.joinGroup(formatLink(yield* ga.group.invite("read")))
+      const repo = Option.getOrThrow(ga.repo).key
+      const one = yield* a.backend.writeFile(ga.key, "one.bin", Stream.make(pattern(40_000)))
+      yield* bytesOf((yield* b.backend.readFile(gb.key, repo, "one.bin")).bytes)
+      const two = yield* a.backend.writeFile(ga.key, "two.bin", Stream.make(pattern(40_000, 4)))
+      yield* b.backend.syncGroup(gb.key)
+      assert.isTrue(yield* b.node.store.has(two.hash))
+      yield* b.backend.forgetGroup(gb.key)
+      for (const hash of [one.hash, two.hash]) assert.isFalse(yield* b.node.store.has(hash))
+      assert.deepStrictEqual(yield* b.node.store.list(), [])
+      yield* b.stop
+      yield* a.stop
+    }),
+  )
+
   it.effect("a stored entry round-trips, and damaged bytes fail with InvalidKnownGroup", () =>
     Effect.gen(function* () {
       const entry = {
