@@ -173,6 +173,8 @@ export const makeRepo = (
     /**
      * Fetches another member's blob (a pin in the store), tracked first: a crash after the
      * fetch leaves a tracked pin (dropped once the owner deletes), never an untracked one.
+     * Flushed before it is used: a pin Iroh had not committed would come back from a kill
+     * as bytes on disk that no tag, and so no sweep or sync, reaches.
      */
     const fetchPinned = (
       hash: BlobHash,
@@ -182,9 +184,10 @@ export const makeRepo = (
       Effect.gen(function* () {
         if (writable) return yield* store.fetch({ hash, kind, sources })
         yield* context.pins.track(group.key, key, hash)
-        return yield* store
-          .fetch({ hash, kind, sources })
-          .pipe(Effect.onError(() => context.pins.untrack(group.key, key, hash)))
+        return yield* store.fetch({ hash, kind, sources }).pipe(
+          Effect.tap(() => store.flush),
+          Effect.onError(() => context.pins.untrack(group.key, key, hash)),
+        )
       })
 
     /** The bytes of `hash`, fetched first when not held here: from `given`, else as found. */

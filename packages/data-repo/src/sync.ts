@@ -219,9 +219,14 @@ export const makeSync = (context: SyncContext): Sync => {
       if (!current.has(repoKey)) untrack(repoKey, [...hashes])
     }
     // Saved before deleting: a crash in between leaves unreferenced roots and pins (the
-    // start-up sweep frees them), never a saved root or pin that is gone.
-    if (changed) yield* holdings.save(group.key)
+    // start-up sweep frees them), never a saved root or pin that is gone. Flushed first, so
+    // a saved root is one Iroh committed, and after, so what was freed stays freed.
+    if (changed) {
+      yield* store.flush
+      yield* holdings.save(group.key)
+    }
     const freed = yield* deleteAll(drop, dropPins)
+    if (drop.length + dropPins.length > 0) yield* store.flush
     yield* blobs.forget(group.key, freed)
     if (freed.length > 0) yield* report({ _tag: "Purged", freed })
     return { synced, failed, freed } satisfies SyncResult
