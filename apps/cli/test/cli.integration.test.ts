@@ -60,6 +60,44 @@ describe("the save-dweb CLI against daemons on a private testnet", () => {
     expect(stopped.stdout).toMatch(/no daemon was running/)
   })
 
+  it("a daemon killed with -9 is not taken for a running one; a start that gives up stops its daemon", async () => {
+    const run = await daemon("cli-crash")
+    const dir = run()[1] as string
+    const state = JSON.parse(readFileSync(join(dir, "daemon.json"), "utf8")) as { pid: number }
+    process.kill(state.pid, "SIGKILL")
+    // daemon.json is still there, naming a dead pid: the CLI asks the API, not the pid.
+    const status = await runCli(run("status"))
+    expect(status.code).toBe(3)
+    expect(status.stderr).toMatch(/no daemon is running/)
+    const stop = await runCli(run("daemon", "stop"))
+    expect(stop.stdout).toMatch(/no daemon was running/)
+
+    // A start given too little time gives up and stops the daemon it started.
+    const config = join(work, "cli-crash-veilid.json")
+    const gaveUp = await runCli(
+      run(
+        "daemon",
+        "start",
+        "--network",
+        `config:${config}`,
+        "--listen",
+        "127.0.0.1:0",
+        "--timeout",
+        "1",
+      ),
+    )
+    expect(gaveUp.code).toBe(3)
+    expect(gaveUp.stderr).toMatch(/was not ready after 1 s and was stopped/)
+    const after = await runCli(run("status"))
+    expect(after.code).toBe(3)
+    expect(after.stderr).toMatch(/no daemon is running/)
+    // ...so a normal start works at once (nothing holds the data dir).
+    const again = await cliJson<{ started: boolean }>(
+      run("daemon", "start", "--network", `config:${config}`, "--listen", "127.0.0.1:0"),
+    )
+    expect(again.started).toBe(true)
+  })
+
   it("groups, files, members, pin, sync, pairing and errors, from two daemons and a paired third", async () => {
     const alice = await daemon("cli-alice")
     const bob = await daemon("cli-bob")
@@ -222,5 +260,61 @@ describe("the save-dweb CLI against daemons on a private testnet", () => {
       const stopped = await cliJson<{ stopped: boolean }>(who("daemon", "stop"))
       expect(stopped.stopped).toBe(true)
     }
+  }, 600_000)
+
+  it("members remove: the manager removes a member, the group gets a new key; renames", async () => {
+    const manager = await daemon("cli-rm-a")
+    const kept = await daemon("cli-rm-b")
+    const gone = await daemon("cli-rm-c")
+    const g = await cliJson<{ key: string }>(
+      manager("group", "create", "Desk", "--member-name", "alice"),
+    )
+    for (const [who, name] of [
+      [kept, "bob"],
+      [gone, "carol"],
+    ] as const) {
+      const { link } = await cliJson<{ link: string }>(manager("group", "invite", g.key))
+      await eventuallyAsync(() => cliJson(who("group", "join", link, "--member-name", name)))
+    }
+    const before = await eventuallyAsync(async () => {
+      const ms = await cliJson<Array<{ slot: number; name: string | null }>>(
+        manager("members", "Desk"),
+      )
+      if (ms.length < 3) throw new Error("not every member seen yet")
+      return ms
+    })
+    const carol = before.find((m) => m.name === "carol")?.slot as number
+    // Only the manager removes: Bob is refused as not allowed (5).
+    const refused = await runCli(kept("members", "remove", g.key, String(carol)))
+    expect(refused.code).toBe(5)
+    const removed = await cliJson<{ previous: string; group: string }>(
+      manager("members", "remove", "Desk", String(carol)),
+    )
+    expect(removed.previous).toBe(g.key)
+    expect(removed.group).not.toBe(g.key)
+    const human = await runCli(manager("members", "Desk"))
+    expect(human.stdout).toMatch(/alice/)
+    expect(human.stdout).not.toMatch(/carol/)
+    // Bob's daemon follows by itself; Carol's knows only the old key.
+    await eventuallyAsync(async () => {
+      const gs = await cliJson<Array<{ key: string }>>(kept("group", "list"))
+      if (gs[0]?.key !== removed.group) throw new Error("not followed yet")
+    })
+    expect(
+      (await cliJson<Array<{ key: string }>>(gone("group", "list"))).map((x) => x.key),
+    ).toEqual([g.key])
+    const renamed = await runCli(manager("group", "rename", removed.group, "Newsdesk"))
+    expect(renamed.code).toBe(0)
+    expect(renamed.stdout).toMatch(/"Newsdesk"/)
+    // Bob's daemon keeps the name it read when it loaded the group: the key finds it.
+    await cliJson(kept("members", "rename", removed.group, "1", "robert"))
+    const after = await eventuallyAsync(async () => {
+      const ms = await cliJson<Array<{ name: string | null }>>(manager("members", removed.group))
+      if (!ms.some((m) => m.name === "robert")) throw new Error("not renamed yet")
+      return ms
+    })
+    expect(after.map((m) => m.name)).toEqual(["alice", "robert"])
+    const notMine = await runCli(kept("members", "rename", removed.group, "0", "boss"))
+    expect(notMine.code).toBe(5)
   }, 600_000)
 })

@@ -10,7 +10,7 @@ import {
   parseNetworkChoice,
   readJsonConfigFile,
 } from "@save-dweb/backend"
-import { Data } from "effect"
+import { Data, Effect } from "effect"
 
 /** Where the RPC server listens: TCP (loopback by default) or a unix socket. */
 export type Listen =
@@ -78,35 +78,41 @@ type Raw = {
   attachTimeoutSeconds?: string | number | undefined
 }
 
-const fail = (message: string) => {
-  throw new ConfigError({ message })
-}
+const fail = (message: string) => Effect.fail(new ConfigError({ message }))
 
-export const parseListen = (text: string): Listen => {
+export const parseListen = (text: string): Effect.Effect<Listen, ConfigError> => {
   if (text.startsWith("unix:")) {
     const path = text.slice("unix:".length)
-    if (path === "") fail("--listen unix: needs a socket path, e.g. unix:/run/save-dweb.sock")
-    return { _tag: "Socket", path: resolve(path) }
+    return path === ""
+      ? fail("--listen unix: needs a socket path, e.g. unix:/run/save-dweb.sock")
+      : Effect.succeed({ _tag: "Socket", path: resolve(path) })
   }
   const match = /^(\[[0-9a-fA-F:]+\]|[^:[\]]+):(\d{1,5})$/.exec(text)
   if (match === null)
     return fail(`--listen ${JSON.stringify(text)}: expected HOST:PORT or unix:PATH`)
   const host = (match[1] as string).replace(/^\[|\]$/g, "")
   const port = Number(match[2])
-  if (port > 65_535) fail(`--listen ${JSON.stringify(text)}: port ${port} is over 65535`)
-  return { _tag: "Tcp", host, port }
+  return port > 65_535
+    ? fail(`--listen ${JSON.stringify(text)}: port ${port} is over 65535`)
+    : Effect.succeed({ _tag: "Tcp", host, port })
 }
 
-export const parseNetwork = (text: string): Network => {
+export const parseNetwork = (text: string): Effect.Effect<Network, ConfigError> => {
   const choice = parseNetworkChoice(text, "daemon")
-  return choice instanceof InvalidNetworkChoice ? fail(`--${choice.message}`) : choice
+  return choice instanceof InvalidNetworkChoice
+    ? fail(`--${choice.message}`)
+    : Effect.succeed(choice)
 }
 
-const positiveInt = (name: string, value: string | number, min: number): number => {
+const positiveInt = (
+  name: string,
+  value: string | number,
+  min: number,
+): Effect.Effect<number, ConfigError> => {
   const n = typeof value === "number" ? value : Number(value)
-  if (!Number.isSafeInteger(n) || n < min)
-    fail(`${name} ${JSON.stringify(value)}: expected an integer ≥ ${min}`)
-  return n
+  return !Number.isSafeInteger(n) || n < min
+    ? fail(`${name} ${JSON.stringify(value)}: expected an integer ≥ ${min}`)
+    : Effect.succeed(n)
 }
 
 const fileKeys = [
@@ -119,75 +125,83 @@ const fileKeys = [
   "attachTimeoutSeconds",
 ]
 
-const readConfigFile = (file: string, required: boolean): Raw => {
+const readConfigFile = (file: string, required: boolean): Effect.Effect<Raw, ConfigError> => {
   const read = readJsonConfigFile(file, fileKeys, required)
-  return read instanceof InvalidConfigFile ? fail(read.message) : (read as Raw)
+  return read instanceof InvalidConfigFile ? fail(read.message) : Effect.succeed(read as Raw)
 }
+
+export type ResolvedConfig =
+  | { readonly help: true }
+  | { readonly help: false; readonly config: DaemonConfig }
 
 /**
  * The daemon's settings from flags, environment and config file (in that order of
- * precedence). Throws `ConfigError` with a message meant for the person starting it.
+ * precedence). Fails with a `ConfigError` whose message is meant for the person starting it.
  */
 export const resolveConfig = (
   argv: ReadonlyArray<string>,
   env: NodeJS.ProcessEnv,
-): { readonly help: true } | { readonly help: false; readonly config: DaemonConfig } => {
-  let flags: ReturnType<typeof parseFlags>
-  try {
-    flags = parseFlags(argv)
-  } catch (cause) {
-    return fail((cause as Error).message)
-  }
-  if (flags.help === true) return { help: true }
-  const dataDirEarly = flags["data-dir"] ?? env.SAVE_DWEB_DATA_DIR
-  const explicitFile = flags.config ?? env.SAVE_DWEB_CONFIG
-  const baseDir = resolve(dataDirEarly ?? defaultDataDir(env))
-  const configFile =
-    explicitFile === undefined ? join(baseDir, "config.json") : resolve(explicitFile)
-  const file = readConfigFile(configFile, explicitFile !== undefined)
-  const fileUsed =
-    explicitFile !== undefined || Object.keys(file).length > 0 ? configFile : undefined
-  const pick = <K extends keyof Raw>(flag: string | undefined, envName: string, key: K) =>
-    flag ?? env[envName] ?? file[key]
-  const dataDirRaw = dataDirEarly ?? file.dataDir
-  const dataDir =
-    dataDirRaw === undefined ? baseDir : isAbsolute(dataDirRaw) ? dataDirRaw : resolve(dataDirRaw)
-  const logLevel = String(pick(flags["log-level"], "SAVE_DWEB_LOG_LEVEL", "logLevel") ?? "info")
-  if (!logLevels.includes(logLevel as LogLevel))
-    fail(`log level ${JSON.stringify(logLevel)}: expected one of ${logLevels.join(", ")}`)
-  return {
-    help: false,
-    config: {
-      dataDir,
-      listen: parseListen(
-        String(pick(flags.listen, "SAVE_DWEB_LISTEN", "listen") ?? `127.0.0.1:${DEFAULT_PORT}`),
-      ),
-      network: parseNetwork(
-        String(pick(flags.network, "SAVE_DWEB_NETWORK", "network") ?? "public"),
-      ),
-      logLevel: logLevel as LogLevel,
-      maxUploadBytes: positiveInt(
-        "max upload",
-        pick(flags["max-upload"], "SAVE_DWEB_MAX_UPLOAD", "maxUploadBytes") ??
-          DEFAULT_MAX_UPLOAD_BYTES,
-        1,
-      ),
-      syncIntervalSeconds: positiveInt(
-        "sync interval",
-        pick(flags["sync-interval"], "SAVE_DWEB_SYNC_INTERVAL", "syncIntervalSeconds") ?? 10,
-        0,
-      ),
-      attachTimeoutSeconds: positiveInt(
-        "attach timeout",
-        pick(flags["attach-timeout"], "SAVE_DWEB_ATTACH_TIMEOUT", "attachTimeoutSeconds") ?? 300,
-        1,
-      ),
-      configFile: fileUsed,
-    },
-  }
-}
+): Effect.Effect<ResolvedConfig, ConfigError> =>
+  Effect.gen(function* () {
+    const flags = yield* parseFlags(argv)
+    if (flags.help === true) return { help: true } as const
+    const dataDirEarly = flags["data-dir"] ?? env.SAVE_DWEB_DATA_DIR
+    const explicitFile = flags.config ?? env.SAVE_DWEB_CONFIG
+    const baseDir = resolve(dataDirEarly ?? defaultDataDir(env))
+    const configFile =
+      explicitFile === undefined ? join(baseDir, "config.json") : resolve(explicitFile)
+    const file = yield* readConfigFile(configFile, explicitFile !== undefined)
+    const fileUsed =
+      explicitFile !== undefined || Object.keys(file).length > 0 ? configFile : undefined
+    const pick = <K extends keyof Raw>(flag: string | undefined, envName: string, key: K) =>
+      flag ?? env[envName] ?? file[key]
+    const dataDirRaw = dataDirEarly ?? file.dataDir
+    const dataDir =
+      dataDirRaw === undefined ? baseDir : isAbsolute(dataDirRaw) ? dataDirRaw : resolve(dataDirRaw)
+    const logLevel = String(pick(flags["log-level"], "SAVE_DWEB_LOG_LEVEL", "logLevel") ?? "info")
+    if (!logLevels.includes(logLevel as LogLevel))
+      return yield* fail(
+        `log level ${JSON.stringify(logLevel)}: expected one of ${logLevels.join(", ")}`,
+      )
+    return {
+      help: false as const,
+      config: {
+        dataDir,
+        listen: yield* parseListen(
+          String(pick(flags.listen, "SAVE_DWEB_LISTEN", "listen") ?? `127.0.0.1:${DEFAULT_PORT}`),
+        ),
+        network: yield* parseNetwork(
+          String(pick(flags.network, "SAVE_DWEB_NETWORK", "network") ?? "public"),
+        ),
+        logLevel: logLevel as LogLevel,
+        maxUploadBytes: yield* positiveInt(
+          "max upload",
+          pick(flags["max-upload"], "SAVE_DWEB_MAX_UPLOAD", "maxUploadBytes") ??
+            DEFAULT_MAX_UPLOAD_BYTES,
+          1,
+        ),
+        syncIntervalSeconds: yield* positiveInt(
+          "sync interval",
+          pick(flags["sync-interval"], "SAVE_DWEB_SYNC_INTERVAL", "syncIntervalSeconds") ?? 10,
+          0,
+        ),
+        attachTimeoutSeconds: yield* positiveInt(
+          "attach timeout",
+          pick(flags["attach-timeout"], "SAVE_DWEB_ATTACH_TIMEOUT", "attachTimeoutSeconds") ?? 300,
+          1,
+        ),
+        configFile: fileUsed,
+      },
+    }
+  })
 
 const parseFlags = (argv: ReadonlyArray<string>) =>
+  Effect.try({
+    try: () => parseArgsOf(argv),
+    catch: (cause) => new ConfigError({ message: (cause as Error).message }),
+  })
+
+const parseArgsOf = (argv: ReadonlyArray<string>) =>
   parseArgs({
     args: [...argv],
     strict: true,

@@ -1,11 +1,15 @@
+import { createRequire } from "node:module"
 import { join } from "node:path"
 import { type BackendConfig, type BackendShape, makeRealBackend } from "@save-dweb/backend"
 import { serve } from "@save-dweb/rpc-server"
-import { Duration, Effect } from "effect"
+import { Clock, Duration, Effect } from "effect"
 import type { DaemonConfig, Network } from "./config.ts"
 import { clearState, writeState } from "./state.ts"
 
-export const VERSION = "0.0.0"
+/** The package's version (set by `changeset version`), read from its package.json. */
+export const VERSION: string = (
+  createRequire(import.meta.url)("../package.json") as { version: string }
+).version
 
 /** What the daemon needs besides its config: how a network choice becomes the backend's. */
 export interface DaemonEnvironment {
@@ -47,7 +51,7 @@ export const runDaemon = (config: DaemonConfig, environment: DaemonEnvironment) 
       }),
     )
     const network = yield* environment.network(config.network)
-    const started = Date.now()
+    const started = yield* Clock.currentTimeMillis
     const backend = yield* makeRealBackend({
       storageDir: join(config.dataDir, "backend"),
       network,
@@ -59,8 +63,9 @@ export const runDaemon = (config: DaemonConfig, environment: DaemonEnvironment) 
           ? false
           : { minInterval: Duration.seconds(config.syncIntervalSeconds) },
     })
+    const attachedAt = yield* Clock.currentTimeMillis
     yield* Effect.logInfo("network attached").pipe(
-      Effect.annotateLogs({ afterMillis: Date.now() - started }),
+      Effect.annotateLogs({ afterMillis: attachedAt - started }),
     )
     yield* Effect.addFinalizer(() => Effect.logInfo("closing groups, removing routes"))
     const groups = yield* loadKnownGroups(backend)
@@ -75,15 +80,16 @@ export const runDaemon = (config: DaemonConfig, environment: DaemonEnvironment) 
     })
     // The CLI connects to `unix:/path` URLs through the socket.
     const url = server.address._tag === "Socket" ? `unix:${server.address.path}` : server.url
+    const readyAt = yield* Clock.currentTimeMillis
     writeState(config.dataDir, {
       pid: process.pid,
       url,
-      startedAt: new Date().toISOString(),
+      startedAt: new Date(readyAt).toISOString(),
       version: VERSION,
     })
     yield* Effect.addFinalizer(() => Effect.sync(() => clearState(config.dataDir)))
     yield* Effect.logInfo("ready").pipe(
-      Effect.annotateLogs({ url, groups, afterMillis: Date.now() - started }),
+      Effect.annotateLogs({ url, groups, afterMillis: readyAt - started }),
     )
     return { backend, url }
   })

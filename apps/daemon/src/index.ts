@@ -11,6 +11,7 @@ export {
   type Network,
   parseListen,
   parseNetwork,
+  type ResolvedConfig,
   resolveConfig,
   usage,
 } from "./config.ts"

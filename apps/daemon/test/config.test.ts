@@ -1,6 +1,7 @@
 import { mkdtempSync, writeFileSync } from "node:fs"
 import { tmpdir } from "node:os"
 import { join } from "node:path"
+import { Effect } from "effect"
 import { describe, expect, it } from "vitest"
 import {
   ConfigError,
@@ -12,18 +13,15 @@ import {
 
 const dir = () => mkdtempSync(join(tmpdir(), "sdw-daemon-config-"))
 const configOf = (argv: Array<string>, env: NodeJS.ProcessEnv = {}) => {
-  const r = resolveConfig(argv, env)
+  const r = Effect.runSync(resolveConfig(argv, env))
   if (r.help) throw new Error("unexpected help")
   return r.config
 }
-const messageOf = (f: () => unknown) => {
-  try {
-    f()
-  } catch (e) {
-    expect(e).toBeInstanceOf(ConfigError)
-    return (e as ConfigError).message
-  }
-  throw new Error("expected a ConfigError")
+/** The message of the `ConfigError` the effect fails with (the test fails if it succeeds). */
+const messageOf = (effect: Effect.Effect<unknown, ConfigError>) => {
+  const error = Effect.runSync(Effect.flip(effect))
+  expect(error).toBeInstanceOf(ConfigError)
+  return error.message
 }
 
 describe("daemon configuration", () => {
@@ -63,38 +61,44 @@ describe("daemon configuration", () => {
 
   it("an explicit config file must exist and hold only known keys", () => {
     const d = dir()
-    expect(messageOf(() => configOf(["--config", join(d, "nope.json")]))).toMatch(/nope\.json/)
+    expect(messageOf(resolveConfig(["--config", join(d, "nope.json")], {}))).toMatch(/nope\.json/)
     writeFileSync(join(d, "c.json"), JSON.stringify({ lisen: "x" }))
-    expect(messageOf(() => configOf(["--config", join(d, "c.json")]))).toMatch(
+    expect(messageOf(resolveConfig(["--config", join(d, "c.json")], {}))).toMatch(
       /unknown key "lisen"/,
     )
     writeFileSync(join(d, "bad.json"), "{")
-    expect(messageOf(() => configOf(["--config", join(d, "bad.json")]))).toMatch(/not JSON/)
+    expect(messageOf(resolveConfig(["--config", join(d, "bad.json")], {}))).toMatch(/not JSON/)
   })
 
   it("listen addresses: host:port, [v6]:port, unix sockets; bad ones are explained", () => {
-    expect(parseListen("[::1]:80")).toEqual({ _tag: "Tcp", host: "::1", port: 80 })
-    expect(parseListen("unix:/tmp/a.sock")).toEqual({ _tag: "Socket", path: "/tmp/a.sock" })
-    expect(messageOf(() => parseListen("localhost"))).toMatch(/HOST:PORT/)
-    expect(messageOf(() => parseListen("a:70000"))).toMatch(/over 65535/)
-    expect(messageOf(() => parseListen("unix:"))).toMatch(/socket path/)
+    expect(Effect.runSync(parseListen("[::1]:80"))).toEqual({ _tag: "Tcp", host: "::1", port: 80 })
+    expect(Effect.runSync(parseListen("unix:/tmp/a.sock"))).toEqual({
+      _tag: "Socket",
+      path: "/tmp/a.sock",
+    })
+    expect(messageOf(parseListen("localhost"))).toMatch(/HOST:PORT/)
+    expect(messageOf(parseListen("a:70000"))).toMatch(/over 65535/)
+    expect(messageOf(parseListen("unix:"))).toMatch(/socket path/)
   })
 
   it("networks: public, testnet with a node name, a veilid config file", () => {
-    expect(parseNetwork("testnet")).toEqual({ _tag: "Testnet", node: "daemon" })
-    expect(parseNetwork("config:/etc/v.json")).toEqual({ _tag: "ConfigFile", path: "/etc/v.json" })
-    expect(messageOf(() => parseNetwork("mainnet"))).toMatch(/expected public/)
-    expect(messageOf(() => parseNetwork("testnet:Bad Name"))).toMatch(/node name/)
+    expect(Effect.runSync(parseNetwork("testnet"))).toEqual({ _tag: "Testnet", node: "daemon" })
+    expect(Effect.runSync(parseNetwork("config:/etc/v.json"))).toEqual({
+      _tag: "ConfigFile",
+      path: "/etc/v.json",
+    })
+    expect(messageOf(parseNetwork("mainnet"))).toMatch(/expected public/)
+    expect(messageOf(parseNetwork("testnet:Bad Name"))).toMatch(/node name/)
   })
 
   it("rejects unknown flags, bad levels and bad numbers with a message", () => {
-    expect(messageOf(() => configOf(["--port", "1"]))).toMatch(/port/)
-    expect(messageOf(() => configOf(["--log-level", "loud"]))).toMatch(/log level "loud"/)
-    expect(messageOf(() => configOf(["--max-upload", "0"]))).toMatch(/integer ≥ 1/)
-    expect(messageOf(() => configOf(["--sync-interval=-1"]))).toMatch(/integer ≥ 0/)
+    expect(messageOf(resolveConfig(["--port", "1"], {}))).toMatch(/port/)
+    expect(messageOf(resolveConfig(["--log-level", "loud"], {}))).toMatch(/log level "loud"/)
+    expect(messageOf(resolveConfig(["--max-upload", "0"], {}))).toMatch(/integer ≥ 1/)
+    expect(messageOf(resolveConfig(["--sync-interval=-1"], {}))).toMatch(/integer ≥ 0/)
   })
 
   it("--help asks for the usage text", () => {
-    expect(resolveConfig(["--help"], {})).toEqual({ help: true })
+    expect(Effect.runSync(resolveConfig(["--help"], {}))).toEqual({ help: true })
   })
 })

@@ -306,6 +306,22 @@ describe("the RPC contract on a real daemon", () => {
         400,
         "InvalidLink",
       ],
+      // A record key of a crypto kind this version cannot open: refused at parse time.
+      [
+        await call(
+          a,
+          "POST",
+          "/v1/groups/join",
+          {},
+          {
+            json: {
+              link: `save+dweb:invite?v=1&cap=read&group=VLD9:${"A".repeat(43)}:${"A".repeat(43)}&secret=${"A".repeat(43)}`,
+            },
+          },
+        ),
+        400,
+        "InvalidLink",
+      ],
       [
         await call(
           a,

@@ -1,4 +1,4 @@
-import { blobStoreCompliance } from "../src/compliance.ts"
+import { blobStoreCompliance } from "../src/compliance/index.ts"
 import { irohStore } from "./iroh-helpers.ts"
 
 blobStoreCompliance("BlobStore.layer (Iroh)", { makeStore: irohStore() })

@@ -1,4 +1,4 @@
-import { blobStoreCompliance } from "../src/compliance.ts"
+import { blobStoreCompliance } from "../src/compliance/index.ts"
 import { makeMemory } from "../src/memory.ts"
 
 blobStoreCompliance("BlobStore.layerMemory", {

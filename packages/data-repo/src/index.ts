@@ -47,6 +47,7 @@ export type {
   RepoBlob,
   RepoCredentials,
   RepoFile,
+  WriteOptions,
 } from "./repo.ts"
 export {
   type CreateRepoOptions,

@@ -1,5 +1,5 @@
 import { Effect } from "effect"
-import { dhtRecordsCompliance } from "../src/compliance.ts"
+import { dhtRecordsCompliance } from "../src/compliance/index.ts"
 import { MemoryDhtNetwork, makeMemoryDhtRecords } from "../src/index.ts"
 
 dhtRecordsCompliance("the memory layer", {

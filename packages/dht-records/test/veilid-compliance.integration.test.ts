@@ -4,7 +4,7 @@
 import { decodeConfig, makeVeilid } from "@save-dweb/veilid"
 import { withTestnet } from "@save-dweb/veilid-testnet"
 import { Effect } from "effect"
-import { dhtRecordsCompliance } from "../src/compliance.ts"
+import { dhtRecordsCompliance } from "../src/compliance/index.ts"
 import { makeDhtRecords } from "../src/index.ts"
 
 dhtRecordsCompliance("the Veilid layer on a private testnet", {

@@ -1,12 +1,19 @@
+import { spawnSync } from "node:child_process"
+import { mkdtempSync, readdirSync, rmSync, writeFileSync } from "node:fs"
+import { tmpdir } from "node:os"
+import { join } from "node:path"
 import { describe, expect, it } from "vitest"
 import { nodeAddressAt } from "../src/addresses.ts"
+import { processIdentity } from "../src/process-info.ts"
 import {
   bootstrapRecordV0,
   bootstrapZone,
   mergeZones,
   zoneFromJson,
+  zoneOwnerFromJson,
   zoneToJson,
 } from "../src/zone.ts"
+import { readZoneDir } from "../src/zone-dir.ts"
 
 const node = (i: number) => ({
   name: `n${i}`,
@@ -58,6 +65,41 @@ describe("bootstrap zone", () => {
     ])
     expect(merged.get("a.test")).toEqual({ txt: ["1"], a: ["11.77.1.1"], aaaa: [] })
     expect(merged.get("b.test")?.aaaa).toEqual(["3fff:1::1"])
+  })
+
+  it("answers an address two zones give one name once", () => {
+    const merged = mergeZones([
+      new Map([["alice.test", { a: ["11.77.0.9"] }]]),
+      new Map([["alice.test", { a: ["11.77.0.9"], aaaa: ["3fff:1::9"] }]]),
+    ])
+    expect(merged.get("alice.test")).toEqual({ txt: [], a: ["11.77.0.9"], aaaa: ["3fff:1::9"] })
+  })
+
+  it("does not answer, and removes, the zone of a process that died (kill -9 runs no clean-up)", () => {
+    const dir = mkdtempSync(join(tmpdir(), "zones-"))
+    try {
+      const dead = spawnSync(process.execPath, ["-e", ""]).pid ?? 0
+      const deadOwner = { pid: dead, startTime: "1" }
+      writeFileSync(
+        join(dir, "gone.json"),
+        zoneToJson(new Map([["alice.test", { a: ["11.77.0.9"] }]]), deadOwner),
+      )
+      writeFileSync(
+        join(dir, "live.json"),
+        zoneToJson(new Map([["alice.test", { a: ["11.77.0.10"] }]]), processIdentity()),
+      )
+      writeFileSync(
+        join(dir, "no-owner.json"),
+        zoneToJson(new Map([["n0.test", { a: ["11.77.0.2"] }]])),
+      )
+      const zone = readZoneDir(dir)
+      expect(zone.get("alice.test")?.a).toEqual(["11.77.0.10"])
+      expect(zone.get("n0.test")?.a).toEqual(["11.77.0.2"])
+      expect(readdirSync(dir).sort()).toEqual(["live.json", "no-owner.json"])
+      expect(zoneOwnerFromJson(zoneToJson(new Map(), deadOwner))).toEqual(deadOwner)
+    } finally {
+      rmSync(dir, { recursive: true, force: true })
+    }
   })
 
   it("survives its file form", () => {

@@ -1,0 +1,291 @@
+// The tunnel transport's part of the compliance suite: every BlobStore layer serves and
+// fetches over `Tunnels.layerMemory` (the in-process network, same engine and frame
+// limits as the Veilid layer). `blobStoreCompliance` runs it with stores of its own.
+import { assert, layer } from "@effect/vitest"
+import { SecretKey } from "@save-dweb/crypto"
+import { MemoryNetwork, makeTunnelsMemory, Tunnels, type TunnelsShape } from "@save-dweb/tunnels"
+import { Context, Effect, Layer, Result, type Scope, Stream } from "effect"
+import { BlobStore, type BlobStoreService } from "../blob-store.ts"
+import { type BlobHash, blake3 } from "../hash.ts"
+import type { Source } from "../source.ts"
+import {
+  BLOBS_PROTOCOL,
+  type BlobRequest,
+  decodeResponse,
+  encodeRequest,
+  HEADER_PREFIX_BYTES,
+} from "../tunnel-protocol.ts"
+import { type ServeBlobsOptions, serveBlobs } from "../tunnel-provider.ts"
+import { askHas, tunnelSource, whoHas } from "../tunnel-source.ts"
+import { bytesOf, type ComplianceOptions, equalBytes, readAll } from "./support.ts"
+
+interface World {
+  /** Providers. */
+  readonly a: BlobStoreService
+  readonly b: BlobStoreService
+  /** Fetches. */
+  readonly c: BlobStoreService
+  /** A new tunnels node on the suite's memory network, for the test's scope. */
+  readonly node: Effect.Effect<TunnelsShape, unknown, Scope.Scope>
+}
+
+class TunnelWorld extends Context.Service<TunnelWorld, World>()(
+  "@save-dweb/blob-store/compliance/TunnelWorld",
+) {}
+
+/**
+ * Serves `store` on a new tunnels node; returns a source that reaches it from `client`
+ * (with `key`, or the serving key).
+ */
+const served = (
+  world: World,
+  client: TunnelsShape,
+  store: BlobStoreService,
+  id: string,
+  options: Partial<ServeBlobsOptions> & { readonly callerKey?: SecretKey } = {},
+) =>
+  Effect.gen(function* () {
+    const key = yield* SecretKey.generate
+    const provider = yield* world.node
+    yield* serveBlobs({ keys: [key], ...options }).pipe(
+      Effect.provideService(BlobStore, store),
+      Effect.provideService(Tunnels, provider),
+    )
+    const peer = yield* client.connect((yield* provider.route).blob, options.callerKey ?? key)
+    return tunnelSource(peer, { id })
+  })
+
+/** One raw protocol call: the decoded header and the bytes after it. */
+const rawCall = (source: ReturnType<typeof tunnelSource>, request: BlobRequest) =>
+  Effect.gen(function* () {
+    const reply = yield* Stream.mkUint8Array(
+      source.peer.open(BLOBS_PROTOCOL, Stream.succeed(encodeRequest(request))),
+    )
+    const length = Buffer.from(reply).readUInt32BE(0)
+    const header = decodeResponse(reply.subarray(HEADER_PREFIX_BYTES, HEADER_PREFIX_BYTES + length))
+    assert.isTrue(Result.isSuccess(header))
+    return {
+      header: Result.getOrThrow(header),
+      body: reply.subarray(HEADER_PREFIX_BYTES + length),
+    }
+  })
+
+export const tunnelTransportCompliance = (name: string, options: ComplianceOptions) => {
+  const timeout = options.timeout ?? 60_000
+  const world = Layer.effect(
+    TunnelWorld,
+    Effect.gen(function* () {
+      const network = yield* MemoryNetwork
+      const [a, b, c] = yield* Effect.all(
+        [options.makeStore, options.makeStore, options.makeStore],
+        { concurrency: "unbounded" },
+      )
+      const node = makeTunnelsMemory().pipe(Effect.provideService(MemoryNetwork, network))
+      return { a, b, c, node }
+    }),
+  ).pipe(Layer.provide(MemoryNetwork.layer()))
+
+  layer(world, { timeout: "180 seconds", excludeTestServices: true })(name, (it) => {
+    it.effect(
+      "a blob and a collection come through tunnel sources alone, verified, spread over both",
+      () =>
+        Effect.gen(function* () {
+          const w = yield* TunnelWorld
+          const { a, b, c } = w
+          const client = yield* w.node
+          const blob = bytesOf(300_000)
+          const hash = yield* a.addBytes(blob)
+          const members = [0, 1, 1000, 40_000, 70_000, 100_001, 200_000, 5].map((size, i) => ({
+            name: `m${i}`,
+            bytes: bytesOf(size),
+          }))
+          const entries = []
+          for (const m of members) {
+            entries.push({ name: m.name, hash: yield* a.addBytes(m.bytes) })
+            yield* b.addBytes(m.bytes)
+          }
+          const root = yield* a.createCollection(entries)
+          assert.strictEqual(yield* b.createCollection(entries), root)
+          const viaA = yield* served(w, client, a, "tunnel-a")
+          const viaB = yield* served(w, client, b, "tunnel-b")
+
+          const one = yield* c.fetch({ hash, kind: "blob", sources: [viaA] })
+          assert.strictEqual(one.bytes, blob.length)
+          assert.isTrue(equalBytes(yield* readAll(c, hash), blob))
+
+          const all = yield* c.fetch({
+            hash: root,
+            kind: "collection",
+            sources: [viaA, viaB],
+            concurrencyPerSource: 2,
+          })
+          assert.strictEqual(all.blobs, members.length + 2)
+          assert.strictEqual(
+            all.sources.filter((s) => s.blobs > 0).length,
+            2,
+            JSON.stringify(all.sources),
+          )
+          const read = yield* c.readCollection(root)
+          for (const m of members) {
+            const entry = read.find((e) => e.name === m.name)
+            assert.isTrue(entry !== undefined && equalBytes(yield* readAll(c, entry.hash), m.bytes))
+          }
+          assert.isTrue((yield* c.list()).some((r) => r.hash === root && r.kind === "collection"))
+          yield* c.delete(root)
+          yield* c.delete(hash)
+        }),
+      timeout,
+    )
+
+    it.effect(
+      "a lying tunnel provider is dropped with HashMismatch and the fetch completes from another",
+      () =>
+        Effect.gen(function* () {
+          const w = yield* TunnelWorld
+          const { a, b, c } = w
+          const client = yield* w.node
+          const bytes = bytesOf(150_000)
+          const other = yield* b.addBytes(bytesOf(bytes.length))
+          const hash = yield* a.addBytes(bytes)
+          // Answers every request with the bytes of another blob of the same size.
+          const lying: BlobStoreService = {
+            ...b,
+            size: () => b.size(other),
+            read: (_hash, range) => b.read(other, range),
+          }
+          const liar = yield* served(w, client, lying, "liar")
+          const honest = yield* served(w, client, a, "honest")
+
+          const alone = yield* Effect.flip(c.fetch({ hash, kind: "blob", sources: [liar] }))
+          assert.strictEqual(alone._tag, "AllSourcesFailed")
+          if (alone._tag === "AllSourcesFailed")
+            assert.strictEqual(alone.failures[0]?._tag, "HashMismatch")
+          assert.isFalse(yield* c.has(hash))
+
+          const result = yield* c.fetch({
+            hash,
+            kind: "blob",
+            sources: [liar, honest],
+            concurrencyPerSource: 1,
+          })
+          const dropped = result.sources.find((s) => s.source === "liar")
+          assert.strictEqual(dropped?.failure?._tag, "HashMismatch")
+          assert.strictEqual(result.sources.find((s) => s.source === "honest")?.blobs, 1)
+          assert.isTrue(equalBytes(yield* readAll(c, hash), bytes))
+          yield* c.delete(hash)
+        }),
+      timeout,
+    )
+
+    it.effect(
+      "an unknown or refused hash is NotFoundAtSource; Has answers the subset held; a wrong key is refused",
+      () =>
+        Effect.gen(function* () {
+          const w = yield* TunnelWorld
+          const { a, b, c } = w
+          const client = yield* w.node
+          const held = yield* a.addBytes(bytesOf(5_000))
+          const secret = yield* a.addBytes(bytesOf(5_000))
+          const unknown = yield* Effect.promise(() => blake3(bytesOf(64)))
+          const viaA = yield* served(w, client, a, "tunnel-a", {
+            allow: (hash) => Effect.succeed(hash !== secret),
+          })
+          const viaB = yield* served(w, client, b, "tunnel-b")
+
+          for (const hash of [unknown, secret]) {
+            const error = yield* Effect.flip(c.fetch({ hash, kind: "blob", sources: [viaA] }))
+            assert.strictEqual(error._tag, "AllSourcesFailed")
+            if (error._tag === "AllSourcesFailed")
+              assert.strictEqual(error.failures[0]?._tag, "NotFoundAtSource")
+          }
+          assert.deepStrictEqual(yield* askHas(viaA, [held, unknown, secret, held]), [held])
+          assert.deepStrictEqual(
+            (yield* whoHas([viaA, viaB], held)).map((s) => s.id),
+            ["tunnel-a"],
+          )
+
+          const stranger = yield* served(w, client, a, "stranger", {
+            callerKey: yield* SecretKey.generate,
+          })
+          const refused = yield* Effect.flip(
+            c.fetch({ hash: held, kind: "blob", sources: [stranger] }),
+          )
+          assert.strictEqual(refused._tag, "AllSourcesFailed")
+          if (refused._tag === "AllSourcesFailed") {
+            assert.strictEqual(refused.failures[0]?._tag, "SourceError")
+            assert.include(refused.failures[0]?.message, "Unauthorized")
+          }
+          assert.strictEqual((yield* Effect.flip(askHas(stranger, [held])))._tag, "SourceError")
+          assert.deepStrictEqual(yield* whoHas([stranger], held), [])
+        }),
+      timeout,
+    )
+
+    it.effect(
+      "the protocol serves byte ranges and refuses ranges outside the blob",
+      () =>
+        Effect.gen(function* () {
+          const w = yield* TunnelWorld
+          const client = yield* w.node
+          const bytes = bytesOf(100_000)
+          const hash = yield* w.a.addBytes(bytes)
+          const viaA = yield* served(w, client, w.a, "tunnel-a")
+          const slice = yield* rawCall(viaA, { _tag: "Get", hash, offset: 40_000, length: 33_000 })
+          assert.deepStrictEqual(slice.header, {
+            _tag: "Found",
+            size: bytes.length,
+            offset: 40_000,
+            length: 33_000,
+          })
+          assert.isTrue(equalBytes(slice.body, bytes.subarray(40_000, 73_000)))
+          const tail = yield* rawCall(viaA, { _tag: "Get", hash, offset: 99_000 })
+          assert.isTrue(equalBytes(tail.body, bytes.subarray(99_000)))
+          const outside = yield* rawCall(viaA, { _tag: "Get", hash, offset: 1, length: 100_000 })
+          assert.deepStrictEqual(outside.header, { _tag: "InvalidRange", size: bytes.length })
+          assert.strictEqual(outside.body.length, 0)
+          const junk = yield* Stream.mkUint8Array(
+            viaA.peer.open(BLOBS_PROTOCOL, Stream.succeed(new TextEncoder().encode("{]"))),
+          )
+          const junkHeader = decodeResponse(junk.subarray(HEADER_PREFIX_BYTES))
+          assert.strictEqual(Result.getOrThrow(junkHeader)._tag, "BadRequest")
+        }),
+      timeout,
+    )
+
+    it.effect(
+      "one fetch takes a collection from the store's own transport and a tunnel source together",
+      () =>
+        Effect.gen(function* () {
+          const w = yield* TunnelWorld
+          const { a, b, c } = w
+          const client = yield* w.node
+          const members = Array.from({ length: 10 }, (_, i) => bytesOf(30_000 + i))
+          const entries = []
+          for (const [i, m] of members.entries()) {
+            entries.push({ name: `f${i}`, hash: yield* a.addBytes(m) })
+            yield* b.addBytes(m)
+          }
+          const root = yield* a.createCollection(entries)
+          yield* b.createCollection(entries)
+          const sources: Array<Source> = [
+            yield* a.source(),
+            yield* served(w, client, b, "tunnel-b"),
+          ]
+          const result = yield* c.fetch({
+            hash: root,
+            kind: "collection",
+            sources,
+            concurrencyPerSource: 2,
+          })
+          // Which source lands which blob is a race (the faster one takes over the end).
+          assert.strictEqual(result.blobs, members.length + 2)
+          assert.strictEqual(result.sources.length, 2)
+          for (const s of result.sources) assert.isUndefined(s.failure, s.source)
+          for (const [i, m] of members.entries())
+            assert.isTrue(equalBytes(yield* readAll(c, entries[i]?.hash as BlobHash), m))
+          yield* c.delete(root)
+        }),
+      timeout,
+    )
+  })
+}
