@@ -7,9 +7,7 @@ import type { BlobHash } from "@save-dweb/blob-store"
 import { Effect, Option, Result } from "effect"
 import {
   decodeIdentity,
-  decodeRoots,
   encodeIdentity,
-  encodeRoots,
   memoryServerState,
   type ProcessConfig,
   resolveConfig,
@@ -127,11 +125,9 @@ describe("stored state", () => {
   }
   const hash = "a".repeat(64) as BlobHash
 
-  it.effect("identity and roots round-trip; damaged bytes are InvalidServerState", () =>
+  it.effect("identity round-trips; damaged bytes are InvalidServerState", () =>
     Effect.gen(function* () {
       assert.deepStrictEqual(yield* decodeIdentity(encodeIdentity(identity)), identity)
-      const roots = new Map([["VLD0:repo", hash]])
-      assert.deepStrictEqual(yield* decodeRoots("g", encodeRoots(roots)), roots)
       for (const bytes of [
         new Uint8Array([0xff, 0xfe]),
         new TextEncoder().encode('{"v":2}'),
@@ -145,8 +141,6 @@ describe("stored state", () => {
           assert.notInclude(result.failure.message, "BQUF")
         }
       }
-      const badHash = new TextEncoder().encode('{"v":1,"roots":{"r":"xyz"}}')
-      assert.isTrue(Result.isFailure(yield* Effect.result(decodeRoots("g", badHash))))
     }),
   )
 
@@ -156,12 +150,12 @@ describe("stored state", () => {
       assert.isTrue(Option.isNone(yield* state.identity))
       yield* state.saveIdentity(identity)
       assert.deepStrictEqual(Option.getOrThrow(yield* state.identity), identity)
-      yield* state.roots.save("g", new Map([["r", hash]]))
-      assert.deepStrictEqual([...(yield* state.roots.load("g"))], [["r", hash]])
-      assert.deepStrictEqual(yield* state.rootGroups, ["g"])
-      yield* state.roots.save("g", new Map())
-      assert.deepStrictEqual(yield* state.rootGroups, [])
-      assert.strictEqual((yield* state.roots.load("g")).size, 0)
+      yield* state.roots.save("g", { roots: new Map([["r", hash]]), pins: new Map() })
+      assert.deepStrictEqual([...(yield* state.roots.load("g")).roots], [["r", hash]])
+      assert.deepStrictEqual(yield* state.roots.groups, ["g"])
+      yield* state.roots.save("g", { roots: new Map(), pins: new Map() })
+      assert.deepStrictEqual(yield* state.roots.groups, [])
+      assert.strictEqual((yield* state.roots.load("g")).roots.size, 0)
     }),
   )
 })

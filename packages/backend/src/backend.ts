@@ -18,6 +18,7 @@ import { makePairing } from "./pairing.ts"
 import { makeRotations } from "./rotation.ts"
 import type { AutoSync, BackendShape } from "./shape.ts"
 import { makeStatus } from "./status.ts"
+import { sweepStore } from "./sweep.ts"
 
 export interface BackendConfig extends NodeConfig {
   /** Keep every loaded group synced in the background (see `BackendServices.autoSync`). */
@@ -88,6 +89,8 @@ export const makeRealBackend = (
 ): Effect.Effect<BackendShape, VeilidError | StoreError | RouteUnavailable, Scope.Scope> =>
   Effect.gen(function* () {
     const node = yield* makeNode(config)
+    // Before any group loads: nothing writes or syncs while the store is swept.
+    yield* sweepStore(node)
     return yield* makeBackend({
       storageDir: config.storageDir,
       ...node,

@@ -269,6 +269,15 @@ export const makeGroupRegistry = (
     const forgetGroup = Effect.fn("Backend.forgetGroup")(function* (key: RecordKey) {
       yield* closeOne(key)
       yield* known.remove(key)
+      // What was synced or pinned of the others' repos goes now; the own repo's blobs at
+      // the next start's sweep.
+      yield* repos
+        .purge(key)
+        .pipe(
+          Effect.catchCause((cause) =>
+            Effect.logWarning("backend: could not free a forgotten group's blobs", cause),
+          ),
+        )
     }, lock.withPermit)
 
     const registry: GroupRegistry = {

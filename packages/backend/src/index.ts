@@ -110,3 +110,5 @@ export type {
   RepoRef,
   RepoSummary,
 } from "./shape.ts"
+export { sweepStore } from "./sweep.ts"
+export { SYNC_STATE_DB, syncStateInTable, tableStoreSyncState } from "./sync-state.ts"

@@ -25,6 +25,7 @@ import {
 } from "@save-dweb/veilid"
 import { Context, Effect, Layer, Option, Ref, type Scope, Stream } from "effect"
 import { type KnownGroupsStore, tableStoreKnownGroups } from "./known-groups.ts"
+import { tableStoreSyncState } from "./sync-state.ts"
 
 /** One node's services; each lives in the scope the node was made in. */
 export interface Node {
@@ -38,8 +39,9 @@ export interface Node {
 }
 
 /**
- * A store of the caller's own opened with the node (the backup server's state): `syncAll`
- * keeps the roots it holds in its `roots`, so they survive a restart.
+ * A store opened with the node (the backup server's own state; by default the member's
+ * sync state table): data-repo keeps the roots `syncAll` holds and the pins of other
+ * members' files in its `roots`, so they survive a restart.
  */
 export interface NodeState {
   readonly roots: SyncStateStore
@@ -167,7 +169,8 @@ const trackNetwork = (veilid: VeilidShape) =>
 /**
  * A node on Veilid, in the current scope: Veilid (started and attached) → records →
  * tunnels → the Iroh store under `storageDir/iroh` → known groups in Veilid's table store
- * (→ `state`, opened on the same Veilid node); closing the scope releases them in reverse.
+ * → `state`, opened on the same Veilid node (default: data-repo's sync state in its own
+ * table, `SYNC_STATE_DB`); closing the scope releases them in reverse.
  */
 export function makeNode(config: NodeConfig): Effect.Effect<VeilidNode, NodeError, Scope.Scope>
 export function makeNode<S extends NodeState>(
@@ -189,7 +192,10 @@ export function makeNode<S extends NodeState>(
         (context) => Context.get(context, BlobStore),
       ),
       known: tableStoreKnownGroups(veilid),
-      ...(state === undefined ? {} : { state: state(veilid) }),
+      state:
+        state === undefined
+          ? Effect.map(tableStoreSyncState(veilid), (roots) => ({ roots }) as S)
+          : state(veilid),
     })
     return { ...node, veilid, network }
   })

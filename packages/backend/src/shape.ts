@@ -151,7 +151,10 @@ export interface BackendShape extends BackupsShape {
   readonly listGroups: Effect.Effect<ReadonlyArray<GroupSummary>, BackendError>
   /** Closes the group's handles (its repo's route is cleared); it stays known. */
   readonly closeGroup: (key: RecordKey) => Effect.Effect<void>
-  /** Closes the group and drops its stored credentials (nothing is written to the group). */
+  /**
+   * Closes the group, drops its stored credentials (nothing is written to the group) and
+   * frees what was synced or pinned of its other members' repos.
+   */
   readonly forgetGroup: (key: RecordKey) => Effect.Effect<void, VeilidError>
   /** This node's Iroh address (others find it over this node's tunnel route by themselves). */
   readonly source: Effect.Effect<Source, StoreError>

@@ -158,6 +158,65 @@ describe("Backend on memory networks", () => {
     }),
   )
 
+  it.effect(
+    "a downloaded file is gone after the owner deletes it and the member syncs, even across a restart",
+    () =>
+      Effect.gen(function* () {
+        const nets = yield* networks
+        const a = yield* started(nets)
+        const b = yield* started(nets)
+        const ga = yield* a.backend.createGroup("Delete", { memberName: "Alice" })
+        const gb = yield* b.backend.joinGroup(formatLink(yield* ga.group.invite("write")), {
+          memberName: "Bob",
+        })
+        const mine = Option.getOrThrow(ga.repo)
+        const file = yield* a.backend.writeFile(ga.key, "secret.bin", Stream.make(pattern(50_000)))
+        const kept = yield* a.backend.writeFile(ga.key, "kept.bin", Stream.make(pattern(30_000, 2)))
+        // `file get`: fetched and pinned.
+        const read = yield* b.backend.readFile(gb.key, mine.key, "secret.bin")
+        yield* bytesOf(read.bytes)
+        assert.isTrue(yield* b.node.store.has(file.hash))
+        yield* b.stop
+
+        yield* a.backend.deleteFile(ga.key, "secret.bin")
+        const again = yield* started(nets, b.node)
+        yield* again.backend.syncGroup(gb.key)
+        assert.isFalse(yield* b.node.store.has(file.hash))
+        assert.isTrue(yield* b.node.store.has(kept.hash))
+        yield* again.stop
+        yield* a.stop
+      }),
+  )
+
+  it.effect(
+    "at start, a blob nothing references is freed; own files, held roots and pins stay",
+    () =>
+      Effect.gen(function* () {
+        const nets = yield* networks
+        const a = yield* started(nets)
+        const b = yield* started(nets)
+        const ga = yield* a.backend.createGroup("Sweep", { memberName: "Alice" })
+        const gb = yield* b.backend.joinGroup(formatLink(yield* ga.group.invite("write")), {
+          memberName: "Bob",
+        })
+        const alices = yield* a.backend.writeFile(ga.key, "a.bin", Stream.make(pattern(40_000)))
+        const bobs = yield* b.backend.writeFile(gb.key, "b.bin", Stream.make(pattern(40_000, 3)))
+        yield* b.backend.syncGroup(gb.key)
+        yield* b.backend.pin(gb.key, "mine", "b.bin")
+        // What a process killed mid-write leaves: a blob no collection or tracked pin holds.
+        const orphan = yield* b.node.store.addBytes(pattern(20_000, 7))
+        yield* b.stop
+
+        const again = yield* started(nets, b.node)
+        assert.isFalse(yield* b.node.store.has(orphan))
+        for (const hash of [alices.hash, bobs.hash]) assert.isTrue(yield* b.node.store.has(hash))
+        const bytes = yield* bytesOf((yield* again.backend.readFile(gb.key, "mine", "b.bin")).bytes)
+        assert.deepStrictEqual(bytes, pattern(40_000, 3))
+        yield* again.stop
+        yield* a.stop
+      }),
+  )
+
   it.effect("a forgotten group is no longer listed or loadable", () =>
     Effect.gen(function* () {
       const { backend, stop } = yield* started(yield* networks)
@@ -166,6 +225,27 @@ describe("Backend on memory networks", () => {
       assert.deepStrictEqual(yield* backend.listGroups, [])
       assert.strictEqual((yield* failureOf(backend.loadGroup(g.key)))._tag, "UnknownGroup")
       yield* stop
+    }),
+  )
+
+  it.effect("forgetting a group frees what was downloaded and synced of its other repos", () =>
+    Effect.gen(function* () {
+      const nets = yield* networks
+      const a = yield* started(nets)
+      const b = yield* started(nets)
+      const ga = yield* a.backend.createGroup("Left", { memberName: "Alice" })
+      const gb = yield* b.backend.joinGroup(formatLink(yield* ga.group.invite("read")))
+      const repo = Option.getOrThrow(ga.repo).key
+      const one = yield* a.backend.writeFile(ga.key, "one.bin", Stream.make(pattern(40_000)))
+      yield* bytesOf((yield* b.backend.readFile(gb.key, repo, "one.bin")).bytes)
+      const two = yield* a.backend.writeFile(ga.key, "two.bin", Stream.make(pattern(40_000, 4)))
+      yield* b.backend.syncGroup(gb.key)
+      assert.isTrue(yield* b.node.store.has(two.hash))
+      yield* b.backend.forgetGroup(gb.key)
+      for (const hash of [one.hash, two.hash]) assert.isFalse(yield* b.node.store.has(hash))
+      assert.deepStrictEqual(yield* b.node.store.list(), [])
+      yield* b.stop
+      yield* a.stop
     }),
   )
 

@@ -24,9 +24,8 @@ const started = (nets: Networks, node: MemoryNode) =>
     return { backend, node, stop: Scope.close(scope, Exit.void) }
   })
 
-/** A node whose store outlives its backends (a restart keeps the member's blobs, as on disk). */
-const fresh = (nets: Networks) =>
-  Effect.flatMap(memoryNode(nets, { keepStore: true }), (node) => started(nets, node))
+/** A node of its own (its store outlives its backends: a restart keeps the member's blobs). */
+const fresh = (nets: Networks) => Effect.flatMap(memoryNode(nets), (node) => started(nets, node))
 
 /** A group of Alice (manager), Bob and Carol, each with one file written. */
 const team = Effect.gen(function* () {

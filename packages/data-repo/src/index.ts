@@ -17,6 +17,17 @@ export {
   NotWritable,
   TooManyBackups,
 } from "./errors.ts"
+export {
+  decodeHeldState,
+  emptyHeldState,
+  encodeHeldState,
+  type HeldState,
+  type HeldStateBytes,
+  InvalidHeldState,
+  memorySyncState,
+  type SyncStateStore,
+  syncStateOver,
+} from "./held-state.ts"
 export type { KeepSyncedOptions } from "./keep-synced.ts"
 export { Manifest, ManifestEntry } from "./manifest.ts"
 export { fileNameProblem, MAX_FILE_NAME_BYTES, validateFileName } from "./name.ts"
@@ -49,8 +60,8 @@ export {
 } from "./repos.ts"
 export { groupProtocols, IrohAddress } from "./sources.ts"
 export type {
+  SweepOptions,
   SyncEvent,
   SyncOptions,
   SyncResult,
-  SyncStateStore,
 } from "./sync.ts"

@@ -16,6 +16,7 @@ import type { TunnelsShape } from "@save-dweb/tunnels"
 import { Clock, Effect, Option, Ref, type Scope, Semaphore, Stream } from "effect"
 import { type DataRepoError, DecryptFailed, FileNotFound, NotLocal, NotWritable } from "./errors.ts"
 import type { GroupBlobs } from "./group-blobs.ts"
+import type { PinTracker } from "./holdings.ts"
 import { backupsOf, changeBackups } from "./listed-backups.ts"
 import {
   emptyManifest,
@@ -134,6 +135,8 @@ export interface RepoContext {
   readonly store: BlobStoreService
   readonly blobs: GroupBlobs
   readonly discovery: SourceDiscovery
+  /** Pins of other members' blobs, tracked so a sync drops them once the owner deletes. */
+  readonly pins: PinTracker
 }
 
 export interface RepoHandleOptions {
@@ -175,13 +178,33 @@ export const makeRepo = (
     const lock = yield* Semaphore.make(1)
     const cache = yield* Ref.make<State>({ pointer: undefined, manifest: emptyManifest })
 
+    /**
+     * Fetches another member's blob (a pin in the store), tracked first: a crash after the
+     * fetch leaves a tracked pin (dropped once the owner deletes), never an untracked one.
+     * Flushed before it is used: a pin Iroh had not committed would come back from a kill
+     * as bytes on disk that no tag, and so no sweep or sync, reaches.
+     */
+    const fetchPinned = (
+      hash: BlobHash,
+      kind: "blob" | "collection",
+      sources: ReadonlyArray<Source>,
+    ) =>
+      Effect.gen(function* () {
+        if (writable) return yield* store.fetch({ hash, kind, sources })
+        yield* context.pins.track(group.key, key, hash)
+        return yield* store.fetch({ hash, kind, sources }).pipe(
+          Effect.tap(() => store.flush),
+          Effect.onError(() => context.pins.untrack(group.key, key, hash)),
+        )
+      })
+
     /** The bytes of `hash`, fetched first when not held here: from `given`, else as found. */
     const ensureLocal = (hash: BlobHash, given: ReadonlyArray<Source> | undefined) =>
       Effect.gen(function* () {
         if (!(yield* store.has(hash))) {
           const sources = given ?? (yield* discover)
           if (sources.length === 0) return yield* new NotLocal({ repo: key, hash })
-          yield* store.fetch({ hash, kind: "blob", sources })
+          yield* fetchPinned(hash, "blob", sources)
         }
         yield* groupBlobs.remember(group.key, [hash])
       })
@@ -349,7 +372,7 @@ export const makeRepo = (
       if (!(yield* store.has(current.root))) {
         const sources = readOptions?.sources ?? (yield* discover)
         if (sources.length === 0) return yield* new NotLocal({ repo: key, hash: current.root })
-        yield* store.fetch({ hash: current.root, kind: "collection", sources })
+        yield* fetchPinned(current.root, "collection", sources)
       }
       const entries = yield* store.readCollection(current.root)
       yield* groupBlobs.rememberCollection(group.key, current.root)
@@ -386,8 +409,9 @@ export const makeRepo = (
       if (writable) return
       const { manifest } = yield* state()
       const entry = yield* find(manifest, fileName)
-      // A fetched blob is a loose pin; deleting the pin frees it unless a collection holds it.
-      yield* store.delete(entry.hash)
+      // A fetched blob is a loose pin; deleting the pin frees it unless a collection holds it
+      // (or another repo's handle pinned the same hash).
+      if (yield* context.pins.untrack(group.key, key, entry.hash)) yield* store.delete(entry.hash)
     })
 
     const routes = routesOf(record).pipe(
