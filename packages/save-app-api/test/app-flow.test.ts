@@ -1,6 +1,7 @@
 // The Save app's requests (paths, headers, bodies as its Retrofit client sends them) against
 // two backends on memory networks, each behind its own listener on 127.0.0.1.
 import { mkdtemp, rm, stat } from "node:fs/promises"
+import { request as httpRequest } from "node:http"
 import { tmpdir } from "node:os"
 import { join } from "node:path"
 import { assert, describe, it } from "@effect/vitest"
@@ -116,6 +117,45 @@ describe("the Save app against the adapter", () => {
         [ready.status, ready.json],
         [200, { status: "ready", initialized: true }],
       )
+    }).pipe(Effect.scoped),
+  )
+
+  it.live("on a unix socket, made 0600, the start-up checks answer", () =>
+    Effect.gen(function* () {
+      const dataDir = yield* tempDir
+      const socket = join(dataDir, "save-dweb.sock")
+      const backend = yield* Deferred.make<BackendShape>()
+      yield* Effect.orDie(
+        serveSaveAppApi({ listen: { socket }, backend, dataDir, version: "test" }),
+      )
+      const mode = (yield* Effect.promise(() => stat(socket))).mode & 0o777
+      assert.strictEqual(mode, 0o600)
+      const get = (path: string) =>
+        Effect.promise(
+          () =>
+            new Promise<{ status: number; body: unknown }>((resolve, reject) => {
+              const request = httpRequest({ socketPath: socket, path }, (response) => {
+                let text = ""
+                response.setEncoding("utf8").on("data", (d: string) => {
+                  text += d
+                })
+                response.on("end", () =>
+                  resolve({ status: response.statusCode ?? 0, body: JSON.parse(text) }),
+                )
+              })
+              request.on("error", reject).end()
+            }),
+        )
+      assert.deepStrictEqual(yield* get("/status"), {
+        status: 200,
+        body: { status: "running", version: "test" },
+      })
+      assert.strictEqual((yield* get("/health/ready")).status, 503)
+      yield* Effect.flatMap(memoryBackend(yield* networks), (b) => Deferred.succeed(backend, b))
+      assert.deepStrictEqual(yield* get("/health/ready"), {
+        status: 200,
+        body: { status: "ready", initialized: true },
+      })
     }).pipe(Effect.scoped),
   )
 
