@@ -222,6 +222,20 @@ describe("the Save app against the adapter", () => {
       assert.notStrictEqual(after, created.json.uri)
       const again = yield* bob.app("POST", "/api/memberships", { json: { uri: code } })
       assert.deepStrictEqual([again.status, again.json.group.key], [200, group])
+      // save-rust's other join route (`{url}`) and one repo by key answer the same shapes.
+      const fromUrl = yield* bob.app("POST", "/api/groups/join_from_url", { json: { url: code } })
+      assert.deepStrictEqual(
+        [fromUrl.status, fromUrl.json.key, fromUrl.json.name],
+        [200, group, "Field team"],
+      )
+      const oneRepo = yield* bob.app("GET", `/api/groups/${group}/repos/${repo.json.key}`)
+      assert.deepStrictEqual(oneRepo.json, {
+        key: repo.json.key,
+        name: "Alice phone",
+        can_write: false,
+      })
+      const bodyless = yield* bob.app("POST", "/api/memberships", { json: { url: code } })
+      assert.deepStrictEqual([bodyless.status, typeof bodyless.json], [400, "string"])
 
       // Upload (raw body, the file name percent-encoded as Uri.encode does), then list.
       const upload = yield* alice.app(
