@@ -2,12 +2,15 @@
 // to whoever should join. A manager hands out a write link (the app's joiner makes its own
 // repo), minted once and remembered until somebody has joined with it, so listing groups
 // never spends a member slot; other members hand out what they can give without a slot,
-// a read link. Remembered links are kept in one file (mode 0600: they are secrets).
+// a read link. Remembered links are kept in one file (mode 0600: they are secrets). A link
+// is spent once its slot shows up in the members, or in a membership change the backend
+// reports while the group is loaded (a member who joined and already left is no longer
+// listed, but its link no longer joins).
 import { chmod, readFile, rename, writeFile } from "node:fs/promises"
 import { join } from "node:path"
-import type { BackendShape } from "@save-dweb/backend"
+import type { BackendEvent, BackendShape } from "@save-dweb/backend"
 import { parseLinkResult } from "@save-dweb/uri-scheme"
-import { Effect, Result, Semaphore } from "effect"
+import { Effect, Result, Semaphore, Stream } from "effect"
 
 export const REMEMBERED_LINKS_FILE = "save-app-links.json"
 
@@ -17,6 +20,11 @@ export interface GroupLinks {
     backend: BackendShape,
     groupKey: string,
   ) => Effect.Effect<string, { readonly _tag: string; readonly message: string }>
+  /**
+   * Forgets a remembered link as soon as the backend reports a membership change in its
+   * slot (joined, left, revoked); runs until interrupted.
+   */
+  readonly followMembers: (backend: BackendShape) => Effect.Effect<void>
 }
 
 /** The member slot a write link gives, or `undefined` for any other link. */
@@ -82,5 +90,19 @@ export const makeGroupLinks = (dataDir: string): Effect.Effect<GroupLinks> =>
           return yield* backend.invite(groupKey, "read")
       }
     })
-    return { linkOf }
+    /** The group's remembered link is forgotten if `event` touched its slot. */
+    const spend = (event: BackendEvent) =>
+      Effect.gen(function* () {
+        if (event._tag !== "MembersChanged") return
+        const remembered = yield* readRemembered(file)
+        const held = remembered[event.group]
+        const slot = held === undefined ? undefined : writeSlotOf(held)
+        if (slot === undefined || !event.changes.some((c) => c.slot === slot)) return
+        const { [event.group]: _spent, ...rest } = remembered
+        yield* writeRemembered(file, rest)
+      }).pipe(lock.withPermit)
+
+    const followMembers = (backend: BackendShape) => Stream.runForEach(backend.events, spend)
+
+    return { linkOf, followMembers }
   })

@@ -6,7 +6,7 @@ import { createServer } from "node:http"
 import { connect } from "node:net"
 import * as NodeHttpServer from "@effect/platform-node/NodeHttpServer"
 import type { BackendShape } from "@save-dweb/backend"
-import { Context, Data, type Deferred, Duration, Effect, Layer, type Scope } from "effect"
+import { Context, Data, Deferred, Duration, Effect, Layer, type Scope } from "effect"
 import { HttpRouter, HttpServer } from "effect/http"
 import { makeGroupLinks } from "./group-links.ts"
 import { makeRoutes, notFoundRoute } from "./routes.ts"
@@ -74,10 +74,15 @@ export const serveSaveAppApi = (
     const socket = "socket" in listen ? listen.socket : undefined
     const host = "socket" in listen ? undefined : (listen.host ?? "127.0.0.1")
     if (socket !== undefined) yield* freeSocketPath(socket)
+    const links = yield* makeGroupLinks(options.dataDir)
+    yield* Deferred.await(options.backend).pipe(
+      Effect.flatMap(links.followMembers),
+      Effect.forkScoped,
+    )
     const routes = Layer.mergeAll(
       makeRoutes({
         backend: options.backend,
-        links: yield* makeGroupLinks(options.dataDir),
+        links,
         version: options.version,
         maxUploadBytes: options.maxUploadBytes ?? 64 * 1024 ** 3,
       }),

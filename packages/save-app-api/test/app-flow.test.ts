@@ -10,7 +10,7 @@ import { BlobStore, layerMemory } from "@save-dweb/blob-store"
 import { MemoryDhtNetwork, type MemoryDhtNetworkShape } from "@save-dweb/dht-records"
 import { MemoryNetwork, type MemoryNetworkShape, makeTunnelsMemory } from "@save-dweb/tunnels"
 import { parseLinkSync } from "@save-dweb/uri-scheme"
-import { Context, Deferred, Effect, Layer, type Scope } from "effect"
+import { Context, Deferred, Effect, Layer, Schedule, type Scope } from "effect"
 import { REMEMBERED_LINKS_FILE, serveSaveAppApi } from "../src/index.ts"
 
 interface Networks {
@@ -90,7 +90,7 @@ const device = (nets: Networks, ready = true) =>
     )
     const start = Effect.flatMap(memoryBackend(nets), (b) => Deferred.succeed(backend, b))
     if (ready) yield* start
-    return { app: appRequest(served.url), start, dataDir }
+    return { app: appRequest(served.url), start, dataDir, backend: Deferred.await(backend) }
   })
 
 const photo = new Uint8Array(200_000).map((_, i) => (i * 7) % 251)
@@ -157,6 +157,36 @@ describe("the Save app against the adapter", () => {
         body: { status: "ready", initialized: true },
       })
     }).pipe(Effect.scoped),
+  )
+
+  it.live(
+    "a link whose member joined and left before the next listing is not handed out again",
+    () =>
+      Effect.gen(function* () {
+        const nets = yield* networks
+        const alice = yield* device(nets)
+        const bob = yield* device(nets)
+        const created = yield* alice.app("POST", "/api/groups", { json: { name: "Brief" } })
+        const joined = yield* bob.app("POST", "/api/memberships", {
+          json: { uri: created.json.uri },
+        })
+        assert.strictEqual(joined.status, 200)
+        yield* (yield* bob.backend).leaveGroup(created.json.key)
+        // Bob is no longer listed, but his slot is spent: Alice's listing moves on to the next.
+        const next = yield* alice.app("GET", "/api/groups").pipe(
+          Effect.flatMap((listed) => {
+            const uri: string = listed.json.groups[0].uri
+            return uri === created.json.uri ? Effect.fail("the spent link") : Effect.succeed(uri)
+          }),
+          Effect.retry({ schedule: Schedule.spaced("50 millis"), times: 200 }),
+        )
+        const tier = parseLinkSync(next)
+        assert.strictEqual(
+          tier._tag === "GroupInvite" ? tier.capability._tag : "",
+          "WriteCapability",
+        )
+        assert.strictEqual((yield* alice.app("GET", "/api/groups")).json.groups[0].uri, next)
+      }).pipe(Effect.scoped),
   )
 
   it.live("create, share, join, upload, list, refresh, download, delete", () =>
