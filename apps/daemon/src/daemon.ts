@@ -2,8 +2,9 @@ import { createRequire } from "node:module"
 import { join } from "node:path"
 import { type BackendConfig, type BackendShape, makeRealBackend } from "@save-dweb/backend"
 import { serve } from "@save-dweb/rpc-server"
-import { Clock, Duration, Effect } from "effect"
-import type { DaemonConfig, Network } from "./config.ts"
+import { serveSaveAppApi } from "@save-dweb/save-app-api"
+import { Clock, Deferred, Duration, Effect } from "effect"
+import type { DaemonConfig, Listen, Network } from "./config.ts"
 import { clearState, writeState } from "./state.ts"
 
 /** The package's version (set by `changeset version`), read from its package.json. */
@@ -35,6 +36,28 @@ const loadKnownGroups = (backend: BackendShape) =>
     return groups.length
   })
 
+const listenOn = (listen: Listen) =>
+  listen._tag === "Tcp" ? { host: listen.host, port: listen.port } : { socket: listen.path }
+
+/**
+ * The Save app's API (opt-in, no token), listening before the backend starts so the app's
+ * start-up checks see the daemon starting (`/health/ready` 503) rather than no server.
+ */
+const startSaveAppApi = (config: DaemonConfig, listen: Listen) =>
+  Effect.gen(function* () {
+    const backend = yield* Deferred.make<BackendShape>()
+    const served = yield* serveSaveAppApi({
+      listen: listenOn(listen),
+      backend,
+      dataDir: config.dataDir,
+      version: VERSION,
+      maxUploadBytes: config.maxUploadBytes,
+    })
+    const url = served.address._tag === "Socket" ? `unix:${served.address.path}` : served.url
+    yield* Effect.logInfo("Save app API listening (no token)").pipe(Effect.annotateLogs({ url }))
+    return backend
+  })
+
 /**
  * The daemon in the current scope: backend (Veilid + Iroh), known groups loaded, RPC
  * server listening, state file written for the CLI. Closing the scope stops the server,
@@ -50,6 +73,10 @@ export const runDaemon = (config: DaemonConfig, environment: DaemonEnvironment) 
         version: VERSION,
       }),
     )
+    const saveApp =
+      config.saveAppApi === undefined
+        ? undefined
+        : yield* startSaveAppApi(config, config.saveAppApi)
     const network = yield* environment.network(config.network)
     const started = yield* Clock.currentTimeMillis
     const backend = yield* makeRealBackend({
@@ -72,10 +99,7 @@ export const runDaemon = (config: DaemonConfig, environment: DaemonEnvironment) 
     const server = yield* serve({
       backend,
       dataDir: config.dataDir,
-      listen:
-        config.listen._tag === "Tcp"
-          ? { host: config.listen.host, port: config.listen.port }
-          : { socket: config.listen.path },
+      listen: listenOn(config.listen),
       maxUploadBytes: config.maxUploadBytes,
     })
     // The CLI connects to `unix:/path` URLs through the socket.
@@ -88,6 +112,7 @@ export const runDaemon = (config: DaemonConfig, environment: DaemonEnvironment) 
       version: VERSION,
     })
     yield* Effect.addFinalizer(() => Effect.sync(() => clearState(config.dataDir)))
+    if (saveApp !== undefined) yield* Deferred.succeed(saveApp, backend)
     yield* Effect.logInfo("ready").pipe(
       Effect.annotateLogs({ url, groups, afterMillis: readyAt - started }),
     )

@@ -17,7 +17,7 @@ import { Clock, Effect, Option, Ref, type Scope, Semaphore, Stream } from "effec
 import { type DataRepoError, DecryptFailed, FileNotFound, NotLocal, NotWritable } from "./errors.ts"
 import type { GroupBlobs } from "./group-blobs.ts"
 import type { PinTracker } from "./holdings.ts"
-import { backupsOf, changeBackups } from "./listed-backups.ts"
+import { backupsOf, changeBackups, changeName } from "./listed-backups.ts"
 import {
   emptyManifest,
   FILE_AD,
@@ -95,6 +95,8 @@ export interface Repo {
   readonly credentials: Option.Option<RepoCredentials>
   /** The repo's name (subkey 0), from the network. */
   readonly name: Effect.Effect<string, DataRepoError>
+  /** Own repo: renames it (subkey 0; its backup list stays). */
+  readonly rename: (name: string) => Effect.Effect<void, DataRepoError>
   /** The published pointer (subkey 1), from the network; none before the first write. */
   readonly pointer: Effect.Effect<Option.Option<ManifestPointer>, DataRepoError>
   /** The published tunnel routes (subkeys 2..3) that are not cleared. */
@@ -443,6 +445,11 @@ export const makeRepo = (
       )
     })
 
+    const rename = Effect.fn("Repo.rename")(function* (newName: string) {
+      yield* requireWritable("rename")
+      yield* lock.withPermit(changeName(record, newName))
+    })
+
     if (writable) {
       // Load what was published before (openMine), so writes build on it.
       const published = yield* pointer
@@ -491,5 +498,6 @@ export const makeRepo = (
       backups: backupsOf(record).pipe(Effect.withSpan("Repo.backups")),
       addBackup,
       removeBackup,
+      rename,
     }
   })

@@ -114,6 +114,14 @@ describe("backup servers in repo records", () => {
       assert.strictEqual(yield* theirs.name, "Alice")
       const refused = yield* failureOf(theirs.addBackup(server.ref()))
       assert.strictEqual(refused._tag, "NotWritable")
+      // A rename keeps the list; only the owner renames.
+      yield* repo.rename("Alice's photos")
+      assert.strictEqual(yield* repo.name, "Alice's photos")
+      const later = yield* person(dht, net)
+      const fresh = yield* later.repos.open(yield* joinAs("read", later), repo.key)
+      assert.strictEqual(yield* fresh.name, "Alice's photos")
+      assert.strictEqual((yield* theirs.backups).length, 1)
+      assert.strictEqual((yield* failureOf(theirs.rename("x")))._tag, "NotWritable")
 
       assert.deepStrictEqual(yield* repo.removeBackup(server.record.key), [])
       assert.deepStrictEqual(yield* theirs.backups, [])
