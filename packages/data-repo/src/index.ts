@@ -31,6 +31,7 @@ export {
 } from "./record.ts"
 export type {
   FileInput,
+  ReadFileOptions,
   ReadOptions,
   Repo,
   RepoBlob,
