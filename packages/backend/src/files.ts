@@ -89,7 +89,11 @@ export const makeFileOperations = ({ loadGroup, events }: FileOperationsDeps): F
     if (file === undefined) return yield* new FileNotFound({ repo: repo.key, name })
     // Fetched (and kept, like `read` keeps what it fetches) before any byte is sent.
     yield* repo.pin(name)
-    const read: FileRead = { file: { ...file, status: "local" }, bytes: repo.read(name) }
+    const read: FileRead = {
+      file: { ...file, status: "local" },
+      bytes: repo.read(name),
+      from: (offset) => repo.read(name, { offset }),
+    }
     return read
   })
 

@@ -74,6 +74,11 @@ export interface FileRead {
   readonly file: RepoFile
   /** Plaintext from the local store (already fetched when this was returned). */
   readonly bytes: Stream.Stream<Uint8Array, BackendError>
+  /**
+   * Plaintext from byte `offset` on, read from where it is stored (a version-2 file
+   * starts at the record holding `offset`, not at the file's start).
+   */
+  readonly from: (offset: number) => Stream.Stream<Uint8Array, BackendError>
 }
 
 /** A repo of a loaded group: a record key, or `"mine"` for this member's own. */

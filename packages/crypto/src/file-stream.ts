@@ -76,6 +76,44 @@ export interface FileStreamOptions {
   readonly version?: FileFormatVersion
 }
 
+/** Options of `decryptFileStream`. */
+export interface DecryptOptions extends Pick<FileStreamOptions, "associatedData"> {
+  /**
+   * The index of the first record in the input (default 0): the input is then the
+   * file's header followed by its bytes from `recordOffset(layout, firstRecord)` on, so a
+   * reader can start at the record that holds a byte instead of at the start. Version 2
+   * only (v1 records chain); a v1 header with a later first record is `NotSeekable`.
+   */
+  readonly firstRecord?: number
+}
+
+/** What a file's header says about where its records lie. */
+export interface FileLayout {
+  readonly version: FileFormatVersion
+  /** Plaintext bytes per record (every record but the last holds exactly this many). */
+  readonly chunkSize: number
+  /** Bytes of one full record, length prefix included. */
+  readonly recordBytes: number
+}
+
+/** The layout a file's first `FILE_HEADER_BYTES` bytes give, or why they are not a header. */
+export const readFileLayout = (header: Uint8Array): FileLayout | InvalidEnvelope => {
+  if (header.length < FILE_HEADER_BYTES) return invalidFile("TooShort")
+  const invalid = checkHeader(header)
+  if (invalid !== undefined) return invalid
+  const version = header[4] as FileFormatVersion
+  const chunkSize = readU32(header.subarray(5, 9))
+  return { version, chunkSize, recordBytes: chunkSize + recordOverhead(version) }
+}
+
+/** The record holding plaintext byte `offset`. */
+export const recordOfOffset = (layout: FileLayout, offset: number): number =>
+  Math.floor(offset / layout.chunkSize)
+
+/** Where record `index` starts in the encrypted file. */
+export const recordOffset = (layout: FileLayout, index: number): number =>
+  FILE_HEADER_BYTES + index * layout.recordBytes
+
 const isValidChunkSize = (size: number): boolean =>
   Number.isInteger(size) && size >= 1 && size <= MAX_CHUNK_SIZE
 
@@ -232,10 +270,15 @@ const nativeSealer = (rawKey: Uint8Array, ad: Uint8Array): RecordSealer => {
   }
 }
 
-const nativeOpener = (rawKey: Uint8Array, n: Uint8Array, ad: Uint8Array): RecordOpener => {
+const nativeOpener = (
+  rawKey: Uint8Array,
+  n: Uint8Array,
+  ad: Uint8Array,
+  firstRecord: number,
+): RecordOpener => {
   const subkey = v2Subkey(rawKey, n)
   const nonceOf = recordNonces(n)
-  let index = 0
+  let index = firstRecord
   return {
     open: (record, full) => {
       const split = record.length - aead.TAG_BYTES
@@ -340,8 +383,12 @@ type Phase = "Header" | "Length" | "Record" | "Done"
 
 const decryptor = (
   key: SecretKey,
-  options: FileStreamOptions | undefined,
+  options: DecryptOptions | undefined,
 ): ByteTransform<InvalidEnvelope | DecryptError> => {
+  const firstRecord = options?.firstRecord ?? 0
+  if (!Number.isSafeInteger(firstRecord) || firstRecord < 0) {
+    throw new RangeError(`firstRecord must be a non-negative integer, got ${firstRecord}`)
+  }
   let phase: Phase = "Header"
   let want = FILE_HEADER_BYTES
   let acc: Uint8Array = new Uint8Array(FILE_HEADER_BYTES)
@@ -349,7 +396,7 @@ const decryptor = (
   let opener: RecordOpener | undefined
   let overhead = 0
   let recordSize = 0
-  let index = 0
+  let index = firstRecord
 
   const damaged = () =>
     new DecryptError({
@@ -366,12 +413,15 @@ const decryptor = (
         const chunkSize = readU32(field.subarray(5, 9))
         const ad = recordAd(field.slice(0, PREFIX_BYTES), options)
         const tail = field.slice(PREFIX_BYTES, FILE_HEADER_BYTES)
+        if (version === 1 && firstRecord > 0) {
+          return invalidFile("NotSeekable", "a version 1 file can only be read from its start")
+        }
         overhead = sealOverhead(version)
         recordSize = chunkSize + overhead
         opener =
           version === 1
             ? secretstreamOpener(Redacted.value(key), tail, ad)
-            : nativeOpener(Redacted.value(key), tail, ad)
+            : nativeOpener(Redacted.value(key), tail, ad, firstRecord)
         acc = new Uint8Array(recordSize)
         phase = "Length"
         want = LENGTH_BYTES
@@ -459,7 +509,7 @@ export const encryptFileStream =
  * output somewhere temporary and keep it only if the stream succeeds.
  */
 export const decryptFileStream =
-  (key: SecretKey, options?: Pick<FileStreamOptions, "associatedData">) =>
+  (key: SecretKey, options?: DecryptOptions) =>
   <E, R>(
     ciphertext: Stream.Stream<Uint8Array, E, R>,
   ): Stream.Stream<Uint8Array, E | InvalidEnvelope | DecryptError, R> =>

@@ -42,6 +42,7 @@ export {
 } from "./record.ts"
 export type {
   FileInput,
+  ReadFileOptions,
   ReadOptions,
   Repo,
   RepoBlob,

@@ -9,11 +9,12 @@ import {
   IoError,
   type Source,
 } from "@save-dweb/blob-store"
-import { decryptFileStream, encryptFileStream } from "@save-dweb/crypto"
+import { encryptFileStream } from "@save-dweb/crypto"
 import type { KeyPair, OpenedRecord, RecordKey } from "@save-dweb/dht-records"
 import type { Group } from "@save-dweb/group"
 import type { TunnelsShape } from "@save-dweb/tunnels"
 import { Clock, Effect, Option, Ref, type Scope, Semaphore, Stream } from "effect"
+import { decryptedFrom } from "./decrypt-file.ts"
 import { type DataRepoError, DecryptFailed, FileNotFound, NotLocal, NotWritable } from "./errors.ts"
 import type { GroupBlobs } from "./group-blobs.ts"
 import type { PinTracker } from "./holdings.ts"
@@ -77,6 +78,14 @@ export interface ReadOptions {
   readonly sources?: ReadonlyArray<Source>
 }
 
+export interface ReadFileOptions extends ReadOptions {
+  /**
+   * The first plaintext byte to read (default 0). A file in format v2 is read from the
+   * record that holds it; an older one is decrypted from its start and skipped to it.
+   */
+  readonly offset?: number
+}
+
 export type FileInput<E = never> = Stream.Stream<Uint8Array, E> | string
 
 /** What a write may say of the file besides its bytes. */
@@ -106,7 +115,10 @@ export interface Repo {
   /** Read tier: the files of the current manifest (fetched by hash if `sources` are given). */
   readonly list: (options?: ReadOptions) => Effect.Effect<ReadonlyArray<RepoFile>, DataRepoError>
   /** Read tier: the file's plaintext, from the local store, or fetched from `sources` first. */
-  readonly read: (name: string, options?: ReadOptions) => Stream.Stream<Uint8Array, DataRepoError>
+  readonly read: (
+    name: string,
+    options?: ReadFileOptions,
+  ) => Stream.Stream<Uint8Array, DataRepoError>
   /** Own repo: encrypts, stores, updates manifest and collection, then publishes the root. */
   readonly write: <E>(
     name: string,
@@ -383,15 +395,14 @@ export const makeRepo = (
       )
     })
 
-    const read = (fileName: string, readOptions?: ReadOptions) =>
+    const read = (fileName: string, readOptions?: ReadFileOptions) =>
       Stream.unwrap(
         Effect.gen(function* () {
           const fileKey = yield* group.fileKey
           const { manifest } = yield* state(readOptions?.sources)
           const entry = yield* find(manifest, fileName)
           yield* ensureLocal(entry.hash, readOptions?.sources)
-          return store.read(entry.hash).pipe(
-            decryptFileStream(fileKey, { associatedData: FILE_AD }),
+          return decryptedFrom(store, entry.hash, fileKey, readOptions?.offset ?? 0).pipe(
             Stream.mapError((e) =>
               e._tag === "DecryptError" || e._tag === "InvalidEnvelope"
                 ? new DecryptFailed({ repo: key, what: "file", hash: entry.hash })

@@ -437,7 +437,9 @@ const handlers = (
               headers: common,
             })
           }
-          return HttpServerResponse.stream(sliceStream(bytes, range.start, range.end), {
+          // From the record holding the first byte, not from the file's start.
+          const ranged = read.from(range.start).pipe(Stream.mapError(toApiError))
+          return HttpServerResponse.stream(sliceStream(ranged, 0, range.end - range.start), {
             status: 206,
             contentType: "application/octet-stream",
             contentLength: range.end - range.start + 1,
