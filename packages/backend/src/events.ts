@@ -44,6 +44,16 @@ export type BackendEvent =
       readonly message: string
     }
   | { readonly _tag: "Purged"; readonly group: RecordKey; readonly freed: number }
+  /** A file being fetched to be read or pinned here (about every 100 ms while it comes). */
+  | {
+      readonly _tag: "FileFetchProgress"
+      readonly group: RecordKey
+      readonly repo: RecordKey
+      readonly name: string
+      readonly bytesDone: number
+      /** The blob's size (encrypted), 0 until known. */
+      readonly bytesTotal: number
+    }
   | {
       readonly _tag: "MembersChanged"
       readonly group: RecordKey

@@ -1,6 +1,6 @@
 import { assert, describe, it } from "@effect/vitest"
 import { formatLink } from "@save-dweb/uri-scheme"
-import { Effect, Exit, Option, Scope, Stream } from "effect"
+import { Effect, Exit, Fiber, Option, Scope, Stream } from "effect"
 import { type BackendShape, decodeKnownGroup, encodeKnownGroup } from "../src/index.ts"
 import {
   bytesOf,
@@ -141,6 +141,68 @@ describe("Backend on memory networks", () => {
       yield* b.stop
       yield* a.stop
     }),
+  )
+
+  it.effect(
+    "reading a file held elsewhere reports its fetch, up to its size; a local read does not",
+    () =>
+      Effect.gen(function* () {
+        const nets = yield* networks
+        const a = yield* started(nets)
+        const b = yield* started(nets)
+        const ga = yield* a.backend.createGroup("Fetch", { memberName: "Alice" })
+        const gb = yield* b.backend.joinGroup(formatLink(yield* ga.group.invite("write")), {
+          memberName: "Bob",
+        })
+        const mine = Option.getOrThrow(ga.repo)
+        const written = yield* a.backend.writeFile(
+          ga.key,
+          "clip.bin",
+          Stream.make(pattern(300_000)),
+        )
+        // What B's backend reports of fetches, from before the first read on.
+        const progress: Array<{
+          group: string
+          repo: string
+          name: string
+          done: number
+          total: number
+        }> = []
+        const collector = yield* Effect.forkChild(
+          b.backend.events.pipe(
+            Stream.runForEach((e) =>
+              Effect.sync(() => {
+                if (e._tag === "FileFetchProgress")
+                  progress.push({
+                    group: e.group,
+                    repo: e.repo,
+                    name: e.name,
+                    done: e.bytesDone,
+                    total: e.bytesTotal,
+                  })
+              }),
+            ),
+          ),
+        )
+        for (let i = 0; i < 5; i++) yield* Effect.yieldNow
+        yield* bytesOf((yield* b.backend.readFile(gb.key, mine.key, "clip.bin")).bytes)
+        for (let i = 0; i < 5; i++) yield* Effect.yieldNow
+        const afterFetch = progress.length
+        assert.isAbove(afterFetch, 0)
+        for (const e of progress)
+          assert.deepStrictEqual([e.group, e.repo, e.name], [gb.key, mine.key, "clip.bin"])
+        assert.deepStrictEqual(
+          [progress.at(-1)?.done, progress.at(-1)?.total],
+          [written.storedSize, written.storedSize],
+        )
+        // Now local: read again, nothing fetched, nothing reported.
+        yield* bytesOf((yield* b.backend.readFile(gb.key, mine.key, "clip.bin")).bytes)
+        for (let i = 0; i < 5; i++) yield* Effect.yieldNow
+        assert.strictEqual(progress.length, afterFetch)
+        yield* Fiber.interrupt(collector)
+        yield* b.stop
+        yield* a.stop
+      }),
   )
 
   it.effect("stopping a backend clears its route from its repo before it goes", () =>

@@ -158,6 +158,14 @@ export const ServerEvent = Schema.Union([
   Schema.TaggedStruct("SyncDone", { group, repo, root: Schema.String, unchanged: Schema.Boolean }),
   Schema.TaggedStruct("SyncFailed", { group, repo, error: Schema.String, message: Schema.String }),
   Schema.TaggedStruct("Purged", { group, freed: Schema.Number }),
+  /** A file being fetched to be downloaded or pinned here; `bytesTotal` is 0 until known. */
+  Schema.TaggedStruct("FileFetchProgress", {
+    group,
+    repo,
+    name: Schema.String,
+    bytesDone: Schema.Number,
+    bytesTotal: Schema.Number,
+  }),
   Schema.TaggedStruct("MembersChanged", { group, changes: Schema.Array(MembershipChange) }),
   Schema.TaggedStruct("FilesChanged", {
     group,

@@ -6,6 +6,7 @@ import {
   type BlobHash,
   type BlobStoreService,
   type CollectionEntry,
+  type FetchResult,
   IoError,
   type Source,
 } from "@save-dweb/blob-store"
@@ -76,6 +77,11 @@ export interface ReadOptions {
    * tunnel and Iroh node, and under source policy `any` every other member's too.
    */
   readonly sources?: ReadonlyArray<Source>
+  /**
+   * Told how a fetch of a file not held here advances (verified bytes so far, and the
+   * blob's size once known), about every 100 ms; not called when the file is local.
+   */
+  readonly onFetchProgress?: (bytesDone: number, bytesTotal: number) => Effect.Effect<void>
 }
 
 export interface ReadFileOptions extends ReadOptions {
@@ -198,27 +204,54 @@ export const makeRepo = (
      * Flushed before it is used: a pin Iroh had not committed would come back from a kill
      * as bytes on disk that no tag, and so no sweep or sync, reaches.
      */
+    /** `store.fetch`, telling `onProgress` (when given) how it advances. */
+    const fetchReporting = (
+      request: { hash: BlobHash; kind: "blob" | "collection"; sources: ReadonlyArray<Source> },
+      onProgress: ReadOptions["onFetchProgress"],
+    ) =>
+      onProgress === undefined
+        ? store.fetch(request)
+        : store.fetchWithProgress(request).pipe(
+            Stream.runFoldEffect(
+              () => undefined as FetchResult | undefined,
+              (result, event) =>
+                event._tag === "Progress"
+                  ? Effect.as(onProgress(event.bytesDone, event.bytesTotal), result)
+                  : Effect.succeed(event._tag === "Done" ? event.result : result),
+            ),
+            Effect.flatMap((result) =>
+              result === undefined
+                ? Effect.die(new Error("a fetch ended without its result"))
+                : Effect.succeed(result),
+            ),
+          )
+
     const fetchPinned = (
       hash: BlobHash,
       kind: "blob" | "collection",
       sources: ReadonlyArray<Source>,
+      onProgress?: ReadOptions["onFetchProgress"],
     ) =>
       Effect.gen(function* () {
-        if (writable) return yield* store.fetch({ hash, kind, sources })
+        if (writable) return yield* fetchReporting({ hash, kind, sources }, onProgress)
         yield* context.pins.track(group.key, key, hash)
-        return yield* store.fetch({ hash, kind, sources }).pipe(
+        return yield* fetchReporting({ hash, kind, sources }, onProgress).pipe(
           Effect.tap(() => store.flush),
           Effect.onError(() => context.pins.untrack(group.key, key, hash)),
         )
       })
 
     /** The bytes of `hash`, fetched first when not held here: from `given`, else as found. */
-    const ensureLocal = (hash: BlobHash, given: ReadonlyArray<Source> | undefined) =>
+    const ensureLocal = (
+      hash: BlobHash,
+      given: ReadonlyArray<Source> | undefined,
+      onProgress?: ReadOptions["onFetchProgress"],
+    ) =>
       Effect.gen(function* () {
         if (!(yield* store.has(hash))) {
           const sources = given ?? (yield* discover)
           if (sources.length === 0) return yield* new NotLocal({ repo: key, hash })
-          yield* fetchPinned(hash, "blob", sources)
+          yield* fetchPinned(hash, "blob", sources, onProgress)
         }
         yield* groupBlobs.remember(group.key, [hash])
       })
@@ -401,7 +434,7 @@ export const makeRepo = (
           const fileKey = yield* group.fileKey
           const { manifest } = yield* state(readOptions?.sources)
           const entry = yield* find(manifest, fileName)
-          yield* ensureLocal(entry.hash, readOptions?.sources)
+          yield* ensureLocal(entry.hash, readOptions?.sources, readOptions?.onFetchProgress)
           return decryptedFrom(store, entry.hash, fileKey, readOptions?.offset ?? 0).pipe(
             Stream.mapError((e) =>
               e._tag === "DecryptError" || e._tag === "InvalidEnvelope"
@@ -415,7 +448,7 @@ export const makeRepo = (
     const pin = Effect.fn("Repo.pin")(function* (fileName: string, readOptions?: ReadOptions) {
       const { manifest } = yield* state(readOptions?.sources)
       const entry = yield* find(manifest, fileName)
-      yield* ensureLocal(entry.hash, readOptions?.sources)
+      yield* ensureLocal(entry.hash, readOptions?.sources, readOptions?.onFetchProgress)
     })
 
     const unpin = Effect.fn("Repo.unpin")(function* (fileName: string) {
