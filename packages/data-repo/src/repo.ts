@@ -167,13 +167,26 @@ export const makeRepo = (
     const lock = yield* Semaphore.make(1)
     const cache = yield* Ref.make<State>({ pointer: undefined, manifest: emptyManifest })
 
-    /** The bytes of `hash`, fetched first when not held here: from `given`, else as found. */
-    const ensureLocal = (hash: BlobHash, given: ReadonlyArray<Source> | undefined) =>
+    /**
+     * The bytes of `hash`, fetched first when not held here: from `given`, else as found.
+     * `storedSize` (the manifest's) is what every source must announce: one that announces
+     * another is dropped before it writes a byte.
+     */
+    const ensureLocal = (
+      hash: BlobHash,
+      given: ReadonlyArray<Source> | undefined,
+      storedSize?: number,
+    ) =>
       Effect.gen(function* () {
         if (!(yield* store.has(hash))) {
           const sources = given ?? (yield* discover)
           if (sources.length === 0) return yield* new NotLocal({ repo: key, hash })
-          yield* store.fetch({ hash, kind: "blob", sources })
+          yield* store.fetch({
+            hash,
+            kind: "blob",
+            sources,
+            ...(storedSize === undefined ? {} : { expectedSize: storedSize }),
+          })
         }
         yield* groupBlobs.remember(group.key, [hash])
       })
@@ -356,7 +369,7 @@ export const makeRepo = (
           const fileKey = yield* group.fileKey
           const { manifest } = yield* state(readOptions?.sources)
           const entry = yield* find(manifest, fileName)
-          yield* ensureLocal(entry.hash, readOptions?.sources)
+          yield* ensureLocal(entry.hash, readOptions?.sources, entry.storedSize)
           return store.read(entry.hash).pipe(
             decryptFileStream(fileKey, { associatedData: FILE_AD }),
             Stream.mapError((e) =>
@@ -371,7 +384,7 @@ export const makeRepo = (
     const pin = Effect.fn("Repo.pin")(function* (fileName: string, readOptions?: ReadOptions) {
       const { manifest } = yield* state(readOptions?.sources)
       const entry = yield* find(manifest, fileName)
-      yield* ensureLocal(entry.hash, readOptions?.sources)
+      yield* ensureLocal(entry.hash, readOptions?.sources, entry.storedSize)
     })
 
     const unpin = Effect.fn("Repo.unpin")(function* (fileName: string) {
