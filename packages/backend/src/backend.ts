@@ -85,7 +85,7 @@ export const makeBackend = (
  */
 export const makeRealBackend = (
   config: BackendConfig,
-): Effect.Effect<BackendShape, VeilidError | StoreError | RouteUnavailable, Scope.Scope> =>
+): Effect.Effect<BackendShape, NodeError, Scope.Scope> =>
   Effect.gen(function* () {
     const node = yield* makeNode(config)
     return yield* makeBackend({
@@ -101,6 +101,6 @@ export class Backend extends Context.Service<Backend, BackendShape>()(
   /** Starts the backend (Veilid, Iroh, table store); stops it when the layer's scope closes. */
   static readonly layer = (
     config: BackendConfig,
-  ): Layer.Layer<Backend, VeilidError | StoreError | RouteUnavailable> =>
+  ): Layer.Layer<Backend, NodeError> =>
     Layer.effect(Backend, makeRealBackend(config))
 }

@@ -64,6 +64,8 @@ export {
   type KnownGroup,
   type KnownGroupsStore,
   memoryKnownGroups,
+  openKnownGroup,
+  sealKnownGroup,
   tableStoreKnownGroups,
 } from "./known-groups.ts"
 export {
@@ -78,6 +80,16 @@ export {
   type VeilidNode,
   veilidConfigOf,
 } from "./node.ts"
+export {
+  isStorageLocked,
+  PassphraseRequired,
+  STORAGE_LOCK_FILE,
+  StorageLockError,
+  storageLockPath,
+  type UnlockError,
+  unlockStorage,
+  WrongPassphrase,
+} from "./storage-lock.ts"
 export {
   effectLogLevel,
   exitWith,

@@ -11,6 +11,7 @@ import {
 } from "@save-dweb/blob-store"
 import { type DataReposShape, makeDataRepos, type SyncStateStore } from "@save-dweb/data-repo"
 import { type DhtBackend, type DhtRecordsShape, makeDhtRecords } from "@save-dweb/dht-records"
+import type { SecretKey } from "@save-dweb/crypto"
 import { type GroupsShape, makeGroups } from "@save-dweb/group"
 import { makeTunnels, type RouteUnavailable, type TunnelsShape } from "@save-dweb/tunnels"
 import {
@@ -25,6 +26,7 @@ import {
 } from "@save-dweb/veilid"
 import { Context, Effect, Layer, Option, Ref, type Scope, Stream } from "effect"
 import { type KnownGroupsStore, tableStoreKnownGroups } from "./known-groups.ts"
+import { isStorageLocked, PassphraseRequired } from "./storage-lock.ts"
 
 /** One node's services; each lives in the scope the node was made in. */
 export interface Node {
@@ -97,6 +99,11 @@ export interface NodeConfig {
   readonly veilid?: VeilidLayerOptions
   /** Iroh settings besides its directory (`storageDir/iroh`). */
   readonly iroh?: Omit<IrohStoreConfig, "dir">
+  /**
+   * The key from `unlockStorage(storageDir, passphrase)`: group credentials are kept
+   * sealed under it. A `storageDir` locked with a passphrase refuses to start without it.
+   */
+  readonly storageKey?: SecretKey
 }
 
 /** This node's network, as `status` reports it. */
@@ -114,7 +121,7 @@ export interface VeilidNode extends Node {
   readonly network: { readonly status: Effect.Effect<NetworkStatus> }
 }
 
-export type NodeError = VeilidError | StoreError | RouteUnavailable
+export type NodeError = VeilidError | StoreError | RouteUnavailable | PassphraseRequired
 
 /** The Veilid config for `config`: public by default, or the given private network's. */
 export const veilidConfigOf = (config: NodeConfig): Effect.Effect<VeilidConfig, VeilidError> => {
@@ -179,6 +186,8 @@ export function makeNode<S extends NodeState>(
   state?: (veilid: VeilidShape) => Effect.Effect<S, VeilidError, Scope.Scope>,
 ): Effect.Effect<VeilidNode & { readonly state: S | undefined }, NodeError, Scope.Scope> {
   return Effect.gen(function* () {
+    if (config.storageKey === undefined && isStorageLocked(config.storageDir))
+      return yield* new PassphraseRequired({ dir: config.storageDir })
     const veilid = yield* makeVeilid(yield* veilidConfigOf(config), config.veilid)
     const network = yield* trackNetwork(veilid)
     const node = yield* wireNode<NodeError, S>({
@@ -188,7 +197,7 @@ export function makeNode<S extends NodeState>(
         Layer.build(irohLayer({ ...config.iroh, dir: join(config.storageDir, "iroh") })),
         (context) => Context.get(context, BlobStore),
       ),
-      known: tableStoreKnownGroups(veilid),
+      known: tableStoreKnownGroups(veilid, config.storageKey),
       ...(state === undefined ? {} : { state: state(veilid) }),
     })
     return { ...node, veilid, network }
