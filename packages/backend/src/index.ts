@@ -81,16 +81,6 @@ export {
   veilidConfigOf,
 } from "./node.ts"
 export {
-  isStorageLocked,
-  PassphraseRequired,
-  STORAGE_LOCK_FILE,
-  StorageLockError,
-  storageLockPath,
-  type UnlockError,
-  unlockStorage,
-  WrongPassphrase,
-} from "./storage-lock.ts"
-export {
   effectLogLevel,
   exitWith,
   InvalidConfigFile,
@@ -122,3 +112,17 @@ export type {
   RepoRef,
   RepoSummary,
 } from "./shape.ts"
+export {
+  isStorageLocked,
+  PassphraseRequired,
+  readPassphraseFile,
+  STORAGE_LOCK_FILE,
+  StorageLockError,
+  storageLockPath,
+  type UnlockError,
+  type UnlockedStorage,
+  unlockStorage,
+  unlockWithPassphraseFile,
+  veilidStoragePassword,
+  WrongPassphrase,
+} from "./storage-lock.ts"

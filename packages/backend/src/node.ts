@@ -11,7 +11,6 @@ import {
 } from "@save-dweb/blob-store"
 import { type DataReposShape, makeDataRepos, type SyncStateStore } from "@save-dweb/data-repo"
 import { type DhtBackend, type DhtRecordsShape, makeDhtRecords } from "@save-dweb/dht-records"
-import type { SecretKey } from "@save-dweb/crypto"
 import { type GroupsShape, makeGroups } from "@save-dweb/group"
 import { makeTunnels, type RouteUnavailable, type TunnelsShape } from "@save-dweb/tunnels"
 import {
@@ -26,7 +25,12 @@ import {
 } from "@save-dweb/veilid"
 import { Context, Effect, Layer, Option, Ref, type Scope, Stream } from "effect"
 import { type KnownGroupsStore, tableStoreKnownGroups } from "./known-groups.ts"
-import { isStorageLocked, PassphraseRequired } from "./storage-lock.ts"
+import {
+  isStorageLocked,
+  PassphraseRequired,
+  type UnlockedStorage,
+  veilidStoragePassword,
+} from "./storage-lock.ts"
 
 /** One node's services; each lives in the scope the node was made in. */
 export interface Node {
@@ -100,10 +104,11 @@ export interface NodeConfig {
   /** Iroh settings besides its directory (`storageDir/iroh`). */
   readonly iroh?: Omit<IrohStoreConfig, "dir">
   /**
-   * The key from `unlockStorage(storageDir, passphrase)`: group credentials are kept
-   * sealed under it. A `storageDir` locked with a passphrase refuses to start without it.
+   * What `unlockStorage(storageDir, passphrase)` gives: Veilid's table store is protected
+   * by it and known groups are sealed under it. A `storageDir` locked with a passphrase
+   * refuses to start without it.
    */
-  readonly storageKey?: SecretKey
+  readonly storage?: UnlockedStorage
 }
 
 /** This node's network, as `status` reports it. */
@@ -123,24 +128,39 @@ export interface VeilidNode extends Node {
 
 export type NodeError = VeilidError | StoreError | RouteUnavailable | PassphraseRequired
 
-/** The Veilid config for `config`: public by default, or the given private network's. */
+/**
+ * The Veilid config for `config`: public by default, or the given private network's.
+ * With `storage`, Veilid's device encryption key (which encrypts its table store) is
+ * protected by a password from the storage key; the first time (`fresh`), an existing
+ * unprotected key is protected on the way.
+ */
 export const veilidConfigOf = (config: NodeConfig): Effect.Effect<VeilidConfig, VeilidError> => {
   const dir = join(config.storageDir, "veilid")
   const network = config.network ?? "public"
-  if (network === "public") {
-    return makeConfig({
-      programName: config.programName ?? "save-dweb",
-      storageDir: dir,
-      network: "public",
-    })
-  }
+  const base =
+    network === "public"
+      ? makeConfig({ programName: config.programName ?? "save-dweb", storageDir: dir, network })
+      : Effect.map(
+          decodeConfig(network.veilidConfig),
+          (c): VeilidConfig => ({
+            ...c,
+            protected_store: { ...c.protected_store, directory: join(dir, "protected_store") },
+            table_store: { ...c.table_store, directory: join(dir, "table_store") },
+            block_store: { ...c.block_store, directory: join(dir, "block_store") },
+          }),
+        )
+  const storage = config.storage
+  if (storage === undefined) return base
+  const password = veilidStoragePassword(storage)
   return Effect.map(
-    decodeConfig(network.veilidConfig),
+    base,
     (c): VeilidConfig => ({
       ...c,
-      protected_store: { ...c.protected_store, directory: join(dir, "protected_store") },
-      table_store: { ...c.table_store, directory: join(dir, "table_store") },
-      block_store: { ...c.block_store, directory: join(dir, "block_store") },
+      protected_store: {
+        ...c.protected_store,
+        device_encryption_key_password: storage.fresh ? "" : password,
+        new_device_encryption_key_password: storage.fresh ? password : null,
+      },
     }),
   )
 }
@@ -186,7 +206,7 @@ export function makeNode<S extends NodeState>(
   state?: (veilid: VeilidShape) => Effect.Effect<S, VeilidError, Scope.Scope>,
 ): Effect.Effect<VeilidNode & { readonly state: S | undefined }, NodeError, Scope.Scope> {
   return Effect.gen(function* () {
-    if (config.storageKey === undefined && isStorageLocked(config.storageDir))
+    if (config.storage === undefined && isStorageLocked(config.storageDir))
       return yield* new PassphraseRequired({ dir: config.storageDir })
     const veilid = yield* makeVeilid(yield* veilidConfigOf(config), config.veilid)
     const network = yield* trackNetwork(veilid)
@@ -197,7 +217,7 @@ export function makeNode<S extends NodeState>(
         Layer.build(irohLayer({ ...config.iroh, dir: join(config.storageDir, "iroh") })),
         (context) => Context.get(context, BlobStore),
       ),
-      known: tableStoreKnownGroups(veilid, config.storageKey),
+      known: tableStoreKnownGroups(veilid, config.storage?.key),
       ...(state === undefined ? {} : { state: state(veilid) }),
     })
     return { ...node, veilid, network }
