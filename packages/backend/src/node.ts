@@ -165,6 +165,26 @@ export const veilidConfigOf = (config: NodeConfig): Effect.Effect<VeilidConfig, 
   )
 }
 
+/**
+ * Veilid on `config`. The lock file is written before Veilid protects its device key with
+ * the storage key, so after a crash between the two the key is still unprotected while
+ * the lock file exists: Veilid refuses the password, and the start is tried once more as
+ * the first one with that passphrase (`fresh`). Any other refusal (a copy's protected key
+ * and another passphrase) stands.
+ */
+const startVeilid = (config: NodeConfig) => {
+  const start = (c: NodeConfig) =>
+    Effect.flatMap(veilidConfigOf(c), (veilidConfig) => makeVeilid(veilidConfig, c.veilid))
+  const storage = config.storage
+  if (storage === undefined || storage.fresh) return start(config)
+  return start(config).pipe(
+    Effect.catchIf(
+      (error) => /password protected device encryption key is not valid/.test(error.message),
+      () => start({ ...config, storage: { ...storage, fresh: true } }),
+    ),
+  )
+}
+
 /** Attachment from Veilid, peers from its last `Network` update (the only place they come). */
 const trackNetwork = (veilid: VeilidShape) =>
   Effect.gen(function* () {
@@ -208,7 +228,7 @@ export function makeNode<S extends NodeState>(
   return Effect.gen(function* () {
     if (config.storage === undefined && isStorageLocked(config.storageDir))
       return yield* new PassphraseRequired({ dir: config.storageDir })
-    const veilid = yield* makeVeilid(yield* veilidConfigOf(config), config.veilid)
+    const veilid = yield* startVeilid(config)
     const network = yield* trackNetwork(veilid)
     const node = yield* wireNode<NodeError, S>({
       dht: veilid,

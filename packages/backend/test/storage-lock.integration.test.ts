@@ -92,7 +92,7 @@ layer(NetLive, { excludeTestServices: true, timeout: 300_000 })(
     )
 
     it.effect(
-      "a data dir used before its passphrase keeps its groups and holds no group secret after",
+      "a data dir used before its passphrase keeps its groups (also after a crash as it was first locked) and holds no group secret after",
       () =>
         Effect.gen(function* () {
           const testnet = yield* Net
@@ -104,7 +104,11 @@ layer(NetLive, { excludeTestServices: true, timeout: 300_000 })(
 
           const storage = yield* unlockStorage(dir, passphrase)
           assert.isTrue(storage?.fresh)
-          const after = yield* start(testnet, "bob", dir, storage && { storage })
+          // As after a crash between the lock file and Veilid's first start with it: the
+          // lock says "not fresh", Veilid's device key is still unprotected.
+          const crashed = yield* unlockStorage(dir, passphrase)
+          assert.isFalse(crashed?.fresh)
+          const after = yield* start(testnet, "bob", dir, crashed && { storage: crashed })
           assert.deepStrictEqual(
             (yield* after.backend.listGroups).map((s) => [s.key, s.name]),
             [[g.key, "Archive"]],
