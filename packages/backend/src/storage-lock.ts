@@ -33,7 +33,7 @@ export class PassphraseRequired extends Data.TaggedError("PassphraseRequired")<{
   readonly dir: string
 }> {
   override get message() {
-    return `the data dir ${this.dir} is locked with a passphrase: start with --passphrase-file FILE (or SAVE_DWEB_PASSPHRASE_FILE)`
+    return `the data dir ${this.dir} is locked with a passphrase: give it with --passphrase-file FILE`
   }
 }
 
