@@ -193,8 +193,13 @@ export const tableStoreKnownGroups = (
       },
       storageKey,
     )
-    // A damaged entry stays as it is (it fails on read, as before).
-    if (storageKey !== undefined) yield* Effect.ignore(store.all)
+    // Each plain entry is sealed now; a damaged one stays as it is (it fails on read).
+    if (storageKey !== undefined)
+      yield* Effect.flatMap(db.keys(column), (keys) =>
+        Effect.forEach(keys, (k) => Effect.ignore(store.get(fromUtf8.decode(k))), {
+          discard: true,
+        }),
+      )
     return store
   })
 
