@@ -162,6 +162,10 @@ describe("the save-dweb CLI against daemons on a private testnet", () => {
     const badLink = await runCli(bob("group", "join", "save+dweb:invite?v=1&cap=read"))
     expect(badLink.code).toBe(5)
     expect(badLink.stderr).toMatch(/error: /)
+    // A link typed as an argument still works, with a note on keeping it out of `ps`.
+    expect(badLink.stderr).toMatch(/note: .*`ps`.*`save-dweb group join -` reads it from stdin/)
+    const noLink = await runCli(bob("group", "join", "-"), {}, "\n")
+    expect([noLink.code, noLink.stderr]).toEqual([2, expect.stringMatching(/no link on stdin/)])
     // A record key of a crypto kind this version does not know: refused input naming it, not
     // an unexpected failure from deep in the DHT layer.
     const key = Buffer.alloc(32, 7).toString("base64url")
@@ -173,13 +177,14 @@ describe("the save-dweb CLI against daemons on a private testnet", () => {
     const badName = await runCli(alice("file", "add", "Newsroom", input, "--name", "../escape"))
     expect(badName.code).toBe(5)
 
-    // bob joins with a write link and adds a file of his own; both see both.
+    // bob joins with a write link, piped in (`-`: never on a command line), and adds a file
+    // of his own; both see both.
     const { link } = await cliJson<{ link: string }>(
       alice("group", "invite", g.key, "--tier", "write"),
     )
     expect(link).toMatch(/^save\+dweb:invite\?v=1&cap=write/)
     const joined = await eventuallyAsync(() =>
-      cliJson<{ tier: string }>(bob("group", "join", link, "--member-name", "bob")),
+      cliJson<{ tier: string }>(bob("group", "join", "-", "--member-name", "bob"), `${link}\n`),
     )
     expect(joined.tier).toBe("write")
     const bobFile = join(work, "bob.txt")
@@ -241,7 +246,8 @@ describe("the save-dweb CLI against daemons on a private testnet", () => {
     expect(pairing.link).toMatch(/^save\+dweb:pair\?/)
     const tablet = await daemon("cli-tablet")
     const paired = await cliJson<{ groups: Array<{ key: string; tier: string }> }>(
-      tablet("pair", "use", pairing.link),
+      tablet("pair", "use", "-"),
+      pairing.link,
     )
     expect(paired.groups.map((x) => [x.key, x.tier])).toEqual([[g.key, "write"]])
     const tabletFile = join(work, "tablet.txt")

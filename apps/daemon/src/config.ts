@@ -40,6 +40,11 @@ export interface DaemonConfig {
   readonly syncIntervalSeconds: number
   /** How long the Veilid node may take to attach before the start fails. */
   readonly attachTimeoutSeconds: number
+  /**
+   * A file whose text is the passphrase that locks the data dir (its group secrets are
+   * kept sealed under a key derived from it); none: the data dir is not locked.
+   */
+  readonly passphraseFile: string | undefined
   /** Where the settings came from, for the start-up log. */
   readonly configFile: string | undefined
 }
@@ -70,10 +75,14 @@ export const usage = `save-dweb-daemon [options]
                         0 = only on request (env SAVE_DWEB_SYNC_INTERVAL; default 10)
   --attach-timeout SECS how long attaching to the network may take before the start fails
                         (env SAVE_DWEB_ATTACH_TIMEOUT; default 300)
+  --passphrase-file FILE lock the data dir with the passphrase in FILE (one trailing newline
+                        dropped): group secrets are kept sealed under a key derived from it, and
+                        the daemon does not start without it (env SAVE_DWEB_PASSPHRASE_FILE)
   --help                this text
 
 Flags win over the environment, which wins over the config file. Keys of the config file:
-dataDir, listen, saveAppApi, network, logLevel, maxUploadBytes, syncIntervalSeconds, attachTimeoutSeconds.`
+dataDir, listen, saveAppApi, network, logLevel, maxUploadBytes, syncIntervalSeconds,
+attachTimeoutSeconds, passphraseFile.`
 
 type Raw = {
   dataDir?: string | undefined
@@ -84,6 +93,7 @@ type Raw = {
   maxUploadBytes?: string | number | undefined
   syncIntervalSeconds?: string | number | undefined
   attachTimeoutSeconds?: string | number | undefined
+  passphraseFile?: string | undefined
 }
 
 const fail = (message: string) => Effect.fail(new ConfigError({ message }))
@@ -135,6 +145,7 @@ const fileKeys = [
   "maxUploadBytes",
   "syncIntervalSeconds",
   "attachTimeoutSeconds",
+  "passphraseFile",
 ]
 
 const readConfigFile = (file: string, required: boolean): Effect.Effect<Raw, ConfigError> => {
@@ -224,10 +235,22 @@ export const resolveConfig = (
           pick(flags["attach-timeout"], "SAVE_DWEB_ATTACH_TIMEOUT", "attachTimeoutSeconds") ?? 300,
           1,
         ),
+        passphraseFile: yield* passphraseFileOf(
+          pick(flags["passphrase-file"], "SAVE_DWEB_PASSPHRASE_FILE", "passphraseFile"),
+        ),
         configFile: fileUsed,
       },
     }
   })
+
+const passphraseFileOf = (
+  value: string | number | undefined,
+): Effect.Effect<string | undefined, ConfigError> =>
+  value === undefined
+    ? Effect.succeed(undefined)
+    : typeof value !== "string" || value === ""
+      ? fail(`passphrase file ${JSON.stringify(value)}: expected a path`)
+      : Effect.succeed(resolve(value))
 
 const parseFlags = (argv: ReadonlyArray<string>) =>
   Effect.try({
@@ -250,6 +273,7 @@ const parseArgsOf = (argv: ReadonlyArray<string>) =>
       "max-upload": { type: "string" },
       "sync-interval": { type: "string" },
       "attach-timeout": { type: "string" },
+      "passphrase-file": { type: "string" },
       help: { type: "boolean", short: "h" },
     },
   }).values

@@ -1,6 +1,11 @@
 import { createRequire } from "node:module"
 import { join } from "node:path"
-import { type BackendConfig, type BackendShape, makeRealBackend } from "@save-dweb/backend"
+import {
+  type BackendConfig,
+  type BackendShape,
+  makeRealBackend,
+  type UnlockedStorage,
+} from "@save-dweb/backend"
 import { serve } from "@save-dweb/rpc-server"
 import { serveSaveAppApi } from "@save-dweb/save-app-api"
 import { Clock, Deferred, Duration, Effect } from "effect"
@@ -12,10 +17,17 @@ export const VERSION: string = (
   createRequire(import.meta.url)("../package.json") as { version: string }
 ).version
 
-/** What the daemon needs besides its config: how a network choice becomes the backend's. */
+/**
+ * What the daemon needs besides its config: how a network choice becomes the backend's,
+ * and the storage key of a data dir locked with a passphrase (`unlockStorage`).
+ */
 export interface DaemonEnvironment {
   readonly network: (choice: Network) => Effect.Effect<NonNullable<BackendConfig["network"]>, Error>
+  readonly storage?: UnlockedStorage | undefined
 }
+
+/** Where the daemon's backend keeps its stores (and its passphrase lock). */
+export const backendDir = (dataDir: string) => join(dataDir, "backend")
 
 /** Loads every known group so its repo serves and publishes its route again. */
 const loadKnownGroups = (backend: BackendShape) =>
@@ -70,6 +82,7 @@ export const runDaemon = (config: DaemonConfig, environment: DaemonEnvironment) 
         dataDir: config.dataDir,
         network: config.network._tag,
         configFile: config.configFile ?? null,
+        locked: environment.storage !== undefined,
         version: VERSION,
       }),
     )
@@ -80,8 +93,9 @@ export const runDaemon = (config: DaemonConfig, environment: DaemonEnvironment) 
     const network = yield* environment.network(config.network)
     const started = yield* Clock.currentTimeMillis
     const backend = yield* makeRealBackend({
-      storageDir: join(config.dataDir, "backend"),
+      storageDir: backendDir(config.dataDir),
       network,
+      ...(environment.storage === undefined ? {} : { storage: environment.storage }),
       veilid: { readyTimeout: Duration.seconds(config.attachTimeoutSeconds) },
       // Members replicate each other's files: each loaded group follows its members'
       // repos and fetches what changed, at most one pass per interval.

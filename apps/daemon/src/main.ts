@@ -1,8 +1,14 @@
 import { setFlagsFromString } from "node:v8"
-import { exitWith, lockDataDir, runProcess, veilidNetworkOf } from "@save-dweb/backend"
+import {
+  exitWith,
+  lockDataDir,
+  runProcess,
+  unlockWithPassphraseFile,
+  veilidNetworkOf,
+} from "@save-dweb/backend"
 import { Effect } from "effect"
 import { type DaemonConfig, resolveConfig, usage } from "./config.ts"
-import { type DaemonEnvironment, runDaemon } from "./daemon.ts"
+import { backendDir, type DaemonEnvironment, runDaemon } from "./daemon.ts"
 import { ensureDataDir } from "./state.ts"
 
 // Files pass through this process as short-lived Buffers off the JS heap (request bodies,
@@ -15,9 +21,13 @@ if (Number(process.versions.node.split(".")[0]) >= 24) {
   setFlagsFromString("--external-memory-accounted-in-global-limit")
 }
 
-/** Exit codes: 0 stopped cleanly, 1 failed, 2 bad configuration, 3 already running. */
+/**
+ * Exit codes: 0 stopped cleanly, 1 failed, 2 bad configuration, 3 already running,
+ * 4 the data dir is locked and the passphrase is missing or wrong.
+ */
 const EXIT_CONFIG = 2
 const EXIT_RUNNING = 3
+const EXIT_LOCKED = 4
 const SHUTDOWN_GRACE_MILLIS = 30_000
 
 // `--network testnet` attaches to a private testnet (tests, the demo); its package loads
@@ -65,8 +75,20 @@ await Effect.runPromise(
   ),
 )
 
+// A data dir locked with a passphrase opens with it only, checked before Veilid starts.
+const storage = await Effect.runPromise(
+  unlockWithPassphraseFile(backendDir(config.dataDir), config.passphraseFile).pipe(
+    Effect.catchTags({
+      PassphraseRequired: (e) => Effect.sync(() => exitWith(e.message, EXIT_LOCKED)),
+      WrongPassphrase: (e) => Effect.sync(() => exitWith(e.message, EXIT_LOCKED)),
+      StorageLockError: (e) => Effect.sync(() => exitWith(e.message, EXIT_CONFIG)),
+      PassphraseKdfError: (e) => Effect.sync(() => exitWith(e.message, 1)),
+    }),
+  ),
+)
+
 runProcess({
   logLevel: config.logLevel,
-  start: runDaemon(config, environment),
+  start: runDaemon(config, { ...environment, storage }),
   graceMillis: SHUTDOWN_GRACE_MILLIS,
 })

@@ -87,6 +87,22 @@ describe("daemon configuration", () => {
     expect(c.configFile).toBe(join(d, "config.json"))
   })
 
+  it("a passphrase file: none by default; from flag, environment or config file, made absolute", () => {
+    const d = dir()
+    expect(configOf(["--data-dir", d]).passphraseFile).toBeUndefined()
+    writeFileSync(join(d, "config.json"), JSON.stringify({ passphraseFile: "/etc/a" }))
+    expect(configOf(["--data-dir", d]).passphraseFile).toBe("/etc/a")
+    expect(
+      configOf(["--data-dir", d], { SAVE_DWEB_PASSPHRASE_FILE: "/etc/b" }).passphraseFile,
+    ).toBe("/etc/b")
+    expect(configOf(["--data-dir", d, "--passphrase-file", "rel"]).passphraseFile).toBe(
+      join(process.cwd(), "rel"),
+    )
+    expect(messageOf(resolveConfig(["--data-dir", d, "--passphrase-file", ""], {}))).toMatch(
+      /passphrase file/,
+    )
+  })
+
   it("an explicit config file must exist and hold only known keys", () => {
     const d = dir()
     expect(messageOf(resolveConfig(["--config", join(d, "nope.json")], {}))).toMatch(/nope\.json/)

@@ -370,6 +370,7 @@ describe("the RPC contract on a real daemon", () => {
       )
     cases.push(
       [await put("bad\u0001name", "x"), 400, "InvalidFileName"],
+      [await put("\u202Egpj.exe", "x"), 400, "InvalidFileName"],
       [await put("a".repeat(300), "x"), 400, "InvalidFileName"],
       [await put("big.bin", randomBytes(1024 * 1024 + 1)), 413, "PayloadTooLarge"],
       [

@@ -1,11 +1,10 @@
 // The backend service: wiring of the node's services and the backend's operations, each
 // of one concern in its own module (group registry, files, members, rotations, pairing,
 // events, status, backups).
-import type { BlobStoreService, StoreError } from "@save-dweb/blob-store"
+import type { BlobStoreService } from "@save-dweb/blob-store"
 import type { DataReposShape } from "@save-dweb/data-repo"
 import type { GroupsShape } from "@save-dweb/group"
-import type { RouteUnavailable, TunnelsShape } from "@save-dweb/tunnels"
-import type { VeilidError } from "@save-dweb/veilid"
+import type { TunnelsShape } from "@save-dweb/tunnels"
 import { Context, Effect, Layer, type Scope } from "effect"
 import { makeBackups } from "./backups.ts"
 import { makeEventHub } from "./events.ts"
@@ -13,7 +12,7 @@ import { makeFileOperations } from "./files.ts"
 import { makeGroupRegistry } from "./group-registry.ts"
 import type { KnownGroupsStore } from "./known-groups.ts"
 import { makeMemberOperations } from "./members.ts"
-import { makeNode, type NetworkStatus, type NodeConfig } from "./node.ts"
+import { makeNode, type NetworkStatus, type NodeConfig, type NodeError } from "./node.ts"
 import { makePairing } from "./pairing.ts"
 import { makeRotations } from "./rotation.ts"
 import type { AutoSync, BackendShape } from "./shape.ts"
@@ -86,7 +85,7 @@ export const makeBackend = (
  */
 export const makeRealBackend = (
   config: BackendConfig,
-): Effect.Effect<BackendShape, VeilidError | StoreError | RouteUnavailable, Scope.Scope> =>
+): Effect.Effect<BackendShape, NodeError, Scope.Scope> =>
   Effect.gen(function* () {
     const node = yield* makeNode(config)
     // Before any group loads: nothing writes or syncs while the store is swept.
@@ -102,8 +101,6 @@ export class Backend extends Context.Service<Backend, BackendShape>()(
   "@save-dweb/backend/Backend",
 ) {
   /** Starts the backend (Veilid, Iroh, table store); stops it when the layer's scope closes. */
-  static readonly layer = (
-    config: BackendConfig,
-  ): Layer.Layer<Backend, VeilidError | StoreError | RouteUnavailable> =>
+  static readonly layer = (config: BackendConfig): Layer.Layer<Backend, NodeError> =>
     Layer.effect(Backend, makeRealBackend(config))
 }

@@ -64,6 +64,8 @@ export {
   type KnownGroup,
   type KnownGroupsStore,
   memoryKnownGroups,
+  openKnownGroup,
+  sealKnownGroup,
   tableStoreKnownGroups,
 } from "./known-groups.ts"
 export {
@@ -110,5 +112,19 @@ export type {
   RepoRef,
   RepoSummary,
 } from "./shape.ts"
+export {
+  isStorageLocked,
+  PassphraseRequired,
+  readPassphraseFile,
+  STORAGE_LOCK_FILE,
+  StorageLockError,
+  storageLockPath,
+  type UnlockError,
+  type UnlockedStorage,
+  unlockStorage,
+  unlockWithPassphraseFile,
+  veilidStoragePassword,
+  WrongPassphrase,
+} from "./storage-lock.ts"
 export { sweepStore } from "./sweep.ts"
 export { SYNC_STATE_DB, syncStateInTable, tableStoreSyncState } from "./sync-state.ts"

@@ -14,6 +14,7 @@ import {
   type LoadedGroup,
   makeBackend,
   makeNode,
+  type UnlockedStorage,
 } from "../src/index.ts"
 
 export class Net extends Context.Service<Net, Testnet>()("@save-dweb/backend/test/Net") {}
@@ -34,8 +35,16 @@ export interface Started {
   readonly stop: Effect.Effect<void>
 }
 
-/** A backend for testnet node `name` on `storageDir`, in a scope of its own (`stop`). */
-export const start = (testnet: Testnet, name: string, storageDir: string) =>
+/**
+ * A backend for testnet node `name` on `storageDir`, in a scope of its own (`stop`);
+ * `storage` from `unlockStorage` for a data dir locked with a passphrase.
+ */
+export const start = (
+  testnet: Testnet,
+  name: string,
+  storageDir: string,
+  options: { readonly storage?: UnlockedStorage } = {},
+) =>
   Effect.gen(function* () {
     const scope = yield* Scope.make()
     const stop = Scope.close(scope, Exit.void)
@@ -47,6 +56,7 @@ export const start = (testnet: Testnet, name: string, storageDir: string) =>
         network: { veilidConfig: testnet.nodeConfig(name) },
         veilid: { readyTimeout: "90 seconds" },
         iroh: { ipv4Addr: "127.0.0.1:0", ipv6Addr: "[::1]:0", fetchTimeoutMillis: 20_000 },
+        ...options,
       }),
     )
     const backend: BackendShape = yield* Scope.provide(scope)(makeBackend({ storageDir, ...node }))

@@ -340,6 +340,7 @@ export const makeIroh = (config: IrohStoreConfig) =>
         hash: BlobHash,
         source: Source,
         onProgress: (done: number, total: number | undefined) => void,
+        expectedSize: number | undefined,
       ): Effect.Effect<void, SourceFailure | StoreError> => {
         switch (source._tag) {
           case "IrohSource":
@@ -391,11 +392,16 @@ export const makeIroh = (config: IrohStoreConfig) =>
                     catch: (cause) => ioError(file, cause),
                   }),
                   (handle) =>
-                    receiveVerified(hash, source, onProgress, (chunk) =>
-                      Effect.tryPromise({
-                        try: () => handle.write(chunk),
-                        catch: (cause) => ioError(file, cause),
-                      }),
+                    receiveVerified(
+                      hash,
+                      source,
+                      onProgress,
+                      (chunk) =>
+                        Effect.tryPromise({
+                          try: () => handle.write(chunk),
+                          catch: (cause) => ioError(file, cause),
+                        }),
+                      expectedSize,
                     ),
                   (handle) => Effect.promise(() => handle.close()),
                 )

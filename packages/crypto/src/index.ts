@@ -50,6 +50,12 @@ export { deriveKey, deriveSigningSeed, KeyName } from "./kdf.ts"
 export { GroupSecret, SecretKey } from "./keys.ts"
 export { Mac, mac, verifyMac } from "./mac.ts"
 export {
+  derivePassphraseKey,
+  newPassphraseKdf,
+  PassphraseKdf,
+  PassphraseKdfError,
+} from "./passphrase.ts"
+export {
   generateSigningKeyPair,
   PublicKey,
   Signature,

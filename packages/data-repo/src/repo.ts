@@ -199,19 +199,19 @@ export const makeRepo = (
     const cache = yield* Ref.make<State>({ pointer: undefined, manifest: emptyManifest })
 
     /**
-     * Fetches another member's blob (a pin in the store), tracked first: a crash after the
-     * fetch leaves a tracked pin (dropped once the owner deletes), never an untracked one.
-     * Flushed before it is used: a pin Iroh had not committed would come back from a kill
-     * as bytes on disk that no tag, and so no sweep or sync, reaches.
+     * `store.fetch`, telling `onProgress` (when given) how it advances. `storedSize` (the
+     * manifest's) is what every source must announce: one that announces another is
+     * dropped before it writes a byte.
      */
-    /** `store.fetch`, telling `onProgress` (when given) how it advances. */
     const fetchReporting = (
       request: { hash: BlobHash; kind: "blob" | "collection"; sources: ReadonlyArray<Source> },
+      storedSize: number | undefined,
       onProgress: ReadOptions["onFetchProgress"],
-    ) =>
-      onProgress === undefined
-        ? store.fetch(request)
-        : store.fetchWithProgress(request).pipe(
+    ) => {
+      const sized = storedSize === undefined ? request : { ...request, expectedSize: storedSize }
+      return onProgress === undefined
+        ? store.fetch(sized)
+        : store.fetchWithProgress(sized).pipe(
             Stream.runFoldEffect(
               () => undefined as FetchResult | undefined,
               (result, event) =>
@@ -225,33 +225,46 @@ export const makeRepo = (
                 : Effect.succeed(result),
             ),
           )
+    }
 
+    /**
+     * Fetches another member's blob (a pin in the store), tracked first: a crash after the
+     * fetch leaves a tracked pin (dropped once the owner deletes), never an untracked one.
+     * Flushed before it is used: a pin Iroh had not committed would come back from a kill
+     * as bytes on disk that no tag, and so no sweep or sync, reaches.
+     */
     const fetchPinned = (
       hash: BlobHash,
       kind: "blob" | "collection",
       sources: ReadonlyArray<Source>,
+      storedSize?: number,
       onProgress?: ReadOptions["onFetchProgress"],
     ) =>
       Effect.gen(function* () {
-        if (writable) return yield* fetchReporting({ hash, kind, sources }, onProgress)
+        const request = { hash, kind, sources }
+        if (writable) return yield* fetchReporting(request, storedSize, onProgress)
         yield* context.pins.track(group.key, key, hash)
-        return yield* fetchReporting({ hash, kind, sources }, onProgress).pipe(
+        return yield* fetchReporting(request, storedSize, onProgress).pipe(
           Effect.tap(() => store.flush),
           Effect.onError(() => context.pins.untrack(group.key, key, hash)),
         )
       })
 
-    /** The bytes of `hash`, fetched first when not held here: from `given`, else as found. */
+    /**
+     * The bytes of `hash`, fetched first when not held here: from `given`, else as found;
+     * `storedSize` as in `fetchReporting`.
+     */
     const ensureLocal = (
       hash: BlobHash,
       given: ReadonlyArray<Source> | undefined,
+      storedSize?: number,
       onProgress?: ReadOptions["onFetchProgress"],
     ) =>
       Effect.gen(function* () {
         if (!(yield* store.has(hash))) {
           const sources = given ?? (yield* discover)
           if (sources.length === 0) return yield* new NotLocal({ repo: key, hash })
-          yield* fetchPinned(hash, "blob", sources, onProgress)
+          yield* fetchPinned(hash, "blob", sources, storedSize, onProgress)
         }
         yield* groupBlobs.remember(group.key, [hash])
       })
@@ -434,7 +447,12 @@ export const makeRepo = (
           const fileKey = yield* group.fileKey
           const { manifest } = yield* state(readOptions?.sources)
           const entry = yield* find(manifest, fileName)
-          yield* ensureLocal(entry.hash, readOptions?.sources, readOptions?.onFetchProgress)
+          yield* ensureLocal(
+            entry.hash,
+            readOptions?.sources,
+            entry.storedSize,
+            readOptions?.onFetchProgress,
+          )
           return decryptedFrom(store, entry.hash, fileKey, readOptions?.offset ?? 0).pipe(
             Stream.mapError((e) =>
               e._tag === "DecryptError" || e._tag === "InvalidEnvelope"
@@ -448,7 +466,12 @@ export const makeRepo = (
     const pin = Effect.fn("Repo.pin")(function* (fileName: string, readOptions?: ReadOptions) {
       const { manifest } = yield* state(readOptions?.sources)
       const entry = yield* find(manifest, fileName)
-      yield* ensureLocal(entry.hash, readOptions?.sources, readOptions?.onFetchProgress)
+      yield* ensureLocal(
+        entry.hash,
+        readOptions?.sources,
+        entry.storedSize,
+        readOptions?.onFetchProgress,
+      )
     })
 
     const unpin = Effect.fn("Repo.unpin")(function* (fileName: string) {

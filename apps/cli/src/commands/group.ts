@@ -1,6 +1,7 @@
 // `save-dweb group create|join|list|show|invite|rename|leave`.
 import { Effect, Option } from "effect"
 import { Argument, Command, Flag } from "effect/cli"
+import { linkArgument, readLink } from "../link-input.ts"
 import { emit, table } from "../output.ts"
 import { resolveGroup } from "../session.ts"
 import { groupArg, session } from "./common.ts"
@@ -38,14 +39,15 @@ const groupCreate = Command.make(
 const groupJoin = Command.make(
   "join",
   {
-    link: Argument.String("link").pipe(Argument.withDescription("a save+dweb:invite link")),
+    link: linkArgument("a save+dweb:invite link"),
     memberName: Flag.String("member-name").pipe(Flag.optional),
   },
   (f) =>
     session(({ client, out }) =>
       Effect.gen(function* () {
+        const link = yield* readLink(f.link, out, "save-dweb group join")
         const joined = yield* client.groups.join({
-          link: f.link,
+          link,
           ...(Option.isSome(f.memberName) ? { memberName: f.memberName.value } : {}),
         })
         emit(out, joined, (g) => `joined group "${g.name}" as ${g.tier}\n  key ${g.key}`)
