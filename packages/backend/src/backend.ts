@@ -17,6 +17,7 @@ import { makeNode, type NetworkStatus, type NodeConfig } from "./node.ts"
 import { makePairing } from "./pairing.ts"
 import type { AutoSync, BackendShape } from "./shape.ts"
 import { makeStatus } from "./status.ts"
+import { makeTransportOperations } from "./transport.ts"
 
 export interface BackendConfig extends NodeConfig {
   /** Keep every loaded group synced in the background (see `BackendServices.autoSync`). */
@@ -68,6 +69,7 @@ export const makeBackend = (
       events: events.events,
       subscribe: events.subscribe,
       ...makeMemberOperations({ registry, tunnels }),
+      ...makeTransportOperations(registry),
       ...makeFileOperations({ loadGroup: registry.loadGroup, events }),
       ...makePairing({ known, registry }),
       ...makeBackups({ repos, tunnels, loadGroup: registry.loadGroup }),

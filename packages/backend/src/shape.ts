@@ -9,7 +9,7 @@ import type {
   SyncOptions,
   SyncResult,
 } from "@save-dweb/data-repo"
-import type { Group, GroupError, SourcePolicy, Tier } from "@save-dweb/group"
+import type { Group, GroupError, SourcePolicy, Tier, Transport } from "@save-dweb/group"
 import type { CallError, InvalidRouteBlob, ResponseTooLarge } from "@save-dweb/tunnels"
 import type { CapabilityTier } from "@save-dweb/uri-scheme"
 import type { RecordKey, VeilidError } from "@save-dweb/veilid"
@@ -120,6 +120,11 @@ export interface CreateGroupOptions {
   readonly repoName?: string
   /** Who may serve a member's files: `any` member (group's default) or its `owner-only`. */
   readonly sourcePolicy?: SourcePolicy
+  /**
+   * How blobs travel: `private` (default) only over Veilid private routes, no member's IP
+   * address told; `direct` also over Iroh QUIC between read-tier members (faster).
+   */
+  readonly transport?: Transport
 }
 
 export interface JoinGroupOptions {
@@ -181,6 +186,11 @@ export interface BackendShape extends BackupsShape {
     groupKey: RecordKey,
     tier: CapabilityTier,
   ) => Effect.Effect<string, BackendError>
+  /** Changes the group's transport (manager only); members follow at their next request. */
+  readonly setTransport: (
+    groupKey: RecordKey,
+    transport: Transport,
+  ) => Effect.Effect<void, BackendError>
   /** Leaves the group (a tombstone in this member's slot, write tiers) and forgets it here. */
   readonly leaveGroup: (groupKey: RecordKey) => Effect.Effect<void, BackendError>
   /** One sync pass of the group (as `LoadedGroup.sync`), reported on `events`. */

@@ -152,9 +152,7 @@ export const makeDataRepos = (
     syncAll,
     keepSynced: makeKeepSynced(records, syncAll),
     serve: (group, tunnels) =>
-      serveMember(tunnels, store, group.key, group.keys.tunnelAuth, (hash) =>
-        blobs.has(group.key, hash),
-      ),
+      serveMember(tunnels, store, group, (hash) => blobs.has(group.key, hash)),
     purge,
     backupRoute: (backup) => readBackupRoute(records, backup),
     create: Effect.fn("DataRepos.create")(function* (group: Group, options: CreateRepoOptions) {
