@@ -126,6 +126,22 @@ layer(PeopleLive, { excludeTestServices: true, timeout: 300_000 })(
         )
         const own = yield* alice.store.source()
         assert.strictEqual(told.node?.nodeId, own._tag === "IrohSource" ? own.nodeId : "")
+        // A replicate holder (a backup server's tier) asks with the only key it has: refused.
+        const replica = yield* bob.groups.join(yield* group.invite("replicate"))
+        const asReplica = yield* bob.tunnels.connect(
+          route ?? new Uint8Array(0),
+          replica.keys.tunnelAuth,
+        )
+        const refused = yield* Effect.result(
+          asReplica.request(groupProtocols(group.key).iroh, new Uint8Array(0)),
+        )
+        assert.strictEqual(refused._tag, "Failure")
+        // Made private by its manager, the group's members are refused too.
+        yield* group.updateInfo({ transport: "private" })
+        const nowPrivate = yield* Effect.result(
+          peer.request(groupProtocols(group.key).iroh, new Uint8Array(0)),
+        )
+        assert.strictEqual(nowPrivate._tag, "Failure")
 
         const read = yield* bytesOf(theirs.read("map.bin"))
         assert.strictEqual(read.length, bytes.length)
