@@ -58,6 +58,11 @@ case "$job" in
     install
     rm -rf packages/*/test-results apps/*/test-results tooling/*/test-results
     status=0
+    # The testnet's emulated networks need iptables, which Debian does not preinstall.
+    if ! command -v iptables >/dev/null 2>&1 && [ "$(id -u)" = 0 ] && command -v apt-get >/dev/null 2>&1; then
+      echo "save-dweb: installing iptables (Debian package) for the testnet's emulated networks"
+      apt-get update -qq >/dev/null && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq iptables >/dev/null || true
+    fi
     # Two at a time: several suites start a private Veilid testnet of 8 nodes, and
     # the machine this targets has two cores.
     pnpm exec turbo run typecheck lint test --continue --concurrency=2 --output-logs=new-only "$@" || status=$?

@@ -32,6 +32,15 @@ import {
 } from "./namespace.ts"
 import { isAlive, processIdentity } from "./process-info.ts"
 import {
+  delayLineBinary,
+  describeShape,
+  ENV_NETWORK,
+  type LinkShape,
+  type NetworkShape,
+  parseLinkShape,
+  parseNodeShape,
+} from "./shaping.ts"
+import {
   DEFAULT_NODE_COUNT,
   DEFAULT_READY_TIMEOUT_MS,
   startTestnet,
@@ -46,7 +55,11 @@ const USAGE = `usage:
                                                   start a testnet that stays up (namespace sdwtn-<name>)
   veilid-testnet down [<name>]                    stop it and remove its namespace
   veilid-testnet status                           list testnet namespaces
-  veilid-testnet cleanup                          remove what crashed runs left behind`
+  veilid-testnet cleanup                          remove what crashed runs left behind
+emulated network (exec, up; every node, testnet nodes and nodes under test):
+  --delay 25ms --jitter 2ms --loss 0.5% --rate 10mbit
+                                                  one-way delay, ± jitter, loss and uplink rate of what each node sends
+  --node n0:delay=100ms,rate=5mbit                one node's own values (repeatable; nodes under test by their name)`
 
 const self = fileURLToPath(import.meta.url)
 const nodeArgv = (args: ReadonlyArray<string>) => [process.execPath, self, ...args]
@@ -67,6 +80,46 @@ const insideEnv = (state: NamespaceState): NodeJS.ProcessEnv => ({
   [ENV_RUN_DIR]: state.runDir,
   [ENV_DATA_DIR]: state.dataDir,
 })
+
+const NETWORK_FLAGS = {
+  delay: { type: "string" },
+  jitter: { type: "string" },
+  loss: { type: "string" },
+  rate: { type: "string" },
+  node: { type: "string", multiple: true },
+} as const
+
+interface NetworkFlags {
+  readonly delay?: string | undefined
+  readonly jitter?: string | undefined
+  readonly loss?: string | undefined
+  readonly rate?: string | undefined
+  readonly node?: ReadonlyArray<string> | undefined
+}
+
+/** The flags' network as the environment variable testnets read, or {} when none was given. */
+const networkEnv = (flags: NetworkFlags): NodeJS.ProcessEnv => {
+  let network: NetworkShape
+  try {
+    const nodes: Record<string, LinkShape> = Object.fromEntries(
+      (flags.node ?? []).map(parseNodeShape),
+    )
+    network = { ...parseLinkShape(flags), ...(flags.node?.length ? { nodes } : {}) }
+  } catch (error) {
+    return fail(error instanceof Error ? error.message : String(error), 2)
+  }
+  const shapes = [network, ...Object.values(network.nodes ?? {})]
+  if (shapes.every((shape) => Object.keys(shape).length === 0)) return {}
+  // Built here, outside the namespace, where cargo can reach its registry if it must.
+  if (shapes.some((shape) => (shape.delayMs ?? 0) > 0 || (shape.jitterMs ?? 0) > 0)) {
+    try {
+      delayLineBinary()
+    } catch (error) {
+      return fail(error instanceof Error ? error.message : String(error))
+    }
+  }
+  return { [ENV_NETWORK]: JSON.stringify(network) }
+}
 
 const FORWARDED: ReadonlyArray<NodeJS.Signals> = ["SIGINT", "SIGTERM", "SIGHUP", "SIGQUIT"]
 
@@ -119,7 +172,10 @@ const startDnsProcess = (state: NamespaceState): Promise<ChildProcess> =>
     })
   })
 
-const exec = async (command: ReadonlyArray<string>): Promise<number> => {
+const exec = async (
+  command: ReadonlyArray<string>,
+  extraEnv: NodeJS.ProcessEnv,
+): Promise<number> => {
   if (command.length === 0) fail(`exec needs a command\n${USAGE}`, 2)
   requirePrivilege()
   await cleanupStale()
@@ -137,7 +193,10 @@ const exec = async (command: ReadonlyArray<string>): Promise<number> => {
     for (const signal of FORWARDED) process.off(signal, interrupt)
     code = interrupted
       ? 130
-      : await runForwardingSignals(inNamespace(namespace, command), insideEnv(state))
+      : await runForwardingSignals(inNamespace(namespace, command), {
+          ...insideEnv(state),
+          ...extraEnv,
+        })
   } catch (error) {
     console.error(`veilid-testnet: ${error instanceof Error ? error.message : error}`)
   } finally {
@@ -155,13 +214,18 @@ const attachedState = (name: string): NamespaceState => {
   return state
 }
 
-const execAttached = async (name: string, command: ReadonlyArray<string>): Promise<number> => {
+const execAttached = async (
+  name: string,
+  command: ReadonlyArray<string>,
+  extraEnv: NodeJS.ProcessEnv,
+): Promise<number> => {
   if (command.length === 0) fail(`exec needs a command\n${USAGE}`, 2)
   requirePrivilege()
   const state = attachedState(name)
   return runForwardingSignals(inNamespace(state.namespace, command), {
     ...insideEnv(state),
     [ENV_INFO]: infoFile(state.runDir),
+    ...extraEnv,
   })
 }
 
@@ -175,13 +239,26 @@ const describeInfo = (state: NamespaceState, info: TestnetInfo & { readyAfterMs?
     `  bootstrap:            ${info.bootstrap.join(", ")}`,
     `  network_key_password: ${info.networkKeyPassword}`,
     `  nodes:                ${info.nodes.map((node) => `${node.name}=${node.ipv4},${node.ipv6}`).join(" ")}`,
+    ...(info.network
+      ? [
+          `  network:              ${describeShape(info.network)}` +
+            Object.entries(info.network.nodes ?? {})
+              .map(([node, shape]) => `; ${node}: ${describeShape(shape)}`)
+              .join(""),
+        ]
+      : []),
     `  description:          ${infoFile(state.runDir)}`,
     `  run a command in it:  veilid-testnet exec --attach ${name} -- <command...>`,
     `  stop it:              veilid-testnet down ${name}`,
   ].join("\n")
 }
 
-const up = async (name: string, nodes: number, timeoutMs: number): Promise<number> => {
+const up = async (
+  name: string,
+  nodes: number,
+  timeoutMs: number,
+  extraEnv: NodeJS.ProcessEnv,
+): Promise<number> => {
   if (!/^[a-z0-9-]{1,40}$/.test(name)) fail(`--name must be [a-z0-9-]{1,40}: ${name}`, 2)
   requirePrivilege()
   await cleanupStale()
@@ -200,7 +277,7 @@ const up = async (name: string, nodes: number, timeoutMs: number): Promise<numbe
   )
   const serve = spawn(command, args, {
     stdio: ["ignore", logFd, logFd],
-    env: insideEnv(state),
+    env: { ...insideEnv(state), ...extraEnv },
     detached: true,
   })
   serve.unref()
@@ -296,13 +373,14 @@ const main = async (argv: ReadonlyArray<string>): Promise<number> => {
     case "exec": {
       const { values, positionals } = parseArgs({
         args: rest,
-        options: { attach: { type: "string" } },
+        options: { attach: { type: "string" }, ...NETWORK_FLAGS },
         allowPositionals: true,
         strict: true,
       })
       const command =
         separator === -1 ? positionals : [...positionals, ...argv.slice(separator + 1)]
-      return values.attach ? execAttached(values.attach, command) : exec(command)
+      const env = networkEnv(values)
+      return values.attach ? execAttached(values.attach, command, env) : exec(command, env)
     }
     case "up": {
       const { values } = parseArgs({
@@ -311,9 +389,15 @@ const main = async (argv: ReadonlyArray<string>): Promise<number> => {
           name: { type: "string", default: "demo" },
           nodes: { type: "string", default: String(DEFAULT_NODE_COUNT) },
           timeout: { type: "string", default: String(DEFAULT_READY_TIMEOUT_MS / 1000) },
+          ...NETWORK_FLAGS,
         },
       })
-      return up(values.name, Number(values.nodes), Number(values.timeout) * 1000)
+      return up(
+        values.name,
+        Number(values.nodes),
+        Number(values.timeout) * 1000,
+        networkEnv(values),
+      )
     }
     case "down":
       return down(rest[0] ?? "demo")

@@ -40,10 +40,21 @@ export {
   resolveNativeBinding,
 } from "./native.ts"
 export {
+  type AppliedShape,
+  applyShape,
+  describeShape,
+  ENV_NETWORK,
+  type LinkShape,
+  type NetworkShape,
+  parseLinkShape,
+  ShapingError,
+} from "./shaping.ts"
+export {
   type AttachedTestnet,
   attachTestnet,
   DEFAULT_NODE_COUNT,
   DEFAULT_READY_TIMEOUT_MS,
+  type NodeConfigOptions,
   startTestnet,
   type Testnet,
   TestnetError,

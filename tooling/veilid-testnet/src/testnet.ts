@@ -29,6 +29,16 @@ import { acquireAddress, type LeasePool, releaseAddress } from "./leases.ts"
 import { NativeBindingMissing, resolveNativeBinding } from "./native.ts"
 import { isAlive, processIdentity } from "./process-info.ts"
 import {
+  type AppliedShape,
+  applyShape,
+  clearLeftoverShape,
+  type LinkShape,
+  type NetworkShape,
+  networkFromEnvironment,
+  shapeOf,
+  validateShape,
+} from "./shaping.ts"
+import {
   bootstrapZone,
   canonicalHost,
   hostEntry,
@@ -58,6 +68,17 @@ export interface TestnetOptions {
   readonly native?: string
   /** DHT counts for all nodes, including those from `nodeConfig` (default SMALL_NETWORK_DHT). */
   readonly dht?: DhtTuning | "veilid-defaults"
+  /**
+   * Emulated links: delay, jitter, loss and uplink rate of every node, testnet
+   * nodes and nodes under test, with per-name overrides (default: what
+   * `veilid-testnet exec/up --delay ...` set, else none).
+   */
+  readonly network?: NetworkShape
+}
+
+export interface NodeConfigOptions {
+  /** This node's link (default: the testnet's `network` for this name). */
+  readonly network?: LinkShape
 }
 
 export interface TestnetNode {
@@ -82,6 +103,8 @@ export interface TestnetInfo {
   /** veilid-core's default config, as the binding reports it: the base of every node config. */
   readonly baseConfig: VeilidConfigJson
   readonly dht: DhtTuning | "veilid-defaults"
+  /** The emulated network nodes get unless told otherwise (absent: none). */
+  readonly network?: NetworkShape
 }
 
 export interface Testnet extends TestnetInfo {
@@ -94,7 +117,12 @@ export interface Testnet extends TestnetInfo {
    * fresh address, storage directory and keys. The same name gives the same
    * config; the address is freed when the testnet stops.
    */
-  readonly nodeConfig: (name: string) => VeilidConfigJson
+  readonly nodeConfig: (name: string, options?: NodeConfigOptions) => VeilidConfigJson
+  /**
+   * Changes the link of a testnet node (`n0`) or of a node under test this
+   * process configured; `{}` removes its shaping. In force when it returns.
+   */
+  readonly shape: (name: string, shape: LinkShape) => void
   /** Output of a veilid debug command (e.g. "nodeinfo", "entries") on one of the nodes. */
   readonly debug: (name: string, command: string) => Promise<string>
   /** Stops the nodes and frees addresses, zone and storage. Idempotent. */
@@ -113,6 +141,7 @@ const tolerateIp = (args: ReadonlyArray<string>, benign: RegExp): void => {
 export const namespaceLeasePool = (runDir: string): LeasePool => ({
   dir: leasesDir(runDir),
   onAcquire: (address) => {
+    clearLeftoverShape(runDir, address)
     // Host routes (/32, /128): veilid-tools does not list secondary addresses of a subnet.
     tolerateIp(["addr", "add", `${address.ipv4}/32`, "dev", NODE_DEVICE], /exists|assigned/i)
     // nodad: usable at once, no duplicate address detection round.
@@ -190,10 +219,27 @@ const debugNode = (host: ChildProcess, name: string, command: string): Promise<s
 const hostScript = (): string =>
   new URL(import.meta.url.endsWith(".ts") ? "./host.ts" : "./host.js", import.meta.url).pathname
 
+/** The emulated links this process set up, by node name. */
+class Shapes {
+  private readonly applied = new Map<string, AppliedShape>()
+  set(name: string, address: NodeAddress, shape: LinkShape): void {
+    validateShape(shape)
+    this.applied.get(name)?.remove()
+    this.applied.delete(name)
+    this.applied.set(name, applyShape(address, shape))
+  }
+  removeAll(): void {
+    for (const shape of this.applied.values()) shape.remove()
+    this.applied.clear()
+  }
+}
+
 /** Extra nodes (nodes under test) configured by this process. */
 class ExtraNodes {
   private readonly configs = new Map<string, VeilidConfigJson>()
   private readonly addresses: Array<NodeAddress> = []
+  private readonly byName = new Map<string, NodeAddress>()
+  readonly shapes: Shapes
   private readonly info: TestnetInfo
   private readonly pool: LeasePool
   private readonly zone: ZoneFile
@@ -203,11 +249,20 @@ class ExtraNodes {
     this.pool = pool
     this.zone = zone
     this.storageRoot = storageRoot
+    this.shapes = new Shapes()
   }
 
-  config(name: string): VeilidConfigJson {
+  address(name: string): NodeAddress | undefined {
+    return this.byName.get(name)
+  }
+
+  config(name: string, options: NodeConfigOptions = {}): VeilidConfigJson {
     const existing = this.configs.get(name)
-    if (existing) return existing
+    if (existing) {
+      const address = this.byName.get(name)
+      if (options.network !== undefined && address) this.shapes.set(name, address, options.network)
+      return existing
+    }
     if (!/^[a-z0-9-]{1,40}$/.test(name)) {
       throw new TestnetError({ message: `node name must be [a-z0-9-]{1,40}: ${name}` })
     }
@@ -221,6 +276,15 @@ class ExtraNodes {
     }
     const address = acquireAddress(this.pool, `${this.info.id}/${name}`)
     this.addresses.push(address)
+    this.byName.set(name, address)
+    try {
+      this.shapes.set(name, address, options.network ?? shapeOf(this.info.network, name))
+    } catch (error) {
+      this.addresses.pop()
+      this.byName.delete(name)
+      releaseAddress(this.pool, address)
+      throw error
+    }
     this.zone.set(new Map([[host, hostEntry(address)]]))
     const config = testnetNodeConfig(this.info.baseConfig, {
       listenHost: host,
@@ -237,8 +301,10 @@ class ExtraNodes {
   }
 
   release(): void {
+    this.shapes.removeAll()
     for (const address of this.addresses.splice(0)) releaseAddress(this.pool, address)
     this.configs.clear()
+    this.byName.clear()
   }
 }
 
@@ -259,6 +325,12 @@ export const startTestnet = async (options: TestnetOptions = {}): Promise<Testne
   }
   const readyTimeoutMs = options.readyTimeoutMs ?? DEFAULT_READY_TIMEOUT_MS
   const dht = options.dht ?? SMALL_NETWORK_DHT
+  const network = options.network ?? networkFromEnvironment()
+  if (network) {
+    validateShape(network)
+    for (const shape of Object.values(network.nodes ?? {})) validateShape(shape)
+  }
+  const shapes = new Shapes()
   const startedAt = Date.now()
 
   const id = randomBytes(4).toString("hex")
@@ -285,6 +357,7 @@ export const startTestnet = async (options: TestnetOptions = {}): Promise<Testne
         clearTimeout(timer)
       }
       extra?.release()
+      shapes.removeAll()
       for (const address of leased) releaseAddress(pool, address)
       zone.remove()
       rmSync(storageRoot, { recursive: true, force: true })
@@ -299,6 +372,7 @@ export const startTestnet = async (options: TestnetOptions = {}): Promise<Testne
       const name = `n${i}`
       const address = acquireAddress(pool, `${id}/${name}`, owner)
       leased.push(address)
+      shapes.set(name, address, shapeOf(network, name))
       const keyPair = generateNodeKeyPair()
       keyPairs.push(keyPair)
       nodes.push({
@@ -424,6 +498,7 @@ export const startTestnet = async (options: TestnetOptions = {}): Promise<Testne
               nodes,
               baseConfig: base,
               dht,
+              ...(network === undefined ? {} : { network }),
             })
           }
         }
@@ -436,7 +511,17 @@ export const startTestnet = async (options: TestnetOptions = {}): Promise<Testne
       ...info,
       readyAfterMs: Date.now() - startedAt,
       hostPid: child.pid ?? -1,
-      nodeConfig: (name) => extras.config(name),
+      nodeConfig: (name, nodeOptions) => extras.config(name, nodeOptions),
+      shape: (name, shape) => {
+        const index = nodes.findIndex((node) => node.name === name)
+        const own = index === -1 ? undefined : leased[index]
+        if (own) shapes.set(name, own, shape)
+        else {
+          const address = extras.address(name)
+          if (!address) throw new TestnetError({ message: `no node ${name} in this testnet` })
+          extras.shapes.set(name, address, shape)
+        }
+      },
       debug: (name, command) =>
         host?.connected ? debugNode(host, name, command) : Promise.resolve("(host not running)"),
       stop,
@@ -469,7 +554,9 @@ export const withTestnet = (
   )
 
 export interface AttachedTestnet extends TestnetInfo {
-  readonly nodeConfig: (name: string) => VeilidConfigJson
+  readonly nodeConfig: (name: string, options?: NodeConfigOptions) => VeilidConfigJson
+  /** Changes the link of a node under test this process configured. */
+  readonly shape: (name: string, shape: LinkShape) => void
   /** Frees the addresses and storage of the nodes this process configured. */
   readonly release: () => void
 }
@@ -493,14 +580,23 @@ const sweepDeadAttachments = (dir: string): void => {
 /** The testnet `veilid-testnet up` runs, seen from `veilid-testnet exec --attach`. */
 export const attachTestnet = (): AttachedTestnet => {
   const environment = environmentOrThrow()
-  const info = JSON.parse(readFileSync(infoFile(environment.runDir), "utf8")) as TestnetInfo
+  const described = JSON.parse(readFileSync(infoFile(environment.runDir), "utf8")) as TestnetInfo
+  // `exec --attach --delay ...` sets the links of this process's nodes under test.
+  const fromFlags = networkFromEnvironment()
+  const info: TestnetInfo = fromFlags ? { ...described, network: fromFlags } : described
   sweepDeadAttachments(join(environment.dataDir, info.id))
   const storageRoot = join(environment.dataDir, info.id, `attached-${process.pid}`)
   const zone = new ZoneFile(environment.runDir, `${info.id}-p${process.pid}`)
   const extras = new ExtraNodes(info, namespaceLeasePool(environment.runDir), zone, storageRoot)
   return {
     ...info,
-    nodeConfig: (name) => extras.config(name),
+    nodeConfig: (name, options) => extras.config(name, options),
+    shape: (name, shape) => {
+      const address = extras.address(name)
+      if (!address)
+        throw new TestnetError({ message: `no node ${name} configured by this process` })
+      extras.shapes.set(name, address, shape)
+    },
     release: () => {
       extras.release()
       zone.remove()

@@ -124,6 +124,27 @@ describe("veilid-testnet exec", () => {
     expect(result.stderr).toMatch(/needs root \(CAP_NET_ADMIN and CAP_SYS_ADMIN\)/)
   })
 
+  it("hands the emulated network of its flags to the command's testnets, and refuses nonsense", async () => {
+    const result = await run([
+      ...["exec", "--delay", "25ms", "--jitter", "2ms", "--loss", "0.5%", "--rate", "10mbit"],
+      ...["--node", "n0:delay=100ms,rate=5mbit", "--"],
+      ...["sh", "-c", 'echo "$SAVE_DWEB_TESTNET_NETWORK"'],
+    ])
+    expect(result.code).toBe(0)
+    expect(JSON.parse(result.stdout)).toEqual({
+      delayMs: 25,
+      jitterMs: 2,
+      lossPercent: 0.5,
+      rateMbit: 10,
+      nodes: { n0: { delayMs: 100, rateMbit: 5 } },
+    })
+    const unshaped = await run(["exec", "--", "sh", "-c", 'echo "[$SAVE_DWEB_TESTNET_NETWORK]"'])
+    expect(unshaped.stdout.trim()).toBe("[]")
+    const wrong = await run(["exec", "--rate", "fast", "--", "true"])
+    expect(wrong.code).toBe(2)
+    expect(wrong.stderr).toContain("--rate fast")
+  }, 30_000)
+
   it("explains its usage", async () => {
     const result = await run(["frobnicate"])
     expect(result.code).toBe(2)

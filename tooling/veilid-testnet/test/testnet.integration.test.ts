@@ -1,4 +1,5 @@
 // Real Veilid nodes in the namespace `veilid-testnet exec` made for this run.
+import { execFileSync } from "node:child_process"
 import { existsSync, readdirSync } from "node:fs"
 import { join } from "node:path"
 import { it as effectIt } from "@effect/vitest"
@@ -15,7 +16,8 @@ import {
   resolveNativeBinding,
 } from "../src/native.ts"
 import { descendantPids } from "../src/process-info.ts"
-import { startTestnet, type Testnet, withTestnet } from "../src/testnet.ts"
+import { startTestnet, type Testnet, type TestnetNode, withTestnet } from "../src/testnet.ts"
+import { median, udpRoundTrips } from "./measure.ts"
 
 const environment = insideEnvironment()
 if (environment instanceof NotInTestnet) throw new Error(environment.message)
@@ -187,6 +189,43 @@ describe.skipIf(missing)("a testnet", () => {
           [],
         )
       }),
+    START_TIMEOUT,
+  )
+
+  it(
+    "runs on an emulated network: every node's link, per-node overrides, nodes under test, changed and removed",
+    async () => {
+      const testnet = await startTestnet({
+        nodes: 6,
+        network: { delayMs: 10, nodes: { n0: { delayMs: 30 } } },
+      })
+      const rules = () =>
+        execFileSync("iptables", ["-w", "-t", "mangle", "-S"], { encoding: "utf8" })
+      const roundTrip = async (from: string, to: string) =>
+        median(await udpRoundTrips(from, to, 15))
+      try {
+        console.log(`6 nodes on 10 ms links (n0 30 ms) ready after ${testnet.readyAfterMs} ms`)
+        expect(testnet.network).toEqual({ delayMs: 10, nodes: { n0: { delayMs: 30 } } })
+        const [n0, n1] = testnet.nodes as [TestnetNode, TestnetNode]
+        for (const node of testnet.nodes) expect(rules()).toContain(`-s ${node.ipv4}/32`)
+        expect(await roundTrip(n0.ipv4, n1.ipv4)).toBeGreaterThanOrEqual(39)
+        expect(await roundTrip(n0.ipv4, n1.ipv4)).toBeLessThan(44)
+        // A node under test: the testnet's default, or its own link.
+        testnet.nodeConfig("alice", { network: { delayMs: 20 } })
+        const alice = leasedBy(testnet.id).find((lease) => lease.label.endsWith("/alice"))?.address
+        expect(alice).toBeDefined()
+        expect(rules()).toContain(`-s ${alice?.ipv4}/32`)
+        expect(await roundTrip(alice?.ipv4 as string, n1.ipv4)).toBeGreaterThanOrEqual(29)
+        // Changed while running, and taken away.
+        testnet.shape("n1", {})
+        expect(rules()).not.toContain(`-s ${n1.ipv4}/32`)
+        expect(await roundTrip(n0.ipv4, n1.ipv4)).toBeLessThan(34)
+        expect(() => testnet.shape("nobody", {})).toThrow(/no node nobody/)
+      } finally {
+        await testnet.stop()
+      }
+      for (const node of testnet.nodes) expect(rules()).not.toContain(`-s ${node.ipv4}/32`)
+    },
     START_TIMEOUT,
   )
 
