@@ -43,8 +43,13 @@ await Effect.runPromise(
   ),
 )
 
+// `--network testnet` attaches to a private testnet (tests, the demo); its package loads
+// only when asked.
+const attachTestnet = () =>
+  import("@save-dweb/veilid-testnet").then((testnet) => testnet.attachTestnet())
+
 const startServer = Effect.gen(function* () {
-  const network = yield* veilidNetworkOf(config.network)
+  const network = yield* veilidNetworkOf(config.network, attachTestnet)
   return yield* makeRealBackupServer({
     dataDir: config.dataDir,
     network,

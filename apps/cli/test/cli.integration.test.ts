@@ -261,4 +261,60 @@ describe("the save-dweb CLI against daemons on a private testnet", () => {
       expect(stopped.stopped).toBe(true)
     }
   }, 600_000)
+
+  it("members remove: the manager removes a member, the group gets a new key; renames", async () => {
+    const manager = await daemon("cli-rm-a")
+    const kept = await daemon("cli-rm-b")
+    const gone = await daemon("cli-rm-c")
+    const g = await cliJson<{ key: string }>(
+      manager("group", "create", "Desk", "--member-name", "alice"),
+    )
+    for (const [who, name] of [
+      [kept, "bob"],
+      [gone, "carol"],
+    ] as const) {
+      const { link } = await cliJson<{ link: string }>(manager("group", "invite", g.key))
+      await eventuallyAsync(() => cliJson(who("group", "join", link, "--member-name", name)))
+    }
+    const before = await eventuallyAsync(async () => {
+      const ms = await cliJson<Array<{ slot: number; name: string | null }>>(
+        manager("members", "Desk"),
+      )
+      if (ms.length < 3) throw new Error("not every member seen yet")
+      return ms
+    })
+    const carol = before.find((m) => m.name === "carol")?.slot as number
+    // Only the manager removes: Bob is refused as not allowed (5).
+    const refused = await runCli(kept("members", "remove", g.key, String(carol)))
+    expect(refused.code).toBe(5)
+    const removed = await cliJson<{ previous: string; group: string }>(
+      manager("members", "remove", "Desk", String(carol)),
+    )
+    expect(removed.previous).toBe(g.key)
+    expect(removed.group).not.toBe(g.key)
+    const human = await runCli(manager("members", "Desk"))
+    expect(human.stdout).toMatch(/alice/)
+    expect(human.stdout).not.toMatch(/carol/)
+    // Bob's daemon follows by itself; Carol's knows only the old key.
+    await eventuallyAsync(async () => {
+      const gs = await cliJson<Array<{ key: string }>>(kept("group", "list"))
+      if (gs[0]?.key !== removed.group) throw new Error("not followed yet")
+    })
+    expect(
+      (await cliJson<Array<{ key: string }>>(gone("group", "list"))).map((x) => x.key),
+    ).toEqual([g.key])
+    const renamed = await runCli(manager("group", "rename", removed.group, "Newsdesk"))
+    expect(renamed.code).toBe(0)
+    expect(renamed.stdout).toMatch(/"Newsdesk"/)
+    // Bob's daemon keeps the name it read when it loaded the group: the key finds it.
+    await cliJson(kept("members", "rename", removed.group, "1", "robert"))
+    const after = await eventuallyAsync(async () => {
+      const ms = await cliJson<Array<{ name: string | null }>>(manager("members", removed.group))
+      if (!ms.some((m) => m.name === "robert")) throw new Error("not renamed yet")
+      return ms
+    })
+    expect(after.map((m) => m.name)).toEqual(["alice", "robert"])
+    const notMine = await runCli(kept("members", "rename", removed.group, "0", "boss"))
+    expect(notMine.code).toBe(5)
+  }, 600_000)
 })

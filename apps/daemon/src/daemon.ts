@@ -1,3 +1,4 @@
+import { createRequire } from "node:module"
 import { join } from "node:path"
 import { type BackendConfig, type BackendShape, makeRealBackend } from "@save-dweb/backend"
 import { serve } from "@save-dweb/rpc-server"
@@ -5,7 +6,10 @@ import { Clock, Duration, Effect } from "effect"
 import type { DaemonConfig, Network } from "./config.ts"
 import { clearState, writeState } from "./state.ts"
 
-export const VERSION = "0.0.0"
+/** The package's version (set by `changeset version`), read from its package.json. */
+export const VERSION: string = (
+  createRequire(import.meta.url)("../package.json") as { version: string }
+).version
 
 /** What the daemon needs besides its config: how a network choice becomes the backend's. */
 export interface DaemonEnvironment {

@@ -10,14 +10,24 @@ import { ensureDataDir } from "./state.ts"
 // memory grows by 64 MB, a fifth of an upload's time; counted in the heap's global limit
 // instead, young-generation collections reclaim it (packages/rpc-server README, Benchmark:
 // uploads about 1.2x and downloads 1.4x faster, the RPC's share of uploads 0.9).
-setFlagsFromString("--external-memory-accounted-in-global-limit")
+// V8 of Node 24 knows the flag; Node 22's would print "unrecognized flag" and run without.
+if (Number(process.versions.node.split(".")[0]) >= 24) {
+  setFlagsFromString("--external-memory-accounted-in-global-limit")
+}
 
 /** Exit codes: 0 stopped cleanly, 1 failed, 2 bad configuration, 3 already running. */
 const EXIT_CONFIG = 2
 const EXIT_RUNNING = 3
 const SHUTDOWN_GRACE_MILLIS = 30_000
 
-const environment: DaemonEnvironment = { network: veilidNetworkOf }
+// `--network testnet` attaches to a private testnet (tests, the demo); its package loads
+// only when asked.
+const attachTestnet = () =>
+  import("@save-dweb/veilid-testnet").then((testnet) => testnet.attachTestnet())
+
+const environment: DaemonEnvironment = {
+  network: (choice) => veilidNetworkOf(choice, attachTestnet),
+}
 
 // The configuration is read before logging starts: a mistake is one JSON line on stderr and
 // exit code 2, the usage text is printed on stdout.

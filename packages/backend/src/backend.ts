@@ -1,6 +1,6 @@
 // The backend service: wiring of the node's services and the backend's operations, each
-// of one concern in its own module (group registry, files, members, pairing, events,
-// status, backups).
+// of one concern in its own module (group registry, files, members, rotations, pairing,
+// events, status, backups).
 import type { BlobStoreService, StoreError } from "@save-dweb/blob-store"
 import type { DataReposShape } from "@save-dweb/data-repo"
 import type { GroupsShape } from "@save-dweb/group"
@@ -15,6 +15,7 @@ import type { KnownGroupsStore } from "./known-groups.ts"
 import { makeMemberOperations } from "./members.ts"
 import { makeNode, type NetworkStatus, type NodeConfig } from "./node.ts"
 import { makePairing } from "./pairing.ts"
+import { makeRotations } from "./rotation.ts"
 import type { AutoSync, BackendShape } from "./shape.ts"
 import { makeStatus } from "./status.ts"
 import { makeTransportOperations } from "./transport.ts"
@@ -64,12 +65,14 @@ export const makeBackend = (
       listGroups: registry.listGroups,
       closeGroup: registry.closeGroup,
       forgetGroup: registry.forgetGroup,
+      renameGroup: registry.renameGroup,
       source: store.source(),
       status: makeStatus({ known, store, registry, network: services.network }),
       events: events.events,
       subscribe: events.subscribe,
       ...makeMemberOperations({ registry, tunnels }),
       ...makeTransportOperations(registry),
+      ...(yield* makeRotations({ registry, repos, store, events })),
       ...makeFileOperations({ loadGroup: registry.loadGroup, events }),
       ...makePairing({ known, registry }),
       ...makeBackups({ repos, tunnels, loadGroup: registry.loadGroup }),

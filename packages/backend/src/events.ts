@@ -59,6 +59,13 @@ export type BackendEvent =
       readonly mine: boolean
     }
   | { readonly _tag: "GroupOpened"; readonly group: RecordKey }
+  /**
+   * The group was rotated (a member removed) and this member followed: it is `to` from now
+   * on (the old key still finds it); its own files were re-encrypted there.
+   */
+  | { readonly _tag: "GroupMoved"; readonly group: RecordKey; readonly to: RecordKey }
+  /** The group was rotated without this member: it was removed (or holds no slot to follow with). */
+  | { readonly _tag: "RemovedFromGroup"; readonly group: RecordKey }
   | { readonly _tag: "GroupClosed"; readonly group: RecordKey }
 
 const messageOf = (error: unknown): string =>

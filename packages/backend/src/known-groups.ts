@@ -14,6 +14,11 @@ export interface KnownGroup {
   /** The group name as last read, so `listGroups` works offline. */
   readonly name: string | undefined
   readonly tier: Tier
+  /**
+   * The group was rotated and this member follows it under this key (the entry stays so
+   * the old key still finds the group); `undefined` for a group in use.
+   */
+  readonly movedTo?: RecordKey | undefined
 }
 
 /** Where known groups are kept: Veilid's table store, or a map in tests. */
@@ -34,6 +39,8 @@ const KnownGroupWire = Schema.Struct({
   repo: Schema.NullOr(Schema.Struct({ key: Schema.String, owner: Schema.String })),
   name: Schema.NullOr(Schema.String),
   tier: TierWire,
+  /** Added with rotations; entries without it read as groups in use. */
+  movedTo: Schema.optionalKey(Schema.String),
 })
 
 const KnownGroupJson = Schema.fromJsonString(KnownGroupWire)
@@ -52,6 +59,7 @@ export const encodeKnownGroup = (entry: KnownGroup): Uint8Array =>
       repo: entry.repo ?? null,
       name: entry.name ?? null,
       tier: entry.tier,
+      ...(entry.movedTo === undefined ? {} : { movedTo: entry.movedTo }),
     }),
   )
 
@@ -72,6 +80,7 @@ export const decodeKnownGroup = (
       repo: wire.repo ?? undefined,
       name: wire.name ?? undefined,
       tier: wire.tier,
+      ...(wire.movedTo === undefined ? {} : { movedTo: wire.movedTo }),
     })),
   )
 

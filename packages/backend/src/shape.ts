@@ -20,6 +20,7 @@ import type {
   InvalidKnownGroup,
   InvalidPairingLink,
   MemberUnreachable,
+  NotOwnSlot,
   NotPairable,
   UnknownGroup,
   UnknownRepo,
@@ -35,6 +36,7 @@ export type BackendError =
   | GroupAlreadyKnown
   | InvalidKnownGroup
   | UnknownRepo
+  | NotOwnSlot
 
 /** What device pairing fails with besides `BackendError`. */
 export type PairingError = NotPairable | InvalidPairingLink
@@ -111,6 +113,12 @@ export interface LoadedGroup {
    * fetched (sources per the group's policy), replaced and deleted ones freed from disk.
    */
   readonly sync: (options?: SyncOptions) => Effect.Effect<SyncResult, BackendError>
+}
+
+/** What `removeMember` did: the group's key before, and the key it has from now on. */
+export interface MemberRemoved {
+  readonly previous: RecordKey
+  readonly group: RecordKey
 }
 
 export interface CreateGroupOptions {
@@ -190,6 +198,23 @@ export interface BackendShape extends BackupsShape {
   readonly setTransport: (
     groupKey: RecordKey,
     transport: Transport,
+  ) => Effect.Effect<void, BackendError>
+  /**
+   * Manager: removes the member in `slot` (revoked, then the group rotated to new secrets:
+   * a new record key, see `MemberRemoved`). The remaining members' backends follow by
+   * themselves; this member's own files are re-encrypted into its repo in the new group.
+   */
+  readonly removeMember: (
+    groupKey: RecordKey,
+    slot: number,
+  ) => Effect.Effect<MemberRemoved, BackendError>
+  /** Manager: renames the group (and the name kept for `listGroups`). */
+  readonly renameGroup: (groupKey: RecordKey, name: string) => Effect.Effect<void, BackendError>
+  /** This member's own name in the group (`NotOwnSlot` for another slot: each member names itself). */
+  readonly renameMember: (
+    groupKey: RecordKey,
+    slot: number,
+    name: string,
   ) => Effect.Effect<void, BackendError>
   /** Leaves the group (a tombstone in this member's slot, write tiers) and forgets it here. */
   readonly leaveGroup: (groupKey: RecordKey) => Effect.Effect<void, BackendError>

@@ -179,6 +179,9 @@ describe("Backend on memory networks", () => {
         tier: "write" as const,
       }
       assert.deepStrictEqual(yield* decodeKnownGroup(entry.key, encodeKnownGroup(entry)), entry)
+      // A rotated group's entry names where it went; entries from before read as in use.
+      const moved = { ...entry, movedTo: "VLD0:BBBBBBBBBBBBBBBBBBBBBBBBBBBBBBBBBBBBBBBBBBB" }
+      assert.deepStrictEqual(yield* decodeKnownGroup(entry.key, encodeKnownGroup(moved)), moved)
       const damaged = encodeKnownGroup(entry).subarray(0, 20)
       assert.strictEqual(
         (yield* failureOf(decodeKnownGroup(entry.key, damaged)))._tag,

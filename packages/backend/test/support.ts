@@ -1,6 +1,6 @@
 // Backends on in-memory networks (DHT, tunnels, blob stores). A node's DHT participant
 // and known-groups store outlive its backends, so a restart is a new backend on them.
-import { BlobStore, layerMemory } from "@save-dweb/blob-store"
+import { BlobStore, type BlobStoreService, layerMemory } from "@save-dweb/blob-store"
 import {
   type DhtBackend,
   MemoryDhtNetwork,
@@ -37,10 +37,25 @@ export const networks: Effect.Effect<Networks> = Effect.gen(function* () {
 export interface MemoryNode {
   readonly dht: DhtBackend
   readonly known: KnownGroupsStore
+  /** A blob store that outlives the node's backends (as Iroh's on disk); default a new one each. */
+  readonly store?: BlobStoreService
 }
 
-export const memoryNode = (nets: Networks): Effect.Effect<MemoryNode, never, Scope.Scope> =>
-  Effect.map(nets.dht.participant, (dht) => ({ dht, known: memoryKnownGroups() }))
+const newMemoryStore = Effect.map(Layer.build(layerMemory()), (context) =>
+  Context.get(context, BlobStore),
+)
+
+export const memoryNode = (
+  nets: Networks,
+  options: { readonly keepStore?: boolean } = {},
+): Effect.Effect<MemoryNode, never, Scope.Scope> =>
+  Effect.gen(function* () {
+    const dht = yield* nets.dht.participant
+    const known = memoryKnownGroups()
+    return options.keepStore === true
+      ? { dht, known, store: yield* newMemoryStore }
+      : { dht, known }
+  })
 
 /** A backend on `node`, living in the current scope. */
 export const memoryBackend = (
@@ -54,7 +69,7 @@ export const memoryBackend = (
       tunnels: Effect.orDie(
         makeTunnelsMemory().pipe(Effect.provideService(MemoryNetwork, nets.tunnels)),
       ),
-      store: Effect.map(Layer.build(layerMemory()), (context) => Context.get(context, BlobStore)),
+      store: node.store === undefined ? newMemoryStore : Effect.succeed(node.store),
       known: Effect.succeed(node.known),
     })
     return yield* makeBackend({ storageDir: "(memory)", ...services, ...options })

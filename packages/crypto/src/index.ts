@@ -35,6 +35,8 @@ export {
   encryptedFileSize,
   encryptFile,
   encryptFileStream,
+  FILE_VERSION,
+  type FileFormatVersion,
   type FileStreamOptions,
   MAX_CHUNK_SIZE,
 } from "./file-stream.ts"

@@ -36,6 +36,7 @@ export type {
   RepoBlob,
   RepoCredentials,
   RepoFile,
+  WriteOptions,
 } from "./repo.ts"
 export {
   type CreateRepoOptions,

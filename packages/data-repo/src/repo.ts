@@ -78,6 +78,13 @@ export interface ReadOptions {
 
 export type FileInput<E = never> = Stream.Stream<Uint8Array, E> | string
 
+/** What a write may say of the file besides its bytes. */
+export interface WriteOptions {
+  /** Times to record instead of now: a file moved from another repo keeps its own. */
+  readonly createdAt?: number
+  readonly modifiedAt?: number
+}
+
 /** An open repo: the member's own (writable) or another member's. Closed with its scope. */
 export interface Repo {
   readonly key: RecordKey
@@ -101,6 +108,7 @@ export interface Repo {
   readonly write: <E>(
     name: string,
     input: FileInput<E>,
+    options?: WriteOptions,
   ) => Effect.Effect<RepoFile, E | DataRepoError>
   /** Own repo: drops the name, frees the blob here, publishes the new root. */
   readonly delete: (name: string) => Effect.Effect<void, DataRepoError>
@@ -269,7 +277,7 @@ export const makeRepo = (
         }
       })
 
-    const write = <E>(fileName: string, input: FileInput<E>) =>
+    const write = <E>(fileName: string, input: FileInput<E>, writeOptions?: WriteOptions) =>
       Effect.gen(function* () {
         const valid = yield* validateFileName(fileName)
         yield* requireWritable("write")
@@ -279,11 +287,11 @@ export const makeRepo = (
           typeof input === "string" ? readPath(input) : input
         const hash = yield* store.addStream(
           plain.pipe(
-            Stream.tap((chunk) =>
-              Effect.sync(() => {
-                size += chunk.length
-              }),
-            ),
+            // Counted per batch of chunks: no effect per chunk.
+            Stream.mapArray((chunks) => {
+              for (const chunk of chunks) size += chunk.length
+              return chunks
+            }),
             encryptFileStream(fileKey, { associatedData: FILE_AD }),
           ),
         )
@@ -298,8 +306,8 @@ export const makeRepo = (
                 hash,
                 size,
                 storedSize: yield* store.size(hash),
-                createdAt: existing?.createdAt ?? now,
-                modifiedAt: now,
+                createdAt: writeOptions?.createdAt ?? existing?.createdAt ?? now,
+                modifiedAt: writeOptions?.modifiedAt ?? now,
               }
               const files = [
                 ...previous.manifest.files.filter((f) => f.name !== valid),

@@ -2,7 +2,7 @@
 import { createWriteStream, existsSync, statSync } from "node:fs"
 import { basename, resolve } from "node:path"
 import { Writable } from "node:stream"
-import type { FileInfo, RpcClient } from "@save-dweb/rpc-server"
+import type { FileInfo, RpcClient } from "@save-dweb/client"
 import { Effect, Option, Stream } from "effect"
 import { Argument, Command, Flag } from "effect/cli"
 import { LocalFileError, UsageError } from "../errors.ts"

@@ -1,4 +1,4 @@
-// `save-dweb group create|join|list|show|invite|leave`.
+// `save-dweb group create|join|list|show|invite|rename|leave`.
 import { Effect, Option } from "effect"
 import { Argument, Command, Flag } from "effect/cli"
 import { emit, table } from "../output.ts"
@@ -115,7 +115,27 @@ const groupLeave = Command.make("leave", { group: groupArg }, (f) =>
   ),
 ).pipe(Command.withDescription("leave a group and forget it here"))
 
+const groupRename = Command.make(
+  "rename",
+  { group: groupArg, name: Argument.String("name").pipe(Argument.withDescription("the new name")) },
+  (f) =>
+    session(({ client, out }) =>
+      Effect.gen(function* () {
+        const renamed = yield* client.groups.rename(yield* resolveGroup(client, f.group), f.name)
+        emit(out, renamed, (g) => `group ${g.key} is "${g.name}"`)
+      }),
+    ),
+).pipe(Command.withDescription("rename a group (manager)"))
+
 export const group = Command.make("group").pipe(
-  Command.withDescription("create, join, list, invite to and leave groups"),
-  Command.withSubcommands([groupCreate, groupJoin, groupList, groupShow, groupInvite, groupLeave]),
+  Command.withDescription("create, join, list, invite to, rename and leave groups"),
+  Command.withSubcommands([
+    groupCreate,
+    groupJoin,
+    groupList,
+    groupShow,
+    groupInvite,
+    groupRename,
+    groupLeave,
+  ]),
 )

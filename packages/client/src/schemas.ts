@@ -83,6 +83,14 @@ export const Member = Schema.Struct({
 })
 export type Member = typeof Member.Type
 
+/** A new name for a group (manager) or for this member (its own slot only). */
+export const Rename = Schema.Struct({ name: Schema.String })
+export type Rename = typeof Rename.Type
+
+/** What removing a member did: the group's old key and the key it has from now on (rotated). */
+export const MemberRemoved = Schema.Struct({ previous: Schema.String, group: Schema.String })
+export type MemberRemoved = typeof MemberRemoved.Type
+
 export const RepoSummary = Schema.Struct({
   key: Schema.String,
   slot: Schema.Number,
@@ -158,6 +166,10 @@ export const ServerEvent = Schema.Union([
     mine: Schema.Boolean,
   }),
   Schema.TaggedStruct("GroupOpened", { group }),
+  /** A member was removed: this member followed the group's rotation to the key `to`. */
+  Schema.TaggedStruct("GroupMoved", { group, to: Schema.String }),
+  /** The group was rotated without this member: it was removed. */
+  Schema.TaggedStruct("RemovedFromGroup", { group }),
   Schema.TaggedStruct("GroupClosed", { group }),
   /** Sent every 15 s when nothing else is, so idle connections are not timed out. */
   Schema.TaggedStruct("Heartbeat", { at: Schema.Number }),

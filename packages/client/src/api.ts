@@ -29,8 +29,10 @@ import {
   JoinGroup,
   LinkBody,
   Member,
+  MemberRemoved,
   PairingRequest,
   PairingResult,
+  Rename,
   RepoSummary,
   ServerEvent,
   Status,
@@ -42,18 +44,19 @@ import {
  * each authenticated endpoint documents (and its client decodes) all of them, and turns
  * a request that does not decode into `BadRequest`.
  */
-export class Auth extends HttpApiMiddleware.Service<Auth>()("@save-dweb/rpc-server/Auth", {
+export class Auth extends HttpApiMiddleware.Service<Auth>()("@save-dweb/client/Auth", {
   security: { bearer: HttpApiSecurity.bearer },
   error: errorSchemas,
 }) {}
 
 /** Maps requests that fail to decode (`HttpApiSchemaError`) to `BadRequest`. */
-export class Decoding extends HttpApiMiddleware.Service<Decoding>()(
-  "@save-dweb/rpc-server/Decoding",
-  { error: errorSchemas },
-) {}
+export class Decoding extends HttpApiMiddleware.Service<Decoding>()("@save-dweb/client/Decoding", {
+  error: errorSchemas,
+}) {}
 
 const groupParams = { group: Schema.String }
+/** A member by its slot number in the group. */
+const memberParams = { group: Schema.String, member: Schema.NumberFromString }
 const repoParams = { group: Schema.String, repo: Schema.String }
 const fileParams = { group: Schema.String, repo: Schema.String, name: Schema.String }
 
@@ -127,10 +130,27 @@ export class GroupsGroup extends HttpApiGroup.make("groups")
       params: groupParams,
       success: SyncReport,
     }).annotate(OpenApi.Description, "One sync pass now: every other member's files fetched."),
+    HttpApiEndpoint.patch("rename", "/groups/:group", {
+      params: groupParams,
+      payload: Rename,
+      success: GroupDetail,
+    }).annotate(OpenApi.Description, "Rename the group (manager only)."),
     HttpApiEndpoint.get("members", "/groups/:group/members", {
       params: groupParams,
       success: Schema.Array(Member),
     }),
+    HttpApiEndpoint.delete("removeMember", "/groups/:group/members/:member", {
+      params: memberParams,
+      success: MemberRemoved,
+    }).annotate(
+      OpenApi.Description,
+      "Remove the member in that slot (manager only): its slot is revoked and the group rotated to new secrets, under a new key (`group` in the answer; the old key keeps finding it here). The other members' daemons follow by themselves; the removed member can read nothing new and fetch nothing.",
+    ),
+    HttpApiEndpoint.patch("renameMember", "/groups/:group/members/:member", {
+      params: memberParams,
+      payload: Rename,
+      success: HttpApiSchema.NoContent,
+    }).annotate(OpenApi.Description, "Rename this member in the group (its own slot only)."),
     HttpApiEndpoint.get("repos", "/groups/:group/repos", {
       params: groupParams,
       success: Schema.Array(RepoSummary),

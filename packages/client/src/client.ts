@@ -1,28 +1,37 @@
 // The typed client: every route as a method returning an Effect (or a Stream) whose
 // failures are the API's tagged errors or a `TransportError`. Built on the HttpApi's own
-// client over undici (TCP or a unix socket); downloads use a raw request for `Range`.
-import { createReadStream } from "node:fs"
-import * as NodeHttpClient from "@effect/platform-node/NodeHttpClient"
+// client over `fetch` by default (Node >= 22 and browsers), or over any Effect
+// `HttpClient` the caller gives (the CLI passes undici's, for unix sockets); downloads
+// and byte uploads use raw requests (`Range`, a `Blob` body).
+
 import { Context, Data, Effect, Layer, Option, Pull, Schema, type Scope, Stream } from "effect"
-import { HttpClient, HttpClientRequest, type HttpClientResponse } from "effect/http"
+import {
+  FetchHttpClient,
+  HttpBody,
+  HttpClient,
+  HttpClientRequest,
+  type HttpClientResponse,
+} from "effect/http"
 import { HttpApiClient, type OpenApi } from "effect/http-api"
+import { readFileStream } from "#file-source"
 import { Api } from "./api.ts"
 import type { BackupAdded, BackupRemoved, GroupBackup, HeldGroup } from "./backup-schemas.ts"
 import { type ApiError, apiError, InvalidFileName, isApiErrorTag } from "./errors.ts"
-import type {
-  CreateGroup,
+import {
+  type CreateGroup,
   FileInfo,
-  GroupDetail,
-  GroupSummary,
-  Health,
-  InviteTier,
-  JoinGroup,
-  Member,
-  PairingResult,
-  RepoSummary,
-  ServerEvent,
-  Status,
-  SyncReport,
+  type GroupDetail,
+  type GroupSummary,
+  type Health,
+  type InviteTier,
+  type JoinGroup,
+  type Member,
+  type MemberRemoved,
+  type PairingResult,
+  type RepoSummary,
+  type ServerEvent,
+  type Status,
+  type SyncReport,
 } from "./schemas.ts"
 
 /** The request never got an answer of the API's shape: connection refused, cut, or garbled. */
@@ -34,13 +43,24 @@ export class TransportError extends Data.TaggedError("TransportError")<{
 export type ClientError = ApiError | TransportError
 
 export interface ClientOptions {
-  /** `served.url`, e.g. `http://127.0.0.1:4100`; ignored host with `socket` (default `http://localhost`). */
+  /** The server's URL, e.g. `http://127.0.0.1:7575` (default `http://localhost`). */
   readonly baseUrl?: string
   /** The bearer token (`<dataDir>/rpc-token`); without it only `health` answers. */
   readonly token?: string
-  /** A unix socket path to connect to instead of TCP. */
-  readonly socket?: string
+  /**
+   * The transport; default the runtime's `fetch`. In Node, undici's client from
+   * `@effect/platform-node` reaches a unix socket
+   * (`NodeHttpClient.layerUndiciOptions({ connect: { socketPath } })`).
+   */
+  readonly httpClient?: HttpClient.HttpClient
 }
+
+/**
+ * What `files.upload` sends: a byte stream (streamed as it is read), bytes or a `Blob`
+ * (a browser `File`; sent as one body, which is what browsers can stream over
+ * HTTP/1.1), or a local file's path (Node only).
+ */
+export type UploadInput<E = never> = Stream.Stream<Uint8Array, E> | Uint8Array | Blob | string
 
 export interface UploadOptions<E = never> {
   /** Called with the bytes sent so far, as they are read from the input. */
@@ -93,6 +113,19 @@ export interface RpcClient {
     readonly invite: (group: string, tier: InviteTier) => Effect.Effect<string, ClientError>
     readonly sync: (group: string) => Effect.Effect<SyncReport, ClientError>
     readonly members: (group: string) => Effect.Effect<ReadonlyArray<Member>, ClientError>
+    /** Manager: renames the group. */
+    readonly rename: (group: string, name: string) => Effect.Effect<GroupDetail, ClientError>
+    /** Manager: removes the member in `slot`; the group has a new key from then on (`group`). */
+    readonly removeMember: (
+      group: string,
+      slot: number,
+    ) => Effect.Effect<MemberRemoved, ClientError>
+    /** Renames this member (its own slot only). */
+    readonly renameMember: (
+      group: string,
+      slot: number,
+      name: string,
+    ) => Effect.Effect<void, ClientError>
     readonly repos: (group: string) => Effect.Effect<ReadonlyArray<RepoSummary>, ClientError>
   }
   readonly files: {
@@ -100,11 +133,11 @@ export interface RpcClient {
       group: string,
       repo: RepoKey,
     ) => Effect.Effect<ReadonlyArray<FileInfo>, ClientError>
-    /** Streams `input` (bytes, or a local file's path) into the member's own repo. */
+    /** Writes `input` into the member's own repo; streams are never held whole. */
     readonly upload: <E = never>(
       group: string,
       name: string,
-      input: Stream.Stream<Uint8Array, E> | string,
+      input: UploadInput<E>,
       options?: UploadOptions<E>,
     ) => Effect.Effect<FileInfo, ClientError | E>
     /** The file's bytes, streamed; answered (size, errors) before the first byte. */
@@ -179,10 +212,21 @@ const checkSegment = (name: string) =>
     : Effect.void
 
 const fileStream = (path: string): Stream.Stream<Uint8Array, TransportError> =>
-  Stream.fromAsyncIterable(
-    createReadStream(path) as AsyncIterable<Uint8Array>,
-    (cause) => new TransportError({ message: `reading ${path}: ${describe(cause)}`, cause }),
+  Stream.unwrap(
+    Effect.map(
+      Effect.try({
+        try: () => readFileStream(path),
+        catch: (cause) => new TransportError({ message: describe(cause), cause }),
+      }),
+      (chunks) =>
+        Stream.fromAsyncIterable(
+          chunks,
+          (cause) => new TransportError({ message: `reading ${path}: ${describe(cause)}`, cause }),
+        ),
+    ),
   )
+
+const decodeFileInfo = Schema.decodeUnknownOption(Schema.fromJsonString(FileInfo))
 
 const CONTENT_RANGE = /^bytes (\d+)-(\d+)\/(\d+)$/
 
@@ -196,18 +240,15 @@ const isOpenApiDocument = Schema.is(
 )
 
 /**
- * A client for a server started with `serve` (its `url` and `token`), living in the
- * current scope (its connection pool closes with it).
+ * A client for a save-dweb daemon (its `url` and `token`), living in the current scope
+ * (a transport's connection pool closes with it).
  */
 export const makeClient = (options: ClientOptions): Effect.Effect<RpcClient, never, Scope.Scope> =>
   Effect.gen(function* () {
-    const baseUrl = options.baseUrl ?? "http://localhost"
-    const transport = yield* Layer.build(
-      NodeHttpClient.layerUndiciOptions(
-        options.socket === undefined ? {} : { connect: { socketPath: options.socket } },
-      ),
-    )
-    const http = Context.get(transport, HttpClient.HttpClient)
+    const baseUrl = (options.baseUrl ?? "http://localhost").replace(/\/$/, "")
+    const http =
+      options.httpClient ??
+      Context.get(yield* Layer.build(FetchHttpClient.layer), HttpClient.HttpClient)
     const authed = (request: HttpClientRequest.HttpClientRequest) =>
       options.token === undefined ? request : HttpClientRequest.bearerToken(request, options.token)
     const client = yield* HttpApiClient.make(Api, {
@@ -215,16 +256,63 @@ export const makeClient = (options: ClientOptions): Effect.Effect<RpcClient, nev
       transformClient: HttpClient.mapRequest(authed),
     }).pipe(Effect.provideService(HttpClient.HttpClient, http))
 
+    const filePath = (group: string, repo: RepoKey, name: string) =>
+      `${baseUrl}/${["v1", "groups", group, "repos", repo, "files", name].map(encodeURIComponent).join("/")}`
+
+    const send = (request: HttpClientRequest.HttpClientRequest) =>
+      http
+        .execute(authed(request))
+        .pipe(Effect.mapError((e) => new TransportError({ message: describe(e), cause: e })))
+
+    /** Bytes or a Blob as one request body (no stream: browsers send those over HTTP/1.1). */
+    const uploadWhole = <E>(
+      group: string,
+      name: string,
+      body: Uint8Array | Blob,
+      onProgress: UploadOptions<E>["onProgress"],
+    ): Effect.Effect<FileInfo, ClientError | E> =>
+      Effect.gen(function* () {
+        const size = body instanceof Uint8Array ? body.length : body.size
+        const response = yield* send(
+          HttpClientRequest.put(filePath(group, "mine", name)).pipe(
+            HttpClientRequest.setBody(
+              HttpBody.raw(body, { contentType: "application/octet-stream", contentLength: size }),
+            ),
+          ),
+        )
+        if (response.status !== 201) return yield* Effect.flatMap(errorOf(response), Effect.fail)
+        const text = yield* response.text.pipe(
+          Effect.mapError((e) => new TransportError({ message: describe(e), cause: e })),
+        )
+        const info = decodeFileInfo(text)
+        if (Option.isNone(info)) {
+          return yield* new TransportError({ message: "the upload's answer is not a FileInfo" })
+        }
+        if (onProgress !== undefined) yield* onProgress(size)
+        return info.value
+      })
+
     const upload = <E>(
       group: string,
       name: string,
-      input: Stream.Stream<Uint8Array, E> | string,
+      input: UploadInput<E>,
       uploadOptions?: UploadOptions<E>,
     ): Effect.Effect<FileInfo, ClientError | E> =>
       Effect.gen(function* () {
         yield* checkSegment(name)
-        const source: Stream.Stream<Uint8Array, E | TransportError> =
-          typeof input === "string" ? fileStream(input) : input
+        if (typeof input === "string")
+          return yield* uploadStream(group, name, fileStream(input), uploadOptions)
+        if (Stream.isStream(input)) return yield* uploadStream(group, name, input, uploadOptions)
+        return yield* uploadWhole(group, name, input, uploadOptions?.onProgress)
+      })
+
+    const uploadStream = <E, S>(
+      group: string,
+      name: string,
+      source: Stream.Stream<Uint8Array, S>,
+      uploadOptions?: UploadOptions<E>,
+    ): Effect.Effect<FileInfo, ClientError | E | S> =>
+      Effect.gen(function* () {
         let sent = 0
         const onProgress = uploadOptions?.onProgress
         const counted =
@@ -235,7 +323,7 @@ export const makeClient = (options: ClientOptions): Effect.Effect<RpcClient, nev
                 return onProgress(sent)
               })
         // The body's own failure must come out as itself, not as a transport failure.
-        let bodyFailure: { readonly error: E | TransportError } | undefined
+        let bodyFailure: { readonly error: E | S } | undefined
         const body = Stream.tapError(counted, (error) =>
           Effect.sync(() => {
             bodyFailure = { error }
@@ -252,9 +340,7 @@ export const makeClient = (options: ClientOptions): Effect.Effect<RpcClient, nev
     /** The text of a route outside the HttpApi (`/openapi.json`, `/docs`), with the token. */
     const describeText = (path: string) =>
       Effect.gen(function* () {
-        const response = yield* http
-          .execute(authed(HttpClientRequest.get(`${baseUrl.replace(/\/$/, "")}${path}`)))
-          .pipe(Effect.mapError((e) => new TransportError({ message: describe(e), cause: e })))
+        const response = yield* send(HttpClientRequest.get(`${baseUrl}${path}`))
         if (response.status !== 200) return yield* Effect.flatMap(errorOf(response), Effect.fail)
         return yield* response.text.pipe(
           Effect.mapError((e) => new TransportError({ message: describe(e), cause: e })),
@@ -281,10 +367,7 @@ export const makeClient = (options: ClientOptions): Effect.Effect<RpcClient, nev
     ): Effect.Effect<Download, ClientError, Scope.Scope> =>
       Effect.gen(function* () {
         yield* checkSegment(name)
-        const path = ["v1", "groups", group, "repos", repo, "files", name]
-          .map(encodeURIComponent)
-          .join("/")
-        let request = authed(HttpClientRequest.get(`${baseUrl.replace(/\/$/, "")}/${path}`))
+        let request = HttpClientRequest.get(filePath(group, repo, name))
         const range = downloadOptions?.range
         if (range !== undefined) {
           request = HttpClientRequest.setHeader(
@@ -293,9 +376,7 @@ export const makeClient = (options: ClientOptions): Effect.Effect<RpcClient, nev
             `bytes=${range.start}-${range.end ?? ""}`,
           )
         }
-        const response = yield* http
-          .execute(request)
-          .pipe(Effect.mapError((e) => new TransportError({ message: describe(e), cause: e })))
+        const response = yield* send(request)
         if (response.status !== 200 && response.status !== 206) {
           return yield* Effect.flatMap(errorOf(response), Effect.fail)
         }
@@ -363,6 +444,12 @@ export const makeClient = (options: ClientOptions): Effect.Effect<RpcClient, nev
           ),
         sync: (group) => call(client.groups.sync({ params: { group } })),
         members: (group) => call(client.groups.members({ params: { group } })),
+        rename: (group, name) =>
+          call(client.groups.rename({ params: { group }, payload: { name } })),
+        removeMember: (group, member) =>
+          call(client.groups.removeMember({ params: { group, member } })),
+        renameMember: (group, member, name) =>
+          call(client.groups.renameMember({ params: { group, member }, payload: { name } })),
         repos: (group) => call(client.groups.repos({ params: { group } })),
       },
       files: {

@@ -1,0 +1,117 @@
+// The programs as a person gets them: `npm install -g` of the CLI, the daemon and the
+// backup server from the run's registry into a temporary prefix, then run from there:
+// `--version` and `--help`, and (with a testnet, as root) a daemon on a private testnet
+// that adds a file and reads it back through the installed CLI.
+import { execFileSync } from "node:child_process"
+import { existsSync, mkdirSync, readdirSync, statSync, writeFileSync } from "node:fs"
+import { join } from "node:path"
+import { npmEnvironment } from "./registry.ts"
+
+export interface ProgramsOptions {
+  readonly work: string
+  /** npm options that select the run's registry. */
+  readonly npmOptions: ReadonlyArray<string>
+  readonly testnet: boolean
+}
+
+const find = (dir: string, test: (path: string) => boolean): Array<string> =>
+  readdirSync(dir).flatMap((entry) => {
+    const path = join(dir, entry)
+    if (statSync(path).isDirectory()) return find(path, test)
+    return test(path) ? [path] : []
+  })
+
+export const runInstalledPrograms = (options: ProgramsOptions): void => {
+  const prefix = join(options.work, "global")
+  mkdirSync(prefix, { recursive: true })
+  console.log(
+    `\nnpm install -g (prefix ${prefix}): @save-dweb/cli @save-dweb/daemon @save-dweb/backup-server`,
+  )
+  const started = Date.now()
+  execFileSync(
+    "npm",
+    [
+      "install",
+      "--global",
+      "--prefix",
+      prefix,
+      "--no-audit",
+      "--no-fund",
+      "--loglevel=error",
+      ...options.npmOptions,
+      "@save-dweb/cli",
+      "@save-dweb/daemon",
+      "@save-dweb/backup-server",
+    ],
+    { stdio: ["ignore", "ignore", "inherit"], env: npmEnvironment() },
+  )
+  const modules = join(prefix, "lib", "node_modules")
+  const native = find(modules, (path) => path.endsWith(".node"))
+  console.log(
+    `  installed in ${((Date.now() - started) / 1000).toFixed(0)} s; native code: ${native.map((p) => p.slice(modules.length + 1)).join(", ")}`,
+  )
+  const env = { ...npmEnvironment(), PATH: `${join(prefix, "bin")}:${process.env.PATH ?? ""}` }
+  const program = (args: ReadonlyArray<string>, extra: Record<string, string> = {}) =>
+    execFileSync(args[0] as string, args.slice(1), {
+      env: { ...env, ...extra },
+      encoding: "utf8",
+      stdio: ["ignore", "pipe", "pipe"],
+    })
+  const version = program(["save-dweb", "--version"]).trim()
+  console.log(`  ok   save-dweb --version: ${version}`)
+  for (const bin of ["save-dweb-daemon", "save-dweb-backup-server"]) {
+    const help = program([bin, "--help"])
+    if (!help.startsWith(`${bin} [options]`)) throw new Error(`${bin} --help printed no usage`)
+    console.log(`  ok   ${bin} --help: ${help.split("\n")[0]}`)
+  }
+  if (!options.testnet) return
+
+  // The installed daemon's testnet tool and the installed binding (found under the prefix:
+  // the tool only looks in a workspace, or where SAVE_DWEB_VEILID_NATIVE says).
+  const [testnetBin] = find(modules, (path) =>
+    path.endsWith(join("@save-dweb", "veilid-testnet", "bin", "veilid-testnet.mjs")),
+  )
+  const [binding] = find(modules, (path) => path.endsWith(join("@save-dweb", "veilid", "index.js")))
+  if (testnetBin === undefined || binding === undefined) {
+    throw new Error("the installed daemon brought no veilid-testnet or Veilid binding")
+  }
+  const name = `rc${process.pid}`
+  const testnet = (args: ReadonlyArray<string>, stdio: "inherit" | "pipe" = "pipe") =>
+    execFileSync(process.execPath, [testnetBin, ...args], {
+      env: { ...env, SAVE_DWEB_VEILID_NATIVE: binding },
+      encoding: "utf8",
+      stdio: ["ignore", stdio, "inherit"],
+    })
+  const data = join(options.work, "alice")
+  const script = join(options.work, "alice.sh")
+  writeFileSync(
+    script,
+    [
+      "set -euo pipefail",
+      `export SAVE_DWEB_DATA_DIR=${data}`,
+      `head -c 3000000 /dev/urandom > ${join(options.work, "in.bin")}`,
+      "save-dweb daemon start --network testnet:alice",
+      "trap 'save-dweb daemon stop' EXIT",
+      'save-dweb group create "Release check" --member-name Alice',
+      `save-dweb file add "Release check" ${join(options.work, "in.bin")}`,
+      'save-dweb file ls "Release check"',
+      `save-dweb file get "Release check" in.bin -o ${join(options.work, "out.bin")}`,
+      `cmp ${join(options.work, "in.bin")} ${join(options.work, "out.bin")}`,
+      'echo "  ok   3 MB added and read back identical through the installed CLI and daemon"',
+      "",
+    ].join("\n"),
+  )
+  console.log(`\nthe installed daemon on a private testnet (${name}), driven by the installed CLI`)
+  console.log(`  ${testnet(["up", "--name", name]).split("\n")[0]}`)
+  try {
+    execFileSync(process.execPath, [testnetBin, "exec", "--attach", name, "--", "bash", script], {
+      env: { ...env, SAVE_DWEB_VEILID_NATIVE: binding },
+      stdio: ["ignore", "inherit", "inherit"],
+    })
+  } finally {
+    testnet(["down", name])
+    if (existsSync(join(data, "daemon.log"))) {
+      console.log(`  (the daemon's log: ${join(data, "daemon.log")})`)
+    }
+  }
+}
