@@ -12,7 +12,11 @@ import { Effect, Option, Schedule, Stream } from "effect"
 import type { LoadedGroup } from "../src/index.ts"
 import { start, tempDir } from "../test/testnet.ts"
 
-const { values } = parseArgs({ options: { mib: { type: "string", default: "64" } } })
+const { values } = parseArgs({
+  // `pnpm run bench -- --mib 64` passes the `--` along.
+  args: process.argv.slice(2).filter((arg) => arg !== "--"),
+  options: { mib: { type: "string", default: "64" } },
+})
 const size = Number(values.mib) * 1024 * 1024
 const block = new Uint8Array(1024 * 1024).map((_, i) => (i * 31 + 7) & 0xff)
 
