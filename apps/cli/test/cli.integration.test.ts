@@ -127,12 +127,15 @@ describe("the save-dweb CLI against daemons on a private testnet", () => {
     expect(wrongToken.code).toBe(8)
     expect(wrongToken.stderr).toMatch(/Unauthorized|token/)
 
-    const g = await cliJson<{ key: string; name: string; tier: string; repo: string }>(
+    const g = await cliJson<{ key: string; name: string; tier: string; transport: string }>(
       alice("group", "create", "Newsroom", "--member-name", "alice"),
     )
-    expect([g.name, g.tier]).toEqual(["Newsroom", "manage"])
+    expect([g.name, g.tier, g.transport]).toEqual(["Newsroom", "manage", "private"])
     const listed = await runCli(alice("group", "list"))
     expect(listed.stdout).toMatch(/Newsroom\s+manage\s+yes/)
+    expect((await runCli(alice("group", "show", "Newsroom"))).stdout).toMatch(/transport\s+private/)
+    const badTransport = await runCli(alice("group", "transport", "Newsroom", "pigeon"))
+    expect(badTransport.code).toBe(2)
 
     // A file by group name; read back whole, by range, and refused over an existing file.
     const content = randomBytes(700_000)
@@ -268,13 +271,14 @@ describe("the save-dweb CLI against daemons on a private testnet", () => {
     }
   }, 600_000)
 
-  it("members remove: the manager removes a member, the group gets a new key; renames", async () => {
+  it("members remove: the manager removes a member, the group gets a new key; renames; transport", async () => {
     const manager = await daemon("cli-rm-a")
     const kept = await daemon("cli-rm-b")
     const gone = await daemon("cli-rm-c")
-    const g = await cliJson<{ key: string }>(
-      manager("group", "create", "Desk", "--member-name", "alice"),
+    const g = await cliJson<{ key: string; transport: string }>(
+      manager("group", "create", "Desk", "--member-name", "alice", "--transport", "direct"),
     )
+    expect(g.transport).toBe("direct")
     for (const [who, name] of [
       [kept, "bob"],
       [gone, "carol"],
@@ -322,5 +326,19 @@ describe("the save-dweb CLI against daemons on a private testnet", () => {
     expect(after.map((m) => m.name)).toEqual(["alice", "robert"])
     const notMine = await runCli(kept("members", "rename", removed.group, "0", "boss"))
     expect(notMine.code).toBe(5)
+
+    // The rotated group kept its transport; only the manager changes it, and Bob sees it.
+    expect(
+      (await cliJson<{ transport: string }>(kept("group", "show", removed.group))).transport,
+    ).toBe("direct")
+    const notManager = await runCli(kept("group", "transport", removed.group, "private"))
+    expect(notManager.code).toBe(5)
+    const madePrivate = await runCli(manager("group", "transport", "Newsdesk", "private"))
+    expect(madePrivate.code).toBe(0)
+    expect(madePrivate.stdout).toMatch(/is now private/)
+    await eventuallyAsync(async () => {
+      const shown = await cliJson<{ transport: string }>(kept("group", "show", removed.group))
+      if (shown.transport !== "private") throw new Error("not seen yet")
+    })
   }, 600_000)
 })

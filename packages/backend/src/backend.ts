@@ -18,6 +18,7 @@ import { makeRotations } from "./rotation.ts"
 import type { AutoSync, BackendShape } from "./shape.ts"
 import { makeStatus } from "./status.ts"
 import { sweepStore } from "./sweep.ts"
+import { makeTransportOperations } from "./transport.ts"
 
 export interface BackendConfig extends NodeConfig {
   /** Keep every loaded group synced in the background (see `BackendServices.autoSync`). */
@@ -70,6 +71,7 @@ export const makeBackend = (
       events: events.events,
       subscribe: events.subscribe,
       ...makeMemberOperations({ registry, tunnels }),
+      ...makeTransportOperations(registry),
       ...(yield* makeRotations({ registry, repos, store, events })),
       ...makeFileOperations({ loadGroup: registry.loadGroup, events }),
       ...makePairing({ known, registry }),

@@ -166,6 +166,7 @@ export const makeGroupRegistry = (
           const group = yield* groups.create(name, {
             ...(options.memberName === undefined ? {} : { memberName: options.memberName }),
             ...(options.sourcePolicy === undefined ? {} : { sourcePolicy: options.sourcePolicy }),
+            ...(options.transport === undefined ? {} : { transport: options.transport }),
           })
           // Stored before the repo is made: a group that exists is never lost.
           const entry = entryOf(group, name)

@@ -60,7 +60,7 @@ export const makeMemberOperations = ({
     if (route === undefined) return yield* unreachable("no route published (offline)")
     const peer = yield* tunnels.connect(route, group.keys.tunnelAuth)
     const started = yield* Clock.currentTimeMillis
-    yield* peer.request(groupProtocols(groupKey).iroh, new Uint8Array(0), {
+    yield* peer.request(groupProtocols(groupKey).ping, new Uint8Array(0), {
       maxResponseBytes: 16 * 1024,
     })
     return Duration.millis((yield* Clock.currentTimeMillis) - started)

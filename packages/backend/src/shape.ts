@@ -9,7 +9,7 @@ import type {
   SyncOptions,
   SyncResult,
 } from "@save-dweb/data-repo"
-import type { Group, GroupError, SourcePolicy, Tier } from "@save-dweb/group"
+import type { Group, GroupError, SourcePolicy, Tier, Transport } from "@save-dweb/group"
 import type { CallError, InvalidRouteBlob, ResponseTooLarge } from "@save-dweb/tunnels"
 import type { CapabilityTier } from "@save-dweb/uri-scheme"
 import type { RecordKey, VeilidError } from "@save-dweb/veilid"
@@ -133,6 +133,11 @@ export interface CreateGroupOptions {
   readonly repoName?: string
   /** Who may serve a member's files: `any` member (group's default) or its `owner-only`. */
   readonly sourcePolicy?: SourcePolicy
+  /**
+   * How blobs travel: `private` (default) only over Veilid private routes, no member's IP
+   * address told; `direct` also over Iroh QUIC between read-tier members (faster).
+   */
+  readonly transport?: Transport
 }
 
 export interface JoinGroupOptions {
@@ -197,6 +202,11 @@ export interface BackendShape extends BackupsShape {
     groupKey: RecordKey,
     tier: CapabilityTier,
   ) => Effect.Effect<string, BackendError>
+  /** Changes the group's transport (manager only); members follow at their next request. */
+  readonly setTransport: (
+    groupKey: RecordKey,
+    transport: Transport,
+  ) => Effect.Effect<void, BackendError>
   /**
    * Manager: removes the member in `slot` (revoked, then the group rotated to new secrets:
    * a new record key, see `MemberRemoved`). The remaining members' backends follow by

@@ -35,6 +35,7 @@ import {
   Rename,
   RepoSummary,
   ServerEvent,
+  SetTransport,
   Status,
   SyncReport,
 } from "./schemas.ts"
@@ -135,6 +136,14 @@ export class GroupsGroup extends HttpApiGroup.make("groups")
       payload: Rename,
       success: GroupDetail,
     }).annotate(OpenApi.Description, "Rename the group (manager only)."),
+    HttpApiEndpoint.put("setTransport", "/groups/:group/transport", {
+      params: groupParams,
+      payload: SetTransport,
+      success: GroupDetail,
+    }).annotate(
+      OpenApi.Description,
+      "Change how the group's files travel (manager only): `private` (only over Veilid private routes, no member's IP address told) or `direct` (read-tier members and up also connect to each other's Iroh nodes). The members' daemons follow at their next request.",
+    ),
     HttpApiEndpoint.get("members", "/groups/:group/members", {
       params: groupParams,
       success: Schema.Array(Member),

@@ -22,6 +22,7 @@ import {
   FileInfo,
   type GroupDetail,
   type GroupSummary,
+  type GroupTransport,
   type Health,
   type InviteTier,
   type JoinGroup,
@@ -115,6 +116,11 @@ export interface RpcClient {
     readonly members: (group: string) => Effect.Effect<ReadonlyArray<Member>, ClientError>
     /** Manager: renames the group. */
     readonly rename: (group: string, name: string) => Effect.Effect<GroupDetail, ClientError>
+    /** Manager: `private` or `direct`; the group's detail after the change. */
+    readonly setTransport: (
+      group: string,
+      transport: GroupTransport,
+    ) => Effect.Effect<GroupDetail, ClientError>
     /** Manager: removes the member in `slot`; the group has a new key from then on (`group`). */
     readonly removeMember: (
       group: string,
@@ -446,6 +452,8 @@ export const makeClient = (options: ClientOptions): Effect.Effect<RpcClient, nev
         members: (group) => call(client.groups.members({ params: { group } })),
         rename: (group, name) =>
           call(client.groups.rename({ params: { group }, payload: { name } })),
+        setTransport: (group, transport) =>
+          call(client.groups.setTransport({ params: { group }, payload: { transport } })),
         removeMember: (group, member) =>
           call(client.groups.removeMember({ params: { group, member } })),
         renameMember: (group, member, name) =>

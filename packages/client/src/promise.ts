@@ -18,6 +18,7 @@ import type {
   FileInfo,
   GroupDetail,
   GroupSummary,
+  GroupTransport,
   Health,
   InviteTier,
   JoinGroup,
@@ -90,6 +91,8 @@ export interface SaveDwebClient {
     readonly members: (group: string) => Promise<ReadonlyArray<Member>>
     /** Manager: renames the group. */
     readonly rename: (group: string, name: string) => Promise<GroupDetail>
+    /** Manager: `private` or `direct`; the group's detail after the change. */
+    readonly setTransport: (group: string, transport: GroupTransport) => Promise<GroupDetail>
     /** Manager: removes the member in `slot`; the group has a new key from then on. */
     readonly removeMember: (group: string, slot: number) => Promise<MemberRemoved>
     /** Renames this member (its own slot only). */
@@ -229,6 +232,7 @@ export const makeClient = (options: PromiseClientOptions = {}): SaveDwebClient =
       sync: (group) => run((c) => c.groups.sync(group)),
       members: (group) => run((c) => c.groups.members(group)),
       rename: (group, name) => run((c) => c.groups.rename(group, name)),
+      setTransport: (group, transport) => run((c) => c.groups.setTransport(group, transport)),
       removeMember: (group, slot) => run((c) => c.groups.removeMember(group, slot)),
       renameMember: (group, slot, name) => run((c) => c.groups.renameMember(group, slot, name)),
       repos: (group) => run((c) => c.groups.repos(group)),

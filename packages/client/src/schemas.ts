@@ -10,6 +10,14 @@ export type InviteTier = typeof InviteTier.Type
 
 export const SourcePolicy = Schema.Literals(["any", "owner-only"])
 
+/**
+ * How a group's files travel between members: `private` (only over Veilid private routes,
+ * no member's IP address told to anyone) or `direct` (read-tier members and up also connect
+ * to each other's Iroh nodes, so they learn each other's addresses).
+ */
+export const GroupTransport = Schema.Literals(["private", "direct"])
+export type GroupTransport = typeof GroupTransport.Type
+
 export const Health = Schema.Struct({
   ok: Schema.Literal(true),
   /** The API version in the paths (`/v1`). */
@@ -49,6 +57,7 @@ export const GroupDetail = Schema.Struct({
   /** This member's slot (write and manage tiers). */
   slot: Schema.NullOr(Schema.Number),
   sourcePolicy: SourcePolicy,
+  transport: GroupTransport,
   /** This member's own repo (write and manage tiers). */
   repo: Schema.NullOr(Schema.String),
 })
@@ -59,6 +68,8 @@ export const CreateGroup = Schema.Struct({
   memberName: Schema.optionalKey(Schema.String),
   repoName: Schema.optionalKey(Schema.String),
   sourcePolicy: Schema.optionalKey(SourcePolicy),
+  /** Default `private`. */
+  transport: Schema.optionalKey(GroupTransport),
 })
 export type CreateGroup = typeof CreateGroup.Type
 
@@ -86,6 +97,9 @@ export type Member = typeof Member.Type
 /** A new name for a group (manager) or for this member (its own slot only). */
 export const Rename = Schema.Struct({ name: Schema.String })
 export type Rename = typeof Rename.Type
+
+export const SetTransport = Schema.Struct({ transport: GroupTransport })
+export type SetTransport = typeof SetTransport.Type
 
 /** What removing a member did: the group's old key and the key it has from now on (rotated). */
 export const MemberRemoved = Schema.Struct({ previous: Schema.String, group: Schema.String })

@@ -53,6 +53,7 @@ const group = {
   tier: "manage",
   slot: 0,
   sourcePolicy: "any",
+  transport: "private",
   repo: "VLD0:repo",
 } satisfies GroupDetail
 const file = {
@@ -97,6 +98,18 @@ describe("the Promise API", () => {
     assert.deepStrictEqual(JSON.parse(new TextDecoder().decode(seen[0]?.body)), {
       name: "Family",
       memberName: "Alice",
+    })
+  })
+
+  it("changes the transport with a PUT and gets the group's detail", async () => {
+    const direct = { ...group, transport: "direct" } satisfies GroupDetail
+    const { fetch, seen } = fakeFetch(() => json(direct))
+    const client = makeClient({ baseUrl: base, token: "t", fetch })
+    assert.deepStrictEqual(await client.groups.setTransport("VLD0:abc", "direct"), direct)
+    assert.strictEqual(seen[0]?.method, "PUT")
+    assert.strictEqual(seen[0]?.url, `${base}/v1/groups/VLD0%3Aabc/transport`)
+    assert.deepStrictEqual(JSON.parse(new TextDecoder().decode(seen[0]?.body)), {
+      transport: "direct",
     })
   })
 

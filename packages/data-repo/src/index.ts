@@ -59,7 +59,14 @@ export {
   type OpenMineOptions,
   type OpenOptions,
 } from "./repos.ts"
-export { groupProtocols, IrohAddress } from "./sources.ts"
+export {
+  AddressRefused,
+  addressKeyFor,
+  groupProtocols,
+  IrohAddress,
+  LEARNED_ADDRESS,
+  TOLD_ADDRESS,
+} from "./sources.ts"
 export type {
   SweepOptions,
   SyncEvent,

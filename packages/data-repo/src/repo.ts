@@ -541,9 +541,7 @@ export const makeRepo = (
       const tunnels = options.tunnels
       if (tunnels !== undefined) {
         // Served before the route is published, so whoever finds it is answered.
-        yield* serveMember(tunnels, store, group.key, group.keys.tunnelAuth, (hash) =>
-          groupBlobs.has(group.key, hash),
-        )
+        yield* serveMember(tunnels, store, group, (hash) => groupBlobs.has(group.key, hash))
         yield* publishRoute(record, ROUTE_SUBKEY, tunnels)
       }
     }

@@ -171,9 +171,7 @@ export const makeDataRepos = (
     syncAll,
     keepSynced: makeKeepSynced(records, syncAll),
     serve: (group, tunnels) =>
-      serveMember(tunnels, store, group.key, group.keys.tunnelAuth, (hash) =>
-        blobs.has(group.key, hash),
-      ),
+      serveMember(tunnels, store, group, (hash) => blobs.has(group.key, hash)),
     purge,
     sweep,
     publishedRoot: Effect.fn("DataRepos.publishedRoot")(function* (group: Group, key: RecordKey) {

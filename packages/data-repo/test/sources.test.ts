@@ -268,4 +268,39 @@ describe("sources found through routes", () => {
         assert.deepStrictEqual(read, bytes)
       }).pipe(Effect.scoped),
   )
+
+  it.live(
+    "the Iroh address: asked only with the address key, answered only in a direct group",
+    () =>
+      Effect.gen(function* () {
+        const { dht, net } = yield* networks
+        const alice = yield* person(dht, net)
+        const group = yield* alice.groups.create("g", { memberName: "Alice" })
+        assert.strictEqual((yield* group.info).transport, "private")
+        const repo = yield* alice.repos.create(group, { name: "Alice", tunnels: alice.tunnels })
+
+        const bob = yield* person(dht, net)
+        const reader = yield* bob.groups.join(yield* group.invite("read"))
+        const replica = yield* bob.groups.join(yield* group.invite("replicate"))
+        const [route] = yield* (yield* bob.repos.open(reader, repo.key)).routes
+        if (route === undefined) return assert.fail("Alice publishes no route")
+        const ask = (key: Parameters<typeof bob.tunnels.connect>[1]) =>
+          Effect.flatMap(bob.tunnels.connect(route, key), (peer) =>
+            peer.request(groupProtocols(group.key).iroh, new Uint8Array(0)),
+          )
+        const answered = (key: Parameters<typeof bob.tunnels.connect>[1]) =>
+          Effect.map(Effect.result(ask(key)), (r) => r._tag === "Success")
+
+        // Private: a reader holding the address key is refused.
+        assert.isFalse(yield* answered(yield* reader.addressKey))
+        // Direct: the reader is answered; the tunnel-auth key every tier holds is not enough.
+        yield* group.updateInfo({ transport: "direct" })
+        assert.isTrue(yield* answered(yield* reader.addressKey))
+        assert.isFalse(yield* answered(replica.keys.tunnelAuth))
+        assert.isFalse(yield* answered(reader.keys.tunnelAuth))
+        // The manager makes it private again: refused from the next request on.
+        yield* group.updateInfo({ transport: "private" })
+        assert.isFalse(yield* answered(yield* reader.addressKey))
+      }).pipe(Effect.scoped),
+  )
 })

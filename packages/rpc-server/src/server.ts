@@ -205,6 +205,7 @@ const detailOf = (loaded: LoadedGroup) =>
       tier: loaded.group.tier,
       slot: loaded.group.slot ?? null,
       sourcePolicy: info.sourcePolicy,
+      transport: info.transport,
       repo: Option.match(loaded.repo, { onNone: () => null, onSome: (r) => r.key }),
     }),
   )
@@ -291,6 +292,7 @@ const handlers = (
               ...(payload.memberName === undefined ? {} : { memberName: payload.memberName }),
               ...(payload.repoName === undefined ? {} : { repoName: payload.repoName }),
               ...(payload.sourcePolicy === undefined ? {} : { sourcePolicy: payload.sourcePolicy }),
+              ...(payload.transport === undefined ? {} : { transport: payload.transport }),
             }),
             detailOf,
           ),
@@ -334,6 +336,12 @@ const handlers = (
       rename: ({ params, payload }) =>
         api(
           Effect.andThen(backend.renameGroup(params.group, payload.name), () =>
+            Effect.flatMap(backend.loadGroup(params.group), detailOf),
+          ),
+        ),
+      setTransport: ({ params, payload }) =>
+        api(
+          Effect.andThen(backend.setTransport(params.group, payload.transport), () =>
             Effect.flatMap(backend.loadGroup(params.group), detailOf),
           ),
         ),

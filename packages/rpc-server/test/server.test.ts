@@ -128,6 +128,7 @@ describe("the API over a memory backend", () => {
       assert.strictEqual(created.tier, "manage")
       assert.strictEqual(created.slot, 0)
       assert.strictEqual(created.sourcePolicy, "owner-only")
+      assert.strictEqual(created.transport, "private")
       assert.isNotNull(created.repo)
       assert.deepStrictEqual(yield* a.client.groups.get(created.key), created)
       assert.deepStrictEqual(yield* a.client.groups.list, [
@@ -156,6 +157,14 @@ describe("the API over a memory backend", () => {
       ])
       const report = yield* b.client.groups.sync(created.key)
       assert.deepStrictEqual(report.failed, [])
+      // The manager changes the transport; a member may not.
+      assert.strictEqual(
+        (yield* a.client.groups.setTransport(created.key, "direct")).transport,
+        "direct",
+      )
+      assert.strictEqual((yield* b.client.groups.get(created.key)).transport, "direct")
+      const refused = yield* failureOf(b.client.groups.setTransport(created.key, "private"))
+      assert.strictEqual(refused._tag, "Forbidden")
       // Bob leaves: Alice sees one member, Bob knows no group.
       yield* b.client.groups.leave(created.key)
       assert.deepStrictEqual(yield* b.client.groups.list, [])
@@ -438,6 +447,7 @@ describe("the API over a memory backend", () => {
         ["/v1/groups", "{}"],
         ["/v1/groups", JSON.stringify({ name: 3 })],
         ["/v1/groups", JSON.stringify({ name: "x", sourcePolicy: "nobody" })],
+        ["/v1/groups", JSON.stringify({ name: "x", transport: "carrier-pigeon" })],
         [`/v1/groups/${encodeURIComponent(g.key)}/invites`, JSON.stringify({ tier: "manage" })],
         ["/v1/pairing", JSON.stringify({})],
       ] as const) {

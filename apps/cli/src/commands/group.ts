@@ -1,10 +1,14 @@
-// `save-dweb group create|join|list|show|invite|rename|leave`.
+// `save-dweb group create|join|list|show|invite|rename|transport|leave`.
 import { Effect, Option } from "effect"
 import { Argument, Command, Flag } from "effect/cli"
 import { linkArgument, readLink } from "../link-input.ts"
 import { emit, table } from "../output.ts"
 import { resolveGroup } from "../session.ts"
 import { groupArg, session } from "./common.ts"
+
+const transports = ["private", "direct"] as const
+const transportHelp =
+  "private: files travel only over Veilid private routes, no member learns another's IP address; direct: members also connect to each other directly (faster, they see each other's IP addresses)"
 
 const groupCreate = Command.make(
   "create",
@@ -18,6 +22,10 @@ const groupCreate = Command.make(
       Flag.withDescription("who may serve a member's files: any member, or only its owner"),
       Flag.optional,
     ),
+    transport: Flag.Literals("transport", transports).pipe(
+      Flag.withDescription(`${transportHelp} (default private)`),
+      Flag.optional,
+    ),
   },
   (f) =>
     session(({ client, out }) =>
@@ -26,11 +34,13 @@ const groupCreate = Command.make(
           name: f.name,
           ...(Option.isSome(f.memberName) ? { memberName: f.memberName.value } : {}),
           ...(Option.isSome(f.policy) ? { sourcePolicy: f.policy.value } : {}),
+          ...(Option.isSome(f.transport) ? { transport: f.transport.value } : {}),
         })
         emit(
           out,
           created,
-          (g) => `created group "${g.name}"\n  key ${g.key}\n  your repo ${g.repo ?? "-"}`,
+          (g) =>
+            `created group "${g.name}"\n  key ${g.key}\n  transport ${g.transport}\n  your repo ${g.repo ?? "-"}`,
         )
       }),
     ),
@@ -77,12 +87,13 @@ const groupShow = Command.make("show", { group: groupArg }, (f) =>
       const detail = yield* client.groups.get(yield* resolveGroup(client, f.group))
       emit(out, detail, (g) =>
         [
-          `name     ${g.name}`,
-          `key      ${g.key}`,
-          `tier     ${g.tier}`,
-          `slot     ${g.slot ?? "-"}`,
-          `sources  ${g.sourcePolicy}`,
-          `repo     ${g.repo ?? "-"}`,
+          `name       ${g.name}`,
+          `key        ${g.key}`,
+          `tier       ${g.tier}`,
+          `slot       ${g.slot ?? "-"}`,
+          `sources    ${g.sourcePolicy}`,
+          `transport  ${g.transport}`,
+          `repo       ${g.repo ?? "-"}`,
         ].join("\n"),
       )
     }),
@@ -129,8 +140,30 @@ const groupRename = Command.make(
     ),
 ).pipe(Command.withDescription("rename a group (manager)"))
 
+const groupTransport = Command.make(
+  "transport",
+  {
+    group: groupArg,
+    transport: Argument.Literals("transport", transports).pipe(
+      Argument.withDescription(transportHelp),
+    ),
+  },
+  (f) =>
+    session(({ client, out }) =>
+      Effect.gen(function* () {
+        const changed = yield* client.groups.setTransport(
+          yield* resolveGroup(client, f.group),
+          f.transport,
+        )
+        emit(out, changed, (g) => `group "${g.name}" (${g.key}) is now ${g.transport}`)
+      }),
+    ),
+).pipe(Command.withDescription("change how a group's files travel: private or direct (manager)"))
+
 export const group = Command.make("group").pipe(
-  Command.withDescription("create, join, list, invite to, rename and leave groups"),
+  Command.withDescription(
+    "create, join, list, invite to, rename, set the transport of and leave groups",
+  ),
   Command.withSubcommands([
     groupCreate,
     groupJoin,
@@ -138,6 +171,7 @@ export const group = Command.make("group").pipe(
     groupShow,
     groupInvite,
     groupRename,
+    groupTransport,
     groupLeave,
   ]),
 )
