@@ -30,7 +30,7 @@ import { dirname, join, relative } from "node:path"
 import { fileURLToPath } from "node:url"
 import { gzipSync } from "node:zlib"
 import { rolldown } from "rolldown"
-import { runInstalledPrograms } from "./programs.ts"
+import { checkSourceBuildNotice, runInstalledPrograms } from "./programs.ts"
 import { npmEnvironment, startRegistry } from "./registry.ts"
 
 const root = join(dirname(fileURLToPath(import.meta.url)), "..", "..", "..")
@@ -71,7 +71,8 @@ const fail = (what: string) => {
 
 /** Every workspace package that is not private, by directory. */
 const publicPackages = (): Array<{ readonly dir: string; readonly manifest: Manifest }> =>
-  ["packages", "apps", "tooling"].flatMap((group) =>
+  // packages/veilid/npm holds the binding's prebuilt platform packages.
+  ["packages", "packages/veilid/npm", "apps", "tooling"].flatMap((group) =>
     readdirSync(join(root, group))
       .map((name) => join(root, group, name))
       .filter((dir) => existsSync(join(dir, "package.json")))
@@ -273,6 +274,13 @@ if (registry !== undefined) {
     pass("the installed programs")
   } catch (error) {
     fail(`the installed programs: ${(error as Error).message}`)
+  }
+  try {
+    console.log("\ninstalling @save-dweb/veilid where no prebuilt binding fits (--omit=optional)")
+    checkSourceBuildNotice({ work, npmOptions: viaRegistry, testnet: false })
+    pass("the source-build notice")
+  } catch (error) {
+    fail(`the source-build notice: ${(error as Error).message}`)
   }
   registry.stop()
 }

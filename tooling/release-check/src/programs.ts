@@ -2,7 +2,7 @@
 // backup server from the run's registry into a temporary prefix, then run from there:
 // `--version` and `--help`, and (with a testnet, as root) a daemon on a private testnet
 // that adds a file and reads it back through the installed CLI.
-import { execFileSync } from "node:child_process"
+import { execFileSync, spawnSync } from "node:child_process"
 import { existsSync, mkdirSync, readdirSync, statSync, writeFileSync } from "node:fs"
 import { join } from "node:path"
 import { npmEnvironment } from "./registry.ts"
@@ -21,6 +21,61 @@ const find = (dir: string, test: (path: string) => boolean): Array<string> =>
     return test(path) ? [path] : []
   })
 
+/**
+ * A PATH whose first entry holds a `cargo` that fails and leaves a mark, as on a machine
+ * without Rust; `called` tells whether anything ran it.
+ */
+export const withoutRust = (
+  work: string,
+): { readonly path: string; readonly called: () => boolean } => {
+  const bin = join(work, "no-rust-bin")
+  const mark = join(work, "cargo-was-called")
+  mkdirSync(bin, { recursive: true })
+  writeFileSync(join(bin, "cargo"), `#!/bin/sh\ntouch ${mark}\nexit 127\n`, { mode: 0o755 })
+  return { path: `${bin}:${process.env.PATH ?? ""}`, called: () => existsSync(mark) }
+}
+
+/**
+ * Where no prebuilt binding fits (here: the optional platform package left out), the
+ * binding's install script says that it builds from source, and what is missing.
+ */
+export const checkSourceBuildNotice = (options: ProgramsOptions): void => {
+  const dir = join(options.work, "no-prebuilt")
+  mkdirSync(dir, { recursive: true })
+  writeFileSync(join(dir, "package.json"), '{ "name": "no-prebuilt", "private": true }\n')
+  const noRust = withoutRust(options.work)
+  const install = spawnSync(
+    "npm",
+    [
+      "install",
+      "--omit=optional",
+      "--foreground-scripts",
+      "--no-audit",
+      "--no-fund",
+      ...options.npmOptions,
+      "@save-dweb/veilid",
+    ],
+    { cwd: dir, encoding: "utf8", env: { ...npmEnvironment(), PATH: noRust.path } },
+  )
+  const said = `${install.stdout}${install.stderr}`
+  const expected = [
+    "no prebuilt binding for linux-x64-gnu: building veilid-core from source with cargo",
+    "cargo was not found on PATH",
+  ]
+  const missing = expected.filter((line) => !said.includes(line))
+  if (install.status !== 0 || missing.length > 0) {
+    throw new Error(
+      `npm install --omit=optional @save-dweb/veilid (exit ${install.status}) did not say: ${missing.join("; ")}\n${said.slice(-1500)}`,
+    )
+  }
+  for (const line of said.split("\n").filter((l) => l.includes("@save-dweb/veilid:"))) {
+    console.log(`       ${line.trim()}`)
+  }
+  console.log(
+    "  ok   without a prebuilt binding, the install says it builds from source and what it needs",
+  )
+}
+
 export const runInstalledPrograms = (options: ProgramsOptions): void => {
   const prefix = join(options.work, "global")
   mkdirSync(prefix, { recursive: true })
@@ -28,6 +83,8 @@ export const runInstalledPrograms = (options: ProgramsOptions): void => {
     `\nnpm install -g (prefix ${prefix}): @save-dweb/cli @save-dweb/daemon @save-dweb/backup-server`,
   )
   const started = Date.now()
+  // Without Rust: a `cargo` first on PATH that only notes it was called.
+  const noRust = withoutRust(options.work)
   execFileSync(
     "npm",
     [
@@ -43,12 +100,20 @@ export const runInstalledPrograms = (options: ProgramsOptions): void => {
       "@save-dweb/daemon",
       "@save-dweb/backup-server",
     ],
-    { stdio: ["ignore", "ignore", "inherit"], env: npmEnvironment() },
+    { stdio: ["ignore", "ignore", "inherit"], env: { ...npmEnvironment(), PATH: noRust.path } },
   )
   const modules = join(prefix, "lib", "node_modules")
   const native = find(modules, (path) => path.endsWith(".node"))
   console.log(
     `  installed in ${((Date.now() - started) / 1000).toFixed(0)} s; native code: ${native.map((p) => p.slice(modules.length + 1)).join(", ")}`,
+  )
+  if (noRust.called()) throw new Error("installing the programs ran cargo")
+  const prebuilt = join("@save-dweb", "veilid-linux-x64-gnu", "veilid.linux-x64-gnu.node")
+  if (!native.some((path) => path.endsWith(prebuilt))) {
+    throw new Error(`the Veilid binding did not come prebuilt (${prebuilt})`)
+  }
+  console.log(
+    "  ok   the Veilid binding came prebuilt (@save-dweb/veilid-linux-x64-gnu), no cargo run",
   )
   const env = { ...npmEnvironment(), PATH: `${join(prefix, "bin")}:${process.env.PATH ?? ""}` }
   const program = (args: ReadonlyArray<string>, extra: Record<string, string> = {}) =>
