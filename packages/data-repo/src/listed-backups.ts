@@ -1,6 +1,7 @@
-// The backup servers a repo lists in its subkey 0, beside its name: read by every tier (they
-// are sources), rewritten by the owner only.
+// The backup servers a repo lists in its subkey 0, beside its (sealed) name: read by every
+// tier (they are sources), rewritten by the owner only.
 import { type OpenedRecord, type RecordKey, retryOnConflict } from "@save-dweb/dht-records"
+import { type Group, NameField } from "@save-dweb/group"
 import { Clock, Effect, Option } from "effect"
 import { TooManyBackups } from "./errors.ts"
 import {
@@ -23,9 +24,11 @@ export const backupsOf = (record: OpenedRecord<RepoRecord>) =>
 /**
  * Rewrites the list over the network's latest value: `change` gets the current list and
  * the time, and answers the new list, or `undefined` to leave it (then the current list is
- * returned). `TooManyBackups` past `MAX_BACKUPS`.
+ * returned). `TooManyBackups` past `MAX_BACKUPS`. A plain name an older version wrote is
+ * sealed on the way.
  */
 export const changeBackups = (
+  group: Group,
   record: OpenedRecord<RepoRecord>,
   change: (current: ReadonlyArray<BackupRef>, now: number) => ReadonlyArray<BackupRef> | undefined,
 ) =>
@@ -44,7 +47,7 @@ export const changeBackups = (
     // An empty list is written as none: the value then reads as it did before.
     yield* record.set(INFO_SUBKEY, {
       v: 1,
-      name: info.name,
+      name: yield* group.names.reseal(NameField.repo(record.key), info.name),
       ...(next.length === 0 ? {} : { backups: next }),
     })
     return next

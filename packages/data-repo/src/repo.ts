@@ -11,7 +11,7 @@ import {
 } from "@save-dweb/blob-store"
 import { decryptFileStream, encryptFileStream } from "@save-dweb/crypto"
 import type { KeyPair, OpenedRecord, RecordKey } from "@save-dweb/dht-records"
-import type { Group } from "@save-dweb/group"
+import { type Group, NameField } from "@save-dweb/group"
 import type { TunnelsShape } from "@save-dweb/tunnels"
 import { Clock, Effect, Option, Ref, type Scope, Semaphore, Stream } from "effect"
 import { type DataRepoError, DecryptFailed, FileNotFound, NotLocal, NotWritable } from "./errors.ts"
@@ -56,7 +56,7 @@ export interface RepoFile {
   readonly storedSize: number
   readonly createdAt: number
   readonly modifiedAt: number
-  /** The repo's name (its member's, as subkey 0 says). */
+  /** The repo's name (its member's, as subkey 0 says; read tier, so always readable). */
   readonly owner: string
   readonly status: "local" | "remote-only"
 }
@@ -92,7 +92,10 @@ export interface Repo {
   readonly writable: boolean
   /** Present on the member's own repo: store them to `openMine` later. */
   readonly credentials: Option.Option<RepoCredentials>
-  /** The repo's name (subkey 0), from the network. */
+  /**
+   * The repo's name (subkey 0, sealed under the group's names key); `""` when it has none
+   * or this holder cannot read names (replicate tier).
+   */
   readonly name: Effect.Effect<string, DataRepoError>
   /** The published pointer (subkey 1), from the network; none before the first write. */
   readonly pointer: Effect.Effect<Option.Option<ManifestPointer>, DataRepoError>
@@ -189,8 +192,12 @@ export const makeRepo = (
     const pointer = Effect.map(record.get(POINTER_SUBKEY, { refresh: true }), (entry) =>
       Option.map(entry, (e) => e.value),
     )
-    const name = Effect.map(record.get(INFO_SUBKEY), (entry) =>
-      Option.match(entry, { onNone: () => "", onSome: (e) => e.value.name }),
+    const name = Effect.flatMap(record.get(INFO_SUBKEY), (entry) =>
+      Option.match(entry, {
+        onNone: () => Effect.succeed(""),
+        onSome: (e) =>
+          Effect.map(group.names.open(NameField.repo(key), e.value.name), (n) => n ?? ""),
+      }),
     )
 
     /** The manifest the current pointer names (cached by pointer). */
@@ -402,7 +409,11 @@ export const makeRepo = (
         current: ReadonlyArray<BackupRef>,
         now: number,
       ) => ReadonlyArray<BackupRef> | undefined,
-    ) => Effect.andThen(requireWritable(operation), lock.withPermit(changeBackups(record, change)))
+    ) =>
+      Effect.andThen(
+        requireWritable(operation),
+        lock.withPermit(changeBackups(group, record, change)),
+      )
 
     const addBackup = Effect.fn("Repo.addBackup")(function* (backup: Omit<BackupRef, "at">) {
       return yield* updateBackups("addBackup", (current, at) => [
