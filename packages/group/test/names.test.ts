@@ -5,9 +5,15 @@
 import { assert, describe, it } from "@effect/vitest"
 import { openEnvelope, SecretKey, SigningSeed } from "@save-dweb/crypto"
 import { associatedData, MemoryDhtNetwork } from "@save-dweb/dht-records"
-import { formatLink, type WriteCapability } from "@save-dweb/uri-scheme"
+import { formatLink, GroupInvite, type WriteCapability } from "@save-dweb/uri-scheme"
 import { Effect, Option, Redacted, Stream } from "effect"
-import { GroupRecord, NameField, type SlotValue, slotSubkey } from "../src/index.ts"
+import {
+  encodeCredentials,
+  GroupRecord,
+  NameField,
+  type SlotValue,
+  slotSubkey,
+} from "../src/index.ts"
 import { keyPairFromSeed, ownerSeed } from "../src/keys.ts"
 import { participant } from "./support.ts"
 
@@ -83,6 +89,12 @@ describe("names", () => {
       })
       // Its stored credentials carry no name either (the link had none).
       assert.isUndefined(replica.credentials.name)
+      // A replicate link from before, with a name hint: the hint is not kept.
+      const old = new GroupInvite({ ...(yield* group.invite("replicate")), name: GROUP })
+      assert.include(formatLink(old), "name=")
+      const again = yield* (yield* participant(net)).groups.join(formatLink(old))
+      assert.isUndefined(again.credentials.name)
+      assert.notInclude(new TextDecoder().decode(encodeCredentials(again.credentials)), "Zephyrine")
 
       const reader = yield* (yield* participant(net)).groups.join(
         formatLink(yield* group.invite("read")),
