@@ -83,10 +83,11 @@ layer(NetLive, { excludeTestServices: true, timeout })(
             (h) => h,
           )
           const held = yield* a.backend.listBackups(server.link)
+          // The server answers no name (the replicate link has none, the group's is
+          // sealed); A's backend fills in its own.
           assert.deepStrictEqual(
             held.map((g) => [g.key, g.name, g.tier]),
-            // The server learns no name: the replicate link has none, the group's is sealed.
-            [[created.key, null, "replicate"]],
+            [[created.key, GROUP, "replicate"]],
           )
 
           // A goes offline (its route cleared from its repo record).

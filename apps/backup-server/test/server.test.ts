@@ -140,8 +140,13 @@ describe("the backup server on memory layers", () => {
         const held = yield* a.member.value.backups.listBackups(link)
         assert.deepStrictEqual(
           held.map((g) => [g.key, g.name, g.tier]),
-          // The server learns no name: the link has none, the group's is sealed.
-          [[a.loaded.key, null, "replicate"]],
+          [[a.loaded.key, "Field notes", "replicate"]],
+        )
+        // That name is the member's own: the server learns none (the link has none, the
+        // group's is sealed).
+        assert.deepStrictEqual(
+          (yield* server.value.list).map((g) => [g.key, g.name]),
+          [[a.loaded.key, null]],
         )
         yield* until("the server holds the file", serverNode.store.has(a.file.hash))
         // Registering again is harmless.
