@@ -158,6 +158,8 @@ export const makeDataRepos = (
     create: Effect.fn("DataRepos.create")(function* (group: Group, options: CreateRepoOptions) {
       yield* requireSlot(group, "create")
       yield* group.fileKey
+      // Checked before the record exists: the name is sealed into its first value.
+      yield* group.names.seal(NameField.repo(group.key), options.name)
       const owner = yield* records.generateKeyPair
       const record = yield* records.create(RepoRecord, {
         schema: { kind: "DFLT", subkeys: REPO_SUBKEYS },

@@ -219,6 +219,9 @@ describe("backup servers in repo records", () => {
       yield* theirs.set(0, { v: 1, name: sealed })
       assert.strictEqual(yield* other.name, "")
       assert.strictEqual(yield* repo.name, "Marigold Dispatches")
+      // A name too long to seal into the value is refused before any record is made.
+      const long = yield* failureOf(alice.repos.create(group, { name: "n".repeat(513) }))
+      assert.strictEqual(long._tag, "InvalidName")
     }).pipe(Effect.scoped),
   )
 })

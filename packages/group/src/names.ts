@@ -7,8 +7,9 @@ import { deriveKey, KeyName, openEnvelope, type SecretKey, sealEnvelope } from "
 import type { RecordKey } from "@save-dweb/dht-records"
 import { DisplayName } from "@save-dweb/uri-scheme"
 import { Effect, Schema } from "effect"
-import { InsufficientCapability } from "./errors.ts"
+import { InsufficientCapability, InvalidName } from "./errors.ts"
 import { type Held, isHolding } from "./held.ts"
+import { MAX_SEALED_NAME_BYTES } from "./record.ts"
 
 /** Which field a sealed name belongs to: part of what it is bound to. */
 export const NameField = {
@@ -21,8 +22,11 @@ export const NameField = {
 export interface Names {
   /** The holder has the names key (read tier and up). */
   readonly readable: boolean
-  /** `name` sealed for `field` of this group: read tier and up. */
-  readonly seal: (field: string, name: string) => Effect.Effect<Uint8Array, InsufficientCapability>
+  /** `name` sealed for `field` of this group: read tier and up, at most `MAX_SEALED_NAME_BYTES`. */
+  readonly seal: (
+    field: string,
+    name: string,
+  ) => Effect.Effect<Uint8Array, InsufficientCapability | InvalidName>
   /**
    * The name `value` holds for `field`: `undefined` when there is none, when this holder
    * cannot read names (replicate tier, even for a plain one: it never learns a name), or
@@ -36,7 +40,7 @@ export interface Names {
   readonly reseal: <V extends string | Uint8Array | undefined>(
     field: string,
     value: V,
-  ) => Effect.Effect<Exclude<V, string> | Uint8Array, InsufficientCapability>
+  ) => Effect.Effect<Exclude<V, string> | Uint8Array, InsufficientCapability | InvalidName>
 }
 
 const AD_PREFIX = "save-dweb/group/names/v1\0"
@@ -48,6 +52,19 @@ export const nameAssociatedData = (group: RecordKey, field: string): Uint8Array 
 
 export const namesKeyOf = (held: Held): SecretKey | undefined =>
   isHolding(held, "read") ? deriveKey(held.groupSecret, KeyName.names) : undefined
+
+/** `name` sealed under the names key, or `InvalidName` when it is too long to be stored. */
+const sealName = (key: SecretKey, group: RecordKey, field: string, name: string) => {
+  const bytes = utf8.encode(name)
+  return bytes.length > MAX_SEALED_NAME_BYTES
+    ? Effect.fail(
+        new InvalidName({
+          name,
+          message: `a name is at most ${MAX_SEALED_NAME_BYTES} bytes of UTF-8, this one ${bytes.length}`,
+        }),
+      )
+    : sealEnvelope(key, bytes, { associatedData: nameAssociatedData(group, field) })
+}
 
 /** The names of group `group` as `held` reads and writes them. */
 export const makeNames = (group: RecordKey, held: Held): Names => {
@@ -62,9 +79,7 @@ export const makeNames = (group: RecordKey, held: Held): Names => {
             message: `sealing a name needs the read capability; this ${held.tier} link does not have it`,
           }),
         )
-      : sealEnvelope(key, utf8.encode(name), {
-          associatedData: nameAssociatedData(group, field),
-        })
+      : sealName(key, group, field, name)
   return {
     readable: key !== undefined,
     seal,

@@ -2,7 +2,12 @@
 // slot. Each reads the newest value, is ordered by a lock per handle, is retried when a
 // concurrent writer wins, and tells this handle's watchers what it wrote.
 import { Effect, Option, PubSub } from "effect"
-import { type InsufficientCapability, NotAMember, SlotRevoked } from "../errors.ts"
+import {
+  type InsufficientCapability,
+  type InvalidName,
+  NotAMember,
+  SlotRevoked,
+} from "../errors.ts"
 import { NameField } from "../names.ts"
 import { readInfo, readRoster, readSlot } from "../reads.ts"
 import {
@@ -96,7 +101,7 @@ export const updateMember = (
     }
     yield* modifySlot(
       ctx,
-      (current): Effect.Effect<SlotValue, NotAMember | InsufficientCapability> =>
+      (current): Effect.Effect<SlotValue, NotAMember | InsufficientCapability | InvalidName> =>
         current?._tag === "Member"
           ? Effect.gen(function* () {
               const { name, ...next } = change(current)
