@@ -1,7 +1,9 @@
 // The backup server over any layers (real Veilid and Iroh in the process, memory ones in
 // unit tests): its identity and descriptor record, the request protocol on its own route,
 // and for each group it holds a replication loop (data-repo's keepSynced as a backup) and
-// the group's blobs served to its members.
+// the group's blobs served to its members. It learns no name: a replicate link carries
+// none, and the group's, members' and repos' names are sealed under the group secret it
+// does not hold; it stores and logs groups by key only.
 
 import {
   BACKUP_PROTOCOL,
@@ -31,6 +33,7 @@ import {
   decodeCredentials,
   encodeCredentials,
   type Group,
+  GroupCredentials,
   type GroupsShape,
 } from "@save-dweb/group"
 import { requestHandler, type TunnelsShape } from "@save-dweb/tunnels"
@@ -111,7 +114,6 @@ export type StartError = VeilidError | InvalidServerState | InvalidKnownGroup | 
 interface Held {
   readonly key: RecordKey
   readonly scope: Scope.Closeable
-  name: string | undefined
   last: { readonly result: SyncResult; readonly at: number } | undefined
 }
 
@@ -225,11 +227,6 @@ export const makeBackupServer = (
             Effect.retry(Schedule.spaced(restartDelay)),
           )
         }
-        const info = yield* Effect.option(group.info)
-        if (Option.isSome(info) && info.value.name !== entry.name) {
-          entry.name = info.value.name
-          if (stored !== undefined) yield* Effect.ignore(known.put({ ...stored, name: entry.name }))
-        }
         yield* repos.serve(group, tunnels)
         yield* repos
           .keepSynced(group, { ...syncOptions, onResult: (result) => onPass(entry, result) })
@@ -241,11 +238,45 @@ export const makeBackupServer = (
           )
       }).pipe(Effect.annotateLogs({ group: entry.key }))
 
-    const start = (key: RecordKey, scope: Scope.Closeable, name: string | undefined) => {
-      const entry: Held = { key, scope, name, last: undefined }
+    const start = (key: RecordKey, scope: Scope.Closeable) => {
+      const entry: Held = { key, scope, last: undefined }
       held.set(key, entry)
       return entry
     }
+
+    /**
+     * `entry` without the names a server of an earlier version stored (the group's name, and
+     * the name hint of the replicate link it was sent), rewritten so they leave the disk.
+     */
+    const forgetNames = (entry: KnownGroup) =>
+      Effect.gen(function* () {
+        const credentials = Option.getOrUndefined(
+          yield* Effect.option(decodeCredentials(entry.credentials)),
+        )
+        if (entry.name === undefined && credentials?.name === undefined) return entry
+        const scrubbed: KnownGroup = {
+          ...entry,
+          name: undefined,
+          ...(credentials === undefined
+            ? {}
+            : {
+                credentials: encodeCredentials(
+                  new GroupCredentials({
+                    group: credentials.group,
+                    capability: credentials.capability,
+                  }),
+                ),
+              }),
+        }
+        yield* known
+          .put(scrubbed)
+          .pipe(
+            Effect.catch((e) =>
+              Effect.logWarning("backup-server: could not drop a stored group's name", e),
+            ),
+          )
+        return scrubbed
+      })
 
     // ---- Start: sweep what no held group references, then run the stored groups.
     const stored = yield* known.all
@@ -257,7 +288,10 @@ export const makeBackupServer = (
         )
       }
     }
-    const replicate = stored.filter((e) => e.tier === "replicate")
+    const replicate = yield* Effect.forEach(
+      stored.filter((e) => e.tier === "replicate"),
+      forgetNames,
+    )
     // A server has no repo of its own: what its groups' sync state names is all it keeps.
     const swept = yield* Effect.orElseSucceed(
       repos.sweep({ groups: replicate.map((e) => e.key), keep: [] }),
@@ -270,7 +304,7 @@ export const makeBackupServer = (
     }
     for (const entry of replicate) {
       const scope = yield* Scope.fork(serverScope, "sequential")
-      const held = start(entry.key, scope, entry.name)
+      const held = start(entry.key, scope)
       yield* Effect.forkIn(Scope.provide(scope)(run(held, Option.none(), entry)), scope)
     }
 
@@ -306,14 +340,11 @@ export const makeBackupServer = (
             )
           }
           const group = joined.value
-          const name = Option.getOrUndefined(
-            Option.map(yield* Effect.option(group.info), (i) => i.name),
-          )
           const entry: KnownGroup = {
             key: group.key,
             credentials: encodeCredentials(group.credentials),
             repo: undefined,
-            name,
+            name: undefined,
             tier: "replicate",
           }
           const stored = yield* Effect.exit(known.put(entry))
@@ -321,13 +352,13 @@ export const makeBackupServer = (
             yield* Scope.close(scope, Exit.void)
             return yield* reject("Failed", "could not store the group")
           }
-          const heldEntry = start(group.key, scope, name)
+          const heldEntry = start(group.key, scope)
           yield* Effect.forkIn(
             Scope.provide(scope)(run(heldEntry, Option.some(group), entry)),
             scope,
           )
           yield* Effect.logInfo("backup-server: group added").pipe(
-            Effect.annotateLogs({ group: group.key, name: name ?? null }),
+            Effect.annotateLogs({ group: group.key }),
           )
           return { key: group.key, already: false }
         }),
@@ -365,7 +396,7 @@ export const makeBackupServer = (
       [...held.values()].map(
         (entry): HeldGroup => ({
           key: entry.key,
-          name: entry.name ?? null,
+          name: null,
           tier: "replicate",
           repos:
             entry.last === undefined
@@ -390,7 +421,7 @@ export const makeBackupServer = (
               _tag: "Added" as const,
               v: 1 as const,
               group: added.key,
-              name: held.get(added.key)?.name ?? null,
+              name: null,
               already: added.already,
             }
           }

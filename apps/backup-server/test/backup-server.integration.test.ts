@@ -1,6 +1,7 @@
 // The backup server on a private Veilid testnet, as a real process (`src/main.ts` with a
 // config file: its own Veilid node, Iroh store and private route), with members' real
 // backends in this process. Run inside `veilid-testnet exec`; waits have deadlines.
+import { dirname } from "node:path"
 import { assert, layer } from "@effect/vitest"
 import { decryptFileStream, openEnvelope } from "@save-dweb/crypto"
 import { bytesOf, failureOf, pattern } from "@save-dweb/test-support"
@@ -9,6 +10,7 @@ import { Effect, Option, Result, Stream } from "effect"
 import {
   blobFileBytes,
   eventually,
+  filesContaining,
   holdsBlobFile,
   Net,
   NetLive,
@@ -30,6 +32,13 @@ const transient = [
   "PeerBusy",
 ]
 
+// Distinctive names, searched for on the server's disk and in its output: none may be there.
+const GROUP = "Zanzibar Ledger"
+const MEMBER_A = "Quintessa Aardvark"
+const MEMBER_B = "Bartholomew Yarrow"
+const REPO_A = "Quintessa's Marmalade Notes"
+const FILE = "Ophelia-Periwinkle-trip.bin"
+
 const contains = (haystack: Uint8Array, needle: Uint8Array): boolean =>
   Buffer.from(haystack).indexOf(Buffer.from(needle)) >= 0
 
@@ -37,7 +46,7 @@ layer(NetLive, { excludeTestServices: true, timeout })(
   "the backup server on a private Veilid testnet",
   (it) => {
     it.effect(
-      "A registers the group and goes offline; B joins later and reads A's file from the server; A's delete empties its store",
+      "A registers the group and goes offline; B joins later and reads A's file from the server; A's delete empties its store; the server stores and logs no name",
       () =>
         Effect.gen(function* () {
           const testnet = yield* Net
@@ -48,9 +57,12 @@ layer(NetLive, { excludeTestServices: true, timeout })(
           // Member A: a group, a file of 300 kB (a data file of its own in Iroh's store).
           const aDir = yield* tempDir
           const a = yield* startMember(testnet, "member-a", aDir)
-          const created = yield* a.backend.createGroup("Trip", { memberName: "A" })
+          const created = yield* a.backend.createGroup(GROUP, {
+            memberName: MEMBER_A,
+            repoName: REPO_A,
+          })
           const bytes = pattern(300_000, 17)
-          const file = yield* Option.getOrThrow(created.repo).write("trip.bin", Stream.make(bytes))
+          const file = yield* Option.getOrThrow(created.repo).write(FILE, Stream.make(bytes))
           const invite = formatLink(yield* created.group.invite("write"))
 
           const added = yield* eventually(
@@ -71,9 +83,11 @@ layer(NetLive, { excludeTestServices: true, timeout })(
             (h) => h,
           )
           const held = yield* a.backend.listBackups(server.link)
+          // The server answers no name (the replicate link has none, the group's is
+          // sealed); A's backend fills in its own.
           assert.deepStrictEqual(
             held.map((g) => [g.key, g.name, g.tier]),
-            [[created.key, "Trip", "replicate"]],
+            [[created.key, GROUP, "replicate"]],
           )
 
           // A goes offline (its route cleared from its repo record).
@@ -83,7 +97,7 @@ layer(NetLive, { excludeTestServices: true, timeout })(
           const b = yield* startMember(testnet, "member-b", yield* tempDir)
           const joined = yield* eventually(
             "B joins",
-            b.backend.joinGroup(invite, { memberName: "B" }),
+            b.backend.joinGroup(invite, { memberName: MEMBER_B }),
           )
           const theirs = yield* joined.openRepo(Option.getOrThrow(created.repo).key)
           assert.deepStrictEqual(yield* theirs.routes, [])
@@ -93,7 +107,7 @@ layer(NetLive, { excludeTestServices: true, timeout })(
           )
           const read = yield* eventually(
             "B reads A's file from the server",
-            bytesOf(theirs.read("trip.bin")),
+            bytesOf(theirs.read(FILE)),
             (r) => r.length === bytes.length,
             transient,
           )
@@ -121,7 +135,12 @@ layer(NetLive, { excludeTestServices: true, timeout })(
           // A comes back and deletes the file; the server's next pass frees it from disk.
           const again = yield* startMember(testnet, "member-a", aDir)
           const reloaded = yield* again.backend.loadGroup(created.key)
-          yield* Option.getOrThrow(reloaded.repo).delete("trip.bin")
+          // B's entry (with its name) is in the group record the server follows by now.
+          assert.deepStrictEqual(
+            (yield* reloaded.group.members).map((m) => m.name),
+            [MEMBER_A, MEMBER_B],
+          )
+          yield* Option.getOrThrow(reloaded.repo).delete(FILE)
           yield* eventually(
             "the server frees the deleted file",
             holdsBlobFile(server.dataDir, file.hash),
@@ -131,6 +150,23 @@ layer(NetLive, { excludeTestServices: true, timeout })(
             server.logs.some((l) => l.message === "backup-server: pass" && Number(l.freed) > 0),
           )
           assert.strictEqual(yield* server.stop, 0)
+
+          // No name the server could have learned is in any file under its directory (data
+          // dir and config; Veilid's table store is also encrypted at rest with a key kept
+          // beside it) or in anything it wrote to stdout or stderr.
+          const serverDir = dirname(server.dataDir)
+          const names = [GROUP, MEMBER_A, MEMBER_B, REPO_A, FILE, "Zanzibar", "Marmalade"]
+          const output = server.output.join("\n")
+          for (const name of names) {
+            assert.deepStrictEqual(yield* filesContaining(serverDir, name), [], name)
+            assert.notInclude(output, name)
+          }
+          // The searches do find what is there: the server's own name in its config, the
+          // group's key in its logs.
+          assert.deepStrictEqual(yield* filesContaining(serverDir, "Testnet box"), [
+            `${serverDir}/server.json`,
+          ])
+          assert.include(output, created.key)
         }),
       timeout,
     )

@@ -20,7 +20,12 @@ import {
 } from "@save-dweb/crypto"
 import { readBackupRoute } from "@save-dweb/data-repo"
 import { makeDhtRecords } from "@save-dweb/dht-records"
-import { decodeCredentials, makeGroups } from "@save-dweb/group"
+import {
+  decodeCredentials,
+  encodeCredentials,
+  GroupCredentials,
+  makeGroups,
+} from "@save-dweb/group"
 import { MemoryNetwork, makeTunnelsMemory } from "@save-dweb/tunnels"
 import {
   BackupDescriptor,
@@ -136,6 +141,12 @@ describe("the backup server on memory layers", () => {
         assert.deepStrictEqual(
           held.map((g) => [g.key, g.name, g.tier]),
           [[a.loaded.key, "Field notes", "replicate"]],
+        )
+        // That name is the member's own: the server learns none (the link has none, the
+        // group's is sealed).
+        assert.deepStrictEqual(
+          (yield* server.value.list).map((g) => [g.key, g.name]),
+          [[a.loaded.key, null]],
         )
         yield* until("the server holds the file", serverNode.store.has(a.file.hash))
         // Registering again is harmless.
@@ -365,6 +376,45 @@ describe("the backup server on memory layers", () => {
       assert.deepStrictEqual(
         (yield* a.member.value.backups.listBackups(second.value.link)).map((g) => g.key),
         [a.loaded.key],
+      )
+    }).pipe(Effect.scoped),
+  )
+
+  it.live("names an earlier version stored (group name, link hint) are dropped at start", () =>
+    Effect.gen(function* () {
+      const nets = yield* networks
+      const serverNode = yield* memoryNode(nets)
+      const first = yield* startServer(nets, serverNode)
+      const a = yield* owner(nets)
+      yield* a.member.value.backups.addBackup(a.loaded.key, first.value.link)
+      const [fresh] = yield* serverNode.known.all
+      if (fresh === undefined) return yield* Effect.die(new Error("nothing stored"))
+      assert.isUndefined(fresh.name)
+      assert.isUndefined((yield* decodeCredentials(fresh.credentials)).name)
+      yield* first.stop
+
+      // What a server before sealed names kept: the group's name, and the link's name hint.
+      const credentials = yield* decodeCredentials(fresh.credentials)
+      yield* serverNode.known.put({
+        ...fresh,
+        name: "Field notes",
+        credentials: encodeCredentials(
+          new GroupCredentials({
+            group: credentials.group,
+            capability: credentials.capability,
+            name: "Field notes",
+          }),
+        ),
+      })
+      const second = yield* startServer(nets, serverNode)
+      const [scrubbed] = yield* serverNode.known.all
+      if (scrubbed === undefined) return yield* Effect.die(new Error("the group was dropped"))
+      assert.isUndefined(scrubbed.name)
+      assert.isUndefined((yield* decodeCredentials(scrubbed.credentials)).name)
+      assert.notInclude(new TextDecoder().decode(scrubbed.credentials), "Field notes")
+      assert.deepStrictEqual(
+        (yield* second.value.list).map((g) => [g.key, g.name]),
+        [[a.loaded.key, null]],
       )
     }).pipe(Effect.scoped),
   )

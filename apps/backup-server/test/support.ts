@@ -111,7 +111,11 @@ export const startMember = (nets: Networks, node: MemoryNode) =>
       const backend = yield* makeBackend({ storageDir: "(memory)", ...services })
       const member: Member = {
         backend,
-        backups: makeBackups({ ...services, loadGroup: backend.loadGroup }),
+        backups: makeBackups({
+          ...services,
+          loadGroup: backend.loadGroup,
+          listGroups: backend.listGroups,
+        }),
       }
       return member
     }),

@@ -56,6 +56,8 @@ export interface ServerProcess {
   readonly dataDir: string
   /** Every JSON log line it wrote to stderr (parsed), in order. */
   readonly logs: ReadonlyArray<Record<string, unknown>>
+  /** Every line it wrote to stdout and stderr, as written. */
+  readonly output: ReadonlyArray<string>
   /** SIGTERM, then its exit code once it is gone. */
   readonly stop: Effect.Effect<number | null>
 }
@@ -103,6 +105,7 @@ export const startServer = (
       )
     }
     const logs: Array<Record<string, unknown>> = []
+    const output: Array<string> = []
     const child: ChildProcess = yield* Effect.acquireRelease(
       Effect.sync(() =>
         spawn(
@@ -122,6 +125,7 @@ export const startServer = (
     child.once("exit", (code) => Deferred.doneUnsafe(exited, Exit.succeed(code)))
     if (child.stderr !== null) {
       createInterface({ input: child.stderr }).on("line", (line) => {
+        output.push(line)
         try {
           logs.push(JSON.parse(line) as Record<string, unknown>)
         } catch {
@@ -132,6 +136,7 @@ export const startServer = (
     const linked = yield* Deferred.make<string>()
     if (child.stdout !== null) {
       createInterface({ input: child.stdout }).on("line", (line) => {
+        output.push(line)
         if (line.startsWith("save+dweb:backup?")) Deferred.doneUnsafe(linked, Exit.succeed(line))
       })
     }
@@ -160,6 +165,7 @@ export const startServer = (
       link,
       dataDir: join(dir, "data"),
       logs,
+      output,
       stop,
     }
     return server
@@ -179,6 +185,20 @@ export const blobFileBytes = (dir: string, hash: string) =>
     const file = files.find((f) => f.endsWith(`${hash}.data`))
     if (file === undefined) return yield* Effect.die(new Error(`no data file for ${hash}`))
     return new Uint8Array(yield* Effect.promise(() => readFile(join(dir, "iroh", file))))
+  })
+
+/** The files under `dir` (recursively) whose bytes contain `needle`'s UTF-8. */
+export const filesContaining = (dir: string, needle: string) =>
+  Effect.promise(async () => {
+    const bytes = Buffer.from(needle, "utf8")
+    const found: Array<string> = []
+    for (const entry of await readdir(dir, { recursive: true, withFileTypes: true })) {
+      if (!entry.isFile()) continue
+      const path = join(entry.parentPath, entry.name)
+      const content = await readFile(path).catch(() => undefined)
+      if (content?.includes(bytes)) found.push(path)
+    }
+    return found
   })
 
 export const timeout = 600_000

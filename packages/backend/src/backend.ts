@@ -75,7 +75,12 @@ export const makeBackend = (
       ...(yield* makeRotations({ registry, repos, store, events })),
       ...makeFileOperations({ loadGroup: registry.loadGroup, events }),
       ...makePairing({ known, registry }),
-      ...makeBackups({ repos, tunnels, loadGroup: registry.loadGroup }),
+      ...makeBackups({
+        repos,
+        tunnels,
+        loadGroup: registry.loadGroup,
+        listGroups: registry.listGroups,
+      }),
     }
     return backend
   })

@@ -24,7 +24,7 @@ import {
   type HeldGroup,
   MAX_BACKUP_RESPONSE_BYTES,
 } from "./backup-protocol.ts"
-import type { BackendError, LoadedGroup } from "./shape.ts"
+import type { BackendError, GroupSummary, LoadedGroup } from "./shape.ts"
 
 /** What `addBackup` did. */
 export interface BackupAdded {
@@ -78,7 +78,10 @@ export interface BackupsShape {
     groupKey: RecordKey,
     link: string,
   ) => Effect.Effect<BackupAdded, BackendError | BackupError>
-  /** The groups the backup server of `link` holds, with its last sync of each. */
+  /**
+   * The groups the backup server of `link` holds, with its last sync of each. The server
+   * knows no name (`null`); a group known here gets its name from this backend.
+   */
   readonly listBackups: (link: string) => Effect.Effect<ReadonlyArray<HeldGroup>, BackupError>
   /** The backup servers a group's members list (from their repo records). */
   readonly groupBackups: (
@@ -100,6 +103,8 @@ export interface BackupsDeps {
   /** Without tunnels no server can be reached (`BackupUnreachable`). */
   readonly tunnels: TunnelsShape | undefined
   readonly loadGroup: (key: RecordKey) => Effect.Effect<LoadedGroup, BackendError>
+  /** The groups known here, whose names fill in what a server lists without one. */
+  readonly listGroups?: Effect.Effect<ReadonlyArray<GroupSummary>, BackendError>
 }
 
 const parse = (link: string) =>
@@ -219,7 +224,13 @@ export const makeBackups = (deps: BackupsDeps): BackupsShape => {
   const listBackups = Effect.fn("Backend.listBackups")(function* (link: string) {
     const descriptor = yield* parse(link)
     const response = yield* ask(descriptor, { _tag: "List", v: 1 })
-    return (yield* expect(descriptor, response, "Groups")).groups
+    const groups = (yield* expect(descriptor, response, "Groups")).groups
+    const known = new Map(
+      (yield* Effect.orElseSucceed(deps.listGroups ?? Effect.succeed([]), () => [])).map(
+        (g) => [g.key, g.name] as const,
+      ),
+    )
+    return groups.map((g) => ({ ...g, name: g.name ?? known.get(g.key) ?? null }))
   })
 
   const groupBackups = Effect.fn("Backend.groupBackups")(function* (groupKey: RecordKey) {

@@ -108,10 +108,11 @@ export const makeGroupRegistry = (
       Effect.suspend(() => Effect.forEach([...open.keys()], closeOne, { discard: true })),
     )
 
+    /** The group's name; none for a replicate link (names are sealed under the group secret). */
     const readName = (group: Group) =>
       Effect.map(
         Effect.option(group.info),
-        Option.map((info) => info.name),
+        Option.flatMap((info) => Option.fromNullishOr(info.name)),
       )
 
     /**

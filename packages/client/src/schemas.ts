@@ -52,7 +52,8 @@ export type GroupSummary = typeof GroupSummary.Type
 
 export const GroupDetail = Schema.Struct({
   key: Schema.String,
-  name: Schema.String,
+  /** `null` for a replicate link: names are sealed under the group secret it lacks. */
+  name: Schema.NullOr(Schema.String),
   tier: Tier,
   /** This member's slot (write and manage tiers). */
   slot: Schema.NullOr(Schema.Number),

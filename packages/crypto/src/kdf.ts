@@ -28,6 +28,11 @@ export const KeyName = {
    * `tunnelAuth`) cannot ask.
    */
   addressAuth: "address-auth",
+  /**
+   * Seals group, member and repo names inside DHT values (group, data-repo). Derived from
+   * the group secret, so replicate links (backup servers) read no name.
+   */
+  names: "names",
 } as const
 
 const DOMAIN = new TextEncoder().encode("save-dweb/kdf/v1\0")

@@ -1,6 +1,7 @@
-// The backup servers a repo lists in its subkey 0, beside its name: read by every tier (they
-// are sources), rewritten by the owner only.
+// The backup servers a repo lists in its subkey 0, beside its (sealed) name: read by every
+// tier (they are sources), rewritten by the owner only.
 import { type OpenedRecord, type RecordKey, retryOnConflict } from "@save-dweb/dht-records"
+import { type Group, NameField } from "@save-dweb/group"
 import { Clock, Effect, Option } from "effect"
 import { TooManyBackups } from "./errors.ts"
 import {
@@ -23,9 +24,11 @@ export const backupsOf = (record: OpenedRecord<RepoRecord>) =>
 /**
  * Rewrites the list over the network's latest value: `change` gets the current list and
  * the time, and answers the new list, or `undefined` to leave it (then the current list is
- * returned). `TooManyBackups` past `MAX_BACKUPS`.
+ * returned). `TooManyBackups` past `MAX_BACKUPS`. A plain name an older version wrote is
+ * sealed on the way.
  */
 export const changeBackups = (
+  group: Group,
   record: OpenedRecord<RepoRecord>,
   change: (current: ReadonlyArray<BackupRef>, now: number) => ReadonlyArray<BackupRef> | undefined,
 ) =>
@@ -44,17 +47,28 @@ export const changeBackups = (
     // An empty list is written as none: the value then reads as it did before.
     yield* record.set(INFO_SUBKEY, {
       v: 1,
-      name: info.name,
+      name: yield* group.names.reseal(NameField.repo(record.key), info.name),
       ...(next.length === 0 ? {} : { backups: next }),
     })
     return next
   }).pipe(retryOnConflict)
 
-/** Rewrites the repo's name over the network's latest subkey 0, keeping its backup list. */
-export const changeName = (record: OpenedRecord<RepoRecord>, name: string) =>
+/**
+ * Rewrites the repo's name over the network's latest subkey 0, keeping its backup list;
+ * the name is sealed for the repo's field, like the one written at creation.
+ */
+export const changeName = (group: Group, record: OpenedRecord<RepoRecord>, name: string) =>
   Effect.gen(function* () {
     const entry = yield* record.get(INFO_SUBKEY, { refresh: true })
+    const field = NameField.repo(record.key)
+    if (Option.isSome(entry)) {
+      const current = yield* group.names.open(field, entry.value.value.name)
+      if (current === name && typeof entry.value.value.name !== "string") return
+    }
     const backups = Option.match(entry, { onNone: () => undefined, onSome: (e) => e.value.backups })
-    if (Option.isSome(entry) && entry.value.value.name === name) return
-    yield* record.set(INFO_SUBKEY, { v: 1, name, ...(backups === undefined ? {} : { backups }) })
+    yield* record.set(INFO_SUBKEY, {
+      v: 1,
+      name: yield* group.names.seal(field, name),
+      ...(backups === undefined ? {} : { backups }),
+    })
   }).pipe(retryOnConflict)

@@ -1,8 +1,10 @@
 // A member's repo record: a Veilid DFLT record of 4 subkeys (32 KiB each), written by
 // its owner key pair only, sealed by dht-records with the group's `dhtValues` key, so
-// every tier (replicate included) reads it and only the member writes it.
+// every tier (replicate included) reads it and only the member writes it. The repo's name
+// inside is sealed again under the group's names key (read tier and up).
 import { BlobHash } from "@save-dweb/blob-store"
 import { defineRecord } from "@save-dweb/dht-records"
+import { SealedName } from "@save-dweb/group"
 import { Schema } from "effect"
 
 export const REPO_SUBKEYS = 4
@@ -38,11 +40,12 @@ export type BackupRef = typeof BackupRef.Type
 /**
  * Subkey 0. `backups` came after the first release: records without it read as listing
  * none, and readers from before it ignore it (Schema structs drop unknown keys), so the
- * value stays version 1.
+ * value stays version 1. `name` is sealed (`group.names`, field `NameField.repo(key)`);
+ * records written before names were sealed hold it in plain text (sealed at the next write).
  */
 export const RepoInfoValue = Schema.Struct({
   v: Schema.Literal(1),
-  name: Schema.String,
+  name: Schema.Union([Schema.String, SealedName]),
   backups: Schema.optionalKey(Schema.Array(BackupRef).check(Schema.isMaxLength(MAX_BACKUPS))),
 })
 export type RepoInfoValue = typeof RepoInfoValue.Type

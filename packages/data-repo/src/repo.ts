@@ -12,7 +12,7 @@ import {
 } from "@save-dweb/blob-store"
 import { encryptFileStream } from "@save-dweb/crypto"
 import type { KeyPair, OpenedRecord, RecordKey } from "@save-dweb/dht-records"
-import type { Group } from "@save-dweb/group"
+import { type Group, NameField } from "@save-dweb/group"
 import type { TunnelsShape } from "@save-dweb/tunnels"
 import { Clock, Effect, Option, Ref, type Scope, Semaphore, Stream } from "effect"
 import { decryptedFrom } from "./decrypt-file.ts"
@@ -59,7 +59,7 @@ export interface RepoFile {
   readonly storedSize: number
   readonly createdAt: number
   readonly modifiedAt: number
-  /** The repo's name (its member's, as subkey 0 says). */
+  /** The repo's name (its member's, as subkey 0 says; read tier, so always readable). */
   readonly owner: string
   readonly status: "local" | "remote-only"
 }
@@ -108,7 +108,10 @@ export interface Repo {
   readonly writable: boolean
   /** Present on the member's own repo: store them to `openMine` later. */
   readonly credentials: Option.Option<RepoCredentials>
-  /** The repo's name (subkey 0), from the network. */
+  /**
+   * The repo's name (subkey 0, sealed under the group's names key); `""` when it has none
+   * or this holder cannot read names (replicate tier).
+   */
   readonly name: Effect.Effect<string, DataRepoError>
   /** Own repo: renames it (subkey 0; its backup list stays). */
   readonly rename: (name: string) => Effect.Effect<void, DataRepoError>
@@ -272,8 +275,12 @@ export const makeRepo = (
     const pointer = Effect.map(record.get(POINTER_SUBKEY, { refresh: true }), (entry) =>
       Option.map(entry, (e) => e.value),
     )
-    const name = Effect.map(record.get(INFO_SUBKEY), (entry) =>
-      Option.match(entry, { onNone: () => "", onSome: (e) => e.value.name }),
+    const name = Effect.flatMap(record.get(INFO_SUBKEY), (entry) =>
+      Option.match(entry, {
+        onNone: () => Effect.succeed(""),
+        onSome: (e) =>
+          Effect.map(group.names.open(NameField.repo(key), e.value.name), (n) => n ?? ""),
+      }),
     )
 
     /** The manifest the current pointer names (cached by pointer). */
@@ -495,7 +502,11 @@ export const makeRepo = (
         current: ReadonlyArray<BackupRef>,
         now: number,
       ) => ReadonlyArray<BackupRef> | undefined,
-    ) => Effect.andThen(requireWritable(operation), lock.withPermit(changeBackups(record, change)))
+    ) =>
+      Effect.andThen(
+        requireWritable(operation),
+        lock.withPermit(changeBackups(group, record, change)),
+      )
 
     const addBackup = Effect.fn("Repo.addBackup")(function* (backup: Omit<BackupRef, "at">) {
       return yield* updateBackups("addBackup", (current, at) => [
@@ -514,7 +525,7 @@ export const makeRepo = (
 
     const rename = Effect.fn("Repo.rename")(function* (newName: string) {
       yield* requireWritable("rename")
-      yield* lock.withPermit(changeName(record, newName))
+      yield* lock.withPermit(changeName(group, record, newName))
     })
 
     if (writable) {

@@ -9,7 +9,7 @@ import type {
   OpenedRecord,
   RecordKey,
 } from "@save-dweb/dht-records"
-import type { Group } from "@save-dweb/group"
+import { type Group, NameField } from "@save-dweb/group"
 import type { TunnelsShape } from "@save-dweb/tunnels"
 import { Context, type Duration, Effect, Option, type Scope } from "effect"
 import { readBackupRoute } from "./backups.ts"
@@ -25,7 +25,7 @@ import { serveMember } from "./sources.ts"
 import { makeSync, type SweepOptions, type SyncOptions, type SyncResult } from "./sync.ts"
 
 export interface CreateRepoOptions {
-  /** The repo's name (subkey 0); default the group's member name or "repo". */
+  /** The repo's name (subkey 0, sealed under the group's names key). */
   readonly name: string
   /**
    * Publishes this node's own route in subkey 2 and follows its changes (cleared at scope
@@ -187,6 +187,8 @@ export const makeDataRepos = (
     create: Effect.fn("DataRepos.create")(function* (group: Group, options: CreateRepoOptions) {
       yield* requireSlot(group, "create")
       yield* group.fileKey
+      // Checked before the record exists: the name is sealed into its first value.
+      yield* group.names.seal(NameField.repo(group.key), options.name)
       const owner = yield* records.generateKeyPair
       const record = yield* records.create(RepoRecord, {
         schema: { kind: "DFLT", subkeys: REPO_SUBKEYS },
@@ -194,7 +196,10 @@ export const makeDataRepos = (
         owner,
       })
       // Written before the key is shared: other nodes find a record only once it has a value.
-      yield* record.set(INFO_SUBKEY, { v: 1, name: options.name })
+      yield* record.set(INFO_SUBKEY, {
+        v: 1,
+        name: yield* group.names.seal(NameField.repo(record.key), options.name),
+      })
       yield* group.setMyRepo(record.key)
       return yield* handle(group, record, owner, options.tunnels)
     }),

@@ -2,14 +2,15 @@
 // roots a sync holds kept across instances; over the memory layers.
 import { assert, describe, it } from "@effect/vitest"
 import { BlobStore, type BlobStoreService, layerMemory, tunnelSource } from "@save-dweb/blob-store"
-import { SecretKey } from "@save-dweb/crypto"
+import { openEnvelope, SecretKey } from "@save-dweb/crypto"
 import {
+  associatedData,
   defineRecord,
   MemoryDhtNetwork,
   type MemoryDhtNetworkShape,
   makeMemoryDhtRecords,
 } from "@save-dweb/dht-records"
-import { type Group, makeGroups } from "@save-dweb/group"
+import { type Group, makeGroups, SealedName } from "@save-dweb/group"
 import { MemoryNetwork, type MemoryNetworkShape, makeTunnelsMemory } from "@save-dweb/tunnels"
 import { Context, Effect, Layer, Option, Redacted, Schema, Stream } from "effect"
 import {
@@ -111,7 +112,10 @@ describe("backup servers in repo records", () => {
         (yield* theirs.backups).map((b) => [b.record, b.name, b.routeKey.length]),
         [[server.record.key, "Renamed", 32]],
       )
-      assert.strictEqual(yield* theirs.name, "Alice")
+      // The repo's name is sealed under the group secret: a replicate holder reads none.
+      assert.strictEqual(yield* theirs.name, "")
+      const readGroup2 = yield* joinAs("read", reader)
+      assert.strictEqual(yield* (yield* reader.repos.open(readGroup2, repo.key)).name, "Alice")
       const refused = yield* failureOf(theirs.addBackup(server.ref()))
       assert.strictEqual(refused._tag, "NotWritable")
       // A rename keeps the list; only the owner renames.
@@ -120,6 +124,8 @@ describe("backup servers in repo records", () => {
       const later = yield* person(dht, net)
       const fresh = yield* later.repos.open(yield* joinAs("read", later), repo.key)
       assert.strictEqual(yield* fresh.name, "Alice's photos")
+      // Sealed after a rename too: the replicate holder still reads no name.
+      assert.strictEqual(yield* theirs.name, "")
       assert.strictEqual((yield* theirs.backups).length, 1)
       assert.strictEqual((yield* failureOf(theirs.rename("x")))._tag, "NotWritable")
 
@@ -148,26 +154,75 @@ describe("backup servers in repo records", () => {
   it.live("subkey 0 stays readable both ways: records from before backups, and old readers", () =>
     Effect.gen(function* () {
       const { dht, net, alice, group } = yield* setup("any")
-      // A record written by a version without `backups` (subkey 0 `{ v: 1, name }` only).
+      const repo = yield* alice.repos.create(group, { name: "Alice" })
+      // A record written by a version without `backups` or sealed names: `{ v: 1, name }`.
       const OldRepo = defineRecord("data-repo", {
         0: Schema.Struct({ v: Schema.Literal(1), name: Schema.String }),
       })
-      const repo = yield* alice.repos.create(group, { name: "Alice" })
       const old = yield* alice.records.open(OldRepo, repo.key, {
         encryptionKey: group.keys.dhtValues,
+        writer: Option.getOrThrow(repo.credentials).owner,
       })
-      assert.deepStrictEqual(
-        Option.map(yield* old.get(0, { refresh: true }), (e) => e.value),
-        Option.some({ v: 1 as const, name: "Alice" }),
-      )
+      yield* old.set(0, { v: 1, name: "Alice" })
       assert.deepStrictEqual(yield* repo.backups, [])
-      // An old reader opens a value that lists a backup.
+      assert.strictEqual(yield* repo.name, "Alice")
+      // A reader that knows no `backups` (names already sealed) opens a value that lists one.
+      const Reader = defineRecord("data-repo", {
+        0: Schema.Struct({ v: Schema.Literal(1), name: Schema.Union([Schema.String, SealedName]) }),
+      })
+      const reader = yield* alice.records.open(Reader, repo.key, {
+        encryptionKey: group.keys.dhtValues,
+      })
       const server = yield* backupServer(yield* person(dht, net))
       yield* repo.addBackup(server.ref())
+      const read = yield* reader.get(0, { refresh: true })
       assert.deepStrictEqual(
-        Option.map(yield* old.get(0, { refresh: true }), (e) => e.value),
-        Option.some({ v: 1 as const, name: "Alice" }),
+        Option.map(read, (e) => Object.keys(e.value)),
+        Option.some(["v", "name"]),
       )
+      // That rewrite sealed the plain name the old version left.
+      assert.instanceOf(Option.getOrThrow(read).value.name, Uint8Array)
+      assert.strictEqual(yield* repo.name, "Alice")
+    }).pipe(Effect.scoped),
+  )
+
+  it.live("a repo's name is sealed: the bytes a replicate holder opens do not hold it", () =>
+    Effect.gen(function* () {
+      const { dht, alice, group } = yield* setup("any")
+      const repo = yield* alice.repos.create(group, { name: "Marigold Dispatches" })
+      const stored = yield* dht.peek(repo.key, 0)
+      if (Option.isNone(stored)) return assert.fail("subkey 0 is not written")
+      const plaintext = yield* openEnvelope(group.keys.dhtValues, stored.value.data, {
+        associatedData: associatedData(repo.key, 0),
+      })
+      assert.notInclude(new TextDecoder().decode(plaintext), "Marigold")
+      // A rename seals the new name too.
+      yield* repo.rename("Juniper Field Notes")
+      const renamed = yield* dht.peek(repo.key, 0)
+      if (Option.isNone(renamed)) return assert.fail("subkey 0 is gone")
+      const renamedPlain = yield* openEnvelope(group.keys.dhtValues, renamed.value.data, {
+        associatedData: associatedData(repo.key, 0),
+      })
+      assert.notInclude(new TextDecoder().decode(renamedPlain), "Juniper")
+      assert.strictEqual(yield* repo.name, "Juniper Field Notes")
+      yield* repo.rename("Marigold Dispatches")
+      // Bound to its repo: the same sealed bytes in another repo's record do not open.
+      const other = yield* alice.repos.create(group, { name: "Other" })
+      const Raw = defineRecord("data-repo", {
+        0: Schema.Struct({ v: Schema.Literal(1), name: Schema.Union([Schema.String, SealedName]) }),
+      })
+      const mine = yield* alice.records.open(Raw, repo.key, { encryptionKey: group.keys.dhtValues })
+      const sealed = Option.getOrThrow(yield* mine.get(0)).value.name
+      const theirs = yield* alice.records.open(Raw, other.key, {
+        encryptionKey: group.keys.dhtValues,
+        writer: Option.getOrThrow(other.credentials).owner,
+      })
+      yield* theirs.set(0, { v: 1, name: sealed })
+      assert.strictEqual(yield* other.name, "")
+      assert.strictEqual(yield* repo.name, "Marigold Dispatches")
+      // A name too long to seal into the value is refused before any record is made.
+      const long = yield* failureOf(alice.repos.create(group, { name: "n".repeat(513) }))
+      assert.strictEqual(long._tag, "InvalidName")
     }).pipe(Effect.scoped),
   )
 })

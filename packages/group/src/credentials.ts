@@ -72,12 +72,16 @@ export class GroupCredentials extends Schema.Class<GroupCredentials>(
     return tierOf(this.capability)
   }
 
-  /** The invite link carrying these credentials (none for the manage tier). */
+  /**
+   * The credentials an invite link carries. A replicate link's name hint (links made before
+   * names were sealed had one) is not kept: a replicate holder keeps no name.
+   */
   static fromInvite(invite: GroupInvite): GroupCredentials {
+    const keepName = invite.name !== undefined && invite.capability._tag !== "ReplicateCapability"
     return new GroupCredentials({
       group: invite.group,
       capability: invite.capability,
-      ...(invite.name === undefined ? {} : { name: invite.name }),
+      ...(keepName ? { name: invite.name } : {}),
     })
   }
 }

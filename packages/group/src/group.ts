@@ -8,12 +8,14 @@ import type { GroupCredentials } from "./credentials.ts"
 import type { GroupError, InsufficientCapability } from "./errors.ts"
 import type { ReplicateKeys } from "./keys.ts"
 import type { Member, Membership, RepoPointer } from "./membership.ts"
+import type { Names } from "./names.ts"
 import type { SourcePolicy, Transport } from "./record.ts"
 import type { Tier } from "./tier.ts"
 
 /** The group as its info subkey and roster say. */
 export interface GroupInfo {
-  readonly name: string
+  /** Read tier and up; a replicate holder reads no name (it is sealed under the group secret). */
+  readonly name: string | undefined
   /** Where data-repo may fetch blobs from: any member or backup server, or only the repo's owner. */
   readonly sourcePolicy: SourcePolicy
   /** How blobs travel: only over private routes, or also over Iroh directly. */
@@ -48,6 +50,11 @@ export interface Group {
    * tier and up, derived from the current group secret (a rotation changes it).
    */
   readonly addressKey: Effect.Effect<SecretKey, InsufficientCapability>
+  /**
+   * Seals and opens names in the group's values (the group's, members', repos'): read tier
+   * and up; a replicate holder opens none. data-repo seals repo names with it.
+   */
+  readonly names: Names
   /** The key files are encrypted with: read tier and up. */
   readonly fileKey: Effect.Effect<SecretKey, InsufficientCapability>
   /** The group's root secret, for keys derived under other names: read tier and up. */

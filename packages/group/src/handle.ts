@@ -42,6 +42,7 @@ export const makeHandle = (records: DhtRecordsShape, opened: Opened): Effect.Eff
         requireHeld(held, "groupSecret", "read"),
         ({ groupSecret }) => groupSecret,
       ),
+      names: ctx.names,
       ...makeInfo(ctx),
       ...makeMembers(ctx),
       ...makeRepos(ctx),

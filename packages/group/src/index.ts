@@ -35,14 +35,18 @@ export type {
   MembershipChange,
   RepoPointer,
 } from "./membership.ts"
+export { NameField, type Names } from "./names.ts"
 export {
+  DisplayNameOnWire,
   GroupInfoValue,
   GroupRecord,
   LEGACY_TRANSPORT,
   MANAGER_SLOT,
   MAX_MEMBERS,
+  MAX_SEALED_NAME_BYTES,
   OWNER_SUBKEYS,
   RosterValue,
+  SealedName,
   SlotValue,
   SourcePolicy,
   slotSubkey,

@@ -4,6 +4,7 @@ import { type GroupInvite, parseGroupInvite } from "@save-dweb/uri-scheme"
 import { Clock, Effect, Option } from "effect"
 import { GroupCredentials } from "./credentials.ts"
 import { InvalidInvite, SlotRevoked } from "./errors.ts"
+import { makeNames, NameField, openDisplayName } from "./names.ts"
 import type { Opened, OwnSlot } from "./open.ts"
 import { readRoster, readSlot } from "./reads.ts"
 import { slotSubkey } from "./record.ts"
@@ -43,6 +44,8 @@ export const enterSlot = Effect.fnUntraced(function* (
     })
   }
   const subkey = slotSubkey(slot)
+  const field = NameField.member(slot)
+  const names = makeNames(group, opened.held)
   const joinedAt = yield* Clock.currentTimeMillis
   yield* Effect.gen(function* () {
     const current = Option.getOrUndefined(yield* readSlot(own.record, subkey, true))?.value
@@ -52,18 +55,24 @@ export const enterSlot = Effect.fnUntraced(function* (
         message: `the member of slot ${slot} left group ${group}; ask for a new invite`,
       })
     }
-    // Joining again (another device, a retried join) keeps the entry's repo and time.
-    if (current !== undefined && (memberName === undefined || current.name === memberName)) {
+    // Joining again (another device, a retried join) keeps the entry's repo and time, and
+    // writes only to change the name (or to seal a plain one an older version left).
+    const currentName = yield* openDisplayName(names, field, current?.name)
+    if (
+      current !== undefined &&
+      typeof current.name !== "string" &&
+      (memberName === undefined || currentName === memberName)
+    ) {
       return
     }
+    const name =
+      memberName !== undefined
+        ? yield* names.seal(field, memberName)
+        : yield* names.reseal(field, current?.name)
     yield* own.record.set(subkey, {
       _tag: "Member",
       ...(current?.repo === undefined ? {} : { repo: current.repo }),
-      ...(memberName !== undefined
-        ? { name: memberName }
-        : current?.name === undefined
-          ? {}
-          : { name: current.name }),
+      ...(name === undefined ? {} : { name }),
       joinedAt: current?.joinedAt ?? joinedAt,
     })
   }).pipe(retryConflicts)

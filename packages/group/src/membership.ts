@@ -2,7 +2,7 @@
 // the record: the state a reader holds, how a watch event changes it, and what changed
 // between two such views.
 import type { PublicKey, RecordKey, WatchEvent } from "@save-dweb/dht-records"
-import { ROSTER_SUBKEY, type RosterValue, type SlotValue, slotOfSubkey } from "./record.ts"
+import { ROSTER_SUBKEY, type RosterValue, slotOfSubkey } from "./record.ts"
 
 /** A current member: its slot holds a member entry and the manager has not revoked it. */
 export interface Member {
@@ -38,8 +38,21 @@ export interface Membership {
   readonly changes: ReadonlyArray<MembershipChange>
 }
 
+/**
+ * A slot's value as a reader holds it: the member's name opened (`undefined`: none, or not
+ * readable with the keys held).
+ */
+export type SlotContent =
+  | {
+      readonly _tag: "Member"
+      readonly name: string | undefined
+      readonly repo: RecordKey | undefined
+      readonly joinedAt: number
+    }
+  | { readonly _tag: "Left"; readonly at: number }
+
 export interface SlotEntry {
-  readonly value: SlotValue
+  readonly value: SlotContent
   readonly writer: PublicKey
   readonly seq: number
 }
@@ -106,7 +119,10 @@ export const changesBetween = (
   return changes
 }
 
-/** The state after a watch event (or this node's own write); older values are dropped. */
+/**
+ * The state after a watch event (or this node's own write), its slot values opened
+ * (`SlotContent`); older values are dropped.
+ */
 export const applyEvent = (state: GroupState, event: WatchEvent<unknown>): GroupState => {
   if (event._tag !== "Changed") return state
   // The subkey says which of the record's Schemas decoded the value.
@@ -118,7 +134,7 @@ export const applyEvent = (state: GroupState, event: WatchEvent<unknown>): Group
   const held = state.slots.get(slot)
   if (slot < 0 || (held !== undefined && held.seq >= event.seq)) return state
   const slots = new Map(state.slots)
-  slots.set(slot, { value: event.value as SlotValue, writer: event.writer, seq: event.seq })
+  slots.set(slot, { value: event.value as SlotContent, writer: event.writer, seq: event.seq })
   return { ...state, slots }
 }
 

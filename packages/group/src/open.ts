@@ -7,6 +7,7 @@ import { GroupCredentials, ManageCapability } from "./credentials.ts"
 import { InvalidCredentials, InvalidInvite, type InvalidInviteReason } from "./errors.ts"
 import { type Held, type HeldManage, isHolding, linkSecret, manageHeld, resolve } from "./held.ts"
 import { keyPairFromSeed, ownerSeed, slotSeed } from "./keys.ts"
+import { makeNames, NameField } from "./names.ts"
 import {
   checkName,
   GroupRecord,
@@ -144,10 +145,11 @@ export const createGroupRecord = Effect.fnUntraced(function* (
     owner: keyPairFromSeed(ownerSeed(held.manageSecret)),
   })
   const createdAt = yield* Clock.currentTimeMillis
+  const names = makeNames(record.key, held)
   // Other nodes find the record only once it holds a value: it is shared only after these.
   yield* record.set(INFO_SUBKEY, {
     v: 1,
-    name: groupName,
+    name: yield* names.seal(NameField.group, groupName),
     sourcePolicy: options.sourcePolicy ?? "any",
     transport: options.transport ?? "private",
     createdAt,
@@ -159,7 +161,9 @@ export const createGroupRecord = Effect.fnUntraced(function* (
   })
   yield* slotRecord.set(slotSubkey(MANAGER_SLOT), {
     _tag: "Member",
-    ...(memberName === undefined ? {} : { name: memberName }),
+    ...(memberName === undefined
+      ? {}
+      : { name: yield* names.seal(NameField.member(MANAGER_SLOT), memberName) }),
     joinedAt: createdAt,
   })
   const credentials = new GroupCredentials({

@@ -3,7 +3,8 @@
 import type { DhtRecordsError, Entry } from "@save-dweb/dht-records"
 import { Effect, Option } from "effect"
 import { InvalidCredentials } from "./errors.ts"
-import type { GroupState, SlotEntry } from "./membership.ts"
+import type { GroupState, SlotContent, SlotEntry } from "./membership.ts"
+import { NameField, type Names, openDisplayName } from "./names.ts"
 import {
   type GroupInfoValue,
   INFO_SUBKEY,
@@ -51,8 +52,26 @@ export const readSlot = (
   // A subkey computed at run time types as any subkey's value; slot subkeys hold `SlotValue`.
   record.get(subkey, { refresh }) as Effect.Effect<Option.Option<Entry<SlotValue>>, DhtRecordsError>
 
-/** Roster and slots, fetching from the network only what is newer there. */
-export const readState = (record: OpenedGroupRecord): Effect.Effect<GroupState, DhtRecordsError> =>
+/** A slot's value with its member's name opened. */
+export const openSlot = (
+  names: Names,
+  slot: number,
+  value: SlotValue,
+): Effect.Effect<SlotContent> =>
+  value._tag === "Left"
+    ? Effect.succeed(value)
+    : Effect.map(openDisplayName(names, NameField.member(slot), value.name), (name) => ({
+        _tag: "Member" as const,
+        name,
+        repo: value.repo,
+        joinedAt: value.joinedAt,
+      }))
+
+/** Roster and slots (names opened), fetching from the network only what is newer there. */
+export const readState = (
+  record: OpenedGroupRecord,
+  names: Names,
+): Effect.Effect<GroupState, DhtRecordsError> =>
   Effect.gen(function* () {
     const report = yield* record.inspect({
       subkeys: [ROSTER_SUBKEY, ...slotSubkeys],
@@ -72,10 +91,16 @@ export const readState = (record: OpenedGroupRecord): Effect.Effect<GroupState, 
       held.filter((s) => s.subkey !== ROSTER_SUBKEY && !revoked.has(slotOfSubkey(s.subkey))),
       (s) =>
         readSlot(record, s.subkey, fresh(s)).pipe(
-          Effect.map(
-            Option.map(
-              ({ value, writer, seq }) => [slotOfSubkey(s.subkey), { value, writer, seq }] as const,
-            ),
+          Effect.flatMap(
+            Option.match({
+              onNone: () => Effect.succeedNone,
+              onSome: ({ value, writer, seq }) => {
+                const slot = slotOfSubkey(s.subkey)
+                return Effect.map(openSlot(names, slot, value), (content) =>
+                  Option.some([slot, { value: content, writer, seq }] as const),
+                )
+              },
+            }),
           ),
           // A slot whose value does not open or decode is nobody's entry.
           Effect.catchTags({

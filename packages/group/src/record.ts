@@ -1,6 +1,7 @@
 // The group record: a Veilid SMPL record of 2 owner subkeys and 250 member slots of
 // one subkey each. 252 subkeys in all, so a value may take at most
 // floor(1 MiB / 252) = 4161 sealed bytes (veilid-core caps a record's data at 1 MiB).
+import { envelopeOverhead } from "@save-dweb/crypto"
 import { defineRecord, type OpenedRecord } from "@save-dweb/dht-records"
 import { DisplayName, RecordKey } from "@save-dweb/uri-scheme"
 import { Effect, Schema } from "effect"
@@ -42,13 +43,33 @@ export type Transport = typeof Transport.Type
 /** A group's transport when it names none: every group made before the setting existed. */
 export const LEGACY_TRANSPORT: Transport = "direct"
 
+/** Longest name that may be sealed, in UTF-8 bytes (repo names; display names take 128). */
+export const MAX_SEALED_NAME_BYTES = 512
+
+/** A name sealed by `Names.seal`: an envelope of at most `MAX_SEALED_NAME_BYTES` of UTF-8. */
+export const SealedName = Schema.Uint8Array.check(
+  Schema.makeFilter((bytes: Uint8Array) =>
+    bytes.length >= envelopeOverhead && bytes.length <= envelopeOverhead + MAX_SEALED_NAME_BYTES
+      ? undefined
+      : `expected a sealed name of ${envelopeOverhead} to ${envelopeOverhead + MAX_SEALED_NAME_BYTES} bytes`,
+  ),
+)
+
+/**
+ * A display name as a value holds it: sealed, or in plain text in values written before
+ * names were sealed (still read by the read tier and up, sealed at their next write).
+ */
+export const DisplayNameOnWire = Schema.Union([DisplayName, SealedName])
+export type DisplayNameOnWire = typeof DisplayNameOnWire.Type
+
 const Millis = Schema.Int.check(Schema.isGreaterThanOrEqualTo(0))
 const Slot = Schema.Int.check(Schema.isBetween({ minimum: 0, maximum: MAX_MEMBERS - 1 }))
 
 /** Subkey 0, written by the owner. */
 export const GroupInfoValue = Schema.Struct({
   v: Schema.Literal(1),
-  name: DisplayName,
+  /** Sealed (`names.ts`); plain in records written before names were sealed. */
+  name: DisplayNameOnWire,
   sourcePolicy: SourcePolicy,
   /** Absent in records made before the setting existed: read as `LEGACY_TRANSPORT`. */
   transport: Schema.optionalKey(Transport),
@@ -71,7 +92,8 @@ export type RosterValue = typeof RosterValue.Type
 /** A member slot: the member's own entry, or the tombstone it leaves behind. */
 export const SlotValue = Schema.Union([
   Schema.TaggedStruct("Member", {
-    name: Schema.optionalKey(DisplayName),
+    /** Sealed (`names.ts`); plain in values written before names were sealed. */
+    name: Schema.optionalKey(DisplayNameOnWire),
     /** The member's data-repo DHT record key, once it has one. */
     repo: Schema.optionalKey(RecordKey),
     joinedAt: Millis,

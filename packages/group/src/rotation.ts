@@ -16,6 +16,7 @@ import { modifyRoster } from "./handle/writes.ts"
 import { type HeldManage, writeCapabilityFor } from "./held.ts"
 import { rotationBoxKey, slotSeed } from "./keys.ts"
 import { membersOf } from "./membership.ts"
+import { NameField, openDisplayName } from "./names.ts"
 import type { NewGroupOptions, Opened } from "./open.ts"
 import { readInfo, readRoster, readState } from "./reads.ts"
 import { LEGACY_TRANSPORT, MANAGER_SLOT, MAX_MEMBERS } from "./record.ts"
@@ -100,11 +101,19 @@ export const makeRotation = (
 ): Pick<Group, "rotate" | "followRotation"> => ({
   rotate: Effect.gen(function* () {
     const manager = yield* requireTier(ctx, "rotate", "manage")
-    const state = yield* readState(ctx.record)
+    const state = yield* readState(ctx.record, ctx.names)
     const info = yield* readInfo(ctx.record, true)
+    const name = yield* openDisplayName(ctx.names, NameField.group, info.name)
+    if (name === undefined) {
+      // Only the owner writes the info, and the manager holds the key it sealed it with.
+      return yield* new InvalidCredentials({
+        reason: "WrongKey",
+        message: `the name of group ${ctx.key} does not open with this manager's keys`,
+      })
+    }
     const own = state.slots.get(MANAGER_SLOT)?.value
     const remaining = membersOf(state).filter((m) => m.slot !== MANAGER_SLOT)
-    const created = yield* createGroup(info.name, {
+    const created = yield* createGroup(name, {
       ...(own?._tag === "Member" && own.name !== undefined ? { memberName: own.name } : {}),
       sourcePolicy: info.sourcePolicy,
       transport: info.transport ?? LEGACY_TRANSPORT,

@@ -201,7 +201,7 @@ const detailOf = (loaded: LoadedGroup) =>
     loaded.group.info,
     (info): GroupDetail => ({
       key: loaded.key,
-      name: info.name,
+      name: info.name ?? null,
       tier: loaded.group.tier,
       slot: loaded.group.slot ?? null,
       sourcePolicy: info.sourcePolicy,

@@ -10,6 +10,10 @@ const transports = ["private", "direct"] as const
 const transportHelp =
   "private: files travel only over Veilid private routes, no member learns another's IP address; direct: members also connect to each other directly (faster, they see each other's IP addresses)"
 
+/** What a replicate link shows for a group's name: names are sealed under the group secret. */
+const NO_NAME = "(not readable with a replicate link)"
+const quotedName = (name: string | null) => (name === null ? NO_NAME : `"${name}"`)
+
 const groupCreate = Command.make(
   "create",
   {
@@ -60,7 +64,7 @@ const groupJoin = Command.make(
           link,
           ...(Option.isSome(f.memberName) ? { memberName: f.memberName.value } : {}),
         })
-        emit(out, joined, (g) => `joined group "${g.name}" as ${g.tier}\n  key ${g.key}`)
+        emit(out, joined, (g) => `joined group ${quotedName(g.name)} as ${g.tier}\n  key ${g.key}`)
       }),
     ),
 ).pipe(Command.withDescription("join a group from an invite link"))
@@ -87,7 +91,7 @@ const groupShow = Command.make("show", { group: groupArg }, (f) =>
       const detail = yield* client.groups.get(yield* resolveGroup(client, f.group))
       emit(out, detail, (g) =>
         [
-          `name       ${g.name}`,
+          `name       ${g.name ?? NO_NAME}`,
           `key        ${g.key}`,
           `tier       ${g.tier}`,
           `slot       ${g.slot ?? "-"}`,

@@ -5,6 +5,7 @@ import type { DhtRecordsShape, RecordKey, WatchEvent } from "@save-dweb/dht-reco
 import { Effect, PubSub, Ref, Semaphore } from "effect"
 import { type InsufficientCapability, NotAMember } from "../errors.ts"
 import { type Held, type Holding, requireHeld, slotOf } from "../held.ts"
+import { makeNames, type Names } from "../names.ts"
 import type { Opened, OwnSlot } from "../open.ts"
 import type { OpenedGroupRecord } from "../record.ts"
 import type { Tier } from "../tier.ts"
@@ -13,6 +14,8 @@ export interface HandleContext {
   readonly records: DhtRecordsShape
   readonly key: RecordKey
   readonly held: Held
+  /** Seals and opens the group's names (read tier and up; a replicate holder reads none). */
+  readonly names: Names
   /** Read handle; the owner's for the manage tier, the slot writer's for write. */
   readonly record: OpenedGroupRecord
   /** Write and manage tiers. */
@@ -32,6 +35,7 @@ export const makeContext = Effect.fnUntraced(function* (records: DhtRecordsShape
     records,
     key: opened.credentials.group,
     held: opened.held,
+    names: makeNames(opened.credentials.group, opened.held),
     record: opened.record,
     own: opened.own,
     ownWrites: yield* PubSub.unbounded<WatchEvent<unknown>>(),

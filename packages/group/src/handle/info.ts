@@ -1,6 +1,7 @@
 // The group's name, source policy, transport and whether it was rotated; changing them (manage).
 import { Effect } from "effect"
 import type { Group, GroupInfo } from "../group.ts"
+import { NameField, openDisplayName } from "../names.ts"
 import { readInfo, readRoster } from "../reads.ts"
 import { checkName, LEGACY_TRANSPORT, type SourcePolicy, type Transport } from "../record.ts"
 import { type HandleContext, requireTier } from "./context.ts"
@@ -12,7 +13,7 @@ export const makeInfo = (ctx: HandleContext): Pick<Group, "info" | "updateInfo">
     const info = yield* readInfo(ctx.record, true)
     const roster = yield* readRoster(ctx.record, true)
     return {
-      name: info.name,
+      name: yield* openDisplayName(ctx.names, NameField.group, info.name),
       sourcePolicy: info.sourcePolicy,
       transport: info.transport ?? LEGACY_TRANSPORT,
       createdAt: info.createdAt,
@@ -26,7 +27,10 @@ export const makeInfo = (ctx: HandleContext): Pick<Group, "info" | "updateInfo">
     readonly transport?: Transport
   }) {
     yield* requireTier(ctx, "updateInfo", "manage")
-    const name = changes.name === undefined ? undefined : yield* checkName(changes.name)
+    const name =
+      changes.name === undefined
+        ? undefined
+        : yield* ctx.names.seal(NameField.group, yield* checkName(changes.name))
     yield* modifyInfo(ctx, (info) => ({
       ...info,
       ...(name === undefined ? {} : { name }),

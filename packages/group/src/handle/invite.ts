@@ -1,5 +1,6 @@
 // Invites per tier: a replicate or read link as held, or a write link that takes the
-// next free slot of the roster (manage).
+// next free slot of the roster (manage). Read and write links carry the group's name as a
+// hint; a replicate link carries none (its holder is not to learn it).
 import {
   type CapabilityTier,
   GroupInvite,
@@ -11,17 +12,20 @@ import { Effect } from "effect"
 import { GroupFull } from "../errors.ts"
 import type { Group } from "../group.ts"
 import { linkSecret, writeCapabilityFor } from "../held.ts"
+import { NameField, openDisplayName } from "../names.ts"
 import { readInfo } from "../reads.ts"
 import { MAX_MEMBERS } from "../record.ts"
 import { type HandleContext, requireTier } from "./context.ts"
 import { modifyRoster } from "./writes.ts"
 
 export const makeInvite = (ctx: HandleContext): Pick<Group, "invite"> => {
-  const groupName = Effect.map(readInfo(ctx.record, false), (info) => info.name)
+  const groupName = Effect.flatMap(readInfo(ctx.record, false), (info) =>
+    openDisplayName(ctx.names, NameField.group, info.name),
+  )
   const inviteFor = (
     capability: ReplicateCapability | ReadCapability | WriteCapability,
-    name: string,
-  ) => new GroupInvite({ group: ctx.key, capability, name })
+    name: string | undefined,
+  ) => new GroupInvite({ group: ctx.key, capability, ...(name === undefined ? {} : { name }) })
 
   /** Hands out slot `allocated`; a slot is never handed out twice (README: slot allocation). */
   const allocateSlot = modifyRoster(ctx, (roster) =>
@@ -41,13 +45,12 @@ export const makeInvite = (ctx: HandleContext): Pick<Group, "invite"> => {
       switch (tier) {
         case "replicate": {
           const { keys } = yield* requireTier(ctx, "invite(replicate)", "replicate")
-          const name = yield* groupName
           return inviteFor(
             new ReplicateCapability({
               dhtKey: linkSecret(keys.dhtValues),
               authKey: linkSecret(keys.tunnelAuth),
             }),
-            name,
+            undefined,
           )
         }
         case "read": {

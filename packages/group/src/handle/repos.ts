@@ -11,7 +11,7 @@ import { updateMember } from "./writes.ts"
 export const makeRepos = (ctx: HandleContext): Pick<Group, "repos" | "setMyRepo"> => ({
   repos: Effect.gen(function* () {
     yield* requireTier(ctx, "repos", "replicate")
-    return reposOf(membersOf(yield* readState(ctx.record)))
+    return reposOf(membersOf(yield* readState(ctx.record, ctx.names)))
   }).pipe(Effect.withSpan("Group.repos")),
 
   setMyRepo: Effect.fn("Group.setMyRepo")(function* (repoKey: RecordKey | undefined) {

@@ -3,8 +3,8 @@
 import { Effect, PubSub, Stream } from "effect"
 import type { Group } from "../group.ts"
 import { applyEvent, changesBetween, membershipOf, rotatedOf } from "../membership.ts"
-import { readState } from "../reads.ts"
-import { ROSTER_SUBKEY, slotSubkeys } from "../record.ts"
+import { openSlot, readState } from "../reads.ts"
+import { ROSTER_SUBKEY, type SlotValue, slotOfSubkey, slotSubkeys } from "../record.ts"
 import { type HandleContext, requireTier } from "./context.ts"
 
 export const makeWatch = (ctx: HandleContext): Pick<Group, "watchMembers"> => ({
@@ -14,11 +14,20 @@ export const makeWatch = (ctx: HandleContext): Pick<Group, "watchMembers"> => ({
         yield* requireTier(ctx, "watchMembers", "replicate")
         const own = yield* PubSub.subscribe(ctx.ownWrites)
         // The watch reports what is newer than the local copies `readState` leaves.
-        const initial = yield* readState(ctx.record)
+        const initial = yield* readState(ctx.record, ctx.names)
         const updates = ctx.record
           .watch({ ...options, subkeys: [ROSTER_SUBKEY, ...slotSubkeys] })
           .pipe(
             Stream.merge(Stream.fromSubscription(own)),
+            // Slot values are held with their names opened (`SlotContent`).
+            Stream.mapEffect((event) =>
+              event._tag === "Changed" && event.subkey !== ROSTER_SUBKEY
+                ? Effect.map(
+                    openSlot(ctx.names, slotOfSubkey(event.subkey), event.value as SlotValue),
+                    (value) => ({ ...event, value }),
+                  )
+                : Effect.succeed(event),
+            ),
             Stream.mapAccum(
               () => initial,
               (state, event) => {

@@ -2,7 +2,13 @@
 // slot. Each reads the newest value, is ordered by a lock per handle, is retried when a
 // concurrent writer wins, and tells this handle's watchers what it wrote.
 import { Effect, Option, PubSub } from "effect"
-import { NotAMember, SlotRevoked } from "../errors.ts"
+import {
+  type InsufficientCapability,
+  type InvalidName,
+  NotAMember,
+  SlotRevoked,
+} from "../errors.ts"
+import { NameField } from "../names.ts"
 import { readInfo, readRoster, readSlot } from "../reads.ts"
 import {
   type GroupInfoValue,
@@ -29,11 +35,12 @@ const announce = (ctx: HandleContext, record: OpenedGroupRecord, subkey: number)
     Effect.ignore,
   )
 
-/** Read-modify-write of the group info (manage only). */
+/** Read-modify-write of the group info (manage only); a plain name left by an older version is sealed. */
 export const modifyInfo = (ctx: HandleContext, f: (info: GroupInfoValue) => GroupInfoValue) =>
   Effect.gen(function* () {
-    const info = yield* readInfo(ctx.record, true)
-    yield* ctx.record.set(INFO_SUBKEY, f(info))
+    const next = f(yield* readInfo(ctx.record, true))
+    const name = yield* ctx.names.reseal(NameField.group, next.name)
+    yield* ctx.record.set(INFO_SUBKEY, { ...next, name })
   }).pipe(retryConflicts, ctx.ownerLock.withPermits(1))
 
 /**
@@ -73,7 +80,10 @@ export const modifySlot = <E extends { readonly _tag: string }>(
     }
   }).pipe(retryConflicts, ctx.slotLock.withPermits(1))
 
-/** Changes this member's own entry; fails unless it is a current member. */
+/**
+ * Changes this member's own entry (a plain name left by an older version is sealed); fails
+ * unless it is a current member.
+ */
 export const updateMember = (
   ctx: HandleContext,
   operation: string,
@@ -89,15 +99,22 @@ export const updateMember = (
         message: `slot ${slot} of group ${ctx.key} was revoked`,
       })
     }
-    yield* modifySlot(ctx, (current) =>
-      current?._tag === "Member"
-        ? Effect.succeed(change(current))
-        : Effect.fail(
-            new NotAMember({
-              group: ctx.key,
-              slot,
-              message: `slot ${slot} of group ${ctx.key} holds no member entry: join first`,
-            }),
-          ),
+    yield* modifySlot(
+      ctx,
+      (current): Effect.Effect<SlotValue, NotAMember | InsufficientCapability | InvalidName> =>
+        current?._tag === "Member"
+          ? Effect.gen(function* () {
+              const { name, ...next } = change(current)
+              const sealed = yield* ctx.names.reseal(NameField.member(slot), name)
+              const member: MemberValue = sealed === undefined ? next : { ...next, name: sealed }
+              return member
+            })
+          : Effect.fail(
+              new NotAMember({
+                group: ctx.key,
+                slot,
+                message: `slot ${slot} of group ${ctx.key} holds no member entry: join first`,
+              }),
+            ),
     )
   })
