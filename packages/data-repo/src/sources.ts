@@ -1,6 +1,7 @@
 // Where a repo's blobs can be fetched from, found without the caller's help: every member
 // that publishes a route serves its store on it (blob-store's tunnel protocol) and answers
-// "where is your Iroh node" on a second protocol, both behind the group's tunnel-auth key.
+// "where is your Iroh node" on a second protocol and possession proofs on a third, all
+// behind the group's tunnel-auth key.
 // The Iroh address thus travels only inside a tunnel, to members who ask for it.
 import { createHash } from "node:crypto"
 import {
@@ -14,6 +15,7 @@ import {
 } from "@save-dweb/blob-store"
 import { type Handler, type Peer, requestHandler, type TunnelsShape } from "@save-dweb/tunnels"
 import { Duration, Effect, Option, Result, Schema, type Scope } from "effect"
+import { proofHandler } from "./possession.ts"
 
 /** The Iroh-address protocol's answer: the member's node, or `null` (no Iroh node here). */
 export const IrohAddress = Schema.Struct({
@@ -44,6 +46,7 @@ export const groupProtocols = (groupKey: string) => {
   return {
     blobs: `${BLOBS_PROTOCOL}/${id}`,
     iroh: `save-dweb/data-repo/iroh/1/${id}`,
+    proof: `save-dweb/data-repo/proof/1/${id}`,
   }
 }
 
@@ -63,7 +66,8 @@ const ownAddress = (store: BlobStoreService): Effect.Effect<IrohAddress> =>
   )
 
 /**
- * Serves the blobs of `store` that `allow` admits, and the Iroh address, on `tunnels` to
+ * Serves the blobs of `store` that `allow` admits, proofs of holding them, and the Iroh
+ * address, on `tunnels` to
  * holders of `key` until the scope closes. `allow` keeps one group's members from probing
  * for another group's blobs on the same store: a refused blob is answered as not found.
  * A second handle of the same group on the same node finds the protocols taken and leaves
@@ -94,6 +98,7 @@ export const serveMember = (
       ),
       "the Iroh address",
     )
+    yield* serve(protocols.proof, proofHandler(store, allow), "possession proofs")
   })
 
 /** The member's Iroh node as it answered over its tunnel, if it has one and answered in time. */
