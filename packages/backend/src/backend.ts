@@ -6,8 +6,9 @@ import type { DataReposShape } from "@save-dweb/data-repo"
 import type { GroupsShape } from "@save-dweb/group"
 import type { RouteUnavailable, TunnelsShape } from "@save-dweb/tunnels"
 import type { VeilidError } from "@save-dweb/veilid"
-import { Context, Effect, Layer, type Scope } from "effect"
+import { Context, type Duration, Effect, Layer, type Scope } from "effect"
 import { makeBackups } from "./backups.ts"
+import { makeCopyOperations } from "./copies.ts"
 import { makeEventHub } from "./events.ts"
 import { makeFileOperations } from "./files.ts"
 import { makeGroupRegistry } from "./group-registry.ts"
@@ -23,6 +24,8 @@ import { sweepStore } from "./sweep.ts"
 export interface BackendConfig extends NodeConfig {
   /** Keep every loaded group synced in the background (see `BackendServices.autoSync`). */
   readonly autoSync?: AutoSync
+  /** How often own files below their group's copy target are checked (default 1 minute). */
+  readonly copiesCheckEvery?: Duration.Input
 }
 
 /** What `makeBackend` composes; `Backend.layer` builds them on real nodes. */
@@ -37,6 +40,8 @@ export interface BackendServices {
   /** This node's network for `status`; without it `status` reports none. */
   readonly network?: { readonly status: Effect.Effect<NetworkStatus> }
   readonly autoSync?: AutoSync
+  /** How often own files below their group's copy target are checked (default 1 minute). */
+  readonly copiesCheckEvery?: Duration.Input
 }
 
 /**
@@ -75,6 +80,14 @@ export const makeBackend = (
       ...makeFileOperations({ loadGroup: registry.loadGroup, events }),
       ...makePairing({ known, registry }),
       ...makeBackups({ repos, tunnels, loadGroup: registry.loadGroup }),
+      ...(yield* makeCopyOperations({
+        registry,
+        repos,
+        known,
+        events,
+        tunnels,
+        checkEvery: services.copiesCheckEvery,
+      })),
     }
     return backend
   })
@@ -95,6 +108,9 @@ export const makeRealBackend = (
       storageDir: config.storageDir,
       ...node,
       ...(config.autoSync === undefined ? {} : { autoSync: config.autoSync }),
+      ...(config.copiesCheckEvery === undefined
+        ? {}
+        : { copiesCheckEvery: config.copiesCheckEvery }),
     })
   })
 
