@@ -72,7 +72,7 @@ const utf8Decoder = new TextDecoder()
 
 describe("copies: holders prove possession", () => {
   it.live(
-    "a member and a backup that hold the blob are listed; one that deleted it, or lies, is not",
+    "a member and a backup that hold the blob are listed; one that deleted it, or lies, is not; nothing is written to the DHT",
     () =>
       Effect.gen(function* () {
         const { dht, net } = yield* networks
@@ -132,12 +132,28 @@ describe("copies: holders prove possession", () => {
           dave: daveGroup.slot,
         }
         const copies = () => alice.repos.copies(group, repo.key, file.hash, alice.tunnels)
+        // What the DHT holds of the group and every repo, to compare after asking.
+        const dhtValues = Effect.gen(function* () {
+          const keys = [group.key, ...(yield* group.repos).map((p) => p.repoKey)]
+          const values: Array<string> = []
+          for (const key of keys)
+            for (let subkey = 0; subkey < 8; subkey++) {
+              const value = yield* dht.peek(key, subkey)
+              values.push(`${key}/${subkey}:${value._tag === "Some" ? value.value.seq : "-"}`)
+            }
+          return values
+        })
+        const before = yield* dhtValues
+        assert.isTrue(before.some((v) => !v.endsWith(":-")))
         assert.deepStrictEqual(summary(yield* copies()), {
           [`member:${slots.bob}`]: "holds",
           [`member:${slots.carol}`]: "absent",
           [`member:${slots.dave}`]: "absent",
           "backup:Archive": "holds",
         })
+
+        // Holdings travel only in the answers: nothing was written to the DHT.
+        assert.deepStrictEqual(yield* dhtValues, before)
 
         // Bob drops his copy: the next check no longer counts him.
         yield* theirs.unpin("f.bin")
@@ -175,7 +191,7 @@ describe("copies: holders prove possession", () => {
   )
 
   it.live(
-    "a replicate holder asking for proofs learns what `Has` already tells it, and a stranger nothing",
+    "a replicate holder asking for proofs learns what Has already tells it, and a stranger nothing",
     () =>
       Effect.gen(function* () {
         const { dht, net } = yield* networks
