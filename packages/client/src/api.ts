@@ -160,7 +160,14 @@ export class GroupsGroup extends HttpApiGroup.make("groups")
     }),
     HttpApiEndpoint.get("copies", "/groups/:group/copies", {
       params: groupParams,
-      query: { atLeast: Schema.optionalKey(Schema.NumberFromString) },
+      query: {
+        atLeast: Schema.optionalKey(
+          Schema.NumberFromString.check(
+            Schema.isInt(),
+            Schema.isBetween({ minimum: 1, maximum: 1000 }),
+          ),
+        ),
+      },
       success: CopiesSummary,
     }).annotate(
       OpenApi.Description,
