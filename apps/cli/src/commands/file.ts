@@ -145,7 +145,7 @@ const fileCopies = Command.make(
     session(({ client, out }) =>
       Effect.gen(function* () {
         const key = yield* resolveGroup(client, f.group)
-        const repo = Option.isSome(f.repo) ? f.repo.value : "mine"
+        const repo = yield* locate(client, key, f.name, f.repo)
         const copies = yield* client.files.copies(key, repo, f.name)
         emit(out, copies, (c) =>
           [
