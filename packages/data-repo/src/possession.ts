@@ -12,7 +12,7 @@ import { blake3, concatBytes } from "@save-dweb/crypto"
 import { type Handler, type Peer, type RequestTooLarge, requestHandler } from "@save-dweb/tunnels"
 import { type Duration, Effect, Option, Result, Schema, Stream } from "effect"
 
-/** Bytes of the nonce (a BLAKE3 block's key size: a prefix of fixed length). */
+/** Bytes of the nonce: a fixed-length prefix, so nonce and range cannot run into each other. */
 export const NONCE_BYTES = 32
 
 /** Most bytes one challenge asks the holder to read and hash. */

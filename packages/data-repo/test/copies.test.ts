@@ -21,7 +21,8 @@ import {
   makeTunnelsMemory,
   requestHandler,
 } from "@save-dweb/tunnels"
-import { Context, Effect, Layer, Redacted, Schema, Stream } from "effect"
+import { Context, Effect, Layer, Redacted, Result, Schema, Stream } from "effect"
+import fc from "fast-check"
 import {
   askPossession,
   BACKUP_RECORD_SUBKEYS,
@@ -29,6 +30,7 @@ import {
   backupRouteKey,
   groupProtocols,
   type HolderCheck,
+  MAX_PROOF_RANGE,
   makeChallenge,
   makeDataRepos,
   ProofAnswer,
@@ -252,4 +254,47 @@ describe("copies: holders prove possession", () => {
         assert.strictEqual(refused, "unknown")
       }).pipe(Effect.scoped),
   )
+})
+
+describe("possession proof codecs", () => {
+  const hex = (bytes: number) => fc.stringMatching(new RegExp(`^[0-9a-f]{${bytes * 2}}$`))
+  const challenge = fc.record({
+    v: fc.constant(1 as const),
+    hash: hex(32).map((h) => h as BlobHash),
+    offset: fc.nat(),
+    length: fc.integer({ min: 0, max: MAX_PROOF_RANGE }),
+    nonce: hex(32),
+  })
+
+  it("a challenge and an answer round-trip their JSON; any other text is refused, never thrown", () => {
+    fc.assert(
+      fc.property(challenge, (c) => {
+        const text = Schema.encodeSync(ChallengeJson)(c)
+        assert.deepStrictEqual(Schema.decodeUnknownSync(ChallengeJson)(text), c)
+      }),
+    )
+    fc.assert(
+      fc.property(hex(32), (digest) => {
+        const answer = { _tag: "Proof" as const, digest }
+        const text = Schema.encodeSync(AnswerJson)(answer)
+        assert.deepStrictEqual(Schema.decodeUnknownSync(AnswerJson)(text), answer)
+      }),
+    )
+    fc.assert(
+      fc.property(fc.string(), (text) => {
+        assert.isTrue(Result.isFailure(Schema.decodeUnknownResult(ChallengeJson)(text)))
+      }),
+    )
+  })
+
+  it("a challenge over more than 64 KiB, or with a short nonce, is refused", () => {
+    fc.assert(
+      fc.property(challenge, fc.integer({ min: MAX_PROOF_RANGE + 1 }), (c, length) => {
+        const long = JSON.stringify({ ...c, length })
+        assert.isTrue(Result.isFailure(Schema.decodeUnknownResult(ChallengeJson)(long)))
+        const short = JSON.stringify({ ...c, nonce: c.nonce.slice(2) })
+        assert.isTrue(Result.isFailure(Schema.decodeUnknownResult(ChallengeJson)(short)))
+      }),
+    )
+  })
 })
