@@ -8,3 +8,8 @@ export class UsageError extends Data.TaggedError("UsageError")<{ readonly messag
 export class LocalFileError extends Data.TaggedError("LocalFileError")<{
   readonly message: string
 }> {}
+
+/** `file add --wait-copies N`: the file did not reach N copies off this device in time. */
+export class CopiesTimeout extends Data.TaggedError("CopiesTimeout")<{
+  readonly message: string
+}> {}

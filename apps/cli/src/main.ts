@@ -59,6 +59,9 @@ export const exitCodeOf = (exit: Exit.Exit<void, unknown>): number => {
     case "LocalFileError":
       report(tag, message)
       return ExitCode.Refused
+    case "CopiesTimeout":
+      report(tag, message, "`save-dweb file copies GROUP NAME` shows who holds it now")
+      return ExitCode.Network
     default:
       report(tag, message)
       return ExitCode.Failure

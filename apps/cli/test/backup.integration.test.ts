@@ -74,7 +74,7 @@ const startServer = () =>
   })
 
 describe("save-dweb backup", () => {
-  it("adds a group to a backup server, lists it from both sides, refuses a wrong secret, and removes it", async () => {
+  it("adds a group to a backup server, lists it from both sides, sees it prove its copies, refuses a wrong secret, and removes it", async () => {
     const link = await startServer()
     expect(link).toMatch(/^save\+dweb:backup\?v=1&record=VLD0:.*&name=Archive%20box/)
     const started = await cliJson<{ started: boolean }>([
@@ -127,6 +127,46 @@ describe("save-dweb backup", () => {
       return mine
     })
     expect(held.tier).toBe("replicate")
+
+    // The server proves it holds the file: `file copies` lists it, `status GROUP` counts it.
+    const copies = await eventuallyAsync(async () => {
+      const c = await cliJson<{
+        verified: number
+        copies: Array<{ name: string; kind: string; status: string; how: string | null }>
+      }>(as("file", "copies", g.key, "evidence.bin"))
+      if (c.verified < 1) throw new Error(`no verified copy yet: ${JSON.stringify(c)}`)
+      return c
+    })
+    expect(copies.copies).toEqual([
+      expect.objectContaining({
+        name: "Archive box",
+        kind: "backup",
+        status: "verified",
+        how: "proof",
+      }),
+    ])
+    expect((await runCli(as("file", "copies", g.key, "evidence.bin"))).stdout).toMatch(
+      /1 verified copy off this device \(Archive box\)/,
+    )
+    expect(
+      await cliJson<{ keepCopies: number | null }>(
+        as("group", "target", g.key, "--keep-copies", "1"),
+      ),
+    ).toMatchObject({ keepCopies: 1 })
+    expect(await cliJson(as("status", g.key))).toMatchObject({
+      files: 1,
+      safe: 1,
+      atLeast: 1,
+      target: 1,
+    })
+    // A new file: `--wait-copies 1` returns once the server copied it and proves it.
+    const second = join(work, "second.bin")
+    writeFileSync(second, randomBytes(80_000))
+    const waited = await cliJson<{ name: string; copies: { verified: number } }>(
+      as("file", "add", g.key, second, "--wait-copies", "1", "--wait-timeout", "300"),
+    )
+    expect(waited.name).toBe("second.bin")
+    expect(waited.copies.verified).toBeGreaterThanOrEqual(1)
 
     // A link with another access secret is refused (exit 5), and says so.
     const forged = link.replace(

@@ -5,8 +5,9 @@ import type { BlobStoreService } from "@save-dweb/blob-store"
 import type { DataReposShape } from "@save-dweb/data-repo"
 import type { GroupsShape } from "@save-dweb/group"
 import type { TunnelsShape } from "@save-dweb/tunnels"
-import { Context, Effect, Layer, type Scope } from "effect"
+import { Context, type Duration, Effect, Layer, type Scope } from "effect"
 import { makeBackups } from "./backups.ts"
+import { makeCopyOperations } from "./copies.ts"
 import { makeEventHub } from "./events.ts"
 import { makeFileOperations } from "./files.ts"
 import { makeGroupRegistry } from "./group-registry.ts"
@@ -23,6 +24,8 @@ import { makeTransportOperations } from "./transport.ts"
 export interface BackendConfig extends NodeConfig {
   /** Keep every loaded group synced in the background (see `BackendServices.autoSync`). */
   readonly autoSync?: AutoSync
+  /** How often own files below their group's copy target are checked (default 1 minute). */
+  readonly copiesCheckEvery?: Duration.Input
 }
 
 /** What `makeBackend` composes; `Backend.layer` builds them on real nodes. */
@@ -37,6 +40,8 @@ export interface BackendServices {
   /** This node's network for `status`; without it `status` reports none. */
   readonly network?: { readonly status: Effect.Effect<NetworkStatus> }
   readonly autoSync?: AutoSync
+  /** How often own files below their group's copy target are checked (default 1 minute). */
+  readonly copiesCheckEvery?: Duration.Input
 }
 
 /**
@@ -81,6 +86,14 @@ export const makeBackend = (
         loadGroup: registry.loadGroup,
         listGroups: registry.listGroups,
       }),
+      ...(yield* makeCopyOperations({
+        registry,
+        repos,
+        known,
+        events,
+        tunnels,
+        checkEvery: services.copiesCheckEvery,
+      })),
     }
     return backend
   })
@@ -101,6 +114,9 @@ export const makeRealBackend = (
       storageDir: config.storageDir,
       ...node,
       ...(config.autoSync === undefined ? {} : { autoSync: config.autoSync }),
+      ...(config.copiesCheckEvery === undefined
+        ? {}
+        : { copiesCheckEvery: config.copiesCheckEvery }),
     })
   })
 

@@ -77,6 +77,16 @@ export type BackendEvent =
   /** The group was rotated without this member: it was removed (or holds no slot to follow with). */
   | { readonly _tag: "RemovedFromGroup"; readonly group: RecordKey }
   | { readonly _tag: "GroupClosed"; readonly group: RecordKey }
+  /** A file of this member's reached its group's copy target (told once per file and target). */
+  | {
+      readonly _tag: "CopiesReached"
+      readonly group: RecordKey
+      readonly repo: RecordKey
+      readonly name: string
+      /** Verified copies off this device at the check. */
+      readonly copies: number
+      readonly target: number
+    }
 
 const messageOf = (error: unknown): string =>
   typeof error === "object" &&

@@ -18,7 +18,7 @@ export interface FileOperationsDeps {
 }
 
 /** A repo of a loaded group: this member's own (`mine`), or one its members point to. */
-const repoOf = (loaded: LoadedGroup, ref: RepoRef) =>
+export const repoOf = (loaded: LoadedGroup, ref: RepoRef) =>
   Effect.gen(function* () {
     const unknown = (message: string) => new UnknownRepo({ group: loaded.key, repo: ref, message })
     const own = Option.getOrUndefined(loaded.repo)

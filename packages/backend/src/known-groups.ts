@@ -20,6 +20,8 @@ export interface KnownGroup {
    * the old key still finds the group); `undefined` for a group in use.
    */
   readonly movedTo?: RecordKey | undefined
+  /** "Keep at least this many copies off this device" (`undefined`: no target). */
+  readonly copiesTarget?: number | undefined
 }
 
 /** Where known groups are kept: Veilid's table store, or a map in tests. */
@@ -42,6 +44,10 @@ const KnownGroupWire = Schema.Struct({
   tier: TierWire,
   /** Added with rotations; entries without it read as groups in use. */
   movedTo: Schema.optionalKey(Schema.String),
+  /** Added with copy targets; entries without it have none. */
+  copiesTarget: Schema.optionalKey(
+    Schema.Int.check(Schema.isBetween({ minimum: 1, maximum: 1000 })),
+  ),
 })
 
 const KnownGroupJson = Schema.fromJsonString(KnownGroupWire)
@@ -61,6 +67,7 @@ export const encodeKnownGroup = (entry: KnownGroup): Uint8Array =>
       name: entry.name ?? null,
       tier: entry.tier,
       ...(entry.movedTo === undefined ? {} : { movedTo: entry.movedTo }),
+      ...(entry.copiesTarget === undefined ? {} : { copiesTarget: entry.copiesTarget }),
     }),
   )
 
@@ -82,6 +89,7 @@ export const decodeKnownGroup = (
       name: wire.name ?? undefined,
       tier: wire.tier,
       ...(wire.movedTo === undefined ? {} : { movedTo: wire.movedTo }),
+      ...(wire.copiesTarget === undefined ? {} : { copiesTarget: wire.copiesTarget }),
     })),
   )
 

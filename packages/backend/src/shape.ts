@@ -120,6 +120,48 @@ export interface LoadedGroup {
   readonly sync: (options?: SyncOptions) => Effect.Effect<SyncResult, BackendError>
 }
 
+/** One holder of a file off this device, as `fileCopies` found it. */
+export interface FileCopy {
+  readonly kind: "member" | "backup"
+  /** `member:<slot>` or `backup:<descriptor record>`. */
+  readonly id: string
+  /** The member's name, or the backup server's as the owner's repo lists it. */
+  readonly name: string
+  /** `verified`: it proved possession now; `unknown`: it did not answer (not counted). */
+  readonly status: "verified" | "unknown"
+  /** When this device first saw it prove the copy (since this process started). */
+  readonly since: number | undefined
+  readonly verifiedAt: number | undefined
+  /** How it was verified: a possession proof over a random range of the stored blob. */
+  readonly how: "proof" | undefined
+}
+
+/** A file's copies off this device (holders that said no or failed the proof are left out). */
+export interface FileCopies {
+  readonly group: RecordKey
+  readonly repo: RecordKey
+  readonly name: string
+  readonly hash: string
+  readonly checkedAt: number
+  /** Copies proven now. */
+  readonly verified: number
+  /** The group's target, if set, and whether `verified` reaches it. */
+  readonly target: number | undefined
+  readonly reached: boolean | undefined
+  readonly copies: ReadonlyArray<FileCopy>
+}
+
+/** How many of this member's files in a group have at least `atLeast` copies off this device. */
+export interface CopiesSummary {
+  readonly group: RecordKey
+  readonly atLeast: number
+  readonly files: number
+  /** Files with at least `atLeast` verified copies. */
+  readonly safe: number
+  /** Files below it that would reach it if the holders that did not answer hold a copy. */
+  readonly unknown: number
+}
+
 /** What `removeMember` did: the group's key before, and the key it has from now on. */
 export interface MemberRemoved {
   readonly previous: RecordKey
@@ -250,6 +292,29 @@ export interface BackendShape extends BackupsShape {
     repo: RepoRef,
     name: string,
   ) => Effect.Effect<FileRead, BackendError>
+  /**
+   * The file's copies off this device: every other member and every backup server the
+   * repo lists is asked to prove it holds the file's blob now (over its private route);
+   * an unreachable holder is `unknown`, one that does not hold it or fails the proof is
+   * left out. Needs a local copy to check the proofs against (`NotLocal`).
+   */
+  readonly fileCopies: (
+    groupKey: RecordKey,
+    repo: RepoRef,
+    name: string,
+  ) => Effect.Effect<FileCopies, BackendError>
+  /** Checks every own file of the group (`atLeast` default: the group's target, else 1). */
+  readonly copiesSummary: (
+    groupKey: RecordKey,
+    atLeast?: number,
+  ) => Effect.Effect<CopiesSummary, BackendError>
+  /** "Keep at least N copies off this device" for the group, if set (kept on this device). */
+  readonly copiesTarget: (groupKey: RecordKey) => Effect.Effect<number | undefined, BackendError>
+  /** Sets (or with `undefined` clears) the target; files reaching it are told as `CopiesReached`. */
+  readonly setCopiesTarget: (
+    groupKey: RecordKey,
+    atLeast: number | undefined,
+  ) => Effect.Effect<void, BackendError>
   /** Keeps a local copy of a file (fetched now if missing). */
   readonly pin: (
     groupKey: RecordKey,

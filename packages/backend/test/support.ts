@@ -58,7 +58,7 @@ export const memoryNode = (nets: Networks): Effect.Effect<MemoryNode, never, Sco
 export const memoryBackend = (
   nets: Networks,
   node: MemoryNode,
-  options: Pick<BackendServices, "autoSync"> = {},
+  options: Pick<BackendServices, "autoSync" | "copiesCheckEvery"> = {},
 ): Effect.Effect<BackendShape, never, Scope.Scope> =>
   Effect.gen(function* () {
     const services = yield* makeNodeWith({

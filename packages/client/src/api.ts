@@ -20,8 +20,11 @@ import {
 } from "./backup-schemas.ts"
 import { errorSchemas } from "./errors.ts"
 import {
+  CopiesSummary,
+  CopiesTarget,
   CreateGroup,
   CreateInvite,
+  FileCopies,
   FileInfo,
   GroupDetail,
   GroupSummary,
@@ -164,6 +167,33 @@ export class GroupsGroup extends HttpApiGroup.make("groups")
       params: groupParams,
       success: Schema.Array(RepoSummary),
     }),
+    HttpApiEndpoint.get("copies", "/groups/:group/copies", {
+      params: groupParams,
+      query: {
+        atLeast: Schema.optionalKey(
+          Schema.NumberFromString.check(
+            Schema.isInt(),
+            Schema.isBetween({ minimum: 1, maximum: 1000 }),
+          ),
+        ),
+      },
+      success: CopiesSummary,
+    }).annotate(
+      OpenApi.Description,
+      "How many of this member's files have at least `atLeast` (default: the group's target, else 1) copies off this device, each holder asked to prove it now.",
+    ),
+    HttpApiEndpoint.get("copiesTarget", "/groups/:group/copies/target", {
+      params: groupParams,
+      success: CopiesTarget,
+    }),
+    HttpApiEndpoint.put("setCopiesTarget", "/groups/:group/copies/target", {
+      params: groupParams,
+      payload: CopiesTarget,
+      success: CopiesTarget,
+    }).annotate(
+      OpenApi.Description,
+      "Keep at least `atLeast` copies off this device (`null`: no target). Kept on this device; own files are checked in the background and each that reaches it is told once as a `CopiesReached` event.",
+    ),
   )
   .middleware(Decoding)
   .middleware(Auth)
@@ -198,6 +228,13 @@ export class FilesGroup extends HttpApiGroup.make("files")
       params: fileParams,
       success: HttpApiSchema.NoContent,
     }),
+    HttpApiEndpoint.get("copies", "/groups/:group/repos/:repo/files/:name/copies", {
+      params: fileParams,
+      success: FileCopies,
+    }).annotate(
+      OpenApi.Description,
+      "Which members' devices and backup servers hold a complete copy now: each is asked over its private route to prove it (a fresh nonce and a random range of the stored blob), checked against this device's copy (which it needs: pin the file first). One that does not answer is `unknown`; one that does not hold it, or fails the proof, is left out.",
+    ),
     HttpApiEndpoint.post("pin", "/groups/:group/repos/:repo/files/:name/pin", {
       params: fileParams,
       success: HttpApiSchema.NoContent,

@@ -18,7 +18,9 @@ import { Api } from "./api.ts"
 import type { BackupAdded, BackupRemoved, GroupBackup, HeldGroup } from "./backup-schemas.ts"
 import { type ApiError, apiError, InvalidFileName, isApiErrorTag } from "./errors.ts"
 import {
+  type CopiesSummary,
   type CreateGroup,
+  type FileCopies,
   FileInfo,
   type GroupDetail,
   type GroupSummary,
@@ -133,6 +135,14 @@ export interface RpcClient {
       name: string,
     ) => Effect.Effect<void, ClientError>
     readonly repos: (group: string) => Effect.Effect<ReadonlyArray<RepoSummary>, ClientError>
+    /** How many own files have at least `atLeast` copies off this device (asked now). */
+    readonly copies: (group: string, atLeast?: number) => Effect.Effect<CopiesSummary, ClientError>
+    /** The group's copy target (`null`: none). */
+    readonly copiesTarget: (group: string) => Effect.Effect<number | null, ClientError>
+    readonly setCopiesTarget: (
+      group: string,
+      atLeast: number | null,
+    ) => Effect.Effect<number | null, ClientError>
   }
   readonly files: {
     readonly list: (
@@ -154,6 +164,12 @@ export interface RpcClient {
       options?: DownloadOptions,
     ) => Effect.Effect<Download, ClientError, Scope.Scope>
     readonly delete: (group: string, name: string) => Effect.Effect<void, ClientError>
+    /** Who holds the file off this device, each asked to prove it now. */
+    readonly copies: (
+      group: string,
+      repo: RepoKey,
+      name: string,
+    ) => Effect.Effect<FileCopies, ClientError>
     readonly pin: (group: string, repo: RepoKey, name: string) => Effect.Effect<void, ClientError>
     readonly unpin: (group: string, repo: RepoKey, name: string) => Effect.Effect<void, ClientError>
   }
@@ -459,6 +475,22 @@ export const makeClient = (options: ClientOptions): Effect.Effect<RpcClient, nev
         renameMember: (group, member, name) =>
           call(client.groups.renameMember({ params: { group, member }, payload: { name } })),
         repos: (group) => call(client.groups.repos({ params: { group } })),
+        copies: (group, atLeast) =>
+          call(
+            client.groups.copies({
+              params: { group },
+              query: atLeast === undefined ? {} : { atLeast },
+            }),
+          ),
+        copiesTarget: (group) =>
+          call(Effect.map(client.groups.copiesTarget({ params: { group } }), (t) => t.atLeast)),
+        setCopiesTarget: (group, atLeast) =>
+          call(
+            Effect.map(
+              client.groups.setCopiesTarget({ params: { group }, payload: { atLeast } }),
+              (t) => t.atLeast,
+            ),
+          ),
       },
       files: {
         list: (group, repo) => call(client.files.list({ params: { group, repo } })),
@@ -468,6 +500,11 @@ export const makeClient = (options: ClientOptions): Effect.Effect<RpcClient, nev
           Effect.andThen(
             checkSegment(name),
             call(client.files.delete({ params: { group, repo: "mine", name } })),
+          ),
+        copies: (group, repo, name) =>
+          Effect.andThen(
+            checkSegment(name),
+            call(client.files.copies({ params: { group, repo, name } })),
           ),
         pin: (group, repo, name) =>
           Effect.andThen(

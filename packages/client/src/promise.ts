@@ -14,7 +14,9 @@ import {
   type RpcClient,
 } from "./client.ts"
 import type {
+  CopiesSummary,
   CreateGroup,
+  FileCopies,
   FileInfo,
   GroupDetail,
   GroupSummary,
@@ -98,6 +100,11 @@ export interface SaveDwebClient {
     /** Renames this member (its own slot only). */
     readonly renameMember: (group: string, slot: number, name: string) => Promise<void>
     readonly repos: (group: string) => Promise<ReadonlyArray<RepoSummary>>
+    /** How many own files have at least `atLeast` copies off this device (asked now). */
+    readonly copies: (group: string, atLeast?: number) => Promise<CopiesSummary>
+    /** The group's copy target (`null`: none). */
+    readonly copiesTarget: (group: string) => Promise<number | null>
+    readonly setCopiesTarget: (group: string, atLeast: number | null) => Promise<number | null>
   }
   readonly files: {
     readonly list: (group: string, repo: RepoKey) => Promise<ReadonlyArray<FileInfo>>
@@ -114,6 +121,8 @@ export interface SaveDwebClient {
       options?: DownloadOptions,
     ) => Promise<PromiseDownload>
     readonly delete: (group: string, name: string) => Promise<void>
+    /** Who holds the file off this device, each asked to prove it now. */
+    readonly copies: (group: string, repo: RepoKey, name: string) => Promise<FileCopies>
     readonly pin: (group: string, repo: RepoKey, name: string) => Promise<void>
     readonly unpin: (group: string, repo: RepoKey, name: string) => Promise<void>
   }
@@ -236,6 +245,9 @@ export const makeClient = (options: PromiseClientOptions = {}): SaveDwebClient =
       removeMember: (group, slot) => run((c) => c.groups.removeMember(group, slot)),
       renameMember: (group, slot, name) => run((c) => c.groups.renameMember(group, slot, name)),
       repos: (group) => run((c) => c.groups.repos(group)),
+      copies: (group, atLeast) => run((c) => c.groups.copies(group, atLeast)),
+      copiesTarget: (group) => run((c) => c.groups.copiesTarget(group)),
+      setCopiesTarget: (group, atLeast) => run((c) => c.groups.setCopiesTarget(group, atLeast)),
     },
     files: {
       list: (group, repo) => run((c) => c.files.list(group, repo)),
@@ -266,6 +278,7 @@ export const makeClient = (options: PromiseClientOptions = {}): SaveDwebClient =
           }),
         ),
       delete: (group, name) => run((c) => c.files.delete(group, name)),
+      copies: (group, repo, name) => run((c) => c.files.copies(group, repo, name)),
       pin: (group, repo, name) => run((c) => c.files.pin(group, repo, name)),
       unpin: (group, repo, name) => run((c) => c.files.unpin(group, repo, name)),
     },

@@ -131,6 +131,56 @@ export const FileInfo = Schema.Struct({
 })
 export type FileInfo = typeof FileInfo.Type
 
+/** One holder of a file off this device. */
+export const FileCopy = Schema.Struct({
+  kind: Schema.Literals(["member", "backup"]),
+  /** `member:<slot>` or `backup:<descriptor record>`. */
+  id: Schema.String,
+  /** The member's name, or the backup server's as the owner's repo lists it. */
+  name: Schema.String,
+  /** `verified`: it proved possession now; `unknown`: it did not answer (not counted). */
+  status: Schema.Literals(["verified", "unknown"]),
+  /** When this daemon first saw it prove the copy (ms since the epoch; since it started). */
+  since: Schema.NullOr(Schema.Number),
+  verifiedAt: Schema.NullOr(Schema.Number),
+  /** `proof`: a fresh challenge over a random range of the stored blob, answered right. */
+  how: Schema.NullOr(Schema.Literal("proof")),
+})
+export type FileCopy = typeof FileCopy.Type
+
+/** A file's copies off this device; holders that said no or failed the proof are left out. */
+export const FileCopies = Schema.Struct({
+  group: Schema.String,
+  repo: Schema.String,
+  name: Schema.String,
+  hash: Schema.String,
+  checkedAt: Schema.Number,
+  /** Copies proven now. */
+  verified: Schema.Number,
+  /** The group's target ("keep at least N copies off this device"), if set. */
+  target: Schema.NullOr(Schema.Number),
+  reached: Schema.NullOr(Schema.Boolean),
+  copies: Schema.Array(FileCopy),
+})
+export type FileCopies = typeof FileCopies.Type
+
+/** How many of this member's files in a group have at least `atLeast` copies off this device. */
+export const CopiesSummary = Schema.Struct({
+  group: Schema.String,
+  atLeast: Schema.Number,
+  files: Schema.Number,
+  safe: Schema.Number,
+  /** Files below it that would reach it if the holders that did not answer hold a copy. */
+  unknown: Schema.Number,
+})
+export type CopiesSummary = typeof CopiesSummary.Type
+
+/** A group's copy target; `null`: none. */
+export const CopiesTarget = Schema.Struct({
+  atLeast: Schema.NullOr(Schema.Int.check(Schema.isBetween({ minimum: 1, maximum: 1000 }))),
+})
+export type CopiesTarget = typeof CopiesTarget.Type
+
 export const SyncReport = Schema.Struct({
   synced: Schema.Array(Schema.Struct({ repo: Schema.String, root: Schema.String })),
   failed: Schema.Array(
@@ -194,6 +244,14 @@ export const ServerEvent = Schema.Union([
   /** The group was rotated without this member: it was removed. */
   Schema.TaggedStruct("RemovedFromGroup", { group }),
   Schema.TaggedStruct("GroupClosed", { group }),
+  /** A file of this member's reached its group's copy target (told once per file and target). */
+  Schema.TaggedStruct("CopiesReached", {
+    group,
+    repo,
+    name: Schema.String,
+    copies: Schema.Number,
+    target: Schema.Number,
+  }),
   /** Sent every 15 s when nothing else is, so idle connections are not timed out. */
   Schema.TaggedStruct("Heartbeat", { at: Schema.Number }),
 ])

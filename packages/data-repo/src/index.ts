@@ -6,6 +6,7 @@ export {
   backupRouteKey,
   readBackupRoute,
 } from "./backups.ts"
+export type { CopiesOptions, Holder, HolderCheck } from "./copies.ts"
 export {
   type DataRepoError,
   DecryptFailed,
@@ -31,6 +32,15 @@ export {
 export type { KeepSyncedOptions } from "./keep-synced.ts"
 export { Manifest, ManifestEntry } from "./manifest.ts"
 export { fileNameProblem, MAX_FILE_NAME_BYTES, validateFileName } from "./name.ts"
+export {
+  askPossession,
+  MAX_PROOF_RANGE,
+  makeChallenge,
+  type Possession,
+  ProofAnswer,
+  ProofChallenge,
+  proofHandler,
+} from "./possession.ts"
 export { type PublishRouteOptions, publishRoute, type RouteSubkey } from "./publish-route.ts"
 export {
   BackupRef,

@@ -9,11 +9,12 @@ import type {
   OpenedRecord,
   RecordKey,
 } from "@save-dweb/dht-records"
-import { type Group, NameField } from "@save-dweb/group"
+import { type Group, type GroupError, NameField } from "@save-dweb/group"
 import type { TunnelsShape } from "@save-dweb/tunnels"
 import { Context, type Duration, Effect, Option, type Scope } from "effect"
 import { readBackupRoute } from "./backups.ts"
-import { type DataRepoError, NotWritable } from "./errors.ts"
+import { type CopiesOptions, type HolderCheck, makeCopies } from "./copies.ts"
+import { type DataRepoError, type NotLocal, NotWritable } from "./errors.ts"
 import { makeGroupBlobs } from "./group-blobs.ts"
 import type { SyncStateStore } from "./held-state.ts"
 import { makeHoldings } from "./holdings.ts"
@@ -126,6 +127,19 @@ export interface DataReposShape {
   readonly backupRoute: (
     backup: Pick<BackupRef, "record" | "routeKey">,
   ) => Effect.Effect<Option.Option<Uint8Array>, DhtRecordsError>
+  /**
+   * Who holds the blob `hash` of the repo `repoKey` now: every other member of the group and
+   * every backup server the repo lists, each challenged over `tunnels` to prove it holds
+   * the blob (a random range of it, a fresh nonce) and checked against this store's copy
+   * (`NotLocal` without one). A holder that does not answer in time is `unknown`.
+   */
+  readonly copies: (
+    group: Group,
+    repoKey: RecordKey,
+    hash: BlobHash,
+    tunnels: TunnelsShape,
+    options?: CopiesOptions,
+  ) => Effect.Effect<ReadonlyArray<HolderCheck>, NotLocal | GroupError | DhtRecordsError>
 }
 
 /** The data repos of one node; `makeDataRepos` (the backend's `makeNode` wires it). */
@@ -184,6 +198,7 @@ export const makeDataRepos = (
       return Option.map(pointer, (entry) => entry.value.root)
     }),
     backupRoute: (backup) => readBackupRoute(records, backup),
+    copies: makeCopies(records, store),
     create: Effect.fn("DataRepos.create")(function* (group: Group, options: CreateRepoOptions) {
       yield* requireSlot(group, "create")
       yield* group.fileKey

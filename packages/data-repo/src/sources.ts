@@ -4,6 +4,7 @@
 // "where is your Iroh node" on a second protocol, behind the group's address key, which
 // only the read tier and up hold (replicate links, so backup servers, do not). In a
 // `private` group no Iroh address is asked for or given: every byte comes over tunnels.
+// Possession proofs (copies.ts) are answered on a third protocol, behind the tunnel-auth key.
 // The Iroh address thus travels only inside a tunnel, to members who may ask for it.
 import { createHash } from "node:crypto"
 import {
@@ -19,6 +20,7 @@ import type { SecretKey } from "@save-dweb/crypto"
 import type { Group } from "@save-dweb/group"
 import { type Handler, type Peer, requestHandler, type TunnelsShape } from "@save-dweb/tunnels"
 import { Data, Duration, Effect, Option, Result, Schema, type Scope } from "effect"
+import { proofHandler } from "./possession.ts"
 
 /** The Iroh-address protocol's answer: the member's node, or `null` (no Iroh node here). */
 export const IrohAddress = Schema.Struct({
@@ -52,6 +54,7 @@ export const groupProtocols = (groupKey: string) => {
     iroh: `save-dweb/data-repo/iroh/2/${id}`,
     /** An empty answer to any holder of the tunnel-auth key: a round trip (backend's `ping`). */
     ping: `save-dweb/data-repo/ping/1/${id}`,
+    proof: `save-dweb/data-repo/proof/1/${id}`,
   }
 }
 
@@ -101,7 +104,8 @@ export const LEARNED_ADDRESS = "data-repo: learned an Iroh address"
  * holder (a backup server) has no address key: it serves blobs only. `allow` keeps one
  * group's members from probing for another group's blobs on the same store: a refused
  * blob is answered as not found. A second handle of the same group on the same node finds
- * the protocols taken and leaves them to the first.
+ * the protocols taken and leaves them to the first. Proofs of holding a blob (what
+ * `copies` asks) go to every tunnel-key holder, like the blobs themselves.
  */
 export const serveMember = (
   tunnels: TunnelsShape,
@@ -126,6 +130,11 @@ export const serveMember = (
       protocols.ping,
       requestHandler(() => Effect.succeed(new Uint8Array(0))),
       "ping",
+    )([group.keys.tunnelAuth])
+    yield* serve(
+      protocols.proof,
+      proofHandler(store, allow),
+      "possession proofs",
     )([group.keys.tunnelAuth])
     const addressKey = yield* Effect.option(group.addressKey)
     if (Option.isNone(addressKey)) return

@@ -374,6 +374,15 @@ const handlers = (
             ),
           ),
         ),
+      copies: ({ params, query }) => api(backend.copiesSummary(params.group, query.atLeast)),
+      copiesTarget: ({ params }) =>
+        api(Effect.map(backend.copiesTarget(params.group), (t) => ({ atLeast: t ?? null }))),
+      setCopiesTarget: ({ params, payload }) =>
+        api(
+          Effect.andThen(backend.setCopiesTarget(params.group, payload.atLeast ?? undefined), () =>
+            Effect.map(backend.copiesTarget(params.group), (t) => ({ atLeast: t ?? null })),
+          ),
+        ),
     }),
   )
 
@@ -466,6 +475,21 @@ const handlers = (
           }
           yield* api(backend.deleteFile(params.group, params.name))
         }),
+      )
+      .handle("copies", ({ params }) =>
+        api(
+          Effect.map(backend.fileCopies(params.group, repoRef(params.repo), params.name), (c) => ({
+            ...c,
+            target: c.target ?? null,
+            reached: c.reached ?? null,
+            copies: c.copies.map((copy) => ({
+              ...copy,
+              since: copy.since ?? null,
+              verifiedAt: copy.verifiedAt ?? null,
+              how: copy.how ?? null,
+            })),
+          })),
+        ),
       )
       .handle("pin", ({ params }) =>
         api(backend.pin(params.group, repoRef(params.repo), params.name)),

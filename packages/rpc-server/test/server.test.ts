@@ -181,6 +181,45 @@ describe("the API over a memory backend", () => {
   )
 
   it.live(
+    "copies: a file's holders off this device, the group summary and the target, over HTTP",
+    () =>
+      Effect.gen(function* () {
+        const nets = yield* networks
+        const a = yield* node(nets)
+        const b = yield* node(nets)
+        const created = yield* a.client.groups.create({ name: "Footage", memberName: "Alice" })
+        yield* b.client.groups.join({
+          link: yield* a.client.groups.invite(created.key, "write"),
+          memberName: "Bob",
+        })
+        yield* a.client.files.upload(created.key, "clip.mp4", pattern(50_000, 1))
+        assert.strictEqual(yield* a.client.groups.copiesTarget(created.key), null)
+        assert.strictEqual(yield* a.client.groups.setCopiesTarget(created.key, 1), 1)
+        const none = yield* a.client.files.copies(created.key, "mine", "clip.mp4")
+        assert.deepStrictEqual(
+          [none.verified, none.target, none.reached, none.copies],
+          [0, 1, false, []],
+        )
+        yield* b.client.files.pin(created.key, created.repo ?? "", "clip.mp4")
+        const one = yield* a.client.files.copies(created.key, "mine", "clip.mp4")
+        assert.deepStrictEqual(
+          one.copies.map((c) => [c.kind, c.name, c.status, c.how]),
+          [["member", "Bob", "verified", "proof"]],
+        )
+        assert.strictEqual(one.reached, true)
+        assert.deepStrictEqual(yield* a.client.groups.copies(created.key, 2), {
+          group: created.key,
+          atLeast: 2,
+          files: 1,
+          safe: 0,
+          unknown: 0,
+        })
+        assert.strictEqual((yield* a.client.groups.copies(created.key)).safe, 1)
+        assert.strictEqual(yield* a.client.groups.setCopiesTarget(created.key, null), null)
+      }).pipe(Effect.scoped),
+  )
+
+  it.live(
     "members: the manager removes one (the group's key changes, the other member follows, both told on events); renames",
     () =>
       Effect.gen(function* () {

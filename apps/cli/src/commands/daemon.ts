@@ -1,10 +1,10 @@
 // `save-dweb daemon start|stop|status` and `save-dweb status`.
 import { resolve } from "node:path"
 import { Console, Effect, Option } from "effect"
-import { Command, Flag } from "effect/cli"
+import { Argument, Command, Flag } from "effect/cli"
 import { startDaemon, stopDaemon } from "../daemon-control.ts"
 import { emit } from "../output.ts"
-import { dataDirOf } from "../session.ts"
+import { dataDirOf, resolveGroup } from "../session.ts"
 import { flags, session } from "./common.ts"
 
 const daemonFlags = {
@@ -112,6 +112,41 @@ export const daemon = Command.make("daemon").pipe(
   Command.withSubcommands([daemonStart, daemonStop, daemonStatus]),
 )
 
-export const status = Command.make("status", {}, () => statusHandler).pipe(
-  Command.withDescription("same as `daemon status`"),
+/** With a group: how many of this member's files there have at least N copies off this device. */
+const groupStatus = (group: string, atLeast: Option.Option<number>) =>
+  session(({ client, out }) =>
+    Effect.gen(function* () {
+      const key = yield* resolveGroup(client, group)
+      const summary = yield* client.groups.copies(key, Option.getOrUndefined(atLeast))
+      const target = yield* client.groups.copiesTarget(key)
+      emit(out, { ...summary, target }, (s) =>
+        [
+          `group    ${s.group}`,
+          `copies   ${s.safe} of ${s.files} of your files have at least ${s.atLeast} ${s.atLeast === 1 ? "copy" : "copies"} off this device`,
+          ...(s.unknown === 0
+            ? []
+            : [`         ${s.unknown} more might: some holders did not answer`]),
+          `target   ${s.target === null ? "none (`save-dweb group target GROUP --keep-copies N`)" : `keep at least ${s.target}`}`,
+        ].join("\n"),
+      )
+    }),
+  )
+
+export const status = Command.make(
+  "status",
+  {
+    group: Argument.String("group").pipe(
+      Argument.withDescription("a group (key or name): summarize its files' copies"),
+      Argument.optional,
+    ),
+    atLeast: Flag.Int("at-least").pipe(
+      Flag.withDescription("copies off this device to count (default: the group's target, else 1)"),
+      Flag.optional,
+    ),
+  },
+  (f) => (Option.isSome(f.group) ? groupStatus(f.group.value, f.atLeast) : statusHandler),
+).pipe(
+  Command.withDescription(
+    "same as `daemon status`; with GROUP, how many of your files have N copies off this device",
+  ),
 )

@@ -1,12 +1,12 @@
-// `save-dweb file add|get|ls|rm|pin|unpin`.
+// `save-dweb file add|get|ls|rm|pin|unpin|copies`.
 import { createWriteStream, existsSync, statSync } from "node:fs"
 import { basename, resolve } from "node:path"
 import { Writable } from "node:stream"
-import type { FileInfo, RpcClient, ServerEvent } from "@save-dweb/client"
-import { Effect, Fiber, Option, Stream } from "effect"
+import type { FileCopies, FileInfo, RpcClient, ServerEvent } from "@save-dweb/client"
+import { Clock, Effect, Fiber, Option, Stream } from "effect"
 import { Argument, Command, Flag } from "effect/cli"
-import { LocalFileError, UsageError } from "../errors.ts"
-import { emit, formatBytes, progressBar, table } from "../output.ts"
+import { CopiesTimeout, LocalFileError, UsageError } from "../errors.ts"
+import { emit, formatBytes, type Output, progressBar, table } from "../output.ts"
 import { resolveGroup } from "../session.ts"
 import { groupArg, repoFlag, session } from "./common.ts"
 
@@ -55,6 +55,16 @@ const fileAdd = Command.make(
       Flag.withDescription("name in the repo (default: the file's name)"),
       Flag.optional,
     ),
+    waitCopies: Flag.Int("wait-copies").pipe(
+      Flag.withDescription(
+        "then wait until N members or backup servers prove they hold a copy off this device",
+      ),
+      Flag.optional,
+    ),
+    waitTimeout: Flag.Int("wait-timeout").pipe(
+      Flag.withDescription("seconds --wait-copies may take (default 3600)"),
+      Flag.withDefault(3600),
+    ),
   },
   (f) =>
     session(({ client, out }) =>
@@ -69,10 +79,102 @@ const fileAdd = Command.make(
             onProgress: (sent) => Effect.sync(() => bar.update(sent, size)),
           })
           .pipe(Effect.ensuring(Effect.sync(bar.done)))
-        emit(out, info, (i) => `added ${i.name} (${formatBytes(i.size)}) hash ${i.hash}`)
+        if (Option.isNone(f.waitCopies)) {
+          emit(out, info, (i) => `added ${i.name} (${formatBytes(i.size)}) hash ${i.hash}`)
+          return
+        }
+        if (!out.json) out.err(`added ${info.name} (${formatBytes(info.size)}) hash ${info.hash}`)
+        const copies = yield* waitForCopies(
+          client,
+          out,
+          key,
+          name,
+          f.waitCopies.value,
+          f.waitTimeout,
+        )
+        emit(out, { ...info, copies }, (r) => `${r.name}: ${copiesLine(r.copies)}`)
       }),
     ),
 ).pipe(Command.withDescription("add (or replace) a file in your repo: encrypted, then published"))
+
+/** Who holds it, in one line: `2 verified copies off this device (Bob, Archive)`. */
+const copiesLine = (c: FileCopies) => {
+  const names = c.copies.filter((x) => x.status === "verified").map((x) => x.name)
+  const unknown = c.copies.filter((x) => x.status === "unknown").map((x) => x.name)
+  return [
+    `${c.verified} verified ${c.verified === 1 ? "copy" : "copies"} off this device`,
+    names.length === 0 ? "" : ` (${names.join(", ")})`,
+    c.target === null ? "" : `, target ${c.target}${c.reached === true ? " reached" : ""}`,
+    unknown.length === 0 ? "" : `; no answer from ${unknown.join(", ")}`,
+  ].join("")
+}
+
+/** Asks for the file's copies every few seconds until `atLeast` are proven, or the deadline. */
+const waitForCopies = (
+  client: RpcClient,
+  out: Output,
+  group: string,
+  name: string,
+  atLeast: number,
+  timeoutSeconds: number,
+) =>
+  Effect.gen(function* () {
+    const deadline = (yield* Clock.currentTimeMillis) + timeoutSeconds * 1000
+    for (;;) {
+      const copies = yield* client.files.copies(group, "mine", name)
+      if (out.interactive)
+        process.stderr.write(`\r\x1b[2Kwaiting for ${atLeast}: ${copiesLine(copies)}`)
+      if (copies.verified >= atLeast) {
+        if (out.interactive) process.stderr.write("\r\x1b[2K")
+        return copies
+      }
+      if ((yield* Clock.currentTimeMillis) >= deadline) {
+        if (out.interactive) process.stderr.write("\r\x1b[2K")
+        return yield* new CopiesTimeout({
+          message: `${name} has ${copiesLine(copies)} after ${timeoutSeconds} s, not ${atLeast}`,
+        })
+      }
+      yield* Effect.sleep("5 seconds")
+    }
+  })
+
+const fileCopies = Command.make(
+  "copies",
+  { group: groupArg, name: Argument.String("name"), repo: repoFlag },
+  (f) =>
+    session(({ client, out }) =>
+      Effect.gen(function* () {
+        const key = yield* resolveGroup(client, f.group)
+        const repo = yield* locate(client, key, f.name, f.repo)
+        const copies = yield* client.files.copies(key, repo, f.name)
+        emit(out, copies, (c) =>
+          [
+            `${c.name}: ${copiesLine(c)}`,
+            ...(c.copies.length === 0
+              ? []
+              : [
+                  table(
+                    ["HOLDER", "KIND", "STATUS", "SINCE", "VERIFIED"],
+                    c.copies.map((x) => [
+                      x.name,
+                      x.kind,
+                      x.status,
+                      x.since === null ? null : new Date(x.since).toISOString(),
+                      x.verifiedAt === null
+                        ? null
+                        : `${x.how} ${new Date(x.verifiedAt).toISOString()}`,
+                    ]),
+                  ),
+                ]),
+          ].join("\n"),
+        )
+      }),
+    ),
+).pipe(
+  Command.withDescription(
+    "who holds a copy of your file off this device: each member and backup server proves it now",
+  ),
+)
 
 const parseRange = (text: string) => {
   const m = /^(\d+)-(\d*)$/.exec(text)
@@ -224,6 +326,14 @@ const pinCommand = (pin: boolean) =>
   )
 
 export const file = Command.make("file").pipe(
-  Command.withDescription("add, get, list, delete, pin and unpin files"),
-  Command.withSubcommands([fileAdd, fileGet, fileLs, fileRm, pinCommand(true), pinCommand(false)]),
+  Command.withDescription("add, get, list, delete, pin and unpin files, and see their copies"),
+  Command.withSubcommands([
+    fileAdd,
+    fileGet,
+    fileLs,
+    fileRm,
+    pinCommand(true),
+    pinCommand(false),
+    fileCopies,
+  ]),
 )

@@ -1,6 +1,7 @@
-// `save-dweb group create|join|list|show|invite|rename|transport|leave`.
+// `save-dweb group create|join|list|show|invite|rename|transport|leave|target`.
 import { Effect, Option } from "effect"
 import { Argument, Command, Flag } from "effect/cli"
+import { UsageError } from "../errors.ts"
 import { linkArgument, readLink } from "../link-input.ts"
 import { emit, table } from "../output.ts"
 import { resolveGroup } from "../session.ts"
@@ -164,13 +165,53 @@ const groupTransport = Command.make(
     ),
 ).pipe(Command.withDescription("change how a group's files travel: private or direct (manager)"))
 
+const groupTarget = Command.make(
+  "target",
+  {
+    group: groupArg,
+    keepCopies: Flag.Int("keep-copies").pipe(
+      Flag.withDescription("keep at least N copies of each of your files off this device"),
+      Flag.optional,
+    ),
+    clear: Flag.Boolean("clear").pipe(
+      Flag.withDescription("set no target"),
+      Flag.withDefault(false),
+    ),
+  },
+  (f) =>
+    session(({ client, out }) =>
+      Effect.gen(function* () {
+        const key = yield* resolveGroup(client, f.group)
+        if (f.clear && Option.isSome(f.keepCopies))
+          return yield* new UsageError({ message: "--keep-copies and --clear: choose one" })
+        if (Option.isSome(f.keepCopies) && f.keepCopies.value < 1)
+          return yield* new UsageError({ message: "--keep-copies takes a number from 1" })
+        const target = f.clear
+          ? yield* client.groups.setCopiesTarget(key, null)
+          : Option.isSome(f.keepCopies)
+            ? yield* client.groups.setCopiesTarget(key, f.keepCopies.value)
+            : yield* client.groups.copiesTarget(key)
+        emit(out, { group: key, keepCopies: target }, (t) =>
+          t.keepCopies === null
+            ? "no copy target"
+            : `keep at least ${t.keepCopies} ${t.keepCopies === 1 ? "copy" : "copies"} off this device`,
+        )
+      }),
+    ),
+).pipe(
+  Command.withDescription(
+    "show or set the copy target: the daemon tells (event CopiesReached) when a file reaches it",
+  ),
+)
+
 export const group = Command.make("group").pipe(
   Command.withDescription(
-    "create, join, list, invite to, rename, set the transport of and leave groups",
+    "create, join, list, invite to, rename, set the transport of and leave groups; copy targets",
   ),
   Command.withSubcommands([
     groupCreate,
     groupJoin,
+    groupTarget,
     groupList,
     groupShow,
     groupInvite,
