@@ -64,6 +64,7 @@ const routes = (group: string): ReadonlyArray<readonly [string, string, RequestI
     ["GET", `${g}/backups`],
     ["POST", `${g}/backups/remove`, body({ link: "x" })],
     ["POST", "/v1/backups/groups", body({ link: "x" })],
+    ["POST", "/v1/sign-in/codes"],
   ]
 }
 
