@@ -1,5 +1,6 @@
+import { existsSync } from "node:fs"
 import { createRequire } from "node:module"
-import { join } from "node:path"
+import { dirname, join } from "node:path"
 import { type BackendConfig, type BackendShape, makeRealBackend } from "@save-dweb/backend"
 import { serve } from "@save-dweb/rpc-server"
 import { Clock, Duration, Effect } from "effect"
@@ -10,6 +11,17 @@ import { clearState, writeState } from "./state.ts"
 export const VERSION: string = (
   createRequire(import.meta.url)("../package.json") as { version: string }
 ).version
+
+/** The web page's built files (`@save-dweb/web`), served at `/` when they are there. */
+const webDir = (): string | undefined => {
+  try {
+    const pkg = createRequire(import.meta.url).resolve("@save-dweb/web/package.json")
+    const dir = join(dirname(pkg), "dist")
+    return existsSync(join(dir, "index.html")) ? dir : undefined
+  } catch {
+    return undefined
+  }
+}
 
 /** What the daemon needs besides its config: how a network choice becomes the backend's. */
 export interface DaemonEnvironment {
@@ -69,6 +81,7 @@ export const runDaemon = (config: DaemonConfig, environment: DaemonEnvironment) 
     )
     yield* Effect.addFinalizer(() => Effect.logInfo("closing groups, removing routes"))
     const groups = yield* loadKnownGroups(backend)
+    const staticDir = webDir()
     const server = yield* serve({
       backend,
       dataDir: config.dataDir,
@@ -77,6 +90,7 @@ export const runDaemon = (config: DaemonConfig, environment: DaemonEnvironment) 
           ? { host: config.listen.host, port: config.listen.port }
           : { socket: config.listen.path },
       maxUploadBytes: config.maxUploadBytes,
+      ...(staticDir === undefined ? {} : { staticDir }),
     })
     // The CLI connects to `unix:/path` URLs through the socket.
     const url = server.address._tag === "Socket" ? `unix:${server.address.path}` : server.url
@@ -89,7 +103,12 @@ export const runDaemon = (config: DaemonConfig, environment: DaemonEnvironment) 
     })
     yield* Effect.addFinalizer(() => Effect.sync(() => clearState(config.dataDir)))
     yield* Effect.logInfo("ready").pipe(
-      Effect.annotateLogs({ url, groups, afterMillis: readyAt - started }),
+      Effect.annotateLogs({
+        url,
+        groups,
+        ui: staticDir !== undefined,
+        afterMillis: readyAt - started,
+      }),
     )
     return { backend, url }
   })
