@@ -62,6 +62,18 @@ export const App = () => {
         </h1>
         <button
           type="button"
+          onClick={() =>
+            // /docs opens with a one-time code too; it reads the token from this tab.
+            client.signIn.code().then(
+              ({ code }) => window.location.assign(`/docs?code=${encodeURIComponent(code)}`),
+              () => {},
+            )
+          }
+        >
+          API reference
+        </button>
+        <button
+          type="button"
           onClick={() => {
             signOut()
             void client.close()

@@ -81,8 +81,8 @@ const noSeriousViolations = async (page: Page, screen: string) => {
   expect(violations, `${screen}: ${JSON.stringify(violations)}`).toEqual([])
 }
 
-const shot = (page: Page, name: string) =>
-  page.screenshot({ path: join(SCREENSHOTS, `${name}.png`), scale: "css" })
+const shot = (page: Page, name: string, fullPage = false) =>
+  page.screenshot({ path: join(SCREENSHOTS, `${name}.png`), scale: "css", fullPage })
 
 const sha256 = (bytes: Uint8Array) => createHash("sha256").update(bytes).digest("hex")
 
@@ -170,7 +170,7 @@ describe("the web page on two daemons", () => {
     const link = await linkBox.inputValue()
     expect(await a.getByRole("img", { name: /QR code of the read invite link/ }).count()).toBe(1)
     await noSeriousViolations(a, "invite")
-    await shot(a, "invite")
+    await shot(a, "invite", true)
 
     const b = await signedIn(bob, await newPage())
     await b.getByLabel("Invite link").fill(link)
@@ -216,6 +216,22 @@ describe("the web page on two daemons", () => {
     const manifest = await phone.request.get(`${alice.url}/manifest.webmanifest`)
     expect(manifest.status()).toBe(200)
     expect((await manifest.json()).icons.length).toBeGreaterThan(0)
+    expect(cspErrors).toEqual([])
+  })
+
+  it("opens the API reference (Effect's Scalar page) signed in, and tries a route with the tab's token", async () => {
+    const page = await signedIn(alice, await newPage())
+    await page.getByRole("button", { name: "API reference" }).click()
+    await page.waitForURL(`${alice.url}/docs`, { timeout: 30_000 })
+    await poll(() => page.getByText("save-dweb daemon API").count()).toBeGreaterThan(0)
+    // The tab still holds the token, which Scalar's test requests (customFetch) send.
+    const status = await page.evaluate(async () => {
+      const token = sessionStorage.getItem("save-dweb.token")
+      const answer = await fetch("/v1/status", { headers: { authorization: `Bearer ${token}` } })
+      return answer.status
+    })
+    expect(status).toBe(200)
+    await shot(page, "api-reference")
     expect(cspErrors).toEqual([])
   })
 })

@@ -50,7 +50,7 @@ import {
   HttpServerResponse,
 } from "effect/http"
 import { HttpApiBuilder, HttpApiError, HttpApiSecurity } from "effect/http-api"
-import { docsPage } from "./docs.ts"
+import { docsGate, docsLayer } from "./docs.ts"
 import { toApiError } from "./error-mapping.ts"
 import { allowedHosts, hostAllowed } from "./host-check.ts"
 import { parseRange, sliceStream } from "./range.ts"
@@ -633,8 +633,8 @@ export const serve = (options: ServeOptions): Effect.Effect<Served, ServeError, 
     const host = "socket" in listen ? undefined : (listen.host ?? "127.0.0.1")
     if (socket !== undefined) yield* freeSocketPath(socket)
 
-    const docs = docsPage()
     const closing = yield* Deferred.make<void>()
+    const codes = makeSignInCodes()
     const staticDir = options.staticDir
     const staticFiles =
       staticDir === undefined
@@ -651,7 +651,7 @@ export const serve = (options: ServeOptions): Effect.Effect<Served, ServeError, 
             options.backend,
             { maxUploadBytes: options.maxUploadBytes ?? DEFAULT_MAX_UPLOAD_BYTES },
             closing,
-            { ...makeSignInCodes(), token },
+            { ...codes, token },
           ),
         ),
         Layer.provide([
@@ -660,7 +660,8 @@ export const serve = (options: ServeOptions): Effect.Effect<Served, ServeError, 
         ]),
       ),
       // The API's description needs the token too: every route but health does.
-      HttpRouter.add("GET", "/docs", withToken(token, HttpServerResponse.html(docs))),
+      docsLayer,
+      docsGate(token, codes, () => errorResponse(unauthorized())),
       HttpRouter.add(
         "GET",
         "/openapi.json",

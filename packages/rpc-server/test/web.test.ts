@@ -107,6 +107,25 @@ describe("the web UI's server side", () => {
     }).pipe(Effect.scoped),
   )
 
+  it.live("/docs opens once with a sign-in code, as with the token, and never without", () =>
+    Effect.gen(function* () {
+      const s = yield* served
+      const owner = yield* makeClient({ baseUrl: s.url, token: s.token })
+      assert.strictEqual((yield* send(s.port, "/docs")).status, 401)
+      assert.strictEqual((yield* send(s.port, "/docs?code=nothing")).status, 401)
+      const { code } = yield* owner.signIn.code
+      const page = yield* send(s.port, `/docs?code=${code}`)
+      assert.strictEqual(page.status, 200)
+      assert.include(page.text, "api-reference-container")
+      assert.match(String(page.headers["content-security-policy"]), /script-src 'sha256-/)
+      assert.strictEqual(page.headers["cache-control"], "no-store")
+      assert.strictEqual((yield* send(s.port, `/docs?code=${code}`)).status, 401)
+      // A code for /docs is a sign-in code: spent there, it signs nothing else in.
+      const anonymous = yield* makeClient({ baseUrl: s.url })
+      assert.strictEqual((yield* failureOf(anonymous.signIn.exchange(code)))._tag, "Unauthorized")
+    }).pipe(Effect.scoped),
+  )
+
   it.live("a request whose Host is not the server's own name is refused (DNS rebinding)", () =>
     Effect.gen(function* () {
       const s = yield* served
