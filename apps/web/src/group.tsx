@@ -9,7 +9,7 @@ import type {
 } from "@save-dweb/client/promise"
 import { useEffect, useState } from "preact/hooks"
 import { FilesTab } from "./files.tsx"
-import { errorText, inviteTiers, tierWords } from "./format.ts"
+import { errorText, formatBytes, inviteTiers, tierWords } from "./format.ts"
 import { QrCode } from "./qr.tsx"
 import { ErrorLine, useAction } from "./use-action.tsx"
 
@@ -52,6 +52,7 @@ export const GroupView = ({
   const [tab, setTab] = useState<Tab>("files")
   const sync = useAction()
   const [syncNote, setSyncNote] = useState<string | undefined>(undefined)
+  const [progress, setProgress] = useState<{ done: number; total: number } | undefined>(undefined)
 
   useEffect(() => {
     setDetail(undefined)
@@ -59,7 +60,13 @@ export const GroupView = ({
   }, [client, groupKey])
 
   useEffect(() => {
-    if (lastEvent?._tag === "GroupMoved" && lastEvent.group === groupKey) onMoved(lastEvent.to)
+    if (lastEvent === undefined || !("group" in lastEvent) || lastEvent.group !== groupKey) return
+    if (lastEvent._tag === "GroupMoved") onMoved(lastEvent.to)
+    // The daemon's sync progress (any pass: this button's or the background one).
+    if (lastEvent._tag === "SyncProgress") {
+      setProgress({ done: lastEvent.bytesDone, total: lastEvent.bytesTotal })
+    }
+    if (lastEvent._tag === "SyncDone" || lastEvent._tag === "SyncFailed") setProgress(undefined)
   }, [lastEvent, groupKey, onMoved])
 
   if (detail === undefined) {
@@ -101,7 +108,15 @@ export const GroupView = ({
         >
           {sync.busy ? "Syncing…" : "Sync now"}
         </button>
-        {sync.busy && <progress aria-label="Sync in progress" />}
+        {progress !== undefined ? (
+          <progress
+            aria-label={`Syncing: ${formatBytes(progress.done)} of ${formatBytes(progress.total)}`}
+            max={Math.max(progress.total, 1)}
+            value={progress.done}
+          />
+        ) : (
+          sync.busy && <progress aria-label="Sync in progress" />
+        )}
         {syncNote !== undefined && <span role="status">{syncNote}</span>}
       </div>
       <ErrorLine error={sync.error} />
