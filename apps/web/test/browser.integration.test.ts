@@ -173,6 +173,11 @@ describe("the web page on two daemons", () => {
     await shot(a, "invite", true)
 
     const b = await signedIn(bob, await newPage())
+    // A link that is not one: the API's sentence, not a stack or a blank page.
+    await b.getByLabel("Invite link").fill("save+dweb:invite?v=1&cap=read")
+    await b.getByRole("button", { name: "Join" }).click()
+    await poll(() => b.getByRole("alert").textContent()).toMatch(/\w+ \w+/)
+    expect(await b.getByRole("alert").textContent()).not.toMatch(/at \w+ \(|undefined|\[object/)
     await b.getByLabel("Invite link").fill(link)
     await b.getByRole("button", { name: "Join" }).click()
     await poll(() => b.getByRole("heading", { name: "Family photos" }).count(), 120_000).toBe(1)
@@ -191,6 +196,12 @@ describe("the web page on two daemons", () => {
     const path = await download.path()
     expect(sha256(readFileSync(path))).toBe(sha256(bytes))
     await shot(b, "reader-files")
+
+    // Alice deletes her second file; Bob's list follows (events, or a sync pass).
+    await a.getByRole("tab", { name: "Files" }).click()
+    await a.getByRole("button", { name: "Delete notes.txt" }).click()
+    await poll(() => a.getByRole("cell", { name: "notes.txt", exact: true }).count()).toBe(0)
+    await poll(() => a.getByRole("cell", { name: "holiday.jpg", exact: true }).count()).toBe(1)
     expect(cspErrors).toEqual([])
   })
 
