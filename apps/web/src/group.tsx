@@ -82,7 +82,7 @@ export const GroupView = ({
       <button type="button" class="link" onClick={onLeft}>
         ← All groups
       </button>
-      <h2 id="group-h">{detail.name}</h2>
+      <h2 id="group-h">{detail.name ?? "(name not shown to this tier)"}</h2>
       <p class="muted">{tierWords[detail.tier]}</p>
       {transport !== undefined && (
         <p>
