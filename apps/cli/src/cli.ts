@@ -10,6 +10,7 @@ import { group } from "./commands/group.ts"
 import { members, repos } from "./commands/members.ts"
 import { pair } from "./commands/pair.ts"
 import { sync } from "./commands/sync.ts"
+import { ui } from "./commands/ui.ts"
 
 export const cli = root.pipe(
   Command.withSubcommands([
@@ -24,5 +25,6 @@ export const cli = root.pipe(
     pair,
     api,
     backup,
+    ui,
   ]),
 )

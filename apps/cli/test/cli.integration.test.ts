@@ -123,6 +123,21 @@ describe("the save-dweb CLI against daemons on a private testnet", () => {
     const docsPage = await runCli(alice("api", "docs"))
     expect(docsPage.code).toBe(0)
     expect(docsPage.stdout).toMatch(/^<!doctype html>[\s\S]*\/v1\/groups\/\{group\}\/sync/)
+    // `ui --print`: the daemon's page and a one-time sign-in code in the URL's fragment.
+    const ui = await cliJson<{ url: string; expiresAt: string }>(alice("ui", "--print"))
+    expect(ui.url).toMatch(/^http:\/\/127\.0\.0\.1:\d+\/#code=[\w-]{43}$/)
+    expect(Date.parse(ui.expiresAt)).toBeGreaterThan(Date.now())
+    const page = await fetch(new URL("/", ui.url))
+    expect(page.status).toBe(200)
+    expect(page.headers.get("content-security-policy")).toContain("script-src 'self'")
+    const exchange = () =>
+      fetch(new URL("/v1/sign-in", ui.url), {
+        method: "POST",
+        headers: { "content-type": "application/json" },
+        body: JSON.stringify({ code: new URL(ui.url).hash.slice("#code=".length) }),
+      })
+    expect((await exchange()).status).toBe(200)
+    expect((await exchange()).status).toBe(401)
     const wrongToken = await runCli(alice("api", "openapi", "--token", "wrong"))
     expect(wrongToken.code).toBe(8)
     expect(wrongToken.stderr).toMatch(/Unauthorized|token/)

@@ -1,5 +1,6 @@
+import { existsSync } from "node:fs"
 import { createRequire } from "node:module"
-import { join } from "node:path"
+import { dirname, join } from "node:path"
 import {
   type BackendConfig,
   type BackendShape,
@@ -16,6 +17,17 @@ import { clearState, writeState } from "./state.ts"
 export const VERSION: string = (
   createRequire(import.meta.url)("../package.json") as { version: string }
 ).version
+
+/** The web page's built files (`@save-dweb/web`), served at `/` when they are there. */
+const webDir = (): string | undefined => {
+  try {
+    const pkg = createRequire(import.meta.url).resolve("@save-dweb/web/package.json")
+    const dir = join(dirname(pkg), "dist")
+    return existsSync(join(dir, "index.html")) ? dir : undefined
+  } catch {
+    return undefined
+  }
+}
 
 /**
  * What the daemon needs besides its config: how a network choice becomes the backend's,
@@ -110,11 +122,13 @@ export const runDaemon = (config: DaemonConfig, environment: DaemonEnvironment) 
     )
     yield* Effect.addFinalizer(() => Effect.logInfo("closing groups, removing routes"))
     const groups = yield* loadKnownGroups(backend)
+    const staticDir = webDir()
     const server = yield* serve({
       backend,
       dataDir: config.dataDir,
       listen: listenOn(config.listen),
       maxUploadBytes: config.maxUploadBytes,
+      ...(staticDir === undefined ? {} : { staticDir }),
     })
     // The CLI connects to `unix:/path` URLs through the socket.
     const url = server.address._tag === "Socket" ? `unix:${server.address.path}` : server.url
@@ -128,7 +142,12 @@ export const runDaemon = (config: DaemonConfig, environment: DaemonEnvironment) 
     yield* Effect.addFinalizer(() => Effect.sync(() => clearState(config.dataDir)))
     if (saveApp !== undefined) yield* Deferred.succeed(saveApp, backend)
     yield* Effect.logInfo("ready").pipe(
-      Effect.annotateLogs({ url, groups, afterMillis: readyAt - started }),
+      Effect.annotateLogs({
+        url,
+        groups,
+        ui: staticDir !== undefined,
+        afterMillis: readyAt - started,
+      }),
     )
     return { backend, url }
   })

@@ -89,6 +89,13 @@ describe("the RPC contract on a real daemon", () => {
     for (const [template, operations] of Object.entries(doc.paths)) {
       for (const method of Object.keys(operations)) {
         if (template === "/v1/health") continue
+        // The sign-in exchange is the other route without a token: a wrong code is its 401.
+        if (template === "/v1/sign-in") {
+          const r = await call(a, "POST", template, {}, { auth: "none", json: { code: "wrong" } })
+          expect(r.status).toBe(401)
+          expect(await r.json()).toMatchObject({ error: "Unauthorized" })
+          continue
+        }
         for (const auth of ["none", "wrong"] as const) {
           const verb = method.toUpperCase()
           const r = await call(

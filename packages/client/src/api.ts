@@ -39,6 +39,9 @@ import {
   RepoSummary,
   ServerEvent,
   SetTransport,
+  SignInCode,
+  SignInRequest,
+  SignInToken,
   Status,
   SyncReport,
 } from "./schemas.ts"
@@ -272,6 +275,32 @@ export class PairingGroup extends HttpApiGroup.make("pairing")
   .middleware(Auth)
   .prefix("/v1") {}
 
+/**
+ * Signing a browser in without putting the token in a URL: a holder of the token asks for
+ * a one-time code (`code`), the page exchanges it once for the token (`exchange`, the one
+ * route besides health without a token; a wrong, used or expired code is 401).
+ */
+export class SignInGroup extends HttpApiGroup.make("signIn")
+  .add(
+    HttpApiEndpoint.post("code", "/sign-in/codes", {
+      success: SignInCode.pipe(HttpApiSchema.status(201)),
+    })
+      .middleware(Auth)
+      .annotate(
+        OpenApi.Description,
+        "A one-time sign-in code for a browser: usable once, for two minutes (what `save-dweb ui` puts in the page's URL fragment).",
+      ),
+    HttpApiEndpoint.post("exchange", "/sign-in", {
+      payload: SignInRequest,
+      success: SignInToken,
+    }).annotate(
+      OpenApi.Description,
+      "Exchange a sign-in code for the bearer token (no token needed). The code is spent whatever the answer.",
+    ),
+  )
+  .middleware(Decoding)
+  .prefix("/v1") {}
+
 /** Backup servers: register a group with one, list, take it off again (issue 9). */
 export class BackupsGroup extends HttpApiGroup.make("backups")
   .add(
@@ -314,6 +343,7 @@ export class Api extends HttpApi.make("save-dweb")
   .add(FilesGroup)
   .add(PairingGroup)
   .add(BackupsGroup)
+  .add(SignInGroup)
   .annotateMerge(
     OpenApi.annotations({
       title: "save-dweb daemon API",

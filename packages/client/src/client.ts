@@ -33,6 +33,7 @@ import {
   type PairingResult,
   type RepoSummary,
   type ServerEvent,
+  type SignInCode,
   type Status,
   type SyncReport,
 } from "./schemas.ts"
@@ -177,6 +178,12 @@ export interface RpcClient {
     /** A pairing link for the given groups (default: every group it can move). A secret. */
     readonly makeLink: (groups?: ReadonlyArray<string>) => Effect.Effect<string, ClientError>
     readonly pair: (link: string) => Effect.Effect<PairingResult, ClientError>
+  }
+  /** Browser sign-in: a one-time code (needs the token), and the code exchanged for it. */
+  readonly signIn: {
+    readonly code: Effect.Effect<SignInCode, ClientError>
+    /** The bearer token for a valid code (no token needed); the code is spent. */
+    readonly exchange: (code: string) => Effect.Effect<string, ClientError>
   }
   /** Backup servers, each named by its `save+dweb:backup` descriptor link. */
   readonly backups: {
@@ -450,6 +457,11 @@ export const makeClient = (options: ClientOptions): Effect.Effect<RpcClient, nev
       status: call(client.status()),
       events: Stream.filter(allEvents, notHeartbeat),
       subscribe,
+      signIn: {
+        code: call(client.signIn.code()),
+        exchange: (code) =>
+          call(Effect.map(client.signIn.exchange({ payload: { code } }), (r) => r.token)),
+      },
       groups: {
         list: call(client.groups.list()),
         create: (payload) => call(client.groups.create({ payload })),

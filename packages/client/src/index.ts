@@ -7,6 +7,7 @@ export {
   GroupsGroup,
   NodeGroup,
   PairingGroup,
+  SignInGroup,
   SystemGroup,
 } from "./api.ts"
 export * from "./backup-schemas.ts"

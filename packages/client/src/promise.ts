@@ -29,6 +29,7 @@ import type {
   PairingResult,
   RepoSummary,
   ServerEvent,
+  SignInCode,
   Status,
   SyncReport,
 } from "./schemas.ts"
@@ -129,6 +130,10 @@ export interface SaveDwebClient {
   readonly pairing: {
     readonly makeLink: (groups?: ReadonlyArray<string>) => Promise<string>
     readonly pair: (link: string) => Promise<PairingResult>
+  }
+  readonly signIn: {
+    readonly code: () => Promise<SignInCode>
+    readonly exchange: (code: string) => Promise<string>
   }
   readonly backups: {
     readonly add: (group: string, link: string) => Promise<BackupAdded>
@@ -285,6 +290,10 @@ export const makeClient = (options: PromiseClientOptions = {}): SaveDwebClient =
     pairing: {
       makeLink: (groups) => run((c) => c.pairing.makeLink(groups)),
       pair: (link) => run((c) => c.pairing.pair(link)),
+    },
+    signIn: {
+      code: () => run((c) => c.signIn.code),
+      exchange: (code) => run((c) => c.signIn.exchange(code)),
     },
     backups: {
       add: (group, link) => run((c) => c.backups.add(group, link)),

@@ -86,6 +86,21 @@ export const CreateInvite = Schema.Struct({ tier: InviteTier })
 export const LinkBody = Schema.Struct({ link: Schema.String })
 export type LinkBody = typeof LinkBody.Type
 
+/** A one-time sign-in code for a browser (`save-dweb ui`): single use, short-lived. */
+export const SignInCode = Schema.Struct({
+  code: Schema.String,
+  /** When it stops working (milliseconds since the epoch). */
+  expiresAt: Schema.Number,
+})
+export type SignInCode = typeof SignInCode.Type
+
+export const SignInRequest = Schema.Struct({ code: Schema.String })
+export type SignInRequest = typeof SignInRequest.Type
+
+/** The bearer token, answered once for a valid sign-in code. */
+export const SignInToken = Schema.Struct({ token: Schema.String })
+export type SignInToken = typeof SignInToken.Type
+
 export const Member = Schema.Struct({
   slot: Schema.Number,
   name: Schema.NullOr(Schema.String),

@@ -1,54 +1,105 @@
-// `/docs`: a plain HTML page made from the OpenAPI document at start (no scripts, no CDN).
-// Both it and `/openapi.json` are served behind the bearer token, like the API.
-import { openApiDocument } from "@save-dweb/client"
+// `/docs`: Effect's Scalar page for the API (`HttpApiScalar`, its bundle embedded: nothing
+// from a CDN), behind the same sign-in as the API and the web page. A request gets it with
+// the bearer token (the CLI's `api docs`) or with a one-time sign-in code in the query
+// (the web page's "API reference" link: the code is spent on use, and the page drops it
+// from its URL); test requests from the page carry the token the web page keeps in the
+// tab's sessionStorage. The page's inline scripts are allowed by their hashes only.
+import { createHash } from "node:crypto"
+import { Api } from "@save-dweb/client"
+import { Effect } from "effect"
+import { HttpRouter, HttpServerRequest, HttpServerResponse } from "effect/http"
+import { HttpApiScalar } from "effect/http-api"
+import type { SignInCodes } from "./sign-in.ts"
+import { tokensEqual } from "./token.ts"
 
-const escapeHtml = (text: string) =>
-  text.replace(/[&<>"']/g, (c) =>
-    c === "&" ? "&amp;" : c === "<" ? "&lt;" : c === ">" ? "&gt;" : c === '"' ? "&quot;" : "&#39;",
+/** Where the web page keeps the token (`@save-dweb/web`'s sign-in). */
+const TOKEN_KEY = "save-dweb.token"
+
+// A function expression Scalar calls instead of `fetch`; run once, it first takes the
+// sign-in code out of the address bar.
+const customFetch = `(() => {
+  if (location.search !== "") history.replaceState(null, "", location.pathname)
+  return (input, init) => {
+    const headers = new Headers(init && init.headers)
+    const token = sessionStorage.getItem(${JSON.stringify(TOKEN_KEY)})
+    if (token !== null && !headers.has("authorization")) headers.set("authorization", "Bearer " + token)
+    return fetch(input, { ...init, headers })
+  }
+})()`
+
+export const docsLayer = HttpApiScalar.layer(Api, {
+  path: "/docs",
+  scalar: {
+    // Scalar's default fonts come from its CDN.
+    withDefaultFonts: false,
+    hideDarkModeToggle: true,
+    authentication: { preferredSecurityScheme: "bearer" },
+    customFetch,
+  },
+})
+
+const scriptHashes = (html: string): ReadonlyArray<string> =>
+  [...html.matchAll(/<script>([\s\S]*?)<\/script>/g)].map(
+    (m) =>
+      `'sha256-${createHash("sha256")
+        .update(m[1] ?? "")
+        .digest("base64")}'`,
   )
 
-interface Operation {
-  readonly operationId?: string
-  readonly description?: string
-  readonly summary?: string
-  readonly security?: ReadonlyArray<unknown>
-  readonly requestBody?: { readonly content?: Record<string, unknown> }
-  readonly responses?: Record<string, { readonly description?: string }>
-}
+/** The page's policy: its own inline scripts by hash; Scalar styles itself inline. */
+const docsPolicy = (hashes: ReadonlyArray<string>) =>
+  [
+    "default-src 'none'",
+    `script-src ${hashes.join(" ")}`,
+    "style-src 'unsafe-inline'",
+    "img-src 'self' data: blob:",
+    "font-src 'self' data:",
+    "connect-src 'self'",
+    "base-uri 'none'",
+    "form-action 'none'",
+    "frame-ancestors 'none'",
+  ].join("; ")
 
-export const docsPage = (): string => {
-  const spec = openApiDocument() as unknown as {
-    readonly info: { readonly title: string; readonly description?: string }
-    readonly paths: Record<string, Record<string, Operation>>
-  }
-  const rows: Array<string> = []
-  for (const [path, methods] of Object.entries(spec.paths)) {
-    for (const [method, op] of Object.entries(methods)) {
-      const statuses = Object.keys(op.responses ?? {})
-      const ok = statuses.filter((s) => s.startsWith("2"))
-      const errors = statuses.filter((s) => !s.startsWith("2"))
-      const body = Object.keys(op.requestBody?.content ?? {}).join(", ")
-      const auth = op.security === undefined || op.security.length > 0 ? "token" : "none"
-      rows.push(
-        `<tr><td><code>${escapeHtml(method.toUpperCase())}</code></td><td><code>${escapeHtml(path)}</code></td>` +
-          `<td>${escapeHtml(op.operationId ?? "")}</td><td>${escapeHtml(op.description ?? op.summary ?? "")}</td>` +
-          `<td>${escapeHtml(body)}</td><td>${escapeHtml(ok.join(", "))}</td><td>${escapeHtml(errors.join(", "))}</td>` +
-          `<td>${auth}</td></tr>`,
-      )
+/**
+ * Lets `/docs` through with the token or an unspent sign-in code (else the API's 401),
+ * and gives the page its Content-Security-Policy.
+ */
+export const docsGate = (
+  token: string,
+  codes: SignInCodes,
+  refuse: () => HttpServerResponse.HttpServerResponse,
+) => {
+  const policies = new WeakMap<Uint8Array, string>()
+  const policyOf = (body: Uint8Array) => {
+    let policy = policies.get(body)
+    if (policy === undefined) {
+      policy = docsPolicy(scriptHashes(new TextDecoder().decode(body)))
+      policies.set(body, policy)
     }
+    return policy
   }
-  return `<!doctype html>
-<html lang="en"><head><meta charset="utf-8"><title>${escapeHtml(spec.info.title)}</title>
-<style>body{font-family:system-ui,sans-serif;margin:2em;max-width:90em}table{border-collapse:collapse}
-td,th{border:1px solid #ccc;padding:.3em .5em;vertical-align:top;text-align:left}code{white-space:nowrap}</style>
-</head><body>
-<h1>${escapeHtml(spec.info.title)}</h1>
-<p>${escapeHtml(spec.info.description ?? "")}</p>
-<p>The full description, with every schema, is <code>GET /openapi.json</code> (with the same token; <code>save-dweb api openapi</code> saves it).</p>
-<table><thead><tr><th>method</th><th>path</th><th>operation</th><th>what it does</th><th>body</th><th>success</th><th>errors</th><th>auth</th></tr></thead>
-<tbody>
-${rows.join("\n")}
-</tbody></table>
-</body></html>
-`
+  return HttpRouter.middleware(
+    (httpEffect) =>
+      Effect.flatMap(HttpServerRequest.HttpServerRequest, (request) => {
+        const url = new URL(request.url, "http://localhost")
+        if (url.pathname !== "/docs") return httpEffect
+        const header = request.headers.authorization ?? ""
+        const code = url.searchParams.get("code")
+        const allowed =
+          (header.startsWith("Bearer ") && tokensEqual(header.slice("Bearer ".length), token)) ||
+          (code !== null && codes.redeem(code, Date.now()))
+        if (!allowed) return Effect.succeed(refuse())
+        return Effect.map(httpEffect, (response) =>
+          response.body._tag === "Uint8Array"
+            ? HttpServerResponse.setHeaders(response, {
+                "content-security-policy": policyOf(response.body.body),
+                "cache-control": "no-store",
+                "referrer-policy": "no-referrer",
+                "x-content-type-options": "nosniff",
+              })
+            : response,
+        )
+      }),
+    { global: true },
+  )
 }

@@ -1,7 +1,6 @@
 // The server of the API that `@save-dweb/client` describes. The description, its
 // schemas and errors, and the typed client are `@save-dweb/client`'s; nothing of it is
 // re-exported here.
-export { docsPage } from "./docs.ts"
 export { toApiError } from "./error-mapping.ts"
 export { parseRange, type RangeRequest } from "./range.ts"
 export {

@@ -46,12 +46,16 @@ import {
   HttpRouter,
   HttpServer,
   HttpServerError,
+  HttpServerRequest,
   HttpServerResponse,
 } from "effect/http"
 import { HttpApiBuilder, HttpApiError, HttpApiSecurity } from "effect/http-api"
-import { docsPage } from "./docs.ts"
+import { docsGate, docsLayer } from "./docs.ts"
 import { toApiError } from "./error-mapping.ts"
+import { allowedHosts, hostAllowed } from "./host-check.ts"
 import { parseRange, sliceStream } from "./range.ts"
+import { makeSignInCodes, type SignInCodes } from "./sign-in.ts"
+import { loadStaticFiles, pageHeaders, type StaticFile } from "./static-files.ts"
 import { loadOrCreateToken, tokensEqual } from "./token.ts"
 
 /** The server's connections that have not begun a request yet, kept up to date. */
@@ -81,6 +85,11 @@ export interface ServeOptions {
   readonly maxJsonBytes?: number
   /** Log each request (Effect's HTTP logger); default off. */
   readonly logRequests?: boolean
+  /**
+   * A directory of built web files served at `/` with a strict Content-Security-Policy
+   * (the daemon's UI, which signs in with a one-time code). Default: none.
+   */
+  readonly staticDir?: string
 }
 
 export interface Served {
@@ -195,6 +204,57 @@ const errorShape = HttpRouter.middleware(
   { global: true },
 )
 
+interface HostsAllowed {
+  current: ReadonlySet<string> | undefined
+  /** No check: a unix socket, or every interface. */
+  socket: boolean
+}
+
+/**
+ * Answers only requests whose `Host` names this server (DNS rebinding); `allowed` is set
+ * once the server knows its port, and stays unset for a unix socket (no check there).
+ */
+const hostCheck = (allowed: HostsAllowed) =>
+  HttpRouter.middleware(
+    (httpEffect) =>
+      Effect.flatMap(HttpServerRequest.HttpServerRequest, (request) =>
+        allowed.socket ||
+        (allowed.current !== undefined && hostAllowed(allowed.current, request.headers.host))
+          ? httpEffect
+          : Effect.succeed(
+              errorResponse(
+                new Forbidden({
+                  message: `this server answers only to its own address, not to Host ${request.headers.host ?? "(none)"}`,
+                }),
+              ),
+            ),
+      ),
+    { global: true },
+  )
+
+/** The UI's files at `/` and below; anything else not routed is the API's 404. */
+const staticRoutes = (files: ReadonlyMap<string, StaticFile>) => {
+  const answer = (path: string) => {
+    const file = files.get(path === "/" ? "/index.html" : path)
+    return file === undefined
+      ? errorResponse(new NotFound({ message: "no such route" }))
+      : HttpServerResponse.uint8Array(file.bytes, {
+          contentType: file.contentType,
+          headers: pageHeaders(path),
+        })
+  }
+  return Layer.mergeAll(
+    HttpRouter.add("GET", "/", Effect.succeed(answer("/"))),
+    HttpRouter.add(
+      "GET",
+      "/*",
+      Effect.map(HttpServerRequest.HttpServerRequest, (request) =>
+        answer(new URL(request.url, "http://x").pathname),
+      ),
+    ),
+  )
+}
+
 /** The group's description for the API. */
 const detailOf = (loaded: LoadedGroup) =>
   Effect.map(
@@ -239,6 +299,7 @@ const handlers = (
   backend: BackendShape,
   limits: { readonly maxUploadBytes: number },
   closing: Deferred.Deferred<void>,
+  signIn: SignInCodes & { readonly token: string },
 ) => {
   const system = HttpApiBuilder.group(Api, "system", (h) =>
     h.handle("health", () => Effect.succeed({ ok: true as const, api: "v1" as const })),
@@ -553,7 +614,21 @@ const handlers = (
     }),
   )
 
-  return Layer.mergeAll(system, node, groups, files, pairing, backups)
+  const signInGroup = HttpApiBuilder.group(Api, "signIn", (h) =>
+    h.handleAll({
+      code: () => Effect.map(Clock.currentTimeMillis, (now) => signIn.issue(now)),
+      exchange: ({ payload }) =>
+        Effect.flatMap(Clock.currentTimeMillis, (now) =>
+          signIn.redeem(payload.code, now)
+            ? Effect.succeed({ token: signIn.token })
+            : Effect.fail(
+                new Unauthorized({ message: "the sign-in code is wrong, used or expired" }),
+              ),
+        ),
+    }),
+  )
+
+  return Layer.mergeAll(system, node, groups, files, pairing, backups, signInGroup)
 }
 
 /** Refuses a socket path a live server answers on; removes a stale one. */
@@ -592,8 +667,17 @@ export const serve = (options: ServeOptions): Effect.Effect<Served, ServeError, 
     const host = "socket" in listen ? undefined : (listen.host ?? "127.0.0.1")
     if (socket !== undefined) yield* freeSocketPath(socket)
 
-    const docs = docsPage()
     const closing = yield* Deferred.make<void>()
+    const codes = makeSignInCodes()
+    const staticDir = options.staticDir
+    const staticFiles =
+      staticDir === undefined
+        ? undefined
+        : yield* Effect.tryPromise({
+            try: () => loadStaticFiles(staticDir),
+            catch: (e) => new ServeError({ message: `web files in ${staticDir}: ${String(e)}` }),
+          })
+    const hosts: HostsAllowed = { current: undefined, socket: socket !== undefined }
     const routes = Layer.mergeAll(
       HttpApiBuilder.layer(Api).pipe(
         Layer.provide(
@@ -601,6 +685,7 @@ export const serve = (options: ServeOptions): Effect.Effect<Served, ServeError, 
             options.backend,
             { maxUploadBytes: options.maxUploadBytes ?? DEFAULT_MAX_UPLOAD_BYTES },
             closing,
+            { ...codes, token },
           ),
         ),
         Layer.provide([
@@ -609,12 +694,15 @@ export const serve = (options: ServeOptions): Effect.Effect<Served, ServeError, 
         ]),
       ),
       // The API's description needs the token too: every route but health does.
-      HttpRouter.add("GET", "/docs", withToken(token, HttpServerResponse.html(docs))),
+      docsLayer,
+      docsGate(token, codes, () => errorResponse(unauthorized())),
       HttpRouter.add(
         "GET",
         "/openapi.json",
         withToken(token, HttpServerResponse.jsonUnsafe(openApiDocument())),
       ),
+      staticFiles === undefined ? Layer.empty : staticRoutes(staticFiles),
+      hostCheck(hosts),
       errorShape,
     )
     // No overall request timeout: a large upload may take longer than Node's 5 minutes.
@@ -662,6 +750,9 @@ export const serve = (options: ServeOptions): Effect.Effect<Served, ServeError, 
       } satisfies Served
     }
     const port = bound._tag === "UnixPathAddress" ? 0 : bound.port
+    const allowed = allowedHosts(host ?? "127.0.0.1", port)
+    if (allowed === undefined) hosts.socket = true
+    else hosts.current = allowed
     const urlHost = host?.includes(":") ? `[${host}]` : (host ?? "127.0.0.1")
     return {
       url: `http://${urlHost}:${port}`,

@@ -64,6 +64,7 @@ const routes = (group: string): ReadonlyArray<readonly [string, string, RequestI
     ["GET", `${g}/backups`],
     ["POST", `${g}/backups/remove`, body({ link: "x" })],
     ["POST", "/v1/backups/groups", body({ link: "x" })],
+    ["POST", "/v1/sign-in/codes"],
   ]
 }
 
@@ -730,7 +731,7 @@ describe("the API over a memory backend", () => {
   )
 
   it.live(
-    "the OpenAPI document describes every route; /docs lists them without scripts (both with the token)",
+    "the OpenAPI document describes every route; /docs is Scalar's page with its bundle embedded, scripts allowed by hash only (both with the token)",
     () =>
       Effect.gen(function* () {
         const a = yield* node(yield* networks)
@@ -762,7 +763,14 @@ describe("the API over a memory backend", () => {
         assert.strictEqual(docs.status, 200)
         assert.match(docs.headers.get("content-type") ?? "", /text\/html/)
         assert.include(docs.text, "/v1/groups/{group}/repos/{repo}/files/{name}")
-        assert.notInclude(docs.text, "<script")
+        // Effect's Scalar page, its bundle inline; its policy lets it load nothing from
+        // another origin (the bundle names a CDN for optional extras).
+        assert.include(docs.text, "api-reference-container")
+        assert.notMatch(docs.text, /<script[^>]+src=/)
+        const csp = docs.headers.get("content-security-policy") ?? ""
+        assert.match(csp, /script-src 'sha256-[^']+' 'sha256-[^']+'/)
+        assert.notMatch(csp, /script-src[^;]*unsafe-inline/)
+        assert.include(csp, "connect-src 'self'")
         // The typed client reads both with its token: the same document and page.
         assert.deepStrictEqual(yield* a.client.openapi, doc as unknown)
         assert.strictEqual(yield* a.client.docs, docs.text)

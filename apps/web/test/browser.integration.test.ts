@@ -1,0 +1,248 @@
+// The web page in a real browser (Debian's chromium through playwright-core) against two
+// built daemons on a private testnet: Alice creates a group, uploads, makes a read link;
+// Bob, in another browser context on his own daemon, joins by pasting it, sees the file
+// and downloads it with the same SHA-256. Sign-in refusals, DNS rebinding, axe-core on
+// each screen, a phone-sized run, and screenshots for the README.
+import { createHash, randomBytes } from "node:crypto"
+import { readFileSync } from "node:fs"
+import { request } from "node:http"
+import { join } from "node:path"
+import { makeClient } from "@save-dweb/client/promise"
+import { startTestnet, type Testnet } from "@save-dweb/veilid-testnet"
+import { type Browser, type BrowserContext, chromium, type Page } from "playwright-core"
+import { afterAll, beforeAll, describe, expect, it } from "vitest"
+import { type Daemon, ensureChromium, seriousViolations, startDaemon } from "./support.ts"
+
+const SCREENSHOTS = join(import.meta.dirname, "..", "screenshots")
+const REBIND_HOST = "rebind.test"
+
+let testnet: Testnet
+let alice: Daemon
+let bob: Daemon
+let browser: Browser
+const contexts: Array<BrowserContext> = []
+/** Content-Security-Policy reports from every page: the page must cause none. */
+const cspErrors: Array<string> = []
+
+beforeAll(async () => {
+  const executablePath = ensureChromium()
+  testnet = await startTestnet({ readyTimeoutMs: 120_000 })
+  ;[alice, bob] = await Promise.all([
+    startDaemon(testnet, "web-alice"),
+    startDaemon(testnet, "web-bob"),
+  ])
+  browser = await chromium.launch({
+    executablePath,
+    // Root in a container: no user namespaces for chromium's sandbox.
+    args: ["--no-sandbox", `--host-resolver-rules=MAP ${REBIND_HOST} 127.0.0.1`],
+  })
+}, 600_000)
+
+afterAll(async () => {
+  for (const c of contexts) await c.close().catch(() => {})
+  await browser?.close().catch(() => {})
+  for (const d of [alice, bob])
+    if (d !== undefined && d.child.exitCode === null) d.child.kill("SIGTERM")
+  await testnet?.stop()
+}, 120_000)
+
+/** Waits for a condition on the page: pages on a loaded two-core machine take seconds. */
+const poll = <T>(read: () => Promise<T> | T, timeout = 30_000) =>
+  expect.poll(read, { timeout, interval: 250 })
+
+const newPage = async (options: Parameters<Browser["newContext"]>[0] = {}): Promise<Page> => {
+  const context = await browser.newContext({ viewport: { width: 1100, height: 760 }, ...options })
+  contexts.push(context)
+  const page = await context.newPage()
+  page.on("console", (m) => {
+    if (/Content.Security.Policy/i.test(m.text())) cspErrors.push(m.text())
+  })
+  return page
+}
+
+/** A one-time code, as `save-dweb ui` asks for it. */
+const codeFor = async (d: Daemon) => {
+  const client = makeClient({ baseUrl: d.url, token: d.token })
+  try {
+    return (await client.signIn.code()).code
+  } finally {
+    await client.close()
+  }
+}
+
+const signedIn = async (d: Daemon, page: Page) => {
+  await page.goto(`${d.url}/#code=${await codeFor(d)}`)
+  await poll(() => page.getByRole("heading", { name: "Your groups" }).count()).toBe(1)
+  return page
+}
+
+const noSeriousViolations = async (page: Page, screen: string) => {
+  const violations = await seriousViolations(page)
+  expect(violations, `${screen}: ${JSON.stringify(violations)}`).toEqual([])
+}
+
+const shot = (page: Page, name: string, fullPage = false) =>
+  page.screenshot({ path: join(SCREENSHOTS, `${name}.png`), scale: "css", fullPage })
+
+const sha256 = (bytes: Uint8Array) => createHash("sha256").update(bytes).digest("hex")
+
+const rawStatus = (port: number, host: string, path: string) =>
+  new Promise<number>((resolve, reject) => {
+    const req = request({ host: "127.0.0.1", port, path, headers: { host } }, (res) => {
+      res.resume()
+      resolve(res.statusCode ?? 0)
+    })
+    req.on("error", reject)
+    req.end()
+  })
+
+describe("the web page on two daemons", () => {
+  it("refuses a wrong sign-in code and a used one, keeps no code in the URL, and answers no foreign Host", async () => {
+    const page = await newPage()
+    await page.goto(`${alice.url}/#code=not-a-code`)
+    await poll(() => page.getByRole("alert").textContent()).toMatch(
+      /sign-in code is wrong, used or expired/,
+    )
+    expect(page.url()).not.toContain("code")
+    await noSeriousViolations(page, "sign-in refused")
+    await shot(page, "sign-in-refused")
+
+    const code = await codeFor(alice)
+    const first = await newPage()
+    await first.goto(`${alice.url}/#code=${code}`)
+    await poll(() => first.getByRole("heading", { name: "Your groups" }).count()).toBe(1)
+    expect(first.url()).toBe(`${alice.url}/`)
+    const second = await newPage()
+    await second.goto(`${alice.url}/#code=${code}`)
+    await poll(() => second.getByRole("alert").textContent()).toMatch(/wrong, used or expired/)
+    // The page's HTML and the API alike, for a name that resolves to 127.0.0.1 (rebinding).
+    const rebound = await second.goto(`http://${REBIND_HOST}:${alice.port}/`)
+    expect(rebound?.status()).toBe(403)
+    expect(await rawStatus(alice.port, `evil.example:${alice.port}`, "/v1/health")).toBe(403)
+    expect(await rawStatus(alice.port, `127.0.0.1:${alice.port}`, "/v1/health")).toBe(200)
+    const headers = (await first.goto(`${alice.url}/`))?.headers() ?? {}
+    expect(headers["content-security-policy"]).toContain("script-src 'self'")
+    expect(headers["set-cookie"]).toBeUndefined()
+    // Nothing in this tab's history leads back to the code.
+    await first.goBack()
+    expect(first.url()).not.toContain("code")
+  })
+
+  it("Alice creates a group, uploads, makes a read link; Bob joins by pasting it, sees the file and downloads the same bytes", async () => {
+    const a = await signedIn(alice, await newPage())
+    await noSeriousViolations(a, "groups")
+    await shot(a, "groups")
+    await a.getByLabel("Group name").fill("Family photos")
+    await a.getByLabel("Your name in it", { exact: true }).fill("Alice")
+    await a.getByRole("button", { name: "Create" }).click()
+    await poll(() => a.getByRole("heading", { name: "Family photos" }).count(), 120_000).toBe(1)
+
+    const bytes = randomBytes(300_000)
+    const second = randomBytes(20_000)
+    await a.locator('input[type="file"]').setInputFiles([
+      { name: "holiday.jpg", mimeType: "image/jpeg", buffer: bytes },
+      { name: "notes.txt", mimeType: "text/plain", buffer: second },
+    ])
+    await poll(
+      () => a.getByRole("cell", { name: "holiday.jpg", exact: true }).count(),
+      60_000,
+    ).toBe(1)
+    await poll(() => a.getByRole("cell", { name: "notes.txt", exact: true }).count(), 60_000).toBe(
+      1,
+    )
+    await poll(() => a.locator(".events li").count()).toBeGreaterThan(0)
+    await noSeriousViolations(a, "files")
+    await shot(a, "files")
+
+    await a.getByRole("tab", { name: "Members" }).click()
+    await poll(() => a.getByRole("cell", { name: /Alice/ }).count()).toBeGreaterThan(0)
+    await noSeriousViolations(a, "members")
+
+    await a.getByRole("tab", { name: "Backups" }).click()
+    await poll(() => a.getByRole("heading", { name: "Backup servers" }).count()).toBe(1)
+    await noSeriousViolations(a, "backups")
+
+    await a.getByRole("tab", { name: "Invite" }).click()
+    await a.getByRole("radio", { name: /^read/ }).check()
+    await a.getByRole("button", { name: "Make a read link" }).click()
+    const linkBox = a.getByLabel("Invite link (read)")
+    await poll(() => linkBox.inputValue(), 60_000).toMatch(/^save\+dweb:/)
+    const link = await linkBox.inputValue()
+    expect(await a.getByRole("img", { name: /QR code of the read invite link/ }).count()).toBe(1)
+    await noSeriousViolations(a, "invite")
+    await shot(a, "invite", true)
+
+    const b = await signedIn(bob, await newPage())
+    // A link that is not one: the API's sentence, not a stack or a blank page.
+    await b.getByLabel("Invite link").fill("save+dweb:invite?v=1&cap=read")
+    await b.getByRole("button", { name: "Join" }).click()
+    await poll(() => b.getByRole("alert").textContent()).toMatch(/\w+ \w+/)
+    expect(await b.getByRole("alert").textContent()).not.toMatch(/at \w+ \(|undefined|\[object/)
+    await b.getByLabel("Invite link").fill(link)
+    await b.getByRole("button", { name: "Join" }).click()
+    await poll(() => b.getByRole("heading", { name: "Family photos" }).count(), 120_000).toBe(1)
+    // Alice's files reach Bob's list through her route (a sync pass if they are not there yet).
+    const deadline = Date.now() + 120_000
+    while ((await b.getByRole("cell", { name: "holiday.jpg", exact: true }).count()) === 0) {
+      if (Date.now() > deadline) throw new Error("Bob never saw holiday.jpg")
+      await b.getByRole("button", { name: "Sync now" }).click()
+      await b.waitForTimeout(2_000)
+    }
+    await noSeriousViolations(b, "files (reader)")
+    const downloading = b.waitForEvent("download", { timeout: 120_000 })
+    await b.getByRole("button", { name: "Download holiday.jpg" }).click()
+    const download = await downloading
+    expect(download.suggestedFilename()).toBe("holiday.jpg")
+    const path = await download.path()
+    expect(sha256(readFileSync(path))).toBe(sha256(bytes))
+    await shot(b, "reader-files")
+
+    // Alice deletes her second file; Bob's list follows (events, or a sync pass).
+    await a.getByRole("tab", { name: "Files" }).click()
+    await a.getByRole("button", { name: "Delete notes.txt" }).click()
+    await poll(() => a.getByRole("cell", { name: "notes.txt", exact: true }).count()).toBe(0)
+    await poll(() => a.getByRole("cell", { name: "holiday.jpg", exact: true }).count()).toBe(1)
+    expect(cspErrors).toEqual([])
+  })
+
+  it("fits a phone-sized screen", async () => {
+    const phone = await newPage({
+      viewport: { width: 390, height: 844 },
+      deviceScaleFactor: 1,
+      isMobile: true,
+      hasTouch: true,
+    })
+    await signedIn(alice, phone)
+    await phone.getByRole("button", { name: /Family photos/ }).click()
+    await poll(
+      () => phone.getByRole("cell", { name: "holiday.jpg", exact: true }).count(),
+      60_000,
+    ).toBe(1)
+    const overflow = await phone.evaluate(
+      () => document.documentElement.scrollWidth - document.documentElement.clientWidth,
+    )
+    expect(overflow).toBeLessThanOrEqual(0)
+    await noSeriousViolations(phone, "phone files")
+    await shot(phone, "phone")
+    const manifest = await phone.request.get(`${alice.url}/manifest.webmanifest`)
+    expect(manifest.status()).toBe(200)
+    expect((await manifest.json()).icons.length).toBeGreaterThan(0)
+    expect(cspErrors).toEqual([])
+  })
+
+  it("opens the API reference (Effect's Scalar page) signed in, and tries a route with the tab's token", async () => {
+    const page = await signedIn(alice, await newPage())
+    await page.getByRole("button", { name: "API reference" }).click()
+    await page.waitForURL(`${alice.url}/docs`, { timeout: 30_000 })
+    await poll(() => page.getByText("save-dweb daemon API").count()).toBeGreaterThan(0)
+    // The tab still holds the token, which Scalar's test requests (customFetch) send.
+    const status = await page.evaluate(async () => {
+      const token = sessionStorage.getItem("save-dweb.token")
+      const answer = await fetch("/v1/status", { headers: { authorization: `Bearer ${token}` } })
+      return answer.status
+    })
+    expect(status).toBe(200)
+    await shot(page, "api-reference")
+    expect(cspErrors).toEqual([])
+  })
+})
