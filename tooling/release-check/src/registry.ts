@@ -69,6 +69,11 @@ export const startRegistry = async (dir: string): Promise<Registry> => {
       "uplinks:",
       "  upstream:",
       `    url: ${upstream}`,
+      // Large packuments (effect's lists every version) on a busy machine: the default 30 s
+      // timeout, and marking the uplink down after two failures, answered 404s in CI.
+      "    timeout: 180s",
+      "    max_fails: 20",
+      "    fail_timeout: 10s",
       "packages:",
       "  '@save-dweb/*':",
       "    access: $all",
