@@ -13,6 +13,8 @@ import { Effect, Exit, Scope, Stream } from "effect"
 import { afterAll, beforeAll, describe, expect, it } from "vitest"
 import {
   awaitReady,
+  blobFilesOf,
+  kill9,
   networkFlag,
   type RunningDaemon,
   type SpawnedDaemon,
@@ -62,25 +64,6 @@ const clientOf = (d: RunningDaemon): Promise<RpcClient> =>
   Effect.runPromise(Scope.provide(scope)(makeClient({ baseUrl: d.state.url, token: d.token })))
 
 const run = <A, E>(effect: Effect.Effect<A, E>) => Effect.runPromise(effect)
-
-const kill9 = async (d: SpawnedDaemon) => {
-  d.child.kill("SIGKILL")
-  await d.exited
-}
-
-/** Hashes of the blobs whose bytes are in Iroh's store files (`<hash>.data`). */
-const blobFilesOf = (dataDir: string): Set<string> => {
-  const found = new Set<string>()
-  const walk = (dir: string) => {
-    for (const entry of readdirSync(dir, { withFileTypes: true })) {
-      const path = join(dir, entry.name)
-      if (entry.isDirectory()) walk(path)
-      else if (entry.name.endsWith(".data")) found.add(entry.name.slice(0, -".data".length))
-    }
-  }
-  walk(join(dataDir, "backend", "iroh"))
-  return found
-}
 
 /** Bytes in Iroh's store files (partial downloads included). */
 const bytesOnDisk = (dataDir: string) => {

@@ -1,15 +1,17 @@
-// Delete means gone, through the built daemons on a private testnet: the files one member
-// downloaded and pinned leave its disk once the owner deletes them and the member syncs,
-// even when the member was killed with -9 in between (its pins and sync state live in its
-// table store, and a fetched pin is flushed before it is used).
-import { readdirSync } from "node:fs"
-import { join } from "node:path"
 import { makeClient, type RpcClient } from "@save-dweb/client"
 import { eventuallyAsync, pattern } from "@save-dweb/test-support"
 import { startTestnet, type Testnet } from "@save-dweb/veilid-testnet"
 import { Effect, Exit, Scope, Stream } from "effect"
 import { afterAll, beforeAll, describe, expect, it } from "vitest"
-import { awaitReady, networkFlag, type SpawnedDaemon, spawnDaemon, tempDir } from "./harness.ts"
+import {
+  awaitReady,
+  blobFilesOf,
+  kill9,
+  networkFlag,
+  type SpawnedDaemon,
+  spawnDaemon,
+  tempDir,
+} from "./harness.ts"
 
 let testnet: Testnet
 const scope = Effect.runSync(Scope.make())
@@ -37,25 +39,6 @@ const start = async (dataDir: string, node: string, extra: ReadonlyArray<string>
     Scope.provide(scope)(makeClient({ baseUrl: d.state.url, token: d.token })),
   )
   return { d, client }
-}
-
-const kill9 = async (d: SpawnedDaemon) => {
-  d.child.kill("SIGKILL")
-  await d.exited
-}
-
-/** Hashes of the blobs whose bytes are in Iroh's store files (`<hash>.data`). */
-const blobFilesOf = (dataDir: string): Set<string> => {
-  const found = new Set<string>()
-  const walk = (dir: string) => {
-    for (const entry of readdirSync(dir, { withFileTypes: true })) {
-      const path = join(dir, entry.name)
-      if (entry.isDirectory()) walk(path)
-      else if (entry.name.endsWith(".data")) found.add(entry.name.slice(0, -".data".length))
-    }
-  }
-  walk(join(dataDir, "backend", "iroh"))
-  return found
 }
 
 const download = (client: RpcClient, group: string, repo: string, name: string) =>

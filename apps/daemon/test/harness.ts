@@ -1,7 +1,7 @@
 // Runs the built daemon (bin/save-dweb-daemon.mjs) as a child process on a node of the
 // test's private testnet, and samples its memory. Test code only.
 import { type ChildProcess, spawn } from "node:child_process"
-import { mkdtempSync, readFileSync, writeFileSync } from "node:fs"
+import { mkdtempSync, readdirSync, readFileSync, writeFileSync } from "node:fs"
 import { tmpdir } from "node:os"
 import { join } from "node:path"
 import type { Testnet } from "@save-dweb/veilid-testnet"
@@ -104,4 +104,24 @@ export const sampleRss = (pid: number) => {
       return peak
     },
   }
+}
+
+/** Kills the daemon with SIGKILL and waits for it to be gone. */
+export const kill9 = async (d: SpawnedDaemon) => {
+  d.child.kill("SIGKILL")
+  await d.exited
+}
+
+/** Hashes of the blobs whose bytes are in Iroh's store files (`<hash>.data`) of a data dir. */
+export const blobFilesOf = (dataDir: string): Set<string> => {
+  const found = new Set<string>()
+  const walk = (dir: string) => {
+    for (const entry of readdirSync(dir, { withFileTypes: true })) {
+      const path = join(dir, entry.name)
+      if (entry.isDirectory()) walk(path)
+      else if (entry.name.endsWith(".data")) found.add(entry.name.slice(0, -".data".length))
+    }
+  }
+  walk(join(dataDir, "backend", "iroh"))
+  return found
 }

@@ -115,6 +115,7 @@ export type {
   RepoRef,
   RepoSummary,
 } from "./shape.ts"
+export { freeSocketPath, SocketPathTaken } from "./socket-path.ts"
 export {
   isStorageLocked,
   PassphraseRequired,

@@ -2,11 +2,16 @@
 // for everything (undecodable requests, unknown routes, defects), `/docs`, and listening
 // on 127.0.0.1 or a unix socket in the caller's scope.
 
-import { chmod, lstat, unlink } from "node:fs/promises"
+import { chmod } from "node:fs/promises"
 import { createServer, type IncomingMessage, type Server } from "node:http"
-import { connect, type Socket } from "node:net"
+import type { Socket } from "node:net"
 import * as NodeHttpServer from "@effect/platform-node/NodeHttpServer"
-import type { BackendShape, LoadedGroup, RepoRef } from "@save-dweb/backend"
+import {
+  type BackendShape,
+  freeSocketPath,
+  type LoadedGroup,
+  type RepoRef,
+} from "@save-dweb/backend"
 import {
   Api,
   type ApiError,
@@ -631,27 +636,6 @@ const handlers = (
   return Layer.mergeAll(system, node, groups, files, pairing, backups, signInGroup)
 }
 
-/** Refuses a socket path a live server answers on; removes a stale one. */
-const freeSocketPath = (path: string) =>
-  Effect.tryPromise({
-    try: async () => {
-      const found = await lstat(path).catch(() => undefined)
-      if (found === undefined) return
-      if (!found.isSocket()) throw new Error(`${path} exists and is not a socket`)
-      const live = await new Promise<boolean>((resolve) => {
-        const socket = connect(path)
-        socket.once("connect", () => {
-          socket.destroy()
-          resolve(true)
-        })
-        socket.once("error", () => resolve(false))
-      })
-      if (live) throw new Error(`a server already listens on ${path}`)
-      await unlink(path)
-    },
-    catch: (e) => new ServeError({ message: e instanceof Error ? e.message : String(e) }),
-  })
-
 /**
  * Starts the API server in the current scope (closing the scope stops it): the token is
  * read from `<dataDir>/rpc-token` or made there, then the server listens on
@@ -665,7 +649,10 @@ export const serve = (options: ServeOptions): Effect.Effect<Served, ServeError, 
     const listen = options.listen
     const socket = "socket" in listen ? listen.socket : undefined
     const host = "socket" in listen ? undefined : (listen.host ?? "127.0.0.1")
-    if (socket !== undefined) yield* freeSocketPath(socket)
+    if (socket !== undefined)
+      yield* freeSocketPath(socket).pipe(
+        Effect.mapError((e) => new ServeError({ message: e.message })),
+      )
 
     const closing = yield* Deferred.make<void>()
     const codes = makeSignInCodes()

@@ -1,11 +1,10 @@
 // The listener: TCP (127.0.0.1 unless told otherwise) or a unix socket made 0600, in the
 // caller's scope. It has no token, because the app sends none: whoever can connect can
 // use every group of the daemon (see the README, "Who can reach it").
-import { chmod, lstat, unlink } from "node:fs/promises"
+import { chmod } from "node:fs/promises"
 import { createServer } from "node:http"
-import { connect } from "node:net"
 import * as NodeHttpServer from "@effect/platform-node/NodeHttpServer"
-import type { BackendShape } from "@save-dweb/backend"
+import { type BackendShape, freeSocketPath } from "@save-dweb/backend"
 import { Context, Data, Deferred, Duration, Effect, Layer, type Scope } from "effect"
 import { HttpRouter, HttpServer } from "effect/http"
 import { makeGroupLinks } from "./group-links.ts"
@@ -44,27 +43,6 @@ export class SaveAppApiError extends Data.TaggedError("SaveAppApiError")<{
   readonly message: string
 }> {}
 
-/** Refuses a socket path a live server answers on; removes a stale one. */
-const freeSocketPath = (path: string) =>
-  Effect.tryPromise({
-    try: async () => {
-      const found = await lstat(path).catch(() => undefined)
-      if (found === undefined) return
-      if (!found.isSocket()) throw new Error(`${path} exists and is not a socket`)
-      const live = await new Promise<boolean>((resolve) => {
-        const socket = connect(path)
-        socket.once("connect", () => {
-          socket.destroy()
-          resolve(true)
-        })
-        socket.once("error", () => resolve(false))
-      })
-      if (live) throw new Error(`a server already listens on ${path}`)
-      await unlink(path)
-    },
-    catch: (e) => new SaveAppApiError({ message: e instanceof Error ? e.message : String(e) }),
-  })
-
 /** Serves the Save app's API in the current scope (closing the scope stops it). */
 export const serveSaveAppApi = (
   options: SaveAppApiOptions,
@@ -73,7 +51,10 @@ export const serveSaveAppApi = (
     const listen = options.listen
     const socket = "socket" in listen ? listen.socket : undefined
     const host = "socket" in listen ? undefined : (listen.host ?? "127.0.0.1")
-    if (socket !== undefined) yield* freeSocketPath(socket)
+    if (socket !== undefined)
+      yield* freeSocketPath(socket).pipe(
+        Effect.mapError((e) => new SaveAppApiError({ message: e.message })),
+      )
     const links = yield* makeGroupLinks(options.dataDir)
     yield* Deferred.await(options.backend).pipe(
       Effect.flatMap(links.followMembers),
