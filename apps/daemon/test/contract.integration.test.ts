@@ -289,6 +289,22 @@ describe("the RPC contract on a real daemon", () => {
     expect((await call(a, "DELETE", "/v1/groups/{group}/members/{member}", manager)).status).toBe(
       400,
     )
+    // Bob answers a round trip over his private route (eventually: his route is published
+    // once his daemon has one); a slot nobody holds is an answer too, not an error.
+    const reach = await eventuallyAsync(async () => {
+      const r = (await json(
+        await call(a, "GET", "/v1/groups/{group}/members/{member}/reachability", member),
+      )) as unknown as { reachable: boolean; roundTripMs: number | null; reason: string | null }
+      if (!r.reachable) throw new Error(`bob not reachable yet: ${r.reason}`)
+      return r
+    })
+    expect(reach.roundTripMs).toBeGreaterThanOrEqual(0)
+    const empty = await call(a, "GET", "/v1/groups/{group}/members/{member}/reachability", {
+      group: g.key,
+      member: "9",
+    })
+    expect(empty.status).toBe(200)
+    expect(await json(empty)).toMatchObject({ slot: 9, reachable: false, roundTripMs: null })
 
     // Pairing links: alice's is well-formed; using it where the group is known is a conflict.
     const pairing = await call(a, "POST", "/v1/pairing/links", {}, { json: { groups: [g.key] } })

@@ -4,6 +4,7 @@ import type {
   GroupDetail,
   InviteTier,
   Member,
+  Reachability,
   SaveDwebClient,
   ServerEvent,
 } from "@save-dweb/client/promise"
@@ -22,10 +23,6 @@ const TABS: ReadonlyArray<readonly [Tab, string]> = [
 ]
 
 /** The transport setting, when the daemon's API reports one (newer daemons). */
-const transportOf = (detail: GroupDetail): string | undefined => {
-  const value = (detail as { readonly transport?: unknown }).transport
-  return typeof value === "string" ? value : undefined
-}
 
 const transportWords: Record<string, string> = {
   private:
@@ -51,6 +48,7 @@ export const GroupView = ({
   const [loadError, setLoadError] = useState<string | undefined>(undefined)
   const [tab, setTab] = useState<Tab>("files")
   const sync = useAction()
+  const switching = useAction()
   const [syncNote, setSyncNote] = useState<string | undefined>(undefined)
   const [progress, setProgress] = useState<{ done: number; total: number } | undefined>(undefined)
 
@@ -76,7 +74,8 @@ export const GroupView = ({
       <ErrorLine error={loadError} />
     )
   }
-  const transport = transportOf(detail)
+  const transport = detail.transport
+  const other = transport === "private" ? "direct" : "private"
   return (
     <section aria-labelledby="group-h">
       <button type="button" class="link" onClick={onLeft}>
@@ -84,11 +83,23 @@ export const GroupView = ({
       </button>
       <h2 id="group-h">{detail.name ?? "(name not shown to this tier)"}</h2>
       <p class="muted">{tierWords[detail.tier]}</p>
-      {transport !== undefined && (
-        <p>
-          <strong>Transport: {transport}.</strong> {transportWords[transport] ?? ""}
-        </p>
-      )}
+      <p>
+        <strong>Transport: {transport}.</strong> {transportWords[transport] ?? ""}{" "}
+        {detail.tier === "manage" && (
+          <button
+            type="button"
+            disabled={switching.busy}
+            onClick={() =>
+              void switching
+                .run(() => client.groups.setTransport(detail.key, other))
+                .then((changed) => changed && setDetail(changed))
+            }
+          >
+            Make it {other}
+          </button>
+        )}
+      </p>
+      <ErrorLine error={switching.error} />
       <div class="row">
         <button
           type="button"
@@ -145,6 +156,21 @@ export const GroupView = ({
   )
 }
 
+const unknownReach = (slot: number): Reachability => ({
+  slot,
+  reachable: false,
+  roundTripMs: null,
+  reason: "the daemon did not answer",
+})
+
+/** A member's reachability in words: asked over its private route, never its address. */
+const reachText = (r: Reachability | "checking" | undefined): string =>
+  r === undefined || r === "checking"
+    ? "checking…"
+    : r.reachable
+      ? `yes (${r.roundTripMs} ms)`
+      : `no: ${r.reason ?? "no answer"}`
+
 const MembersTab = ({
   client,
   detail,
@@ -155,10 +181,27 @@ const MembersTab = ({
   onMoved: (key: string) => void
 }) => {
   const [members, setMembers] = useState<ReadonlyArray<Member> | undefined>(undefined)
+  const [reach, setReach] = useState<ReadonlyMap<number, Reachability | "checking">>(new Map())
   const load = useAction()
   const remove = useAction()
   const refresh = () => void load.run(() => client.groups.members(detail.key).then(setMembers))
   useEffect(refresh, [client, detail.key])
+  // Each other member asked for a round trip over its private route, all at once.
+  useEffect(() => {
+    if (members === undefined) return
+    let live = true
+    const others = members.filter((m) => !m.mine)
+    setReach(new Map(others.map((m) => [m.slot, "checking" as const])))
+    for (const m of others) {
+      client.groups.reachability(detail.key, m.slot).then(
+        (r) => live && setReach((now) => new Map(now).set(m.slot, r)),
+        () => live && setReach((now) => new Map(now).set(m.slot, unknownReach(m.slot))),
+      )
+    }
+    return () => {
+      live = false
+    }
+  }, [client, detail.key, members])
   const manager = detail.tier === "manage"
   return (
     <>
@@ -170,6 +213,7 @@ const MembersTab = ({
             <th scope="col">Name</th>
             <th scope="col">Role</th>
             <th scope="col">Joined</th>
+            <th scope="col">Reachable</th>
             {manager && <th scope="col">Action</th>}
           </tr>
         </thead>
@@ -182,6 +226,7 @@ const MembersTab = ({
               </td>
               <td>{m.slot === 0 ? "manager" : "member (write)"}</td>
               <td>{new Date(m.joinedAt).toLocaleDateString()}</td>
+              <td>{m.mine ? "this device" : reachText(reach.get(m.slot))}</td>
               {manager && (
                 <td>
                   {!m.mine && m.slot !== 0 && (

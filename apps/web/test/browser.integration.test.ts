@@ -156,7 +156,14 @@ describe("the web page on two daemons", () => {
 
     await a.getByRole("tab", { name: "Members" }).click()
     await poll(() => a.getByRole("cell", { name: /Alice/ }).count()).toBeGreaterThan(0)
+    await poll(() => a.getByRole("cell", { name: "this device" }).count()).toBe(1)
     await noSeriousViolations(a, "members")
+    // The manager switches the transport and back; the page says what each means.
+    await poll(() => a.getByText(/Transport: private\./).count()).toBe(1)
+    await a.getByRole("button", { name: "Make it direct" }).click()
+    await poll(() => a.getByText(/Transport: direct\./).count(), 60_000).toBe(1)
+    await a.getByRole("button", { name: "Make it private" }).click()
+    await poll(() => a.getByText(/Transport: private\./).count(), 60_000).toBe(1)
 
     await a.getByRole("tab", { name: "Backups" }).click()
     await poll(() => a.getByRole("heading", { name: "Backup servers" }).count()).toBe(1)

@@ -35,6 +35,7 @@ import {
   MemberRemoved,
   PairingRequest,
   PairingResult,
+  Reachability,
   Rename,
   RepoSummary,
   ServerEvent,
@@ -154,6 +155,13 @@ export class GroupsGroup extends HttpApiGroup.make("groups")
       params: groupParams,
       success: Schema.Array(Member),
     }),
+    HttpApiEndpoint.get("reachability", "/groups/:group/members/:member/reachability", {
+      params: memberParams,
+      success: Reachability,
+    }).annotate(
+      OpenApi.Description,
+      "Ask the member in that slot for a round trip over the private route its repo record publishes (authenticated with the group's tunnel key; its IP address is never asked). Not reachable is an answer, not an error.",
+    ),
     HttpApiEndpoint.delete("removeMember", "/groups/:group/members/:member", {
       params: memberParams,
       success: MemberRemoved,

@@ -31,6 +31,7 @@ import {
   type Member,
   type MemberRemoved,
   type PairingResult,
+  type Reachability,
   type RepoSummary,
   type ServerEvent,
   type SignInCode,
@@ -124,6 +125,8 @@ export interface RpcClient {
       group: string,
       transport: GroupTransport,
     ) => Effect.Effect<GroupDetail, ClientError>
+    /** A round trip to the member in `slot` over its private route, now. */
+    readonly reachability: (group: string, slot: number) => Effect.Effect<Reachability, ClientError>
     /** Manager: removes the member in `slot`; the group has a new key from then on (`group`). */
     readonly removeMember: (
       group: string,
@@ -482,6 +485,8 @@ export const makeClient = (options: ClientOptions): Effect.Effect<RpcClient, nev
           call(client.groups.rename({ params: { group }, payload: { name } })),
         setTransport: (group, transport) =>
           call(client.groups.setTransport({ params: { group }, payload: { transport } })),
+        reachability: (group, member) =>
+          call(client.groups.reachability({ params: { group, member } })),
         removeMember: (group, member) =>
           call(client.groups.removeMember({ params: { group, member } })),
         renameMember: (group, member, name) =>

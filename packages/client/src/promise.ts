@@ -27,6 +27,7 @@ import type {
   Member,
   MemberRemoved,
   PairingResult,
+  Reachability,
   RepoSummary,
   ServerEvent,
   SignInCode,
@@ -97,6 +98,8 @@ export interface SaveDwebClient {
     /** Manager: `private` or `direct`; the group's detail after the change. */
     readonly setTransport: (group: string, transport: GroupTransport) => Promise<GroupDetail>
     /** Manager: removes the member in `slot`; the group has a new key from then on. */
+    /** A round trip to the member in `slot` over its private route, now. */
+    readonly reachability: (group: string, slot: number) => Promise<Reachability>
     readonly removeMember: (group: string, slot: number) => Promise<MemberRemoved>
     /** Renames this member (its own slot only). */
     readonly renameMember: (group: string, slot: number, name: string) => Promise<void>
@@ -247,6 +250,7 @@ export const makeClient = (options: PromiseClientOptions = {}): SaveDwebClient =
       members: (group) => run((c) => c.groups.members(group)),
       rename: (group, name) => run((c) => c.groups.rename(group, name)),
       setTransport: (group, transport) => run((c) => c.groups.setTransport(group, transport)),
+      reachability: (group, slot) => run((c) => c.groups.reachability(group, slot)),
       removeMember: (group, slot) => run((c) => c.groups.removeMember(group, slot)),
       renameMember: (group, slot, name) => run((c) => c.groups.renameMember(group, slot, name)),
       repos: (group) => run((c) => c.groups.repos(group)),

@@ -110,6 +110,18 @@ export const Member = Schema.Struct({
 })
 export type Member = typeof Member.Type
 
+/**
+ * Whether a member answered a round trip over its published private route just now:
+ * `roundTripMs` when it did; `reason` when it did not (offline, no route, no repo yet).
+ */
+export const Reachability = Schema.Struct({
+  slot: Schema.Number,
+  reachable: Schema.Boolean,
+  roundTripMs: Schema.NullOr(Schema.Number),
+  reason: Schema.NullOr(Schema.String),
+})
+export type Reachability = typeof Reachability.Type
+
 /** A new name for a group (manager) or for this member (its own slot only). */
 export const Rename = Schema.Struct({ name: Schema.String })
 export type Rename = typeof Rename.Type

@@ -411,6 +411,33 @@ const handlers = (
             Effect.flatMap(backend.loadGroup(params.group), detailOf),
           ),
         ),
+      // Once the group is loaded, whatever stops the round trip (no repo or route yet, the
+      // member offline, the call refused) is the answer, not an error.
+      reachability: ({ params }) =>
+        api(
+          Effect.andThen(backend.loadGroup(params.group), () =>
+            backend.ping(params.group, params.member).pipe(
+              Effect.timeoutOrElse({
+                duration: "15 seconds",
+                orElse: () => Effect.fail({ message: "no answer within 15 s" }),
+              }),
+              Effect.match({
+                onSuccess: (rtt) => ({
+                  slot: params.member,
+                  reachable: true,
+                  roundTripMs: Math.round(Duration.toMillis(rtt)),
+                  reason: null,
+                }),
+                onFailure: (e) => ({
+                  slot: params.member,
+                  reachable: false,
+                  roundTripMs: null,
+                  reason: "reason" in e ? e.reason : e.message,
+                }),
+              }),
+            ),
+          ),
+        ),
       removeMember: ({ params }) => api(backend.removeMember(params.group, params.member)),
       renameMember: ({ params, payload }) =>
         api(backend.renameMember(params.group, params.member, payload.name)),

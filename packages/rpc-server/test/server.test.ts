@@ -158,6 +158,14 @@ describe("the API over a memory backend", () => {
       ])
       const report = yield* b.client.groups.sync(created.key)
       assert.deepStrictEqual(report.failed, [])
+      // Reachability: Bob answers over his route; a slot nobody holds is not reachable,
+      // which is an answer, not an error.
+      const bob = yield* a.client.groups.reachability(created.key, 1)
+      assert.deepStrictEqual([bob.slot, bob.reachable, bob.reason], [1, true, null])
+      assert.isAtLeast(bob.roundTripMs ?? -1, 0)
+      const nobody = yield* a.client.groups.reachability(created.key, 7)
+      assert.deepStrictEqual([nobody.reachable, nobody.roundTripMs], [false, null])
+      assert.match(nobody.reason ?? "", /no repo in this slot/)
       // The manager changes the transport; a member may not.
       assert.strictEqual(
         (yield* a.client.groups.setTransport(created.key, "direct")).transport,
@@ -168,6 +176,7 @@ describe("the API over a memory backend", () => {
       assert.strictEqual(refused._tag, "Forbidden")
       // Bob leaves: Alice sees one member, Bob knows no group.
       yield* b.client.groups.leave(created.key)
+      assert.isFalse((yield* a.client.groups.reachability(created.key, 1)).reachable)
       assert.deepStrictEqual(yield* b.client.groups.list, [])
       assert.deepStrictEqual(
         (yield* a.client.groups.members(created.key)).map((m) => m.name),
