@@ -147,14 +147,14 @@ layer(NetLive, { excludeTestServices: true, timeout: 300_000 })(
             const peer = yield* member.node.tunnels.connect(route, aNew.group.keys.tunnelAuth)
             yield* eventually(
               `${member.name} is answered on ${owner.name}'s route`,
-              peer.request(groupProtocols(to).iroh, new Uint8Array(0), {
+              peer.request(groupProtocols(to).ping, new Uint8Array(0), {
                 maxResponseBytes: 16 * 1024,
               }),
               () => true,
               ["PeerUnreachable", "PeerBusy"],
             )
             const removed = yield* c.node.tunnels.connect(route, oldAuth)
-            for (const protocol of [oldProtocols.iroh, oldProtocols.blobs]) {
+            for (const protocol of [oldProtocols.ping, oldProtocols.blobs, oldProtocols.iroh]) {
               const answer = yield* failureOf(
                 removed.request(protocol, new Uint8Array(0), { maxResponseBytes: 16 * 1024 }),
               )
