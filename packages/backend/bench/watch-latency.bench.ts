@@ -75,8 +75,16 @@ const program = Effect.gen(function* () {
     .pipe(Effect.retry({ times: 30, schedule: Schedule.spaced("2 seconds") }))
   const repoA = Option.getOrThrow(created.repo).key
   const seen = yield* Queue.unbounded<{ readonly root: string | null; readonly at: number }>()
+  /** When B's pass started fetching each root of A's repo (its pointer read, sources found). */
+  const fetchStarted = new Map<string, number>()
   const events = yield* b.subscribe
   yield* events.pipe(
+    Stream.tap((e) =>
+      Effect.sync(() => {
+        if (e._tag === "SyncStarted" && e.repo === repoA)
+          fetchStarted.set(e.root, performance.now())
+      }),
+    ),
     Stream.filter(
       (e: BackendEvent): e is Extract<BackendEvent, { _tag: "FilesChanged" }> =>
         e._tag === "FilesChanged" && !e.mine && e.group === joined.key && e.repo === repoA,
@@ -97,6 +105,8 @@ const program = Effect.gen(function* () {
 
   const latencies: Array<number> = []
   const writes: Array<number> = []
+  const toFetch: Array<number> = []
+  const fetching: Array<number> = []
   let missed = 0
   const before = yield* deliveries
   for (let i = 0; i < changes; i++) {
@@ -116,11 +126,18 @@ const program = Effect.gen(function* () {
     if (Option.isNone(arrived)) {
       missed++
       latencies.push(timeoutMs)
-    } else latencies.push(arrived.value.at - published)
+    } else {
+      latencies.push(arrived.value.at - published)
+      const started = root === null ? undefined : fetchStarted.get(root)
+      if (started !== undefined) {
+        toFetch.push(started - published)
+        fetching.push(arrived.value.at - started)
+      }
+    }
     yield* Effect.sleep(Duration.millis(200 + Math.random() * 1800))
   }
   const after = yield* deliveries
-  return { latencies, writes, missed, before, after }
+  return { latencies, writes, toFetch, fetching, missed, before, after }
 })
 
 const scope = Effect.runSync(Scope.make())
@@ -133,7 +150,7 @@ if (Exit.isFailure(exit)) {
   console.error(Cause.pretty(exit.cause))
   process.exit(1)
 }
-const { latencies, writes, missed, before, after } = exit.value
+const { latencies, writes, toFetch, fetching, missed, before, after } = exit.value
 
 const quantile = (xs: ReadonlyArray<number>, q: number) => {
   const s = [...xs].sort((x, y) => x - y)
@@ -152,6 +169,12 @@ console.log(
 console.log(
   `| published → seen at B       | ${sec(quantile(latencies, 0.5))} | ${sec(quantile(latencies, 0.95))} | ${sec(Math.max(...latencies))} |`,
 )
+const row = (label: string, xs: ReadonlyArray<number>) =>
+  console.log(
+    `| ${label.padEnd(27)} | ${sec(quantile(xs, 0.5))} | ${sec(quantile(xs, 0.95))} | ${sec(Math.max(...xs))} |`,
+  )
+row("  published → B fetches", toFetch)
+row("  B fetches → seen", fetching)
 console.log(
   `\nseen within 3 s: ${within}/${changes}; not seen within ${timeoutMs / 1000} s: ${missed}`,
 )
