@@ -89,7 +89,8 @@ export interface BackupServerOptions {
   readonly maxSyncRetry?: Duration.Input
   /**
    * A pass of every group at least this often, change or not (default 30 s; `null`: only
-   * on changes): a DHT watch notification that never arrives costs at most this.
+   * on changes): a DHT watch notification that never arrives costs at most this. It is
+   * the slowest of data-repo's adaptive poll: every 2 s while the group's changes come.
    */
   readonly pollInterval?: Duration.Input | null
   /** After a group's loop fails (its record unreadable), it starts again after this (10 s). */
@@ -176,9 +177,10 @@ export const makeBackupServer = (
       asBackup: identity.record,
       minInterval: options.minSyncInterval ?? Duration.seconds(1),
       retryMax: options.maxSyncRetry ?? Duration.minutes(1),
-      ...(options.pollInterval === null
-        ? {}
-        : { maxIdle: options.pollInterval ?? Duration.seconds(30) }),
+      poll:
+        options.pollInterval === null
+          ? (false as const)
+          : { slowest: options.pollInterval ?? Duration.seconds(30) },
     }
     const restartDelay = options.restartDelay ?? Duration.seconds(10)
 

@@ -72,7 +72,7 @@ export const usage = `save-dweb-daemon [options]
   --log-level LEVEL     debug | info | warn | error (env SAVE_DWEB_LOG_LEVEL; default info)
   --max-upload BYTES    largest accepted upload (env SAVE_DWEB_MAX_UPLOAD; default 64 GiB)
   --sync-interval SECS  replicate members' changes in the background, at most one pass per SECS,
-                        0 = only on request (env SAVE_DWEB_SYNC_INTERVAL; default 10)
+                        0 = only on request (env SAVE_DWEB_SYNC_INTERVAL; default 1)
   --attach-timeout SECS how long attaching to the network may take before the start fails
                         (env SAVE_DWEB_ATTACH_TIMEOUT; default 300)
   --passphrase-file FILE lock the data dir with the passphrase in FILE (one trailing newline
@@ -227,7 +227,7 @@ export const resolveConfig = (
         ),
         syncIntervalSeconds: yield* positiveInt(
           "sync interval",
-          pick(flags["sync-interval"], "SAVE_DWEB_SYNC_INTERVAL", "syncIntervalSeconds") ?? 10,
+          pick(flags["sync-interval"], "SAVE_DWEB_SYNC_INTERVAL", "syncIntervalSeconds") ?? 1,
           0,
         ),
         attachTimeoutSeconds: yield* positiveInt(

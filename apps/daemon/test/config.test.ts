@@ -32,7 +32,7 @@ describe("daemon configuration", () => {
     expect(c.listen).toEqual({ _tag: "Tcp", host: "127.0.0.1", port: DEFAULT_PORT })
     expect(c.network).toEqual({ _tag: "Public" })
     expect(c.logLevel).toBe("info")
-    expect(c.syncIntervalSeconds).toBe(10)
+    expect(c.syncIntervalSeconds).toBe(1)
     expect(c.attachTimeoutSeconds).toBe(300)
     expect(c.configFile).toBeUndefined()
     expect(c.saveAppApi).toBeUndefined()

@@ -32,9 +32,14 @@ export interface SpawnedDaemon {
 }
 
 /** Spawns the daemon without waiting for anything. */
-export const spawnDaemon = (dataDir: string, args: ReadonlyArray<string>): SpawnedDaemon => {
+export const spawnDaemon = (
+  dataDir: string,
+  args: ReadonlyArray<string>,
+  env: Readonly<Record<string, string>> = {},
+): SpawnedDaemon => {
   const child = spawn(process.execPath, [daemonBin, "--data-dir", dataDir, ...args], {
     stdio: ["ignore", "pipe", "pipe"],
+    env: { ...process.env, ...env },
   })
   let stderr = ""
   child.stderr?.setEncoding("utf8").on("data", (d: string) => {

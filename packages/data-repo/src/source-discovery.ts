@@ -18,18 +18,23 @@ interface FoundRoute {
   readonly route: Uint8Array
 }
 
-/** The routes a repo record publishes (subkeys 2..3), not cleared ones. */
+/** The routes a repo record publishes (subkeys 2..3), not cleared ones; read side by side. */
 export const routesOf = (record: OpenedRecord<RepoRecord>) =>
-  Effect.gen(function* () {
-    const found: Array<FoundRoute> = []
-    for (const subkey of [2, 3] as const) {
-      const entry = yield* record.get(subkey, { refresh: true })
-      if (Option.isSome(entry) && entry.value.value.route !== null) {
-        found.push({ id: `${record.key.slice(5, 13)}.${subkey}`, route: entry.value.value.route })
-      }
-    }
-    return found
-  })
+  Effect.forEach(
+    [2, 3] as const,
+    (subkey) =>
+      record
+        .get(subkey, { refresh: true })
+        .pipe(
+          Effect.map(
+            (entry): ReadonlyArray<FoundRoute> =>
+              Option.isSome(entry) && entry.value.value.route !== null
+                ? [{ id: `${record.key.slice(5, 13)}.${subkey}`, route: entry.value.value.route }]
+                : [],
+          ),
+        ),
+    { concurrency: "unbounded" },
+  ).pipe(Effect.map((found) => found.flat()))
 
 /** Which sources `find` looks for. */
 export interface Wanted {
@@ -88,9 +93,11 @@ export const makeSourceDiscovery = (
         const theirs = yield* records.open(RepoRecord, repoKey, {
           encryptionKey: group.keys.dhtValues,
         })
-        const backups = yield* backupsOf(theirs)
         // This member's own store is here; the backups it listed are sources.
-        const routes = own ? [] : yield* routesOf(theirs)
+        const [backups, routes] = yield* Effect.all(
+          [backupsOf(theirs), own ? Effect.succeed([]) : routesOf(theirs)],
+          { concurrency: "unbounded" },
+        )
         return { routes, backups }
       }),
     ).pipe(
@@ -105,18 +112,25 @@ export const makeSourceDiscovery = (
     find: (group, record, tunnels, wanted) =>
       Effect.gen(function* () {
         if (tunnels === undefined) return []
-        const owner = wanted.owner ? yield* routesOf(record) : []
-        const ownerBackups = wanted.owner
-          ? yield* backupsOf(record).pipe(Effect.orElseSucceed((): ReadonlyArray<BackupRef> => []))
-          : []
-        const others =
-          wanted.others && (yield* group.info).sourcePolicy === "any"
-            ? yield* Effect.forEach(
+        const none = Effect.succeed([])
+        // Every read at once: at WAN round trips each DHT read costs a few of them.
+        const [owner, ownerBackups, others] = yield* Effect.all(
+          [
+            wanted.owner ? routesOf(record) : none,
+            wanted.owner
+              ? backupsOf(record).pipe(Effect.orElseSucceed((): ReadonlyArray<BackupRef> => []))
+              : none,
+            Effect.gen(function* () {
+              if (!wanted.others || (yield* group.info).sourcePolicy !== "any") return []
+              return yield* Effect.forEach(
                 (yield* group.repos).filter((p) => p.repoKey !== record.key),
                 (p) => memberRoutes(group, p.repoKey, p.slot === group.slot),
                 { concurrency: "unbounded" },
               )
-            : []
+            }),
+          ],
+          { concurrency: "unbounded" },
+        )
         const backups = yield* backupRoutes(
           [...ownerBackups, ...others.flatMap((o) => o.backups)],
           wanted.exclude,

@@ -62,4 +62,4 @@ export type {
   SubkeySpan,
   WatchEvent,
 } from "./types.ts"
-export type { WatchOptions } from "./watch.ts"
+export { type WatchDelivery, type WatchOptions, watchChanges } from "./watch.ts"

@@ -6,7 +6,7 @@
 // ValueChange with count 0) is renewed. Every event is deduplicated by sequence
 // number, so the paths can overlap freely.
 import type { RecordKey, ValueData, VeilidError, VeilidUpdate } from "@save-dweb/veilid"
-import { Clock, Duration, Effect, Option, Queue, Stream } from "effect"
+import { Clock, Duration, Effect, Metric, Option, Queue, Stream } from "effect"
 import type { DhtBackend } from "./backend.ts"
 import { opaqueKey } from "./codec.ts"
 import type { DhtRecordsError, Operation } from "./errors.ts"
@@ -50,6 +50,21 @@ export interface WatchContext {
   readonly rewatchInterval: Duration.Duration
 }
 
+/**
+ * How a change reached a watch stream: Veilid's notification, or a look at the network
+ * (the stream's first, a later reconcile while a watch holds, a poll while none does).
+ */
+export type WatchDelivery = "notification" | "start" | "reconcile" | "poll"
+
+/**
+ * Changes the watch streams of this process reported, by how they arrived (attribute
+ * `via`): the share of `reconcile` and `poll` is what Veilid's notifications missed.
+ */
+export const watchChanges = Metric.counter("save_dweb_dht_watch_changes", {
+  description: "Changes reported by DHT record watch streams, by how they arrived",
+  incremental: true,
+})
+
 type ValueChange = Extract<VeilidUpdate, { readonly _tag: "ValueChange" }>
 type Work = ValueChange | "tick"
 
@@ -73,7 +88,8 @@ export const watchStream = (
       /** Watches in a row that died soon after being set. */
       let shortLived = 0
       let rewatchAt = 0
-      let lastReconcile = 0
+      // The first tick reconciles, whatever the clock reads (a test clock starts at 0).
+      let lastReconcile = Number.NEGATIVE_INFINITY
 
       const work = yield* Queue.unbounded<Work>()
       // Subscribe before setting the watch, so no ValueChange after it is missed.
@@ -116,24 +132,32 @@ export const watchStream = (
         }
       })
 
-      const emit = (subkey: number, value: ValueData) =>
+      const emit = (subkey: number, value: ValueData, via: WatchDelivery) =>
         Effect.gen(function* () {
           const last = reported.get(subkey)
           if (last !== undefined && value.seq <= last) return
           reported.set(subkey, value.seq)
+          yield* Metric.update(Metric.withAttributes(watchChanges, { via }), 1)
           yield* Queue.offer(out, yield* ctx.decode(subkey, value))
         })
 
-      const fetch = (subkey: number) =>
-        ctx
-          .call("get", backend.dhtGet(key, subkey, { forceRefresh: true }))
-          .pipe(
-            Effect.flatMap(
-              Option.match({ onNone: () => Effect.void, onSome: (value) => emit(subkey, value) }),
-            ),
-          )
+      const fetch = (subkey: number, via: WatchDelivery) =>
+        ctx.call("get", backend.dhtGet(key, subkey, { forceRefresh: true })).pipe(
+          Effect.flatMap(
+            Option.match({
+              onNone: () => Effect.void,
+              onSome: (value) => emit(subkey, value, via),
+            }),
+          ),
+        )
 
       const reconcile = Effect.gen(function* () {
+        const via: WatchDelivery =
+          lastReconcile === Number.NEGATIVE_INFINITY
+            ? "start"
+            : mode === "poll"
+              ? "poll"
+              : "reconcile"
         lastReconcile = yield* Clock.currentTimeMillis
         const report = yield* ctx.call(
           "inspect",
@@ -146,7 +170,7 @@ export const watchStream = (
           const local = seqOrUndefined(report.localSeqs[i])
           const newest = Math.max(network ?? -1, local ?? -1)
           const last = reported.get(subkey)
-          if (newest >= 0 && (last === undefined || newest > last)) yield* fetch(subkey)
+          if (newest >= 0 && (last === undefined || newest > last)) yield* fetch(subkey, via)
         }
       })
 
@@ -155,9 +179,9 @@ export const watchStream = (
           const subkeys = fromRanges(change.subkeys).filter((s) => watched.has(s))
           const [only] = subkeys
           if (change.value !== undefined && subkeys.length === 1 && only !== undefined) {
-            yield* emit(only, change.value)
+            yield* emit(only, change.value, "notification")
           } else {
-            for (const subkey of subkeys) yield* fetch(subkey)
+            for (const subkey of subkeys) yield* fetch(subkey, "notification")
           }
           if (change.count > 0) {
             mode = "watch"
