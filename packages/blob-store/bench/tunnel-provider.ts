@@ -1,6 +1,8 @@
 // The providing side of bench/tunnel.ts in its own process (its own Veilid node, Iroh
 // store and event loop, as on another machine). First stdin line: { config, key, dir };
-// it answers { route, source }, then one JSON line per command.
+// it answers { route, source }, then one JSON line per command. `ipv4Addr`/`ipv6Addr` bind
+// its Iroh node (default loopback); bench/wan.ts binds it to the node's testnet address,
+// where the emulated network applies.
 import * as path from "node:path"
 import { createInterface } from "node:readline"
 import { SecretKey } from "@save-dweb/crypto"
@@ -9,11 +11,12 @@ import { decodeConfig, makeVeilid, Veilid } from "@save-dweb/veilid"
 import { Effect } from "effect"
 import { type BlobHash, BlobStore, serveBlobs } from "../src/index.ts"
 import { makeIroh } from "../src/iroh-store.ts"
-import { randomFile, reply } from "./common.ts"
+import { randomFile, reply, seededFile } from "./common.ts"
 
 type Command =
   | { cmd: "addRandom"; size: number }
-  | { cmd: "addCollection"; count: number; size: number }
+  | { cmd: "addCollection"; count: number; size: number; seed?: string }
+  | { cmd: "addSeeded"; size: number; seed: string }
   | { cmd: "delete"; hash: BlobHash }
   | { cmd: "exit" }
 
@@ -22,7 +25,13 @@ const next = <A>() =>
   Effect.promise(async () => JSON.parse((await lines.next()).value as string) as A)
 
 const program = Effect.gen(function* () {
-  const start = yield* next<{ config: unknown; key: string; dir: string }>()
+  const start = yield* next<{
+    config: unknown
+    key: string
+    dir: string
+    ipv4Addr?: string
+    ipv6Addr?: string
+  }>()
   const [veilid, store] = yield* Effect.all(
     [
       Effect.flatMap(decodeConfig(start.config), (config) =>
@@ -30,8 +39,8 @@ const program = Effect.gen(function* () {
       ),
       makeIroh({
         dir: path.join(start.dir, "store"),
-        ipv4Addr: "127.0.0.1:0",
-        ipv6Addr: "[::1]:0",
+        ipv4Addr: start.ipv4Addr ?? "127.0.0.1:0",
+        ipv6Addr: start.ipv6Addr ?? "[::1]:0",
         fetchTimeoutMillis: 30_000,
       }),
     ],
@@ -56,11 +65,22 @@ const program = Effect.gen(function* () {
         reply({ hash: yield* store.addPath(file) })
         break
       }
+      case "addSeeded": {
+        const file = path.join(start.dir, "input")
+        yield* Effect.promise(() => seededFile(file, command.size, command.seed))
+        reply({ hash: yield* store.addPath(file) })
+        break
+      }
       case "addCollection": {
         const entries: Array<{ name: string; hash: BlobHash }> = []
         for (let i = 0; i < command.count; i++) {
           const file = path.join(start.dir, "input")
-          yield* Effect.promise(() => randomFile(file, command.size))
+          const { seed } = command
+          yield* Effect.promise(() =>
+            seed === undefined
+              ? randomFile(file, command.size)
+              : seededFile(file, command.size, `${seed}/${i}`),
+          )
           entries.push({ name: `file-${i}`, hash: yield* store.addPath(file) })
         }
         reply({ hash: yield* store.createCollection(entries) })
