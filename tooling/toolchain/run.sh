@@ -32,6 +32,31 @@ export CARGO_TARGET_DIR=${CARGO_TARGET_DIR:-$cache/cargo-target}
 export TURBO_TELEMETRY_DISABLED=1 DO_NOT_TRACK=1
 
 cd "$root"
+
+say() { echo "save-dweb: $*"; }
+
+# Runs a command that prints nothing for long stretches, saying every 30 s that it is
+# still at it, so a first build of several minutes does not look like a hang. The command
+# runs in the foreground (Ctrl-C reaches it); the reminder is a background loop.
+with_progress() {
+  local what=$1
+  shift
+  ( elapsed=0 nap=
+    trap 'kill $nap 2>/dev/null; exit 0' TERM
+    while :; do
+      sleep 30 &
+      nap=$!
+      wait "$nap"
+      elapsed=$(( elapsed + 30 ))
+      say "  ... still $what ($(( elapsed / 60 )) min $(( elapsed % 60 )) s)"
+    done ) &
+  local ticker=$! status=0
+  "$@" || status=$?
+  kill "$ticker" 2>/dev/null || true
+  wait "$ticker" 2>/dev/null || true
+  return "$status"
+}
+
 install() {
   if [ -n "${CI:-}" ]; then pnpm install --frozen-lockfile --reporter=append-only
   else pnpm install --frozen-lockfile; fi
@@ -43,14 +68,28 @@ case "$job" in
   install) install ;;
   demo)
     # The demo's private Veilid testnet needs root: say so before installing and building.
+    # It also checks the arguments, and answers --help, before anything is installed.
     node tooling/demo/src/preflight.ts "$@"
+    case " $* " in *" --help "* | *" -h "*) exit 0 ;; esac
     # A relative FILE argument means the caller's directory (npm sets INIT_CWD to it).
     export SAVE_DWEB_DEMO_CWD=${INIT_CWD:-${OLDPWD:-$root}}
-    install
     if [[ " $* " == *" --self-check "* ]]; then
+      say "step 1/2: installing dependencies (pnpm, from the npm registry)"
+      install
+      say "step 2/2: the offline self-check"
       pnpm --filter @save-dweb/demo run self-check
     else
-      pnpm exec turbo run build --output-logs=errors-only
+      say "step 1/3: installing dependencies (pnpm, from the npm registry)"
+      install
+      if compgen -G "$CARGO_TARGET_DIR/*/release/deps/libveilid_core-*.rlib" >/dev/null; then
+        say "step 2/3: building the packages (the Veilid binding from cargo's cache in $CARGO_TARGET_DIR)"
+      else
+        say "step 2/3: building the packages. The first build compiles veilid-core (Rust) into"
+        say "  the Veilid binding: several minutes (about 8 on two cores). Later builds reuse"
+        say "  $CARGO_TARGET_DIR and take seconds."
+      fi
+      with_progress "building" pnpm exec turbo run build --output-logs=errors-only
+      say "step 3/3: the demo (a private Veilid testnet, alice's and bob's daemons)"
       pnpm --filter @save-dweb/demo run demo "$@"
     fi
     ;;

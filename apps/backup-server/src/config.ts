@@ -41,6 +41,8 @@ export interface ProcessConfig {
   /** Iroh's bind addresses (default any interface, random port). */
   readonly irohIpv4: string | undefined
   readonly irohIpv6: string | undefined
+  /** A file holding the passphrase that locks the data dir; none: not locked. */
+  readonly passphraseFile: string | undefined
   /** The config file read, if any (for the start-up log). */
   readonly configFile: string | undefined
 }
@@ -78,10 +80,14 @@ lines on stderr. SIGINT or SIGTERM stop it cleanly; a restart keeps its groups a
                          (default 300)
   --iroh-ipv4 ADDR       Iroh's IPv4 bind address, e.g. 0.0.0.0:4919 (default any, random port)
   --iroh-ipv6 ADDR       Iroh's IPv6 bind address, e.g. [::]:4919
+  --passphrase-file FILE lock the data dir with the passphrase in FILE (one trailing newline
+                         dropped): the groups' keys are kept sealed under a key derived from it,
+                         and the server does not start without it (env SAVE_DWEB_BACKUP_PASSPHRASE_FILE)
   --help                 this text
 
 Keys of the config file: dataDir, network, name, logLevel, maxGroups, minSyncSeconds,
-maxRetrySeconds, pollSeconds, memoryLogSeconds, attachTimeoutSeconds, irohIpv4, irohIpv6. Relative paths in it are relative to the file.`
+maxRetrySeconds, pollSeconds, memoryLogSeconds, attachTimeoutSeconds, irohIpv4, irohIpv6,
+passphraseFile. Relative paths in it are relative to the file.`
 
 type Raw = {
   dataDir?: string | undefined
@@ -96,6 +102,7 @@ type Raw = {
   attachTimeoutSeconds?: string | number | undefined
   irohIpv4?: string | undefined
   irohIpv6?: string | undefined
+  passphraseFile?: string | undefined
 }
 
 const fileKeys: ReadonlyArray<keyof Raw> = [
@@ -111,6 +118,7 @@ const fileKeys: ReadonlyArray<keyof Raw> = [
   "attachTimeoutSeconds",
   "irohIpv4",
   "irohIpv6",
+  "passphraseFile",
 ]
 
 const fail = (message: string): never => {
@@ -154,6 +162,7 @@ const parseFlags = (argv: ReadonlyArray<string>) =>
       "attach-timeout": { type: "string" },
       "iroh-ipv4": { type: "string" },
       "iroh-ipv6": { type: "string" },
+      "passphrase-file": { type: "string" },
       help: { type: "boolean", short: "h" },
     },
   }).values
@@ -238,6 +247,14 @@ export const resolveConfig = (
   )
   const irohIpv4 = pick(flags["iroh-ipv4"], "SAVE_DWEB_BACKUP_IROH_IPV4", "irohIpv4")
   const irohIpv6 = pick(flags["iroh-ipv6"], "SAVE_DWEB_BACKUP_IROH_IPV6", "irohIpv6")
+  const passphraseFlag = flags["passphrase-file"] ?? env.SAVE_DWEB_BACKUP_PASSPHRASE_FILE
+  const passphraseText = passphraseFlag ?? file.passphraseFile
+  if (passphraseText !== undefined && (typeof passphraseText !== "string" || passphraseText === ""))
+    fail(`passphrase file ${JSON.stringify(passphraseText)}: expected a path`)
+  const passphraseFile =
+    passphraseText === undefined
+      ? undefined
+      : resolve(passphraseFlag === undefined ? fileDir : process.cwd(), passphraseText)
   return {
     help: false,
     config: {
@@ -264,6 +281,7 @@ export const resolveConfig = (
       ),
       irohIpv4: irohIpv4 === undefined ? undefined : String(irohIpv4),
       irohIpv6: irohIpv6 === undefined ? undefined : String(irohIpv6),
+      passphraseFile,
       configFile: fileUsed,
     },
   }

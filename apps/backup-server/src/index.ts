@@ -17,9 +17,7 @@ export {
 } from "./server.ts"
 export {
   decodeIdentity,
-  decodeRoots,
   encodeIdentity,
-  encodeRoots,
   InvalidServerState,
   memoryServerState,
   SERVER_STATE_DB,

@@ -3,14 +3,24 @@
 // SIGTERM stop it cleanly (route cleared from its descriptor record, groups closed, Iroh
 // and Veilid shut down); a second signal exits at once.
 import { mkdirSync } from "node:fs"
-import { exitWith, lockDataDir, runProcess, veilidNetworkOf } from "@save-dweb/backend"
+import {
+  exitWith,
+  lockDataDir,
+  runProcess,
+  unlockWithPassphraseFile,
+  veilidNetworkOf,
+} from "@save-dweb/backend"
 import { Effect, Schedule } from "effect"
 import { ConfigError, type ProcessConfig, resolveConfig, usage } from "./config.ts"
 import { makeRealBackupServer } from "./real.ts"
 
-/** Exit codes: 0 stopped cleanly, 1 failed, 2 bad configuration, 3 already running. */
+/**
+ * Exit codes: 0 stopped cleanly, 1 failed, 2 bad configuration, 3 already running,
+ * 4 the data dir is locked and the passphrase is missing or wrong.
+ */
 const EXIT_CONFIG = 2
 const EXIT_RUNNING = 3
+const EXIT_LOCKED = 4
 const SHUTDOWN_GRACE_MILLIS = 60_000
 
 const configOrExit = (): ProcessConfig => {
@@ -43,11 +53,29 @@ await Effect.runPromise(
   ),
 )
 
+// A data dir locked with a passphrase opens with it only, checked before Veilid starts.
+const storage = await Effect.runPromise(
+  unlockWithPassphraseFile(config.dataDir, config.passphraseFile).pipe(
+    Effect.catchTags({
+      PassphraseRequired: (e) => Effect.sync(() => exitWith(e.message, EXIT_LOCKED)),
+      WrongPassphrase: (e) => Effect.sync(() => exitWith(e.message, EXIT_LOCKED)),
+      StorageLockError: (e) => Effect.sync(() => exitWith(e.message, EXIT_CONFIG)),
+      PassphraseKdfError: (e) => Effect.sync(() => exitWith(e.message, 1)),
+    }),
+  ),
+)
+
+// `--network testnet` attaches to a private testnet (tests, the demo); its package loads
+// only when asked.
+const attachTestnet = () =>
+  import("@save-dweb/veilid-testnet").then((testnet) => testnet.attachTestnet())
+
 const startServer = Effect.gen(function* () {
-  const network = yield* veilidNetworkOf(config.network)
+  const network = yield* veilidNetworkOf(config.network, attachTestnet)
   return yield* makeRealBackupServer({
     dataDir: config.dataDir,
     network,
+    storage,
     ...(config.name === undefined ? {} : { name: config.name }),
     maxGroups: config.maxGroups,
     minSyncInterval: `${config.minSyncSeconds} seconds`,

@@ -1,6 +1,6 @@
 // The backup server on real layers: one Veilid node, its tunnels, one Iroh store, and its
 // state in Veilid's table store, all under one data directory.
-import { makeNode, type NodeError } from "@save-dweb/backend"
+import { makeNode, type NodeError, type UnlockedStorage } from "@save-dweb/backend"
 import type { IrohStoreConfig } from "@save-dweb/blob-store"
 import type { VeilidLayerOptions } from "@save-dweb/veilid"
 import { Effect, type Scope } from "effect"
@@ -20,6 +20,8 @@ export interface BackupServerConfig extends BackupServerOptions {
   readonly veilid?: VeilidLayerOptions
   /** Iroh settings besides its directory. */
   readonly iroh?: Omit<IrohStoreConfig, "dir">
+  /** A data dir locked with a passphrase: its `unlockStorage` result. */
+  readonly storage?: UnlockedStorage | undefined
 }
 
 /**
@@ -38,6 +40,7 @@ export const makeRealBackupServer = (
         ...(config.network === undefined ? {} : { network: config.network }),
         ...(config.veilid === undefined ? {} : { veilid: config.veilid }),
         ...(config.iroh === undefined ? {} : { iroh: config.iroh }),
+        ...(config.storage === undefined ? {} : { storage: config.storage }),
       },
       tableStoreServerState,
     )

@@ -16,7 +16,7 @@ import {
   MAX_BACKUP_REQUEST_BYTES,
   type RejectionReason,
 } from "@save-dweb/backend"
-import type { BlobHash, BlobStoreService } from "@save-dweb/blob-store"
+import type { BlobStoreService } from "@save-dweb/blob-store"
 import { SecretKey } from "@save-dweb/crypto"
 import {
   BACKUP_RECORD_SUBKEYS,
@@ -130,7 +130,7 @@ export const makeBackupServer = (
   options: BackupServerOptions = {},
 ): Effect.Effect<BackupServerShape, StartError, Scope.Scope> =>
   Effect.gen(function* () {
-    const { records, tunnels, groups, repos, store, known, state } = services
+    const { records, tunnels, groups, repos, known, state } = services
     const serverScope = yield* Effect.scope
     const maxGroups = options.maxGroups ?? DEFAULT_MAX_GROUPS
     const lock = yield* Semaphore.make(1)
@@ -258,22 +258,14 @@ export const makeBackupServer = (
       }
     }
     const replicate = stored.filter((e) => e.tier === "replicate")
-    const keep = new Set<BlobHash>()
-    for (const entry of replicate) {
-      for (const root of (yield* state.roots.load(entry.key)).values()) keep.add(root)
-    }
-    for (const group of yield* state.rootGroups) {
-      if (!replicate.some((e) => e.key === group)) yield* state.roots.save(group, new Map())
-    }
-    let swept = 0
-    for (const root of yield* Effect.orElseSucceed(store.list(), () => [])) {
-      if (keep.has(root.hash)) continue
-      swept += (yield* Effect.orElseSucceed(store.delete(root.hash), () => ({ freed: [] }))).freed
-        .length
-    }
-    if (swept > 0) {
+    // A server has no repo of its own: what its groups' sync state names is all it keeps.
+    const swept = yield* Effect.orElseSucceed(
+      repos.sweep({ groups: replicate.map((e) => e.key), keep: [] }),
+      () => [],
+    )
+    if (swept.length > 0) {
       yield* Effect.logInfo("backup-server: freed blobs no held group references").pipe(
-        Effect.annotateLogs({ freed: swept }),
+        Effect.annotateLogs({ freed: swept.length }),
       )
     }
     for (const entry of replicate) {

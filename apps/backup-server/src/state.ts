@@ -3,8 +3,8 @@
 // group, the root it holds for each repo (data-repo's sync state), so a restart frees what
 // an earlier run synced. Veilid's table store in production, maps in unit tests; both
 // store the same versioned JSON.
-import { type BlobHash, isBlobHash } from "@save-dweb/blob-store"
-import type { SyncStateStore } from "@save-dweb/data-repo"
+import { syncStateInTable } from "@save-dweb/backend"
+import { memorySyncState, type SyncStateStore } from "@save-dweb/data-repo"
 import type { KeyPair, RecordKey } from "@save-dweb/dht-records"
 import type { VeilidError, VeilidShape } from "@save-dweb/veilid"
 import { Data, Effect, Option, Schema, type Scope } from "effect"
@@ -28,10 +28,8 @@ export class InvalidServerState extends Data.TaggedError("InvalidServerState")<{
 export interface ServerStateStore {
   readonly identity: Effect.Effect<Option.Option<ServerIdentity>, VeilidError | InvalidServerState>
   readonly saveIdentity: (identity: ServerIdentity) => Effect.Effect<void, VeilidError>
-  /** The roots held per group (data-repo's `syncState`). */
+  /** The roots held per group (data-repo's `syncState`; its `groups` are those with roots). */
   readonly roots: SyncStateStore
-  /** Groups that have saved roots. */
-  readonly rootGroups: Effect.Effect<ReadonlyArray<RecordKey>, VeilidError>
 }
 
 const IdentityWire = Schema.Struct({
@@ -43,12 +41,6 @@ const IdentityWire = Schema.Struct({
   ),
 })
 const IdentityJson = Schema.fromJsonString(IdentityWire)
-
-const RootsWire = Schema.Struct({
-  v: Schema.Literal(1),
-  roots: Schema.Record(Schema.String, Schema.String),
-})
-const RootsJson = Schema.fromJsonString(RootsWire)
 
 const utf8 = new TextEncoder()
 const fromUtf8 = new TextDecoder("utf-8", { fatal: true })
@@ -80,60 +72,6 @@ export const decodeIdentity = (bytes: Uint8Array) =>
     ),
   )
 
-export const encodeRoots = (roots: ReadonlyMap<RecordKey, BlobHash>): Uint8Array =>
-  utf8.encode(Schema.encodeSync(RootsJson)({ v: 1, roots: Object.fromEntries(roots) }))
-
-export const decodeRoots = (group: RecordKey, bytes: Uint8Array) =>
-  Effect.flatMap(text(`roots of ${group}`, bytes), (json) =>
-    Schema.decodeUnknownEffect(RootsJson)(json).pipe(
-      Effect.mapError(
-        (e) => new InvalidServerState({ what: `roots of ${group}`, message: e.message }),
-      ),
-      Effect.flatMap((w) => {
-        const entries = Object.entries(w.roots)
-        const bad = entries.find(([, hash]) => !isBlobHash(hash))
-        return bad === undefined
-          ? Effect.succeed(new Map(entries as Array<[RecordKey, BlobHash]>))
-          : Effect.fail(
-              new InvalidServerState({
-                what: `roots of ${group}`,
-                message: `roots of ${group}: not a blob hash: ${bad[1]}`,
-              }),
-            )
-      }),
-    ),
-  )
-
-/**
- * A sync state over raw bytes. A root set that cannot be read or written is logged and
- * taken as empty (the start-up sweep then frees its blobs and the next pass fetches again):
- * losing a copy is better than a server that no longer starts.
- */
-const rootsOver = (
-  load: (group: RecordKey) => Effect.Effect<Option.Option<Uint8Array>, VeilidError>,
-  store: (group: RecordKey, bytes: Uint8Array) => Effect.Effect<void, VeilidError>,
-  remove: (group: RecordKey) => Effect.Effect<void, VeilidError>,
-): SyncStateStore => ({
-  load: (group) =>
-    load(group).pipe(
-      Effect.flatMap((bytes) =>
-        Option.isNone(bytes)
-          ? Effect.succeed(new Map<RecordKey, BlobHash>())
-          : decodeRoots(group, bytes.value),
-      ),
-      Effect.catch((e) =>
-        Effect.as(
-          Effect.logError("backup-server: could not read a group's roots", e),
-          new Map<RecordKey, BlobHash>(),
-        ),
-      ),
-    ),
-  save: (group, roots) =>
-    (roots.size === 0 ? remove(group) : store(group, encodeRoots(roots))).pipe(
-      Effect.catch((e) => Effect.logError("backup-server: could not save a group's roots", e)),
-    ),
-})
-
 /** Table store DB of the server's own state: column 0 identity, column 1 roots per group. */
 export const SERVER_STATE_DB = "save-dweb-backup-server"
 const IDENTITY_COLUMN = 0
@@ -150,19 +88,13 @@ export const tableStoreServerState = (
         Option.isNone(bytes) ? Effect.succeedNone : Effect.asSome(decodeIdentity(bytes.value)),
       ),
       saveIdentity: (identity) => db.store(IDENTITY_COLUMN, IDENTITY_KEY, encodeIdentity(identity)),
-      roots: rootsOver(
-        (group) => db.load(ROOTS_COLUMN, utf8.encode(group)),
-        (group, bytes) => db.store(ROOTS_COLUMN, utf8.encode(group), bytes),
-        (group) => Effect.asVoid(db.delete(ROOTS_COLUMN, utf8.encode(group))),
-      ),
-      rootGroups: Effect.map(db.keys(ROOTS_COLUMN), (keys) => keys.map((k) => fromUtf8.decode(k))),
+      roots: syncStateInTable(db, ROOTS_COLUMN),
     }
   })
 
 /** The same state in maps that outlive the servers made on them (restarts in unit tests). */
 export const memoryServerState = (): ServerStateStore => {
   let identity: Uint8Array | undefined
-  const roots = new Map<RecordKey, Uint8Array>()
   return {
     identity: Effect.suspend(() =>
       identity === undefined ? Effect.succeedNone : Effect.asSome(decodeIdentity(identity)),
@@ -171,11 +103,6 @@ export const memoryServerState = (): ServerStateStore => {
       Effect.sync(() => {
         identity = encodeIdentity(value)
       }),
-    roots: rootsOver(
-      (group) => Effect.sync(() => Option.fromNullishOr(roots.get(group))),
-      (group, bytes) => Effect.sync(() => void roots.set(group, bytes)),
-      (group) => Effect.sync(() => void roots.delete(group)),
-    ),
-    rootGroups: Effect.sync(() => [...roots.keys()]),
+    roots: memorySyncState(),
   }
 }

@@ -136,6 +136,98 @@ layer(NetLive, { excludeTestServices: true, timeout })(
     )
 
     it.effect(
+      "A deletes a file B downloaded, C synced and the server copied: after their syncs no disk has it, B's across a restart",
+      () =>
+        Effect.gen(function* () {
+          const testnet = yield* Net
+          const server = yield* startServer(testnet, yield* tempDir, { node: "backup-3" })
+          const a = yield* startMember(testnet, "delete-a", yield* tempDir)
+          const created = yield* a.backend.createGroup("Gone", { memberName: "A" })
+          const aRepo = Option.getOrThrow(created.repo).key
+          const gone = yield* a.backend.writeFile(
+            created.key,
+            "gone.bin",
+            Stream.make(pattern(200_000, 21)),
+          )
+          const stays = yield* a.backend.writeFile(
+            created.key,
+            "stays.bin",
+            Stream.make(pattern(100_000, 22)),
+          )
+          yield* eventually(
+            "A registers the group with the server",
+            a.backend.addBackup(created.key, server.link),
+            () => true,
+            transient,
+          )
+          yield* eventually(
+            "the server copies A's file",
+            holdsBlobFile(server.dataDir, gone.hash),
+            (h) => h,
+          )
+
+          // B downloads the file (`file get`: fetched and pinned), C syncs the repo.
+          const bDir = yield* tempDir
+          const b = yield* startMember(testnet, "delete-b", bDir)
+          const bGroup = yield* eventually(
+            "B joins",
+            b.backend.joinGroup(formatLink(yield* created.group.invite("write")), {
+              memberName: "B",
+            }),
+          )
+          yield* eventually(
+            "B downloads A's file",
+            Effect.flatMap(b.backend.readFile(bGroup.key, aRepo, "gone.bin"), (r) =>
+              bytesOf(r.bytes),
+            ),
+            (bytes) => bytes.length === 200_000,
+            transient,
+          )
+          assert.isTrue(yield* holdsBlobFile(bDir, gone.hash))
+          const cDir = yield* tempDir
+          const c = yield* startMember(testnet, "delete-c", cDir)
+          const cGroup = yield* eventually(
+            "C joins",
+            c.backend.joinGroup(formatLink(yield* created.group.invite("read"))),
+          )
+          yield* eventually(
+            "C syncs A's repo",
+            Effect.andThen(c.backend.syncGroup(cGroup.key), holdsBlobFile(cDir, gone.hash)),
+            (h) => h,
+            transient,
+          )
+          // B is offline while A deletes: its pin must be dropped by its next process.
+          yield* b.stop
+
+          yield* a.backend.deleteFile(created.key, "gone.bin")
+          assert.isFalse(yield* holdsBlobFile(a.storageDir, gone.hash))
+          yield* eventually(
+            "C's sync frees the deleted file",
+            Effect.andThen(c.backend.syncGroup(cGroup.key), holdsBlobFile(cDir, gone.hash)),
+            (h) => !h,
+            transient,
+          )
+          assert.isTrue(yield* holdsBlobFile(cDir, stays.hash))
+          const bAgain = yield* startMember(testnet, "delete-b", bDir)
+          yield* eventually(
+            "B's sync after its restart frees the file it downloaded",
+            Effect.andThen(bAgain.backend.syncGroup(bGroup.key), holdsBlobFile(bDir, gone.hash)),
+            (h) => !h,
+            transient,
+          )
+          assert.isTrue(yield* holdsBlobFile(bDir, stays.hash))
+          yield* eventually(
+            "the server frees the deleted file",
+            holdsBlobFile(server.dataDir, gone.hash),
+            (h) => !h,
+          )
+          assert.isTrue(yield* holdsBlobFile(server.dataDir, stays.hash))
+          assert.strictEqual(yield* server.stop, 0)
+        }),
+      timeout,
+    )
+
+    it.effect(
       "a restart keeps the link and the groups; strangers are refused; remove frees the group's blobs",
       () =>
         Effect.gen(function* () {

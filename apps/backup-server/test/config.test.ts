@@ -3,13 +3,13 @@ import { mkdtempSync, rmSync, writeFileSync } from "node:fs"
 import { tmpdir } from "node:os"
 import { join } from "node:path"
 import { assert, describe, it } from "@effect/vitest"
+import { unlockStorage } from "@save-dweb/backend"
 import type { BlobHash } from "@save-dweb/blob-store"
-import { Effect, Option, Result } from "effect"
+import { Effect, Option, Redacted, Result } from "effect"
 import {
   decodeIdentity,
-  decodeRoots,
   encodeIdentity,
-  encodeRoots,
+  makeRealBackupServer,
   memoryServerState,
   type ProcessConfig,
   resolveConfig,
@@ -90,6 +90,18 @@ describe("configuration", () => {
       })
     }))
 
+  it("a passphrase file: none by default; relative to the config file, or to the working dir from a flag or the environment", () =>
+    withDir((dir) => {
+      assert.strictEqual(configOf(["--data-dir", dir]).passphraseFile, undefined)
+      writeFileSync(join(dir, "config.json"), JSON.stringify({ passphraseFile: "pass" }))
+      assert.strictEqual(configOf(["--data-dir", dir]).passphraseFile, join(dir, "pass"))
+      const fromEnv = configOf(["--data-dir", dir], { SAVE_DWEB_BACKUP_PASSPHRASE_FILE: "/run/p" })
+      assert.strictEqual(fromEnv.passphraseFile, "/run/p")
+      const fromFlag = configOf(["--data-dir", dir, "--passphrase-file", "rel"])
+      assert.strictEqual(fromFlag.passphraseFile, join(process.cwd(), "rel"))
+      assert.match(errorOf(["--data-dir", dir, "--passphrase-file", ""]), /passphrase file/)
+    }))
+
   it("the data dir's config.json is read when present", () =>
     withDir((dir) => {
       writeFileSync(join(dir, "config.json"), JSON.stringify({ name: "Here" }))
@@ -127,11 +139,9 @@ describe("stored state", () => {
   }
   const hash = "a".repeat(64) as BlobHash
 
-  it.effect("identity and roots round-trip; damaged bytes are InvalidServerState", () =>
+  it.effect("identity round-trips; damaged bytes are InvalidServerState", () =>
     Effect.gen(function* () {
       assert.deepStrictEqual(yield* decodeIdentity(encodeIdentity(identity)), identity)
-      const roots = new Map([["VLD0:repo", hash]])
-      assert.deepStrictEqual(yield* decodeRoots("g", encodeRoots(roots)), roots)
       for (const bytes of [
         new Uint8Array([0xff, 0xfe]),
         new TextEncoder().encode('{"v":2}'),
@@ -145,8 +155,6 @@ describe("stored state", () => {
           assert.notInclude(result.failure.message, "BQUF")
         }
       }
-      const badHash = new TextEncoder().encode('{"v":1,"roots":{"r":"xyz"}}')
-      assert.isTrue(Result.isFailure(yield* Effect.result(decodeRoots("g", badHash))))
     }),
   )
 
@@ -156,12 +164,24 @@ describe("stored state", () => {
       assert.isTrue(Option.isNone(yield* state.identity))
       yield* state.saveIdentity(identity)
       assert.deepStrictEqual(Option.getOrThrow(yield* state.identity), identity)
-      yield* state.roots.save("g", new Map([["r", hash]]))
-      assert.deepStrictEqual([...(yield* state.roots.load("g"))], [["r", hash]])
-      assert.deepStrictEqual(yield* state.rootGroups, ["g"])
-      yield* state.roots.save("g", new Map())
-      assert.deepStrictEqual(yield* state.rootGroups, [])
-      assert.strictEqual((yield* state.roots.load("g")).size, 0)
+      yield* state.roots.save("g", { roots: new Map([["r", hash]]), pins: new Map() })
+      assert.deepStrictEqual([...(yield* state.roots.load("g")).roots], [["r", hash]])
+      assert.deepStrictEqual(yield* state.roots.groups, ["g"])
+      yield* state.roots.save("g", { roots: new Map(), pins: new Map() })
+      assert.deepStrictEqual(yield* state.roots.groups, [])
+      assert.strictEqual((yield* state.roots.load("g")).roots.size, 0)
+    }),
+  )
+})
+
+describe("a data dir locked with a passphrase", () => {
+  it.effect("does not start without it (before Veilid)", () =>
+    Effect.gen(function* () {
+      const dir = mkdtempSync(join(tmpdir(), "backup-locked-"))
+      yield* Effect.addFinalizer(() => Effect.sync(() => rmSync(dir, { recursive: true })))
+      yield* unlockStorage(dir, Redacted.make(new TextEncoder().encode("correct horse")))
+      const error = yield* Effect.flip(makeRealBackupServer({ dataDir: dir }))
+      assert.strictEqual(error._tag, "PassphraseRequired")
     }),
   )
 })

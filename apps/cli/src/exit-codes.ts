@@ -18,7 +18,7 @@ export const ExitCode = {
 } as const
 export type ExitCode = (typeof ExitCode)[keyof typeof ExitCode]
 
-/** The exit code for an API error tag (see @save-dweb/rpc-server's errors). */
+/** The exit code for an API error tag (see @save-dweb/client's errors). */
 export const exitCodeOfApiError = (tag: string): ExitCode => {
   switch (tag) {
     case "UnknownGroup":

@@ -1,12 +1,16 @@
+import { createRequire } from "node:module"
 import * as NodeServices from "@effect/platform-node/NodeServices"
-import { isApiErrorTag } from "@save-dweb/rpc-server"
+import { isApiErrorTag } from "@save-dweb/client"
 import { Cause, Effect, Exit, Option } from "effect"
 import { Command } from "effect/cli"
 import { isCliError } from "effect/cli/CliError"
 import { cli } from "./cli.ts"
 import { ExitCode, exitCodeOfApiError, hintOfApiError } from "./exit-codes.ts"
 
-export const VERSION = "0.0.0"
+/** The package's version (set by `changeset version`), read from its package.json. */
+export const VERSION: string = (
+  createRequire(import.meta.url)("../package.json") as { version: string }
+).version
 
 const json = process.argv.includes("--json")
 

@@ -1,7 +1,9 @@
 import { resolve } from "node:path"
+import * as NodeHttpClient from "@effect/platform-node/NodeHttpClient"
+import { type ClientError, makeClient, type RpcClient } from "@save-dweb/client"
 import { defaultDataDir } from "@save-dweb/daemon"
-import { type ClientError, makeClient, type RpcClient } from "@save-dweb/rpc-server"
-import { Effect, Option, type Scope } from "effect"
+import { Context, Effect, Layer, Option, type Scope } from "effect"
+import { HttpClient } from "effect/http"
 import { connectionOf, type DaemonNotRunning } from "./daemon-control.ts"
 import { makeOutput, type Output } from "./output.ts"
 
@@ -38,10 +40,19 @@ export const connect = (
         : { url: explicitUrl, token: undefined }
     const url = found.url
     const token = explicitToken ?? found.token
-    const target = url.startsWith("unix:")
-      ? { socket: url.slice("unix:".length) }
-      : { baseUrl: url }
-    const client = yield* makeClient({ ...target, ...(token === undefined ? {} : { token }) })
+    // Undici's client, for `unix:` URLs (fetch cannot reach a socket); its pool closes
+    // with the scope.
+    const socketPath = url.startsWith("unix:") ? url.slice("unix:".length) : undefined
+    const transport = yield* Layer.build(
+      NodeHttpClient.layerUndiciOptions(
+        socketPath === undefined ? {} : { connect: { socketPath } },
+      ),
+    )
+    const client = yield* makeClient({
+      ...(socketPath === undefined ? { baseUrl: url } : {}),
+      ...(token === undefined ? {} : { token }),
+      httpClient: Context.get(transport, HttpClient.HttpClient),
+    })
     return { client, url }
   })
 

@@ -96,9 +96,11 @@ describe("save-dweb backup", () => {
     writeFileSync(file, randomBytes(150_000))
     await cliJson(as("file", "add", g.key, file))
 
+    // The link is piped in (`-`), so it never shows on a command line.
     const added = await eventuallyAsync(() =>
       cliJson<{ server: string; name: string | null; already: boolean }>(
-        as("backup", "add", g.key, link),
+        as("backup", "add", g.key, "-"),
+        link,
       ),
     )
     expect(added).toMatchObject({ name: "Archive box", already: false })

@@ -127,12 +127,15 @@ describe("the save-dweb CLI against daemons on a private testnet", () => {
     expect(wrongToken.code).toBe(8)
     expect(wrongToken.stderr).toMatch(/Unauthorized|token/)
 
-    const g = await cliJson<{ key: string; name: string; tier: string; repo: string }>(
+    const g = await cliJson<{ key: string; name: string; tier: string; transport: string }>(
       alice("group", "create", "Newsroom", "--member-name", "alice"),
     )
-    expect([g.name, g.tier]).toEqual(["Newsroom", "manage"])
+    expect([g.name, g.tier, g.transport]).toEqual(["Newsroom", "manage", "private"])
     const listed = await runCli(alice("group", "list"))
     expect(listed.stdout).toMatch(/Newsroom\s+manage\s+yes/)
+    expect((await runCli(alice("group", "show", "Newsroom"))).stdout).toMatch(/transport\s+private/)
+    const badTransport = await runCli(alice("group", "transport", "Newsroom", "pigeon"))
+    expect(badTransport.code).toBe(2)
 
     // A file by group name; read back whole, by range, and refused over an existing file.
     const content = randomBytes(700_000)
@@ -162,6 +165,10 @@ describe("the save-dweb CLI against daemons on a private testnet", () => {
     const badLink = await runCli(bob("group", "join", "save+dweb:invite?v=1&cap=read"))
     expect(badLink.code).toBe(5)
     expect(badLink.stderr).toMatch(/error: /)
+    // A link typed as an argument still works, with a note on keeping it out of `ps`.
+    expect(badLink.stderr).toMatch(/note: .*`ps`.*`save-dweb group join -` reads it from stdin/)
+    const noLink = await runCli(bob("group", "join", "-"), {}, "\n")
+    expect([noLink.code, noLink.stderr]).toEqual([2, expect.stringMatching(/no link on stdin/)])
     // A record key of a crypto kind this version does not know: refused input naming it, not
     // an unexpected failure from deep in the DHT layer.
     const key = Buffer.alloc(32, 7).toString("base64url")
@@ -173,13 +180,14 @@ describe("the save-dweb CLI against daemons on a private testnet", () => {
     const badName = await runCli(alice("file", "add", "Newsroom", input, "--name", "../escape"))
     expect(badName.code).toBe(5)
 
-    // bob joins with a write link and adds a file of his own; both see both.
+    // bob joins with a write link, piped in (`-`: never on a command line), and adds a file
+    // of his own; both see both.
     const { link } = await cliJson<{ link: string }>(
       alice("group", "invite", g.key, "--tier", "write"),
     )
     expect(link).toMatch(/^save\+dweb:invite\?v=1&cap=write/)
     const joined = await eventuallyAsync(() =>
-      cliJson<{ tier: string }>(bob("group", "join", link, "--member-name", "bob")),
+      cliJson<{ tier: string }>(bob("group", "join", "-", "--member-name", "bob"), `${link}\n`),
     )
     expect(joined.tier).toBe("write")
     const bobFile = join(work, "bob.txt")
@@ -241,7 +249,8 @@ describe("the save-dweb CLI against daemons on a private testnet", () => {
     expect(pairing.link).toMatch(/^save\+dweb:pair\?/)
     const tablet = await daemon("cli-tablet")
     const paired = await cliJson<{ groups: Array<{ key: string; tier: string }> }>(
-      tablet("pair", "use", pairing.link),
+      tablet("pair", "use", "-"),
+      pairing.link,
     )
     expect(paired.groups.map((x) => [x.key, x.tier])).toEqual([[g.key, "write"]])
     const tabletFile = join(work, "tablet.txt")
@@ -260,5 +269,76 @@ describe("the save-dweb CLI against daemons on a private testnet", () => {
       const stopped = await cliJson<{ stopped: boolean }>(who("daemon", "stop"))
       expect(stopped.stopped).toBe(true)
     }
+  }, 600_000)
+
+  it("members remove: the manager removes a member, the group gets a new key; renames; transport", async () => {
+    const manager = await daemon("cli-rm-a")
+    const kept = await daemon("cli-rm-b")
+    const gone = await daemon("cli-rm-c")
+    const g = await cliJson<{ key: string; transport: string }>(
+      manager("group", "create", "Desk", "--member-name", "alice", "--transport", "direct"),
+    )
+    expect(g.transport).toBe("direct")
+    for (const [who, name] of [
+      [kept, "bob"],
+      [gone, "carol"],
+    ] as const) {
+      const { link } = await cliJson<{ link: string }>(manager("group", "invite", g.key))
+      await eventuallyAsync(() => cliJson(who("group", "join", link, "--member-name", name)))
+    }
+    const before = await eventuallyAsync(async () => {
+      const ms = await cliJson<Array<{ slot: number; name: string | null }>>(
+        manager("members", "Desk"),
+      )
+      if (ms.length < 3) throw new Error("not every member seen yet")
+      return ms
+    })
+    const carol = before.find((m) => m.name === "carol")?.slot as number
+    // Only the manager removes: Bob is refused as not allowed (5).
+    const refused = await runCli(kept("members", "remove", g.key, String(carol)))
+    expect(refused.code).toBe(5)
+    const removed = await cliJson<{ previous: string; group: string }>(
+      manager("members", "remove", "Desk", String(carol)),
+    )
+    expect(removed.previous).toBe(g.key)
+    expect(removed.group).not.toBe(g.key)
+    const human = await runCli(manager("members", "Desk"))
+    expect(human.stdout).toMatch(/alice/)
+    expect(human.stdout).not.toMatch(/carol/)
+    // Bob's daemon follows by itself; Carol's knows only the old key.
+    await eventuallyAsync(async () => {
+      const gs = await cliJson<Array<{ key: string }>>(kept("group", "list"))
+      if (gs[0]?.key !== removed.group) throw new Error("not followed yet")
+    })
+    expect(
+      (await cliJson<Array<{ key: string }>>(gone("group", "list"))).map((x) => x.key),
+    ).toEqual([g.key])
+    const renamed = await runCli(manager("group", "rename", removed.group, "Newsdesk"))
+    expect(renamed.code).toBe(0)
+    expect(renamed.stdout).toMatch(/"Newsdesk"/)
+    // Bob's daemon keeps the name it read when it loaded the group: the key finds it.
+    await cliJson(kept("members", "rename", removed.group, "1", "robert"))
+    const after = await eventuallyAsync(async () => {
+      const ms = await cliJson<Array<{ name: string | null }>>(manager("members", removed.group))
+      if (!ms.some((m) => m.name === "robert")) throw new Error("not renamed yet")
+      return ms
+    })
+    expect(after.map((m) => m.name)).toEqual(["alice", "robert"])
+    const notMine = await runCli(kept("members", "rename", removed.group, "0", "boss"))
+    expect(notMine.code).toBe(5)
+
+    // The rotated group kept its transport; only the manager changes it, and Bob sees it.
+    expect(
+      (await cliJson<{ transport: string }>(kept("group", "show", removed.group))).transport,
+    ).toBe("direct")
+    const notManager = await runCli(kept("group", "transport", removed.group, "private"))
+    expect(notManager.code).toBe(5)
+    const madePrivate = await runCli(manager("group", "transport", "Newsdesk", "private"))
+    expect(madePrivate.code).toBe(0)
+    expect(madePrivate.stdout).toMatch(/is now private/)
+    await eventuallyAsync(async () => {
+      const shown = await cliJson<{ transport: string }>(kept("group", "show", removed.group))
+      if (shown.transport !== "private") throw new Error("not seen yet")
+    })
   }, 600_000)
 })

@@ -10,15 +10,18 @@ export interface CliResult {
   readonly stderr: string
 }
 
+/** `input`, when given, is piped to the CLI's stdin (else stdin is empty). */
 export const runCli = (
   args: ReadonlyArray<string>,
   env: NodeJS.ProcessEnv = {},
+  input?: string,
 ): Promise<CliResult> =>
   new Promise((resolve, reject) => {
     const child = spawn(process.execPath, [cliBin, ...args], {
-      stdio: ["ignore", "pipe", "pipe"],
+      stdio: ["pipe", "pipe", "pipe"],
       env: { ...process.env, ...env },
     })
+    child.stdin.end(input ?? "")
     let stdout = ""
     let stderr = ""
     child.stdout.setEncoding("utf8").on("data", (d: string) => {
@@ -32,8 +35,8 @@ export const runCli = (
   })
 
 /** Runs and parses stdout as JSON; fails with the CLI's own words when it did not exit 0. */
-export const cliJson = async <A>(args: ReadonlyArray<string>): Promise<A> => {
-  const r = await runCli([...args, "--json"])
+export const cliJson = async <A>(args: ReadonlyArray<string>, input?: string): Promise<A> => {
+  const r = await runCli([...args, "--json"], {}, input)
   if (r.code !== 0) throw new Error(`save-dweb ${args.join(" ")} exited ${r.code}: ${r.stderr}`)
   return JSON.parse(r.stdout) as A
 }

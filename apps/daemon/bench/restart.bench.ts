@@ -8,7 +8,7 @@
 // asserts nothing.
 import { loadavg } from "node:os"
 import { parseArgs } from "node:util"
-import { makeClient } from "@save-dweb/rpc-server"
+import { makeClient } from "@save-dweb/client"
 import { startTestnet } from "@save-dweb/veilid-testnet"
 import { Effect, Exit, Scope, Stream } from "effect"
 import {

@@ -24,6 +24,11 @@ export type { LogLevel }
 export interface DaemonConfig {
   readonly dataDir: string
   readonly listen: Listen
+  /**
+   * The Save app's API (package save-app-api): off unless given. It has no token, so
+   * whoever can connect to it uses every group (README, "The Save app's API").
+   */
+  readonly saveAppApi: Listen | undefined
   readonly network: Network
   readonly logLevel: LogLevel
   /** Largest upload the RPC accepts, in bytes. */
@@ -35,6 +40,11 @@ export interface DaemonConfig {
   readonly syncIntervalSeconds: number
   /** How long the Veilid node may take to attach before the start fails. */
   readonly attachTimeoutSeconds: number
+  /**
+   * A file whose text is the passphrase that locks the data dir (its group secrets are
+   * kept sealed under a key derived from it); none: the data dir is not locked.
+   */
+  readonly passphraseFile: string | undefined
   /** Where the settings came from, for the start-up log. */
   readonly configFile: string | undefined
 }
@@ -56,6 +66,8 @@ export const usage = `save-dweb-daemon [options]
                         (env SAVE_DWEB_DATA_DIR; default $XDG_DATA_HOME/save-dweb)
   --config FILE         JSON config file (env SAVE_DWEB_CONFIG; default DATA_DIR/config.json if present)
   --listen ADDR         HOST:PORT or unix:/path/to.sock (env SAVE_DWEB_LISTEN; default 127.0.0.1:${DEFAULT_PORT})
+  --save-app-api ADDR   also serve the Save Android app's API, with no token, on 127.0.0.1:PORT or
+                        unix:/path/to.sock (env SAVE_DWEB_SAVE_APP_API; default off)
   --network NET         public | testnet[:NODE] | config:/path/veilid.json (env SAVE_DWEB_NETWORK; default public)
   --log-level LEVEL     debug | info | warn | error (env SAVE_DWEB_LOG_LEVEL; default info)
   --max-upload BYTES    largest accepted upload (env SAVE_DWEB_MAX_UPLOAD; default 64 GiB)
@@ -63,37 +75,46 @@ export const usage = `save-dweb-daemon [options]
                         0 = only on request (env SAVE_DWEB_SYNC_INTERVAL; default 10)
   --attach-timeout SECS how long attaching to the network may take before the start fails
                         (env SAVE_DWEB_ATTACH_TIMEOUT; default 300)
+  --passphrase-file FILE lock the data dir with the passphrase in FILE (one trailing newline
+                        dropped): group secrets are kept sealed under a key derived from it, and
+                        the daemon does not start without it (env SAVE_DWEB_PASSPHRASE_FILE)
   --help                this text
 
 Flags win over the environment, which wins over the config file. Keys of the config file:
-dataDir, listen, network, logLevel, maxUploadBytes, syncIntervalSeconds, attachTimeoutSeconds.`
+dataDir, listen, saveAppApi, network, logLevel, maxUploadBytes, syncIntervalSeconds,
+attachTimeoutSeconds, passphraseFile.`
 
 type Raw = {
   dataDir?: string | undefined
   listen?: string | undefined
+  saveAppApi?: string | undefined
   network?: string | undefined
   logLevel?: string | undefined
   maxUploadBytes?: string | number | undefined
   syncIntervalSeconds?: string | number | undefined
   attachTimeoutSeconds?: string | number | undefined
+  passphraseFile?: string | undefined
 }
 
 const fail = (message: string) => Effect.fail(new ConfigError({ message }))
 
-export const parseListen = (text: string): Effect.Effect<Listen, ConfigError> => {
+export const parseListen = (
+  text: string,
+  flag = "--listen",
+): Effect.Effect<Listen, ConfigError> => {
   if (text.startsWith("unix:")) {
     const path = text.slice("unix:".length)
     return path === ""
-      ? fail("--listen unix: needs a socket path, e.g. unix:/run/save-dweb.sock")
+      ? fail(`${flag} unix: needs a socket path, e.g. unix:/run/save-dweb.sock`)
       : Effect.succeed({ _tag: "Socket", path: resolve(path) })
   }
   const match = /^(\[[0-9a-fA-F:]+\]|[^:[\]]+):(\d{1,5})$/.exec(text)
   if (match === null)
-    return fail(`--listen ${JSON.stringify(text)}: expected HOST:PORT or unix:PATH`)
+    return fail(`${flag} ${JSON.stringify(text)}: expected HOST:PORT or unix:PATH`)
   const host = (match[1] as string).replace(/^\[|\]$/g, "")
   const port = Number(match[2])
   return port > 65_535
-    ? fail(`--listen ${JSON.stringify(text)}: port ${port} is over 65535`)
+    ? fail(`${flag} ${JSON.stringify(text)}: port ${port} is over 65535`)
     : Effect.succeed({ _tag: "Tcp", host, port })
 }
 
@@ -118,17 +139,38 @@ const positiveInt = (
 const fileKeys = [
   "dataDir",
   "listen",
+  "saveAppApi",
   "network",
   "logLevel",
   "maxUploadBytes",
   "syncIntervalSeconds",
   "attachTimeoutSeconds",
+  "passphraseFile",
 ]
 
 const readConfigFile = (file: string, required: boolean): Effect.Effect<Raw, ConfigError> => {
   const read = readJsonConfigFile(file, fileKeys, required)
   return read instanceof InvalidConfigFile ? fail(read.message) : Effect.succeed(read as Raw)
 }
+
+const loopbackHosts = ["127.0.0.1", "::1", "localhost"]
+
+/**
+ * Off when not given (or given empty, to turn off one set in the config file). Having no
+ * token, it listens on the loopback interface or a unix socket only, never on a network.
+ */
+const saveAppApiOf = (
+  value: string | number | undefined,
+): Effect.Effect<Listen | undefined, ConfigError> =>
+  value === undefined || value === ""
+    ? Effect.succeed(undefined)
+    : Effect.flatMap(parseListen(String(value), "--save-app-api"), (listen) =>
+        listen._tag === "Tcp" && !loopbackHosts.includes(listen.host)
+          ? fail(
+              `--save-app-api ${JSON.stringify(String(value))}: it has no token, so it listens on 127.0.0.1:PORT, [::1]:PORT or unix:PATH only`,
+            )
+          : Effect.succeed(listen),
+      )
 
 export type ResolvedConfig =
   | { readonly help: true }
@@ -170,6 +212,9 @@ export const resolveConfig = (
         listen: yield* parseListen(
           String(pick(flags.listen, "SAVE_DWEB_LISTEN", "listen") ?? `127.0.0.1:${DEFAULT_PORT}`),
         ),
+        saveAppApi: yield* saveAppApiOf(
+          pick(flags["save-app-api"], "SAVE_DWEB_SAVE_APP_API", "saveAppApi"),
+        ),
         network: yield* parseNetwork(
           String(pick(flags.network, "SAVE_DWEB_NETWORK", "network") ?? "public"),
         ),
@@ -190,10 +235,22 @@ export const resolveConfig = (
           pick(flags["attach-timeout"], "SAVE_DWEB_ATTACH_TIMEOUT", "attachTimeoutSeconds") ?? 300,
           1,
         ),
+        passphraseFile: yield* passphraseFileOf(
+          pick(flags["passphrase-file"], "SAVE_DWEB_PASSPHRASE_FILE", "passphraseFile"),
+        ),
         configFile: fileUsed,
       },
     }
   })
+
+const passphraseFileOf = (
+  value: string | number | undefined,
+): Effect.Effect<string | undefined, ConfigError> =>
+  value === undefined
+    ? Effect.succeed(undefined)
+    : typeof value !== "string" || value === ""
+      ? fail(`passphrase file ${JSON.stringify(value)}: expected a path`)
+      : Effect.succeed(resolve(value))
 
 const parseFlags = (argv: ReadonlyArray<string>) =>
   Effect.try({
@@ -210,11 +267,13 @@ const parseArgsOf = (argv: ReadonlyArray<string>) =>
       "data-dir": { type: "string" },
       config: { type: "string" },
       listen: { type: "string" },
+      "save-app-api": { type: "string" },
       network: { type: "string" },
       "log-level": { type: "string" },
       "max-upload": { type: "string" },
       "sync-interval": { type: "string" },
       "attach-timeout": { type: "string" },
+      "passphrase-file": { type: "string" },
       help: { type: "boolean", short: "h" },
     },
   }).values

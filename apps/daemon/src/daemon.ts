@@ -1,16 +1,33 @@
+import { createRequire } from "node:module"
 import { join } from "node:path"
-import { type BackendConfig, type BackendShape, makeRealBackend } from "@save-dweb/backend"
+import {
+  type BackendConfig,
+  type BackendShape,
+  makeRealBackend,
+  type UnlockedStorage,
+} from "@save-dweb/backend"
 import { serve } from "@save-dweb/rpc-server"
-import { Clock, Duration, Effect } from "effect"
-import type { DaemonConfig, Network } from "./config.ts"
+import { serveSaveAppApi } from "@save-dweb/save-app-api"
+import { Clock, Deferred, Duration, Effect } from "effect"
+import type { DaemonConfig, Listen, Network } from "./config.ts"
 import { clearState, writeState } from "./state.ts"
 
-export const VERSION = "0.0.0"
+/** The package's version (set by `changeset version`), read from its package.json. */
+export const VERSION: string = (
+  createRequire(import.meta.url)("../package.json") as { version: string }
+).version
 
-/** What the daemon needs besides its config: how a network choice becomes the backend's. */
+/**
+ * What the daemon needs besides its config: how a network choice becomes the backend's,
+ * and the storage key of a data dir locked with a passphrase (`unlockStorage`).
+ */
 export interface DaemonEnvironment {
   readonly network: (choice: Network) => Effect.Effect<NonNullable<BackendConfig["network"]>, Error>
+  readonly storage?: UnlockedStorage | undefined
 }
+
+/** Where the daemon's backend keeps its stores (and its passphrase lock). */
+export const backendDir = (dataDir: string) => join(dataDir, "backend")
 
 /** Loads every known group so its repo serves and publishes its route again. */
 const loadKnownGroups = (backend: BackendShape) =>
@@ -31,6 +48,28 @@ const loadKnownGroups = (backend: BackendShape) =>
     return groups.length
   })
 
+const listenOn = (listen: Listen) =>
+  listen._tag === "Tcp" ? { host: listen.host, port: listen.port } : { socket: listen.path }
+
+/**
+ * The Save app's API (opt-in, no token), listening before the backend starts so the app's
+ * start-up checks see the daemon starting (`/health/ready` 503) rather than no server.
+ */
+const startSaveAppApi = (config: DaemonConfig, listen: Listen) =>
+  Effect.gen(function* () {
+    const backend = yield* Deferred.make<BackendShape>()
+    const served = yield* serveSaveAppApi({
+      listen: listenOn(listen),
+      backend,
+      dataDir: config.dataDir,
+      version: VERSION,
+      maxUploadBytes: config.maxUploadBytes,
+    })
+    const url = served.address._tag === "Socket" ? `unix:${served.address.path}` : served.url
+    yield* Effect.logInfo("Save app API listening (no token)").pipe(Effect.annotateLogs({ url }))
+    return backend
+  })
+
 /**
  * The daemon in the current scope: backend (Veilid + Iroh), known groups loaded, RPC
  * server listening, state file written for the CLI. Closing the scope stops the server,
@@ -43,14 +82,20 @@ export const runDaemon = (config: DaemonConfig, environment: DaemonEnvironment) 
         dataDir: config.dataDir,
         network: config.network._tag,
         configFile: config.configFile ?? null,
+        locked: environment.storage !== undefined,
         version: VERSION,
       }),
     )
+    const saveApp =
+      config.saveAppApi === undefined
+        ? undefined
+        : yield* startSaveAppApi(config, config.saveAppApi)
     const network = yield* environment.network(config.network)
     const started = yield* Clock.currentTimeMillis
     const backend = yield* makeRealBackend({
-      storageDir: join(config.dataDir, "backend"),
+      storageDir: backendDir(config.dataDir),
       network,
+      ...(environment.storage === undefined ? {} : { storage: environment.storage }),
       veilid: { readyTimeout: Duration.seconds(config.attachTimeoutSeconds) },
       // Members replicate each other's files: each loaded group follows its members'
       // repos and fetches what changed, at most one pass per interval.
@@ -68,10 +113,7 @@ export const runDaemon = (config: DaemonConfig, environment: DaemonEnvironment) 
     const server = yield* serve({
       backend,
       dataDir: config.dataDir,
-      listen:
-        config.listen._tag === "Tcp"
-          ? { host: config.listen.host, port: config.listen.port }
-          : { socket: config.listen.path },
+      listen: listenOn(config.listen),
       maxUploadBytes: config.maxUploadBytes,
     })
     // The CLI connects to `unix:/path` URLs through the socket.
@@ -84,6 +126,7 @@ export const runDaemon = (config: DaemonConfig, environment: DaemonEnvironment) 
       version: VERSION,
     })
     yield* Effect.addFinalizer(() => Effect.sync(() => clearState(config.dataDir)))
+    if (saveApp !== undefined) yield* Deferred.succeed(saveApp, backend)
     yield* Effect.logInfo("ready").pipe(
       Effect.annotateLogs({ url, groups, afterMillis: readyAt - started }),
     )

@@ -1,8 +1,14 @@
 import { setFlagsFromString } from "node:v8"
-import { exitWith, lockDataDir, runProcess, veilidNetworkOf } from "@save-dweb/backend"
+import {
+  exitWith,
+  lockDataDir,
+  runProcess,
+  unlockWithPassphraseFile,
+  veilidNetworkOf,
+} from "@save-dweb/backend"
 import { Effect } from "effect"
 import { type DaemonConfig, resolveConfig, usage } from "./config.ts"
-import { type DaemonEnvironment, runDaemon } from "./daemon.ts"
+import { backendDir, type DaemonEnvironment, runDaemon } from "./daemon.ts"
 import { ensureDataDir } from "./state.ts"
 
 // Files pass through this process as short-lived Buffers off the JS heap (request bodies,
@@ -10,14 +16,28 @@ import { ensureDataDir } from "./state.ts"
 // memory grows by 64 MB, a fifth of an upload's time; counted in the heap's global limit
 // instead, young-generation collections reclaim it (packages/rpc-server README, Benchmark:
 // uploads about 1.2x and downloads 1.4x faster, the RPC's share of uploads 0.9).
-setFlagsFromString("--external-memory-accounted-in-global-limit")
+// V8 of Node 24 knows the flag; Node 22's would print "unrecognized flag" and run without.
+if (Number(process.versions.node.split(".")[0]) >= 24) {
+  setFlagsFromString("--external-memory-accounted-in-global-limit")
+}
 
-/** Exit codes: 0 stopped cleanly, 1 failed, 2 bad configuration, 3 already running. */
+/**
+ * Exit codes: 0 stopped cleanly, 1 failed, 2 bad configuration, 3 already running,
+ * 4 the data dir is locked and the passphrase is missing or wrong.
+ */
 const EXIT_CONFIG = 2
 const EXIT_RUNNING = 3
+const EXIT_LOCKED = 4
 const SHUTDOWN_GRACE_MILLIS = 30_000
 
-const environment: DaemonEnvironment = { network: veilidNetworkOf }
+// `--network testnet` attaches to a private testnet (tests, the demo); its package loads
+// only when asked.
+const attachTestnet = () =>
+  import("@save-dweb/veilid-testnet").then((testnet) => testnet.attachTestnet())
+
+const environment: DaemonEnvironment = {
+  network: (choice) => veilidNetworkOf(choice, attachTestnet),
+}
 
 // The configuration is read before logging starts: a mistake is one JSON line on stderr and
 // exit code 2, the usage text is printed on stdout.
@@ -55,8 +75,20 @@ await Effect.runPromise(
   ),
 )
 
+// A data dir locked with a passphrase opens with it only, checked before Veilid starts.
+const storage = await Effect.runPromise(
+  unlockWithPassphraseFile(backendDir(config.dataDir), config.passphraseFile).pipe(
+    Effect.catchTags({
+      PassphraseRequired: (e) => Effect.sync(() => exitWith(e.message, EXIT_LOCKED)),
+      WrongPassphrase: (e) => Effect.sync(() => exitWith(e.message, EXIT_LOCKED)),
+      StorageLockError: (e) => Effect.sync(() => exitWith(e.message, EXIT_CONFIG)),
+      PassphraseKdfError: (e) => Effect.sync(() => exitWith(e.message, 1)),
+    }),
+  ),
+)
+
 runProcess({
   logLevel: config.logLevel,
-  start: runDaemon(config, environment),
+  start: runDaemon(config, { ...environment, storage }),
   graceMillis: SHUTDOWN_GRACE_MILLIS,
 })

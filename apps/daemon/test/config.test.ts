@@ -35,6 +35,34 @@ describe("daemon configuration", () => {
     expect(c.syncIntervalSeconds).toBe(10)
     expect(c.attachTimeoutSeconds).toBe(300)
     expect(c.configFile).toBeUndefined()
+    expect(c.saveAppApi).toBeUndefined()
+  })
+
+  it("the Save app's API is off unless asked for, by flag, environment or config file", () => {
+    const d = dir()
+    writeFileSync(join(d, "config.json"), JSON.stringify({ saveAppApi: "127.0.0.1:8080" }))
+    expect(configOf(["--data-dir", d]).saveAppApi).toEqual({
+      _tag: "Tcp",
+      host: "127.0.0.1",
+      port: 8080,
+    })
+    expect(
+      configOf(["--data-dir", d], { SAVE_DWEB_SAVE_APP_API: "unix:/tmp/app.sock" }).saveAppApi,
+    ).toEqual({ _tag: "Socket", path: "/tmp/app.sock" })
+    // Empty turns off what the config file asks for.
+    expect(configOf(["--data-dir", d, "--save-app-api", ""]).saveAppApi).toBeUndefined()
+    expect(messageOf(resolveConfig(["--save-app-api", "8080"], {}))).toMatch(
+      /--save-app-api "8080": expected HOST:PORT or unix:PATH/,
+    )
+    // No token: never on a network interface.
+    expect(messageOf(resolveConfig(["--save-app-api", "0.0.0.0:8080"], {}))).toMatch(
+      /no token, so it listens on 127.0.0.1:PORT, \[::1\]:PORT or unix:PATH only/,
+    )
+    expect(configOf(["--data-dir", d, "--save-app-api", "[::1]:8080"]).saveAppApi).toEqual({
+      _tag: "Tcp",
+      host: "::1",
+      port: 8080,
+    })
   })
 
   it("flags win over the environment, which wins over the config file", () => {
@@ -57,6 +85,22 @@ describe("daemon configuration", () => {
     expect(c.network).toEqual({ _tag: "Testnet", node: "x" })
     expect(c.syncIntervalSeconds).toBe(5)
     expect(c.configFile).toBe(join(d, "config.json"))
+  })
+
+  it("a passphrase file: none by default; from flag, environment or config file, made absolute", () => {
+    const d = dir()
+    expect(configOf(["--data-dir", d]).passphraseFile).toBeUndefined()
+    writeFileSync(join(d, "config.json"), JSON.stringify({ passphraseFile: "/etc/a" }))
+    expect(configOf(["--data-dir", d]).passphraseFile).toBe("/etc/a")
+    expect(
+      configOf(["--data-dir", d], { SAVE_DWEB_PASSPHRASE_FILE: "/etc/b" }).passphraseFile,
+    ).toBe("/etc/b")
+    expect(configOf(["--data-dir", d, "--passphrase-file", "rel"]).passphraseFile).toBe(
+      join(process.cwd(), "rel"),
+    )
+    expect(messageOf(resolveConfig(["--data-dir", d, "--passphrase-file", ""], {}))).toMatch(
+      /passphrase file/,
+    )
   })
 
   it("an explicit config file must exist and hold only known keys", () => {

@@ -137,6 +137,7 @@ describe("the RPC contract on a real daemon", () => {
       key: g.key,
       name: "Contract",
       sourcePolicy: "any",
+      transport: "private",
       repo: g.repo,
     })
     const invites: Record<string, string> = {}
@@ -240,6 +241,47 @@ describe("the RPC contract on a real daemon", () => {
     const sync = await json(await call(b, "POST", "/v1/groups/{group}/sync", { group: g.key }))
     expect(sync).toMatchObject({ failed: [] })
     expect(sync.synced).toEqual(expect.arrayContaining([expect.objectContaining({ repo: g.repo })]))
+
+    // The manager changes the transport and renames the group; bob may do neither, but
+    // renames himself; nobody removes the manager's slot.
+    const transport = await call(
+      a,
+      "PUT",
+      "/v1/groups/{group}/transport",
+      { group: g.key },
+      { json: { transport: "direct" } },
+    )
+    expect(transport.status).toBe(200)
+    expect(await transport.json()).toMatchObject({ key: g.key, transport: "direct" })
+    const notManager = await call(
+      b,
+      "PUT",
+      "/v1/groups/{group}/transport",
+      { group: g.key },
+      { json: { transport: "private" } },
+    )
+    expect(notManager.status).toBe(403)
+    expect(await notManager.json()).toMatchObject({ error: "Forbidden" })
+    const renamed = await call(
+      a,
+      "PATCH",
+      "/v1/groups/{group}",
+      { group: g.key },
+      { json: { name: "Contract desk" } },
+    )
+    expect(await json(renamed)).toMatchObject({ name: "Contract desk", transport: "direct" })
+    const member = { group: g.key, member: String(joined.slot) }
+    expect(
+      (
+        await call(b, "PATCH", "/v1/groups/{group}/members/{member}", member, {
+          json: { name: "robert" },
+        })
+      ).status,
+    ).toBe(204)
+    const manager = { group: g.key, member: "0" }
+    expect((await call(a, "DELETE", "/v1/groups/{group}/members/{member}", manager)).status).toBe(
+      400,
+    )
 
     // Pairing links: alice's is well-formed; using it where the group is known is a conflict.
     const pairing = await call(a, "POST", "/v1/pairing/links", {}, { json: { groups: [g.key] } })
@@ -370,6 +412,7 @@ describe("the RPC contract on a real daemon", () => {
       )
     cases.push(
       [await put("bad\u0001name", "x"), 400, "InvalidFileName"],
+      [await put("\u202Egpj.exe", "x"), 400, "InvalidFileName"],
       [await put("a".repeat(300), "x"), 400, "InvalidFileName"],
       [await put("big.bin", randomBytes(1024 * 1024 + 1)), 413, "PayloadTooLarge"],
       [

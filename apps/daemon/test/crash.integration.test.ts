@@ -6,7 +6,7 @@
 import { createHash } from "node:crypto"
 import { readdirSync, statSync } from "node:fs"
 import { join } from "node:path"
-import { makeClient, type RpcClient } from "@save-dweb/rpc-server"
+import { makeClient, type RpcClient } from "@save-dweb/client"
 import { eventuallyAsync } from "@save-dweb/test-support"
 import { startTestnet, type Testnet } from "@save-dweb/veilid-testnet"
 import { Effect, Exit, Scope, Stream } from "effect"

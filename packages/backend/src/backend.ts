@@ -1,11 +1,10 @@
 // The backend service: wiring of the node's services and the backend's operations, each
-// of one concern in its own module (group registry, files, members, pairing, events,
-// status, backups).
-import type { BlobStoreService, StoreError } from "@save-dweb/blob-store"
+// of one concern in its own module (group registry, files, members, rotations, pairing,
+// events, status, backups).
+import type { BlobStoreService } from "@save-dweb/blob-store"
 import type { DataReposShape } from "@save-dweb/data-repo"
 import type { GroupsShape } from "@save-dweb/group"
-import type { RouteUnavailable, TunnelsShape } from "@save-dweb/tunnels"
-import type { VeilidError } from "@save-dweb/veilid"
+import type { TunnelsShape } from "@save-dweb/tunnels"
 import { Context, Effect, Layer, type Scope } from "effect"
 import { makeBackups } from "./backups.ts"
 import { makeEventHub } from "./events.ts"
@@ -13,10 +12,13 @@ import { makeFileOperations } from "./files.ts"
 import { makeGroupRegistry } from "./group-registry.ts"
 import type { KnownGroupsStore } from "./known-groups.ts"
 import { makeMemberOperations } from "./members.ts"
-import { makeNode, type NetworkStatus, type NodeConfig } from "./node.ts"
+import { makeNode, type NetworkStatus, type NodeConfig, type NodeError } from "./node.ts"
 import { makePairing } from "./pairing.ts"
+import { makeRotations } from "./rotation.ts"
 import type { AutoSync, BackendShape } from "./shape.ts"
 import { makeStatus } from "./status.ts"
+import { sweepStore } from "./sweep.ts"
+import { makeTransportOperations } from "./transport.ts"
 
 export interface BackendConfig extends NodeConfig {
   /** Keep every loaded group synced in the background (see `BackendServices.autoSync`). */
@@ -63,11 +65,14 @@ export const makeBackend = (
       listGroups: registry.listGroups,
       closeGroup: registry.closeGroup,
       forgetGroup: registry.forgetGroup,
+      renameGroup: registry.renameGroup,
       source: store.source(),
       status: makeStatus({ known, store, registry, network: services.network }),
       events: events.events,
       subscribe: events.subscribe,
       ...makeMemberOperations({ registry, tunnels }),
+      ...makeTransportOperations(registry),
+      ...(yield* makeRotations({ registry, repos, store, events })),
       ...makeFileOperations({ loadGroup: registry.loadGroup, events }),
       ...makePairing({ known, registry }),
       ...makeBackups({ repos, tunnels, loadGroup: registry.loadGroup }),
@@ -82,9 +87,11 @@ export const makeBackend = (
  */
 export const makeRealBackend = (
   config: BackendConfig,
-): Effect.Effect<BackendShape, VeilidError | StoreError | RouteUnavailable, Scope.Scope> =>
+): Effect.Effect<BackendShape, NodeError, Scope.Scope> =>
   Effect.gen(function* () {
     const node = yield* makeNode(config)
+    // Before any group loads: nothing writes or syncs while the store is swept.
+    yield* sweepStore(node)
     return yield* makeBackend({
       storageDir: config.storageDir,
       ...node,
@@ -96,8 +103,6 @@ export class Backend extends Context.Service<Backend, BackendShape>()(
   "@save-dweb/backend/Backend",
 ) {
   /** Starts the backend (Veilid, Iroh, table store); stops it when the layer's scope closes. */
-  static readonly layer = (
-    config: BackendConfig,
-  ): Layer.Layer<Backend, VeilidError | StoreError | RouteUnavailable> =>
+  static readonly layer = (config: BackendConfig): Layer.Layer<Backend, NodeError> =>
     Layer.effect(Backend, makeRealBackend(config))
 }

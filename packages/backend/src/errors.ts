@@ -24,6 +24,16 @@ export class MemberUnreachable extends Data.TaggedError("MemberUnreachable")<{
   readonly reason: string
 }> {}
 
+/**
+ * Renaming another member: a member's slot is written by its holder alone (the manager's
+ * write would race the member's own), so each member names itself.
+ */
+export class NotOwnSlot extends Data.TaggedError("NotOwnSlot")<{
+  readonly key: RecordKey
+  readonly slot: number
+  readonly message: string
+}> {}
+
 /** No repo with that key in the group, or no own repo (read and replicate tiers). */
 export class UnknownRepo extends Data.TaggedError("UnknownRepo")<{
   readonly group: RecordKey

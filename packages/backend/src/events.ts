@@ -44,6 +44,16 @@ export type BackendEvent =
       readonly message: string
     }
   | { readonly _tag: "Purged"; readonly group: RecordKey; readonly freed: number }
+  /** A file being fetched to be read or pinned here (about every 100 ms while it comes). */
+  | {
+      readonly _tag: "FileFetchProgress"
+      readonly group: RecordKey
+      readonly repo: RecordKey
+      readonly name: string
+      readonly bytesDone: number
+      /** The blob's size (encrypted), 0 until known. */
+      readonly bytesTotal: number
+    }
   | {
       readonly _tag: "MembersChanged"
       readonly group: RecordKey
@@ -59,6 +69,13 @@ export type BackendEvent =
       readonly mine: boolean
     }
   | { readonly _tag: "GroupOpened"; readonly group: RecordKey }
+  /**
+   * The group was rotated (a member removed) and this member followed: it is `to` from now
+   * on (the old key still finds it); its own files were re-encrypted there.
+   */
+  | { readonly _tag: "GroupMoved"; readonly group: RecordKey; readonly to: RecordKey }
+  /** The group was rotated without this member: it was removed (or holds no slot to follow with). */
+  | { readonly _tag: "RemovedFromGroup"; readonly group: RecordKey }
   | { readonly _tag: "GroupClosed"; readonly group: RecordKey }
 
 const messageOf = (error: unknown): string =>

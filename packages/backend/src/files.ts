@@ -57,6 +57,11 @@ export const makeFileOperations = ({ loadGroup, events }: FileOperationsDeps): F
       }),
     )
 
+  /** Publishes how a fetch of `name` for a read or a pin advances. */
+  const fetchProgress =
+    (group: RecordKey, repo: RecordKey, name: string) => (bytesDone: number, bytesTotal: number) =>
+      events.publish({ _tag: "FileFetchProgress", group, repo, name, bytesDone, bytesTotal })
+
   const syncGroup = Effect.fn("Backend.syncGroup")(function* (groupKey: RecordKey) {
     return yield* (yield* loadGroup(groupKey)).sync()
   })
@@ -88,13 +93,18 @@ export const makeFileOperations = ({ loadGroup, events }: FileOperationsDeps): F
     const file = (yield* repo.list()).find((f) => f.name === name)
     if (file === undefined) return yield* new FileNotFound({ repo: repo.key, name })
     // Fetched (and kept, like `read` keeps what it fetches) before any byte is sent.
-    yield* repo.pin(name)
-    const read: FileRead = { file: { ...file, status: "local" }, bytes: repo.read(name) }
+    yield* repo.pin(name, { onFetchProgress: fetchProgress(groupKey, repo.key, name) })
+    const read: FileRead = {
+      file: { ...file, status: "local" },
+      bytes: repo.read(name),
+      from: (offset) => repo.read(name, { offset }),
+    }
     return read
   })
 
   const pin = Effect.fn("Backend.pin")(function* (groupKey: RecordKey, ref: RepoRef, name: string) {
-    yield* (yield* repoOf(yield* loadGroup(groupKey), ref)).pin(name)
+    const repo = yield* repoOf(yield* loadGroup(groupKey), ref)
+    yield* repo.pin(name, { onFetchProgress: fetchProgress(groupKey, repo.key, name) })
   })
 
   const unpin = Effect.fn("Backend.unpin")(function* (

@@ -1,21 +1,24 @@
 // The groups this backend knows and the ones it has loaded: create, join, load, list,
-// close and forget. Each loaded group lives in a child scope of the backend's; the
-// known-groups store keeps what opens it again after a restart.
+// rename, close and forget. Each loaded group lives in a child scope of the backend's; the
+// known-groups store keeps what opens it again after a restart, and, for a group that was
+// rotated, which key it moved to.
 import type { Repo } from "@save-dweb/data-repo"
 import {
   covers,
   decodeCredentials,
   encodeCredentials,
   type Group,
+  type GroupCredentials,
   type GroupsShape,
 } from "@save-dweb/group"
 import type { TunnelsShape } from "@save-dweb/tunnels"
 import type { RecordKey, VeilidError } from "@save-dweb/veilid"
-import { Effect, Exit, Option, Scope, Semaphore } from "effect"
+import { Effect, Exit, Option, Queue, Scope, Semaphore, Stream } from "effect"
 import { GroupAlreadyKnown, InvalidKnownGroup, UnknownGroup } from "./errors.ts"
 import type { KnownGroup, KnownGroupsStore } from "./known-groups.ts"
 import { type LoadedGroupDeps, makeLoadedGroup } from "./loaded-group.ts"
 import type {
+  BackendError,
   BackendShape,
   CreateGroupOptions,
   GroupSummary,
@@ -26,7 +29,13 @@ import type {
 export interface GroupRegistry
   extends Pick<
     BackendShape,
-    "createGroup" | "joinGroup" | "loadGroup" | "listGroups" | "closeGroup" | "forgetGroup"
+    | "createGroup"
+    | "joinGroup"
+    | "loadGroup"
+    | "listGroups"
+    | "closeGroup"
+    | "forgetGroup"
+    | "renameGroup"
   > {
   /** A group that is loaded now (nothing is loaded for it). */
   readonly loaded: (key: RecordKey) => Effect.Effect<LoadedGroup, UnknownGroup>
@@ -38,9 +47,21 @@ export interface GroupRegistry
   readonly addKnown: (
     entries: ReadonlyArray<KnownGroup>,
   ) => Effect.Effect<void, GroupAlreadyKnown | InvalidKnownGroup | VeilidError>
+  /**
+   * Joins the group `credentials` open (a rotation's new group) with this member's name
+   * and repo name, or loads it if it is known here already (a move that was cut short).
+   */
+  readonly enter: (
+    credentials: GroupCredentials,
+    options: JoinGroupOptions,
+  ) => Effect.Effect<LoadedGroup, BackendError>
+  /** Records that `from` moved to `to` and closes `from`: loading `from` loads `to` from now on. */
+  readonly moved: (from: RecordKey, to: RecordKey) => Effect.Effect<void, BackendError>
+  /** Keys of loaded groups whose watch saw a rotation, for the rotation follower. */
+  readonly rotated: Stream.Stream<RecordKey>
 }
 
-export interface GroupRegistryDeps extends LoadedGroupDeps {
+export interface GroupRegistryDeps extends Omit<LoadedGroupDeps, "onRotated"> {
   readonly groups: GroupsShape
   readonly known: KnownGroupsStore
   /** Own repos publish this node's route on them; without it they carry none. */
@@ -65,6 +86,11 @@ export const makeGroupRegistry = (
     const lock = yield* Semaphore.make(1)
     const open = new Map<RecordKey, Open>()
     const repoOptions = deps.tunnels === undefined ? {} : { tunnels: deps.tunnels }
+    const rotated = yield* Queue.unbounded<RecordKey>()
+    const loadedDeps: LoadedGroupDeps = {
+      ...deps,
+      onRotated: (key) => Effect.asVoid(Queue.offer(rotated, key)),
+    }
 
     const closeOne = (key: RecordKey) =>
       Effect.suspend(() => {
@@ -140,24 +166,22 @@ export const makeGroupRegistry = (
           const group = yield* groups.create(name, {
             ...(options.memberName === undefined ? {} : { memberName: options.memberName }),
             ...(options.sourcePolicy === undefined ? {} : { sourcePolicy: options.sourcePolicy }),
+            ...(options.transport === undefined ? {} : { transport: options.transport }),
           })
           // Stored before the repo is made: a group that exists is never lost.
           const entry = entryOf(group, name)
           yield* known.put(entry)
           const repo = yield* ownRepo(group, entry, options.repoName ?? options.memberName ?? name)
-          return yield* makeLoadedGroup(deps, group, repo, scope)
+          return yield* makeLoadedGroup(loadedDeps, group, repo, scope)
         }),
       )
     }, lock.withPermit)
 
-    const joinGroup = Effect.fn("Backend.joinGroup")(function* (
-      link: string,
-      options: JoinGroupOptions = {},
-    ) {
-      return yield* inGroupScope((scope) =>
+    const join = (invite: string | GroupCredentials, options: JoinGroupOptions) =>
+      inGroupScope((scope) =>
         Effect.gen(function* () {
           const group = yield* groups.join(
-            link,
+            invite,
             options.memberName === undefined ? {} : { memberName: options.memberName },
           )
           if (yield* isKnown(group.key)) return yield* new GroupAlreadyKnown({ key: group.key })
@@ -167,18 +191,43 @@ export const makeGroupRegistry = (
           const repoName =
             options.repoName ?? options.memberName ?? Option.getOrElse(name, () => "")
           const repo = yield* ownRepo(group, entry, repoName === "" ? "repo" : repoName)
-          return yield* makeLoadedGroup(deps, group, repo, scope)
+          return yield* makeLoadedGroup(loadedDeps, group, repo, scope)
         }),
       )
+
+    const joinGroup = Effect.fn("Backend.joinGroup")(function* (
+      link: string,
+      options: JoinGroupOptions = {},
+    ) {
+      return yield* join(link, options)
     }, lock.withPermit)
 
-    const loadGroup = Effect.fn("Backend.loadGroup")(function* (key: RecordKey) {
-      const held = open.get(key)
-      if (held !== undefined) return held.loaded
-      const stored = yield* known.get(key)
-      if (Option.isNone(stored)) return yield* new UnknownGroup({ key })
-      const entry = stored.value
-      return yield* inGroupScope((scope) =>
+    /** The entry of `key`, or of the group it moved to (a rotated group's old key still finds it). */
+    const currentEntry = Effect.fnUntraced(function* (key: RecordKey) {
+      let current = key
+      // A group rotated more than a few times in a row while this member was away is still found.
+      for (let hops = 0; hops < 16; hops++) {
+        const stored = yield* known.get(current)
+        if (Option.isNone(stored)) return yield* new UnknownGroup({ key })
+        if (stored.value.movedTo === undefined) return stored.value
+        current = stored.value.movedTo
+      }
+      return yield* new UnknownGroup({ key })
+    })
+
+    const load = (key: RecordKey) =>
+      Effect.gen(function* () {
+        const held = open.get(key)
+        if (held !== undefined) return held.loaded
+        const entry = yield* currentEntry(key)
+        const moved = open.get(entry.key)
+        if (moved !== undefined) return moved.loaded
+        return yield* loadEntry(entry)
+      })
+
+    const loadEntry = (entry: KnownGroup) => {
+      const key = entry.key
+      return inGroupScope((scope) =>
         Effect.gen(function* () {
           const credentials = yield* Effect.mapError(
             decodeCredentials(entry.credentials),
@@ -189,16 +238,30 @@ export const makeGroupRegistry = (
           const current = name !== undefined && name !== entry.name ? { ...entry, name } : entry
           if (current !== entry) yield* known.put(current)
           const repo = yield* ownRepo(group, current, current.name ?? "repo")
-          return yield* makeLoadedGroup(deps, group, repo, scope)
+          return yield* makeLoadedGroup(loadedDeps, group, repo, scope)
         }),
       )
+    }
+
+    const loadGroup = Effect.fn("Backend.loadGroup")(function* (key: RecordKey) {
+      return yield* load(key)
     }, lock.withPermit)
 
     const listGroups = Effect.map(known.all, (all) =>
-      all.map(
-        (g): GroupSummary => ({ key: g.key, name: g.name, tier: g.tier, loaded: open.has(g.key) }),
+      all.flatMap(
+        (g): ReadonlyArray<GroupSummary> =>
+          g.movedTo === undefined
+            ? [{ key: g.key, name: g.name, tier: g.tier, loaded: open.has(g.key) }]
+            : [],
       ),
     ).pipe(Effect.withSpan("Backend.listGroups"))
+
+    const renameGroup = Effect.fn("Backend.renameGroup")(function* (key: RecordKey, name: string) {
+      const { group } = yield* load(key)
+      yield* group.updateInfo({ name })
+      const stored = yield* known.get(group.key)
+      if (Option.isSome(stored)) yield* known.put({ ...stored.value, name })
+    }, lock.withPermit)
 
     const closeGroup = Effect.fn("Backend.closeGroup")(function* (key: RecordKey) {
       yield* closeOne(key)
@@ -207,6 +270,15 @@ export const makeGroupRegistry = (
     const forgetGroup = Effect.fn("Backend.forgetGroup")(function* (key: RecordKey) {
       yield* closeOne(key)
       yield* known.remove(key)
+      // What was synced or pinned of the others' repos goes now; the own repo's blobs at
+      // the next start's sweep.
+      yield* repos
+        .purge(key)
+        .pipe(
+          Effect.catchCause((cause) =>
+            Effect.logWarning("backend: could not free a forgotten group's blobs", cause),
+          ),
+        )
     }, lock.withPermit)
 
     const registry: GroupRegistry = {
@@ -224,6 +296,24 @@ export const makeGroupRegistry = (
             : Effect.succeed(held.loaded)
         }),
       loadedCount: Effect.sync(() => open.size),
+      renameGroup,
+      enter: (credentials, options) =>
+        lock.withPermit(
+          Effect.gen(function* () {
+            const key = credentials.group
+            if (yield* isKnown(key)) return yield* load(key)
+            return yield* join(credentials, options)
+          }),
+        ),
+      moved: (from, to) =>
+        lock.withPermit(
+          Effect.gen(function* () {
+            const stored = yield* known.get(from)
+            if (Option.isSome(stored)) yield* known.put({ ...stored.value, movedTo: to })
+            yield* closeOne(from)
+          }),
+        ),
+      rotated: Stream.fromQueue(rotated),
       addKnown: (entries) =>
         lock.withPermit(
           Effect.gen(function* () {

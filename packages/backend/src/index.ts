@@ -51,6 +51,7 @@ export {
   InvalidKnownGroup,
   InvalidPairingLink,
   MemberUnreachable,
+  NotOwnSlot,
   NotPairable,
   UnknownGroup,
   UnknownRepo,
@@ -63,6 +64,8 @@ export {
   type KnownGroup,
   type KnownGroupsStore,
   memoryKnownGroups,
+  openKnownGroup,
+  sealKnownGroup,
   tableStoreKnownGroups,
 } from "./known-groups.ts"
 export {
@@ -102,9 +105,26 @@ export type {
   GroupSummary,
   JoinGroupOptions,
   LoadedGroup,
+  MemberRemoved,
   MemberSummary,
   PairingError,
   PingError,
   RepoRef,
   RepoSummary,
 } from "./shape.ts"
+export {
+  isStorageLocked,
+  PassphraseRequired,
+  readPassphraseFile,
+  STORAGE_LOCK_FILE,
+  StorageLockError,
+  storageLockPath,
+  type UnlockError,
+  type UnlockedStorage,
+  unlockStorage,
+  unlockWithPassphraseFile,
+  veilidStoragePassword,
+  WrongPassphrase,
+} from "./storage-lock.ts"
+export { sweepStore } from "./sweep.ts"
+export { SYNC_STATE_DB, syncStateInTable, tableStoreSyncState } from "./sync-state.ts"

@@ -1,3 +1,4 @@
+import { openEnvelope, type SecretKey, sealEnvelope } from "@save-dweb/crypto"
 import type { RepoCredentials } from "@save-dweb/data-repo"
 import type { Tier } from "@save-dweb/group"
 import type { RecordKey, VeilidError, VeilidShape } from "@save-dweb/veilid"
@@ -14,6 +15,11 @@ export interface KnownGroup {
   /** The group name as last read, so `listGroups` works offline. */
   readonly name: string | undefined
   readonly tier: Tier
+  /**
+   * The group was rotated and this member follows it under this key (the entry stays so
+   * the old key still finds the group); `undefined` for a group in use.
+   */
+  readonly movedTo?: RecordKey | undefined
 }
 
 /** Where known groups are kept: Veilid's table store, or a map in tests. */
@@ -34,6 +40,8 @@ const KnownGroupWire = Schema.Struct({
   repo: Schema.NullOr(Schema.Struct({ key: Schema.String, owner: Schema.String })),
   name: Schema.NullOr(Schema.String),
   tier: TierWire,
+  /** Added with rotations; entries without it read as groups in use. */
+  movedTo: Schema.optionalKey(Schema.String),
 })
 
 const KnownGroupJson = Schema.fromJsonString(KnownGroupWire)
@@ -52,6 +60,7 @@ export const encodeKnownGroup = (entry: KnownGroup): Uint8Array =>
       repo: entry.repo ?? null,
       name: entry.name ?? null,
       tier: entry.tier,
+      ...(entry.movedTo === undefined ? {} : { movedTo: entry.movedTo }),
     }),
   )
 
@@ -72,53 +81,144 @@ export const decodeKnownGroup = (
       repo: wire.repo ?? undefined,
       name: wire.name ?? undefined,
       tier: wire.tier,
+      ...(wire.movedTo === undefined ? {} : { movedTo: wire.movedTo }),
     })),
   )
+
+/**
+ * With a passphrase (the data dir's storage key, `unlockStorage`), an entry is stored
+ * sealed: `{"v":2,"sealed":<base64url envelope of the v1 JSON>}`, bound to its group key,
+ * so a copy of the data dir without the passphrase holds no group secret.
+ */
+const SealedWire = Schema.Struct({ v: Schema.Literal(2), sealed: Schema.Uint8ArrayFromBase64Url })
+const SealedJson = Schema.fromJsonString(SealedWire)
+const sealedAd = (key: RecordKey) => utf8.encode(`save-dweb/backend/known-group/v2\0${key}`)
+
+/** `encodeKnownGroup`, sealed under `storageKey` when there is one. */
+export const sealKnownGroup = (
+  entry: KnownGroup,
+  storageKey: SecretKey | undefined,
+): Effect.Effect<Uint8Array> =>
+  storageKey === undefined
+    ? Effect.succeed(encodeKnownGroup(entry))
+    : Effect.map(
+        sealEnvelope(storageKey, encodeKnownGroup(entry), { associatedData: sealedAd(entry.key) }),
+        (sealed) => utf8.encode(Schema.encodeSync(SealedJson)({ v: 2, sealed })),
+      )
+
+/**
+ * A stored entry, sealed or not, and whether it was stored sealed. A sealed one needs
+ * `storageKey`; a plain one is read as it is (a data dir from before its passphrase).
+ */
+export const openKnownGroup = (
+  key: RecordKey,
+  bytes: Uint8Array,
+  storageKey: SecretKey | undefined,
+): Effect.Effect<{ readonly entry: KnownGroup; readonly sealed: boolean }, InvalidKnownGroup> =>
+  Effect.gen(function* () {
+    const text = yield* Effect.try({
+      try: () => fromUtf8.decode(bytes),
+      catch: () => new InvalidKnownGroup({ key, message: "not UTF-8" }),
+    })
+    const sealed = Schema.decodeUnknownOption(SealedJson)(text)
+    if (Option.isNone(sealed)) return { entry: yield* decodeKnownGroup(key, bytes), sealed: false }
+    if (storageKey === undefined)
+      return yield* new InvalidKnownGroup({
+        key,
+        message: "sealed with this data dir's passphrase, and none was given",
+      })
+    const plain = yield* openEnvelope(storageKey, sealed.value.sealed, {
+      associatedData: sealedAd(key),
+    }).pipe(
+      Effect.mapError(
+        () => new InvalidKnownGroup({ key, message: "does not open with the passphrase's key" }),
+      ),
+    )
+    return { entry: yield* decodeKnownGroup(key, plain), sealed: true }
+  })
+
+/** Bytes by group key: what a `KnownGroupsStore` keeps, wherever it keeps it. */
+interface RawTable {
+  readonly keys: Effect.Effect<ReadonlyArray<string>, VeilidError>
+  readonly load: (key: string) => Effect.Effect<Option.Option<Uint8Array>, VeilidError>
+  readonly store: (key: string, bytes: Uint8Array) => Effect.Effect<void, VeilidError>
+  readonly remove: (key: string) => Effect.Effect<void, VeilidError>
+}
+
+/**
+ * Known groups over `raw`. With `storageKey`, entries are written sealed, and one read
+ * plain (stored before the passphrase was set) is sealed again on the spot.
+ */
+const knownGroupsOver = (raw: RawTable, storageKey: SecretKey | undefined): KnownGroupsStore => {
+  const get = (key: RecordKey) =>
+    Effect.gen(function* () {
+      const bytes = yield* raw.load(key)
+      if (Option.isNone(bytes)) return Option.none<KnownGroup>()
+      const { entry, sealed } = yield* openKnownGroup(key, bytes.value, storageKey)
+      if (storageKey !== undefined && !sealed)
+        yield* raw.store(key, yield* sealKnownGroup(entry, storageKey))
+      return Option.some(entry)
+    })
+  return {
+    all: Effect.flatMap(raw.keys, (keys) => Effect.forEach(keys, get, { concurrency: 1 })).pipe(
+      Effect.map((found) => found.flatMap((o) => (Option.isSome(o) ? [o.value] : []))),
+    ),
+    get,
+    put: (entry) =>
+      Effect.flatMap(sealKnownGroup(entry, storageKey), (bytes) => raw.store(entry.key, bytes)),
+    remove: (key) => raw.remove(key),
+  }
+}
 
 /** Table store database name; one column, key = group record key (UTF-8). */
 export const KNOWN_GROUPS_DB = "save-dweb-groups"
 const column = 0
 
-/** Known groups in Veilid's table store, open for the scope's lifetime. */
+/**
+ * Known groups in Veilid's table store, open for the scope's lifetime. With `storageKey`
+ * every entry is sealed under it; plain ones left from before are sealed at open.
+ */
 export const tableStoreKnownGroups = (
   veilid: VeilidShape,
+  storageKey?: SecretKey,
 ): Effect.Effect<KnownGroupsStore, VeilidError, Scope.Scope> =>
   Effect.gen(function* () {
     const db = yield* veilid.openTableDb(KNOWN_GROUPS_DB, 1)
-    const get = (key: RecordKey) =>
-      Effect.flatMap(db.load(column, utf8.encode(key)), (bytes) =>
-        Option.isNone(bytes)
-          ? Effect.succeedNone
-          : Effect.map(decodeKnownGroup(key, bytes.value), Option.some),
+    const store = knownGroupsOver(
+      {
+        keys: Effect.map(db.keys(column), (keys) => keys.map((k) => fromUtf8.decode(k))),
+        load: (key) => db.load(column, utf8.encode(key)),
+        store: (key, bytes) => db.store(column, utf8.encode(key), bytes),
+        remove: (key) => Effect.asVoid(db.delete(column, utf8.encode(key))),
+      },
+      storageKey,
+    )
+    // Each plain entry is sealed now; a damaged one stays as it is (it fails on read).
+    if (storageKey !== undefined)
+      yield* Effect.flatMap(db.keys(column), (keys) =>
+        Effect.forEach(keys, (k) => Effect.ignore(store.get(fromUtf8.decode(k))), {
+          discard: true,
+        }),
       )
-    return {
-      all: Effect.flatMap(db.keys(column), (keys) =>
-        Effect.forEach(keys, (k) => get(fromUtf8.decode(k)), { concurrency: 1 }),
-      ).pipe(Effect.map((found) => found.flatMap((o) => (Option.isSome(o) ? [o.value] : [])))),
-      get,
-      put: (entry) => db.store(column, utf8.encode(entry.key), encodeKnownGroup(entry)),
-      remove: (key) => Effect.asVoid(db.delete(column, utf8.encode(key))),
-    }
+    return store
   })
 
 /**
  * Known groups in a map that outlives the backends made on it (unit tests of restarts).
- * Values go through the same encoding as the table store.
+ * Values go through the same encoding (and sealing, with `storageKey`) as the table store;
+ * `raw` is the map of stored bytes, to share between stores or look at.
  */
-export const memoryKnownGroups = (): KnownGroupsStore => {
-  const map = new Map<RecordKey, Uint8Array>()
-  const get = (key: RecordKey) => {
-    const bytes = map.get(key)
-    return bytes === undefined
-      ? Effect.succeedNone
-      : Effect.map(decodeKnownGroup(key, bytes), Option.some)
-  }
-  return {
-    all: Effect.suspend(() => Effect.forEach([...map.keys()], get)).pipe(
-      Effect.map((found) => found.flatMap((o) => (Option.isSome(o) ? [o.value] : []))),
-    ),
-    get,
-    put: (entry) => Effect.sync(() => void map.set(entry.key, encodeKnownGroup(entry))),
-    remove: (key) => Effect.sync(() => void map.delete(key)),
-  }
+export const memoryKnownGroups = (
+  options: { readonly storageKey?: SecretKey; readonly raw?: Map<string, Uint8Array> } = {},
+): KnownGroupsStore => {
+  const map = options.raw ?? new Map<string, Uint8Array>()
+  return knownGroupsOver(
+    {
+      keys: Effect.sync(() => [...map.keys()]),
+      load: (key) => Effect.sync(() => Option.fromNullishOr(map.get(key))),
+      store: (key, bytes) => Effect.sync(() => void map.set(key, bytes)),
+      remove: (key) => Effect.sync(() => void map.delete(key)),
+    },
+    options.storageKey,
+  )
 }

@@ -2,7 +2,7 @@
 // and kept, and the group's background work (membership events, `autoSync`), all in the
 // group's own scope.
 import type { DataReposShape, Repo } from "@save-dweb/data-repo"
-import type { Group } from "@save-dweb/group"
+import { covers, type Group } from "@save-dweb/group"
 import type { RecordKey } from "@save-dweb/veilid"
 import { Effect, Option, Schedule, Scope, Semaphore, Stream } from "effect"
 import { type EventHub, fromMembershipChanges } from "./events.ts"
@@ -12,6 +12,8 @@ export interface LoadedGroupDeps {
   readonly repos: DataReposShape
   readonly events: EventHub
   readonly autoSync: AutoSync
+  /** Called when the group's watch sees it was rotated (write members follow). */
+  readonly onRotated: (key: RecordKey) => Effect.Effect<void>
 }
 
 /** Wraps an opened group and its repo; `scope` holds both and the group's background work. */
@@ -74,12 +76,15 @@ export const makeLoadedGroup = (
   })
 
 /**
- * The group's background work, in its scope: membership changes to `events`, and with
- * `autoSync` data-repo's `keepSynced`. A failing watch or loop is logged and started
- * again after a pause; both stop when the group closes.
+ * The group's background work, in its scope: membership changes to `events`, a rotation
+ * (seen at load or later) to `onRotated` for write members, and with `autoSync`
+ * data-repo's `keepSynced`. A failing watch or loop is logged and started again after a
+ * pause; both stop when the group closes.
  */
 const watchGroup = (deps: LoadedGroupDeps, group: Group, scope: Scope.Closeable) =>
   Effect.gen(function* () {
+    // Only a member with a slot has an entry in a rotation notice.
+    const follows = covers(group.tier, "write")
     const again = <A, E>(what: string, effect: Effect.Effect<A, E>) =>
       effect.pipe(
         Effect.tapCause((cause) => Effect.logWarning(`backend: ${what} failed`, cause)),
@@ -88,12 +93,15 @@ const watchGroup = (deps: LoadedGroupDeps, group: Group, scope: Scope.Closeable)
     yield* again(
       "watching members",
       group.watchMembers().pipe(
-        // The first element is the membership now, not a change.
-        Stream.drop(1),
+        // The first element is the membership now: no change, but maybe a rotation that
+        // happened while this member was away.
         Stream.runForEach((m) =>
-          m.changes.length === 0
-            ? Effect.void
-            : deps.events.publish(fromMembershipChanges(group.key, m.changes)),
+          Effect.andThen(
+            m.changes.length === 0
+              ? Effect.void
+              : deps.events.publish(fromMembershipChanges(group.key, m.changes)),
+            m.rotated && follows ? deps.onRotated(group.key) : Effect.void,
+          ),
         ),
       ),
     ).pipe(Effect.forkIn(scope))

@@ -1,15 +1,18 @@
-// Members by group key: who is in the group, invite links, leaving it, and an
+// Members by group key: who is in the group, invite links, renaming oneself, leaving it, and an
 // authenticated round trip to a member over the route its repo record publishes.
 import { groupProtocols } from "@save-dweb/data-repo"
 import type { TunnelsShape } from "@save-dweb/tunnels"
 import { type CapabilityTier, formatLink } from "@save-dweb/uri-scheme"
 import type { RecordKey } from "@save-dweb/veilid"
 import { Clock, Duration, Effect } from "effect"
-import { MemberUnreachable } from "./errors.ts"
+import { MemberUnreachable, NotOwnSlot } from "./errors.ts"
 import type { GroupRegistry } from "./group-registry.ts"
 import type { BackendShape, MemberSummary } from "./shape.ts"
 
-export type MemberOperations = Pick<BackendShape, "members" | "invite" | "leaveGroup" | "ping">
+export type MemberOperations = Pick<
+  BackendShape,
+  "members" | "invite" | "leaveGroup" | "ping" | "renameMember"
+>
 
 export interface MemberOperationsDeps {
   readonly registry: GroupRegistry
@@ -57,11 +60,30 @@ export const makeMemberOperations = ({
     if (route === undefined) return yield* unreachable("no route published (offline)")
     const peer = yield* tunnels.connect(route, group.keys.tunnelAuth)
     const started = yield* Clock.currentTimeMillis
-    yield* peer.request(groupProtocols(groupKey).iroh, new Uint8Array(0), {
+    yield* peer.request(groupProtocols(groupKey).ping, new Uint8Array(0), {
       maxResponseBytes: 16 * 1024,
     })
     return Duration.millis((yield* Clock.currentTimeMillis) - started)
   })
 
-  return { members, invite, leaveGroup, ping }
+  const renameMember = Effect.fn("Backend.renameMember")(function* (
+    groupKey: RecordKey,
+    slot: number,
+    name: string,
+  ) {
+    const { group } = yield* loadGroup(groupKey)
+    if (group.slot === undefined || group.slot !== slot) {
+      return yield* new NotOwnSlot({
+        key: group.key,
+        slot,
+        message:
+          group.slot === undefined
+            ? "this member holds no slot in the group (read or replicate link): it has no name to change"
+            : `slot ${slot} is another member's: each member renames itself (this one is slot ${group.slot})`,
+      })
+    }
+    yield* group.setMyName(name)
+  })
+
+  return { members, invite, leaveGroup, ping, renameMember }
 }

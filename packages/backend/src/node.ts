@@ -25,6 +25,13 @@ import {
 } from "@save-dweb/veilid"
 import { Context, Effect, Layer, Option, Ref, type Scope, Stream } from "effect"
 import { type KnownGroupsStore, tableStoreKnownGroups } from "./known-groups.ts"
+import {
+  isStorageLocked,
+  PassphraseRequired,
+  type UnlockedStorage,
+  veilidStoragePassword,
+} from "./storage-lock.ts"
+import { tableStoreSyncState } from "./sync-state.ts"
 
 /** One node's services; each lives in the scope the node was made in. */
 export interface Node {
@@ -38,8 +45,9 @@ export interface Node {
 }
 
 /**
- * A store of the caller's own opened with the node (the backup server's state): `syncAll`
- * keeps the roots it holds in its `roots`, so they survive a restart.
+ * A store opened with the node (the backup server's own state; by default the member's
+ * sync state table): data-repo keeps the roots `syncAll` holds and the pins of other
+ * members' files in its `roots`, so they survive a restart.
  */
 export interface NodeState {
   readonly roots: SyncStateStore
@@ -97,6 +105,12 @@ export interface NodeConfig {
   readonly veilid?: VeilidLayerOptions
   /** Iroh settings besides its directory (`storageDir/iroh`). */
   readonly iroh?: Omit<IrohStoreConfig, "dir">
+  /**
+   * What `unlockStorage(storageDir, passphrase)` gives: Veilid's table store is protected
+   * by it and known groups are sealed under it. A `storageDir` locked with a passphrase
+   * refuses to start without it.
+   */
+  readonly storage?: UnlockedStorage
 }
 
 /** This node's network, as `status` reports it. */
@@ -114,27 +128,62 @@ export interface VeilidNode extends Node {
   readonly network: { readonly status: Effect.Effect<NetworkStatus> }
 }
 
-export type NodeError = VeilidError | StoreError | RouteUnavailable
+export type NodeError = VeilidError | StoreError | RouteUnavailable | PassphraseRequired
 
-/** The Veilid config for `config`: public by default, or the given private network's. */
+/**
+ * The Veilid config for `config`: public by default, or the given private network's.
+ * With `storage`, Veilid's device encryption key (which encrypts its table store) is
+ * protected by a password from the storage key; the first time (`fresh`), an existing
+ * unprotected key is protected on the way.
+ */
 export const veilidConfigOf = (config: NodeConfig): Effect.Effect<VeilidConfig, VeilidError> => {
   const dir = join(config.storageDir, "veilid")
   const network = config.network ?? "public"
-  if (network === "public") {
-    return makeConfig({
-      programName: config.programName ?? "save-dweb",
-      storageDir: dir,
-      network: "public",
-    })
-  }
+  const base =
+    network === "public"
+      ? makeConfig({ programName: config.programName ?? "save-dweb", storageDir: dir, network })
+      : Effect.map(
+          decodeConfig(network.veilidConfig),
+          (c): VeilidConfig => ({
+            ...c,
+            protected_store: { ...c.protected_store, directory: join(dir, "protected_store") },
+            table_store: { ...c.table_store, directory: join(dir, "table_store") },
+            block_store: { ...c.block_store, directory: join(dir, "block_store") },
+          }),
+        )
+  const storage = config.storage
+  if (storage === undefined) return base
+  const password = veilidStoragePassword(storage)
   return Effect.map(
-    decodeConfig(network.veilidConfig),
+    base,
     (c): VeilidConfig => ({
       ...c,
-      protected_store: { ...c.protected_store, directory: join(dir, "protected_store") },
-      table_store: { ...c.table_store, directory: join(dir, "table_store") },
-      block_store: { ...c.block_store, directory: join(dir, "block_store") },
+      protected_store: {
+        ...c.protected_store,
+        device_encryption_key_password: storage.fresh ? "" : password,
+        new_device_encryption_key_password: storage.fresh ? password : null,
+      },
     }),
+  )
+}
+
+/**
+ * Veilid on `config`. The lock file is written before Veilid protects its device key with
+ * the storage key, so after a crash between the two the key is still unprotected while
+ * the lock file exists: Veilid refuses the password, and the start is tried once more as
+ * the first one with that passphrase (`fresh`). Any other refusal (a copy's protected key
+ * and another passphrase) stands.
+ */
+const startVeilid = (config: NodeConfig) => {
+  const start = (c: NodeConfig) =>
+    Effect.flatMap(veilidConfigOf(c), (veilidConfig) => makeVeilid(veilidConfig, c.veilid))
+  const storage = config.storage
+  if (storage === undefined || storage.fresh) return start(config)
+  return start(config).pipe(
+    Effect.catchIf(
+      (error) => /password protected device encryption key is not valid/.test(error.message),
+      () => start({ ...config, storage: { ...storage, fresh: true } }),
+    ),
   )
 }
 
@@ -167,7 +216,8 @@ const trackNetwork = (veilid: VeilidShape) =>
 /**
  * A node on Veilid, in the current scope: Veilid (started and attached) → records →
  * tunnels → the Iroh store under `storageDir/iroh` → known groups in Veilid's table store
- * (→ `state`, opened on the same Veilid node); closing the scope releases them in reverse.
+ * → `state`, opened on the same Veilid node (default: data-repo's sync state in its own
+ * table, `SYNC_STATE_DB`); closing the scope releases them in reverse.
  */
 export function makeNode(config: NodeConfig): Effect.Effect<VeilidNode, NodeError, Scope.Scope>
 export function makeNode<S extends NodeState>(
@@ -179,7 +229,9 @@ export function makeNode<S extends NodeState>(
   state?: (veilid: VeilidShape) => Effect.Effect<S, VeilidError, Scope.Scope>,
 ): Effect.Effect<VeilidNode & { readonly state: S | undefined }, NodeError, Scope.Scope> {
   return Effect.gen(function* () {
-    const veilid = yield* makeVeilid(yield* veilidConfigOf(config), config.veilid)
+    if (config.storage === undefined && isStorageLocked(config.storageDir))
+      return yield* new PassphraseRequired({ dir: config.storageDir })
+    const veilid = yield* startVeilid(config)
     const network = yield* trackNetwork(veilid)
     const node = yield* wireNode<NodeError, S>({
       dht: veilid,
@@ -188,8 +240,11 @@ export function makeNode<S extends NodeState>(
         Layer.build(irohLayer({ ...config.iroh, dir: join(config.storageDir, "iroh") })),
         (context) => Context.get(context, BlobStore),
       ),
-      known: tableStoreKnownGroups(veilid),
-      ...(state === undefined ? {} : { state: state(veilid) }),
+      known: tableStoreKnownGroups(veilid, config.storage?.key),
+      state:
+        state === undefined
+          ? Effect.map(tableStoreSyncState(veilid), (roots) => ({ roots }) as S)
+          : state(veilid),
     })
     return { ...node, veilid, network }
   })

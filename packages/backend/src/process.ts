@@ -122,18 +122,37 @@ const ownStores = (veilidConfig: unknown): { readonly veilidConfig: unknown } =>
     ? { veilidConfig: { ...veilidConfig, namespace: "" } }
     : { veilidConfig }
 
-/** The backend's `network` setting for a choice (attaching to the testnet if asked). */
+/**
+ * A testnet this process attaches to: `attachTestnet` of `@save-dweb/veilid-testnet`,
+ * given by the program (the daemon, the backup server) so that the backend itself does
+ * not depend on the testnet package.
+ */
+export interface TestnetAttachment {
+  readonly nodeConfig: (name: string) => unknown
+  /** Frees what the attachment took (addresses, storage); called when the process exits. */
+  readonly release: () => void
+}
+
+export type AttachTestnet = () => TestnetAttachment | Promise<TestnetAttachment>
+
+/**
+ * The backend's `network` setting for a choice. `Testnet` needs `attachTestnet` (the
+ * programs pass `@save-dweb/veilid-testnet`'s); without it the choice is refused.
+ */
 export const veilidNetworkOf = (
   choice: NetworkChoice,
+  attachTestnet?: AttachTestnet,
 ): Effect.Effect<NonNullable<BackendConfig["network"]>, Error> => {
   switch (choice._tag) {
     case "Public":
       return Effect.succeed("public" as const)
-    case "Testnet":
+    case "Testnet": {
+      if (attachTestnet === undefined) {
+        return Effect.fail(new Error("--network testnet is not supported by this program"))
+      }
       return Effect.tryPromise({
         try: async () => {
-          const { attachTestnet } = await import("@save-dweb/veilid-testnet")
-          const testnet = attachTestnet()
+          const testnet = await attachTestnet()
           process.once("exit", () => testnet.release())
           return ownStores(testnet.nodeConfig(choice.node))
         },
@@ -142,6 +161,7 @@ export const veilidNetworkOf = (
             `--network testnet needs a testnet to attach to (run under \`veilid-testnet exec --attach NAME\`): ${(cause as Error).message}`,
           ),
       })
+    }
     case "ConfigFile":
       return Effect.try({
         try: () => ownStores(JSON.parse(readFileSync(choice.path, "utf8")) as unknown),

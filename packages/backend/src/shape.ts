@@ -9,7 +9,7 @@ import type {
   SyncOptions,
   SyncResult,
 } from "@save-dweb/data-repo"
-import type { Group, GroupError, SourcePolicy, Tier } from "@save-dweb/group"
+import type { Group, GroupError, SourcePolicy, Tier, Transport } from "@save-dweb/group"
 import type { CallError, InvalidRouteBlob, ResponseTooLarge } from "@save-dweb/tunnels"
 import type { CapabilityTier } from "@save-dweb/uri-scheme"
 import type { RecordKey, VeilidError } from "@save-dweb/veilid"
@@ -20,6 +20,7 @@ import type {
   InvalidKnownGroup,
   InvalidPairingLink,
   MemberUnreachable,
+  NotOwnSlot,
   NotPairable,
   UnknownGroup,
   UnknownRepo,
@@ -35,6 +36,7 @@ export type BackendError =
   | GroupAlreadyKnown
   | InvalidKnownGroup
   | UnknownRepo
+  | NotOwnSlot
 
 /** What device pairing fails with besides `BackendError`. */
 export type PairingError = NotPairable | InvalidPairingLink
@@ -72,6 +74,11 @@ export interface FileRead {
   readonly file: RepoFile
   /** Plaintext from the local store (already fetched when this was returned). */
   readonly bytes: Stream.Stream<Uint8Array, BackendError>
+  /**
+   * Plaintext from byte `offset` on, read from where it is stored (a version-2 file
+   * starts at the record holding `offset`, not at the file's start).
+   */
+  readonly from: (offset: number) => Stream.Stream<Uint8Array, BackendError>
 }
 
 /** A repo of a loaded group: a record key, or `"mine"` for this member's own. */
@@ -113,6 +120,12 @@ export interface LoadedGroup {
   readonly sync: (options?: SyncOptions) => Effect.Effect<SyncResult, BackendError>
 }
 
+/** What `removeMember` did: the group's key before, and the key it has from now on. */
+export interface MemberRemoved {
+  readonly previous: RecordKey
+  readonly group: RecordKey
+}
+
 export interface CreateGroupOptions {
   /** This member's name in the group's slot. */
   readonly memberName?: string
@@ -120,6 +133,11 @@ export interface CreateGroupOptions {
   readonly repoName?: string
   /** Who may serve a member's files: `any` member (group's default) or its `owner-only`. */
   readonly sourcePolicy?: SourcePolicy
+  /**
+   * How blobs travel: `private` (default) only over Veilid private routes, no member's IP
+   * address told; `direct` also over Iroh QUIC between read-tier members (faster).
+   */
+  readonly transport?: Transport
 }
 
 export interface JoinGroupOptions {
@@ -143,7 +161,10 @@ export interface BackendShape extends BackupsShape {
   readonly listGroups: Effect.Effect<ReadonlyArray<GroupSummary>, BackendError>
   /** Closes the group's handles (its repo's route is cleared); it stays known. */
   readonly closeGroup: (key: RecordKey) => Effect.Effect<void>
-  /** Closes the group and drops its stored credentials (nothing is written to the group). */
+  /**
+   * Closes the group, drops its stored credentials (nothing is written to the group) and
+   * frees what was synced or pinned of its other members' repos.
+   */
   readonly forgetGroup: (key: RecordKey) => Effect.Effect<void, VeilidError>
   /** This node's Iroh address (others find it over this node's tunnel route by themselves). */
   readonly source: Effect.Effect<Source, StoreError>
@@ -181,6 +202,28 @@ export interface BackendShape extends BackupsShape {
     groupKey: RecordKey,
     tier: CapabilityTier,
   ) => Effect.Effect<string, BackendError>
+  /** Changes the group's transport (manager only); members follow at their next request. */
+  readonly setTransport: (
+    groupKey: RecordKey,
+    transport: Transport,
+  ) => Effect.Effect<void, BackendError>
+  /**
+   * Manager: removes the member in `slot` (revoked, then the group rotated to new secrets:
+   * a new record key, see `MemberRemoved`). The remaining members' backends follow by
+   * themselves; this member's own files are re-encrypted into its repo in the new group.
+   */
+  readonly removeMember: (
+    groupKey: RecordKey,
+    slot: number,
+  ) => Effect.Effect<MemberRemoved, BackendError>
+  /** Manager: renames the group (and the name kept for `listGroups`). */
+  readonly renameGroup: (groupKey: RecordKey, name: string) => Effect.Effect<void, BackendError>
+  /** This member's own name in the group (`NotOwnSlot` for another slot: each member names itself). */
+  readonly renameMember: (
+    groupKey: RecordKey,
+    slot: number,
+    name: string,
+  ) => Effect.Effect<void, BackendError>
   /** Leaves the group (a tombstone in this member's slot, write tiers) and forgets it here. */
   readonly leaveGroup: (groupKey: RecordKey) => Effect.Effect<void, BackendError>
   /** One sync pass of the group (as `LoadedGroup.sync`), reported on `events`. */

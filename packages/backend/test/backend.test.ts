@@ -1,6 +1,6 @@
 import { assert, describe, it } from "@effect/vitest"
 import { formatLink } from "@save-dweb/uri-scheme"
-import { Effect, Exit, Option, Scope, Stream } from "effect"
+import { Effect, Exit, Fiber, Option, Scope, Stream } from "effect"
 import { type BackendShape, decodeKnownGroup, encodeKnownGroup } from "../src/index.ts"
 import {
   bytesOf,
@@ -143,6 +143,68 @@ describe("Backend on memory networks", () => {
     }),
   )
 
+  it.effect(
+    "reading a file held elsewhere reports its fetch, up to its size; a local read does not",
+    () =>
+      Effect.gen(function* () {
+        const nets = yield* networks
+        const a = yield* started(nets)
+        const b = yield* started(nets)
+        const ga = yield* a.backend.createGroup("Fetch", { memberName: "Alice" })
+        const gb = yield* b.backend.joinGroup(formatLink(yield* ga.group.invite("write")), {
+          memberName: "Bob",
+        })
+        const mine = Option.getOrThrow(ga.repo)
+        const written = yield* a.backend.writeFile(
+          ga.key,
+          "clip.bin",
+          Stream.make(pattern(300_000)),
+        )
+        // What B's backend reports of fetches, from before the first read on.
+        const progress: Array<{
+          group: string
+          repo: string
+          name: string
+          done: number
+          total: number
+        }> = []
+        const collector = yield* Effect.forkChild(
+          b.backend.events.pipe(
+            Stream.runForEach((e) =>
+              Effect.sync(() => {
+                if (e._tag === "FileFetchProgress")
+                  progress.push({
+                    group: e.group,
+                    repo: e.repo,
+                    name: e.name,
+                    done: e.bytesDone,
+                    total: e.bytesTotal,
+                  })
+              }),
+            ),
+          ),
+        )
+        for (let i = 0; i < 5; i++) yield* Effect.yieldNow
+        yield* bytesOf((yield* b.backend.readFile(gb.key, mine.key, "clip.bin")).bytes)
+        for (let i = 0; i < 5; i++) yield* Effect.yieldNow
+        const afterFetch = progress.length
+        assert.isAbove(afterFetch, 0)
+        for (const e of progress)
+          assert.deepStrictEqual([e.group, e.repo, e.name], [gb.key, mine.key, "clip.bin"])
+        assert.deepStrictEqual(
+          [progress.at(-1)?.done, progress.at(-1)?.total],
+          [written.storedSize, written.storedSize],
+        )
+        // Now local: read again, nothing fetched, nothing reported.
+        yield* bytesOf((yield* b.backend.readFile(gb.key, mine.key, "clip.bin")).bytes)
+        for (let i = 0; i < 5; i++) yield* Effect.yieldNow
+        assert.strictEqual(progress.length, afterFetch)
+        yield* Fiber.interrupt(collector)
+        yield* b.stop
+        yield* a.stop
+      }),
+  )
+
   it.effect("stopping a backend clears its route from its repo before it goes", () =>
     Effect.gen(function* () {
       const nets = yield* networks
@@ -158,6 +220,65 @@ describe("Backend on memory networks", () => {
     }),
   )
 
+  it.effect(
+    "a downloaded file is gone after the owner deletes it and the member syncs, even across a restart",
+    () =>
+      Effect.gen(function* () {
+        const nets = yield* networks
+        const a = yield* started(nets)
+        const b = yield* started(nets)
+        const ga = yield* a.backend.createGroup("Delete", { memberName: "Alice" })
+        const gb = yield* b.backend.joinGroup(formatLink(yield* ga.group.invite("write")), {
+          memberName: "Bob",
+        })
+        const mine = Option.getOrThrow(ga.repo)
+        const file = yield* a.backend.writeFile(ga.key, "secret.bin", Stream.make(pattern(50_000)))
+        const kept = yield* a.backend.writeFile(ga.key, "kept.bin", Stream.make(pattern(30_000, 2)))
+        // `file get`: fetched and pinned.
+        const read = yield* b.backend.readFile(gb.key, mine.key, "secret.bin")
+        yield* bytesOf(read.bytes)
+        assert.isTrue(yield* b.node.store.has(file.hash))
+        yield* b.stop
+
+        yield* a.backend.deleteFile(ga.key, "secret.bin")
+        const again = yield* started(nets, b.node)
+        yield* again.backend.syncGroup(gb.key)
+        assert.isFalse(yield* b.node.store.has(file.hash))
+        assert.isTrue(yield* b.node.store.has(kept.hash))
+        yield* again.stop
+        yield* a.stop
+      }),
+  )
+
+  it.effect(
+    "at start, a blob nothing references is freed; own files, held roots and pins stay",
+    () =>
+      Effect.gen(function* () {
+        const nets = yield* networks
+        const a = yield* started(nets)
+        const b = yield* started(nets)
+        const ga = yield* a.backend.createGroup("Sweep", { memberName: "Alice" })
+        const gb = yield* b.backend.joinGroup(formatLink(yield* ga.group.invite("write")), {
+          memberName: "Bob",
+        })
+        const alices = yield* a.backend.writeFile(ga.key, "a.bin", Stream.make(pattern(40_000)))
+        const bobs = yield* b.backend.writeFile(gb.key, "b.bin", Stream.make(pattern(40_000, 3)))
+        yield* b.backend.syncGroup(gb.key)
+        yield* b.backend.pin(gb.key, "mine", "b.bin")
+        // What a process killed mid-write leaves: a blob no collection or tracked pin holds.
+        const orphan = yield* b.node.store.addBytes(pattern(20_000, 7))
+        yield* b.stop
+
+        const again = yield* started(nets, b.node)
+        assert.isFalse(yield* b.node.store.has(orphan))
+        for (const hash of [alices.hash, bobs.hash]) assert.isTrue(yield* b.node.store.has(hash))
+        const bytes = yield* bytesOf((yield* again.backend.readFile(gb.key, "mine", "b.bin")).bytes)
+        assert.deepStrictEqual(bytes, pattern(40_000, 3))
+        yield* again.stop
+        yield* a.stop
+      }),
+  )
+
   it.effect("a forgotten group is no longer listed or loadable", () =>
     Effect.gen(function* () {
       const { backend, stop } = yield* started(yield* networks)
@@ -166,6 +287,27 @@ describe("Backend on memory networks", () => {
       assert.deepStrictEqual(yield* backend.listGroups, [])
       assert.strictEqual((yield* failureOf(backend.loadGroup(g.key)))._tag, "UnknownGroup")
       yield* stop
+    }),
+  )
+
+  it.effect("forgetting a group frees what was downloaded and synced of its other repos", () =>
+    Effect.gen(function* () {
+      const nets = yield* networks
+      const a = yield* started(nets)
+      const b = yield* started(nets)
+      const ga = yield* a.backend.createGroup("Left", { memberName: "Alice" })
+      const gb = yield* b.backend.joinGroup(formatLink(yield* ga.group.invite("read")))
+      const repo = Option.getOrThrow(ga.repo).key
+      const one = yield* a.backend.writeFile(ga.key, "one.bin", Stream.make(pattern(40_000)))
+      yield* bytesOf((yield* b.backend.readFile(gb.key, repo, "one.bin")).bytes)
+      const two = yield* a.backend.writeFile(ga.key, "two.bin", Stream.make(pattern(40_000, 4)))
+      yield* b.backend.syncGroup(gb.key)
+      assert.isTrue(yield* b.node.store.has(two.hash))
+      yield* b.backend.forgetGroup(gb.key)
+      for (const hash of [one.hash, two.hash]) assert.isFalse(yield* b.node.store.has(hash))
+      assert.deepStrictEqual(yield* b.node.store.list(), [])
+      yield* b.stop
+      yield* a.stop
     }),
   )
 
@@ -179,6 +321,9 @@ describe("Backend on memory networks", () => {
         tier: "write" as const,
       }
       assert.deepStrictEqual(yield* decodeKnownGroup(entry.key, encodeKnownGroup(entry)), entry)
+      // A rotated group's entry names where it went; entries from before read as in use.
+      const moved = { ...entry, movedTo: "VLD0:BBBBBBBBBBBBBBBBBBBBBBBBBBBBBBBBBBBBBBBBBBB" }
+      assert.deepStrictEqual(yield* decodeKnownGroup(entry.key, encodeKnownGroup(moved)), moved)
       const damaged = encodeKnownGroup(entry).subarray(0, 20)
       assert.strictEqual(
         (yield* failureOf(decodeKnownGroup(entry.key, damaged)))._tag,

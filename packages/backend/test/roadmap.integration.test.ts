@@ -8,11 +8,23 @@ import { join } from "node:path"
 import { assert, layer } from "@effect/vitest"
 import { formatLink } from "@save-dweb/uri-scheme"
 import type { RecordKey } from "@save-dweb/veilid"
-import type { Testnet } from "@save-dweb/veilid-testnet"
 import { Duration, Effect, Option, Stream } from "effect"
-import type { CreateGroupOptions, LoadedGroup } from "../src/index.ts"
 import { bytesOf, failureOf, pattern } from "./support.ts"
-import { deadline, eventually, Net, NetLive, type Started, startFresh, timeout } from "./testnet.ts"
+import {
+  deadline,
+  eventually,
+  groupOf,
+  type Member,
+  Net,
+  NetLive,
+  repoNames,
+  repoOf,
+  type Started,
+  slotOf,
+  startFresh,
+  timeout,
+  transient,
+} from "./testnet.ts"
 
 /** Files under `dir`, recursively, by name (Iroh keeps blobs > 16 KiB as `<hash>.data`). */
 const filesUnder = (dir: string) => Effect.promise(() => readdir(dir, { recursive: true }))
@@ -21,64 +33,6 @@ const holdsBlobFile = (backend: Started, hash: string) =>
   Effect.map(filesUnder(join(backend.storageDir, "iroh")), (files) =>
     files.some((f) => f.endsWith(`${hash}.data`)),
   )
-
-const repoNames = (repos: ReadonlyArray<{ readonly name: string }>) =>
-  repos
-    .map((r) => r.name)
-    .sort()
-    .join(",")
-
-/** Fetch failures worth another try while routes and Iroh addresses settle. */
-const transient = ["PeerUnreachable", "NoSource", "AllSourcesFailed", "NotLocal", "PeerBusy"]
-
-interface Member {
-  readonly node: Started
-  readonly group: LoadedGroup
-  readonly name: string
-}
-
-/**
- * A group made by the first of `names` (manager), joined by write link by the others,
- * each on its own testnet node; returns once every member lists every repo by name.
- */
-const groupOf = (
-  testnet: Testnet,
-  nodes: ReadonlyArray<string>,
-  options: CreateGroupOptions = {},
-) =>
-  Effect.gen(function* () {
-    const started = yield* Effect.forEach(nodes, (n) => startFresh(testnet, n), {
-      concurrency: "unbounded",
-    })
-    const [first, ...rest] = started.map((node, i) => ({ node, name: `M${i}` }))
-    if (first === undefined) return yield* Effect.die(new Error("no members"))
-    const created = yield* first.node.backend.createGroup("Roadmap", {
-      ...options,
-      memberName: first.name,
-    })
-    const members: Array<Member> = [{ ...first, group: created }]
-    for (const m of rest) {
-      const link = formatLink(yield* created.group.invite("write"))
-      const joined = yield* eventually(
-        `${m.name} joins`,
-        m.node.backend.joinGroup(link, { memberName: m.name }),
-      )
-      members.push({ ...m, group: joined })
-    }
-    const all = members.map((m) => m.name).join(",")
-    for (const m of members) {
-      yield* eventually(`${m.name} lists every repo`, m.group.repos, (r) => repoNames(r) === all)
-    }
-    return members
-  })
-
-const repoOf = (m: Member) => Option.getOrThrow(m.group.repo)
-
-const slotOf = (m: Member): number => {
-  const slot = m.group.group.slot
-  if (slot === undefined) throw new Error(`${m.name} has no slot`)
-  return slot
-}
 
 /** Waits until `m` sees no route in `writer`'s repo record (it stopped and cleared it). */
 const seenOffline = (m: Member, writer: RecordKey) =>

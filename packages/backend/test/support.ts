@@ -1,6 +1,7 @@
 // Backends on in-memory networks (DHT, tunnels, blob stores). A node's DHT participant
 // and known-groups store outlive its backends, so a restart is a new backend on them.
-import { BlobStore, layerMemory } from "@save-dweb/blob-store"
+import { BlobStore, type BlobStoreService, layerMemory } from "@save-dweb/blob-store"
+import { memorySyncState, type SyncStateStore } from "@save-dweb/data-repo"
 import {
   type DhtBackend,
   MemoryDhtNetwork,
@@ -15,6 +16,7 @@ import {
   makeBackend,
   makeNodeWith,
   memoryKnownGroups,
+  sweepStore,
 } from "../src/index.ts"
 
 export { bytesOf, failureOf, pattern } from "@save-dweb/test-support"
@@ -32,17 +34,27 @@ export const networks: Effect.Effect<Networks> = Effect.gen(function* () {
 
 /**
  * What survives a restart of one node: its DHT participant (Veilid keeps local copies
- * of records on disk) and its known groups (Veilid's table store).
+ * of records on disk), its known groups and sync state (Veilid's table store) and its
+ * blob store (Iroh's directory).
  */
 export interface MemoryNode {
   readonly dht: DhtBackend
   readonly known: KnownGroupsStore
+  readonly store: BlobStoreService
+  readonly syncState: SyncStateStore
 }
 
 export const memoryNode = (nets: Networks): Effect.Effect<MemoryNode, never, Scope.Scope> =>
-  Effect.map(nets.dht.participant, (dht) => ({ dht, known: memoryKnownGroups() }))
+  Effect.gen(function* () {
+    return {
+      dht: yield* nets.dht.participant,
+      known: memoryKnownGroups(),
+      store: Context.get(yield* Layer.build(layerMemory()), BlobStore),
+      syncState: memorySyncState(),
+    }
+  })
 
-/** A backend on `node`, living in the current scope. */
+/** A backend on `node`, living in the current scope; it sweeps the store first, as the real one. */
 export const memoryBackend = (
   nets: Networks,
   node: MemoryNode,
@@ -54,8 +66,10 @@ export const memoryBackend = (
       tunnels: Effect.orDie(
         makeTunnelsMemory().pipe(Effect.provideService(MemoryNetwork, nets.tunnels)),
       ),
-      store: Effect.map(Layer.build(layerMemory()), (context) => Context.get(context, BlobStore)),
+      store: Effect.succeed(node.store),
       known: Effect.succeed(node.known),
+      state: Effect.succeed({ roots: node.syncState }),
     })
+    yield* sweepStore(services)
     return yield* makeBackend({ storageDir: "(memory)", ...services, ...options })
   })

@@ -3,9 +3,19 @@
 import { mkdtemp, rm } from "node:fs/promises"
 import { tmpdir } from "node:os"
 import { join } from "node:path"
+import { eventually } from "@save-dweb/test-support"
+import type { TunnelsShape } from "@save-dweb/tunnels"
+import { formatLink } from "@save-dweb/uri-scheme"
 import { type Testnet, withTestnet } from "@save-dweb/veilid-testnet"
-import { Context, Effect, Exit, Layer, Scope } from "effect"
-import { type BackendShape, makeRealBackend } from "../src/index.ts"
+import { Context, Effect, Exit, Layer, Option, Scope } from "effect"
+import {
+  type BackendShape,
+  type CreateGroupOptions,
+  type LoadedGroup,
+  makeBackend,
+  makeNode,
+  type UnlockedStorage,
+} from "../src/index.ts"
 
 export class Net extends Context.Service<Net, Testnet>()("@save-dweb/backend/test/Net") {}
 
@@ -19,26 +29,38 @@ export const tempDir = Effect.acquireRelease(
 export interface Started {
   readonly backend: BackendShape
   readonly storageDir: string
+  /** The node's own tunnels, to call a peer as this node would, from outside the backend. */
+  readonly tunnels: TunnelsShape
   /** Stops the backend (idempotent); also run when the test's scope closes. */
   readonly stop: Effect.Effect<void>
 }
 
-/** A backend for testnet node `name` on `storageDir`, in a scope of its own (`stop`). */
-export const start = (testnet: Testnet, name: string, storageDir: string) =>
+/**
+ * A backend for testnet node `name` on `storageDir`, in a scope of its own (`stop`);
+ * `storage` from `unlockStorage` for a data dir locked with a passphrase.
+ */
+export const start = (
+  testnet: Testnet,
+  name: string,
+  storageDir: string,
+  options: { readonly storage?: UnlockedStorage } = {},
+) =>
   Effect.gen(function* () {
     const scope = yield* Scope.make()
     const stop = Scope.close(scope, Exit.void)
     // A test that fails half-way still stops every node it started.
     yield* Effect.addFinalizer(() => stop)
-    const backend: BackendShape = yield* Scope.provide(scope)(
-      makeRealBackend({
+    const node = yield* Scope.provide(scope)(
+      makeNode({
         storageDir,
         network: { veilidConfig: testnet.nodeConfig(name) },
         veilid: { readyTimeout: "90 seconds" },
         iroh: { ipv4Addr: "127.0.0.1:0", ipv6Addr: "[::1]:0", fetchTimeoutMillis: 20_000 },
+        ...options,
       }),
     )
-    const started: Started = { backend, storageDir, stop }
+    const backend: BackendShape = yield* Scope.provide(scope)(makeBackend({ storageDir, ...node }))
+    const started: Started = { backend, storageDir, tunnels: node.tunnels, stop }
     return started
   })
 
@@ -48,3 +70,61 @@ export const startFresh = (testnet: Testnet, name: string) =>
 
 export const timeout = 240_000
 export { deadline, eventually, NotYet } from "@save-dweb/test-support"
+
+export const repoNames = (repos: ReadonlyArray<{ readonly name: string }>) =>
+  repos
+    .map((r) => r.name)
+    .sort()
+    .join(",")
+
+/** Fetch failures worth another try while routes and Iroh addresses settle. */
+export const transient = ["PeerUnreachable", "NoSource", "AllSourcesFailed", "NotLocal", "PeerBusy"]
+
+export interface Member {
+  readonly node: Started
+  readonly group: LoadedGroup
+  readonly name: string
+}
+
+/**
+ * A group made by the first of `names` (manager), joined by write link by the others,
+ * each on its own testnet node; returns once every member lists every repo by name.
+ */
+export const groupOf = (
+  testnet: Testnet,
+  nodes: ReadonlyArray<string>,
+  options: CreateGroupOptions = {},
+) =>
+  Effect.gen(function* () {
+    const started = yield* Effect.forEach(nodes, (n) => startFresh(testnet, n), {
+      concurrency: "unbounded",
+    })
+    const [first, ...rest] = started.map((node, i) => ({ node, name: `M${i}` }))
+    if (first === undefined) return yield* Effect.die(new Error("no members"))
+    const created = yield* first.node.backend.createGroup("Roadmap", {
+      ...options,
+      memberName: first.name,
+    })
+    const members: Array<Member> = [{ ...first, group: created }]
+    for (const m of rest) {
+      const link = formatLink(yield* created.group.invite("write"))
+      const joined = yield* eventually(
+        `${m.name} joins`,
+        m.node.backend.joinGroup(link, { memberName: m.name }),
+      )
+      members.push({ ...m, group: joined })
+    }
+    const all = members.map((m) => m.name).join(",")
+    for (const m of members) {
+      yield* eventually(`${m.name} lists every repo`, m.group.repos, (r) => repoNames(r) === all)
+    }
+    return members
+  })
+
+export const repoOf = (m: Member) => Option.getOrThrow(m.group.repo)
+
+export const slotOf = (m: Member): number => {
+  const slot = m.group.group.slot
+  if (slot === undefined) throw new Error(`${m.name} has no slot`)
+  return slot
+}

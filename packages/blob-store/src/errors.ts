@@ -1,6 +1,12 @@
 import { Data } from "effect"
 import type { BlobHash } from "./hash.ts"
 
+/**
+ * The largest blob a source may announce when the fetch does not know the size (1 TiB):
+ * a peer cannot make a store start writing an endless stream.
+ */
+export const MAX_BLOB_BYTES = 2 ** 40
+
 /** The store holds no complete blob with this hash. */
 export class BlobNotFound extends Data.TaggedError("BlobNotFound")<{ readonly hash: string }> {
   override get message() {
@@ -96,6 +102,24 @@ export class HashMismatch extends Data.TaggedError("HashMismatch")<{
   }
 }
 
+/**
+ * A source announced a blob size other than the one the caller expects (the manifest's),
+ * or over `MAX_BLOB_BYTES`: refused before any byte of it is written.
+ */
+export class UnexpectedSize extends Data.TaggedError("UnexpectedSize")<{
+  readonly source: string
+  readonly hash: BlobHash
+  readonly announced: number
+  /** The size the fetch asked for, when it knew one. */
+  readonly expected: number | undefined
+}> {
+  override get message() {
+    return this.expected === undefined
+      ? `source ${this.source} announced ${this.announced} bytes for ${this.hash}, over the ${MAX_BLOB_BYTES} bytes a blob may have`
+      : `source ${this.source} announced ${this.announced} bytes for ${this.hash}, expected ${this.expected}`
+  }
+}
+
 export class UnsupportedSource extends Data.TaggedError("UnsupportedSource")<{
   readonly source: string
   readonly transport: string
@@ -119,6 +143,7 @@ export type SourceFailure =
   | SourceTimeout
   | NotFoundAtSource
   | HashMismatch
+  | UnexpectedSize
   | UnsupportedSource
   | SourceError
 

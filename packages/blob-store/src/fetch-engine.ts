@@ -24,12 +24,15 @@ export interface FetchTarget {
   /**
    * One blob from one source, verified before it is visible. `onProgress`
    * gets verified bytes so far (absolute within the blob) and, once known,
-   * the blob's size; any call counts as a sign of life for the timeout.
+   * the blob's size; any call counts as a sign of life for the timeout. A source that
+   * announces or sends a size other than `expectedSize` (when given) fails with
+   * `UnexpectedSize` before any byte is written.
    */
   readonly fetchBlob: (
     hash: BlobHash,
     source: Source,
     onProgress: (done: number, total: number | undefined) => void,
+    expectedSize: number | undefined,
   ) => Effect.Effect<void, SourceFailure | StoreError>
   /**
    * Whether an attempt on this source stops cleanly when interrupted, so another source
@@ -160,7 +163,12 @@ export const runFetch = (
               })
           }
         })
-        return Effect.raceFirst(target.fetchBlob(hash, state.source, onProgress), watchdog)
+        const expectedSize =
+          request.kind === "blob" && hash === request.hash ? request.expectedSize : undefined
+        return Effect.raceFirst(
+          target.fetchBlob(hash, state.source, onProgress, expectedSize),
+          watchdog,
+        )
       })
 
     const counted = new Set<BlobHash>()

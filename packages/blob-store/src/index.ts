@@ -16,6 +16,7 @@ export {
   InvalidCollection,
   InvalidRange,
   IoError,
+  MAX_BLOB_BYTES,
   NoSource,
   NotFoundAtSource,
   SourceError,
@@ -24,6 +25,7 @@ export {
   SourceUnreachable,
   StoreClosed,
   type StoreError,
+  UnexpectedSize,
   UnsupportedSource,
 } from "./errors.ts"
 export { BlobHash, blake3, decodeBlobHash, isBlobHash } from "./hash.ts"

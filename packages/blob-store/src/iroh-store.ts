@@ -48,6 +48,8 @@ const tmpTag = (id: string) => `sd/tmp/${id}`
 /** Iroh keeps blobs of 16 KiB or less inside its database, not as files. */
 const inlineLimit = 16 * 1024
 const readChunk = 1024 * 1024
+/** Bytes `addStream` collects into one write while the previous write is in flight. */
+const writeBatch = 4 * 1024 * 1024
 /** How long a download given up on may still set its tag. */
 const lateDownloadGraceMillis = 120_000
 
@@ -216,20 +218,52 @@ export const makeIroh = (config: IrohStoreConfig) =>
         (file) => Effect.promise(() => fs.rm(file, { force: true })),
       )
 
-    /** Writes a stream to a file one chunk at a time: memory stays bounded. */
+    /**
+     * Writes a stream to a file with one write in flight while the stream
+     * produces more: what arrives meanwhile goes out in the next `writev`, so
+     * encryption upstream overlaps the disk, and a stream of small chunks
+     * (an HTTP body) costs one thread-pool round trip per batch, not per
+     * chunk. Memory stays bounded by two batches of at most `writeBatch`
+     * bytes (plus one input batch). The stream must not reuse a chunk's
+     * memory after yielding it.
+     */
     const streamToFile = <E>(stream: Stream.Stream<Uint8Array, E>, file: string) =>
       Effect.acquireUseRelease(
         Effect.tryPromise({
           try: () => fs.open(file, "w"),
           catch: (cause) => ioError(file, cause),
         }),
-        (handle) =>
-          Stream.runForEach(stream, (chunk) =>
-            Effect.tryPromise({
-              try: () => handle.write(chunk),
-              catch: (cause) => ioError(file, cause),
+        (handle) => {
+          let inFlight: Promise<unknown> = Promise.resolve()
+          let busy = false
+          let pending: Array<Uint8Array> = []
+          let pendingBytes = 0
+          const settle = Effect.tryPromise({
+            try: () => inFlight,
+            catch: (cause) => ioError(file, cause),
+          })
+          const flush = Effect.andThen(
+            settle,
+            Effect.sync(() => {
+              if (pending.length === 0) return
+              busy = true
+              inFlight = handle.writev(pending).finally(() => {
+                busy = false
+              })
+              // Observed by the next `settle`; never an unhandled rejection if the stream fails first.
+              inFlight.catch(() => undefined)
+              pending = []
+              pendingBytes = 0
             }),
-          ),
+          )
+          return Stream.runForEachArray(stream, (chunks) => {
+            for (const chunk of chunks) {
+              pending.push(chunk)
+              pendingBytes += chunk.length
+            }
+            return busy && pendingBytes < writeBatch ? Effect.void : flush
+          }).pipe(Effect.andThen(flush), Effect.andThen(settle))
+        },
         (handle) => Effect.promise(() => handle.close()),
       )
 
@@ -306,6 +340,7 @@ export const makeIroh = (config: IrohStoreConfig) =>
         hash: BlobHash,
         source: Source,
         onProgress: (done: number, total: number | undefined) => void,
+        expectedSize: number | undefined,
       ): Effect.Effect<void, SourceFailure | StoreError> => {
         switch (source._tag) {
           case "IrohSource":
@@ -357,11 +392,16 @@ export const makeIroh = (config: IrohStoreConfig) =>
                     catch: (cause) => ioError(file, cause),
                   }),
                   (handle) =>
-                    receiveVerified(hash, source, onProgress, (chunk) =>
-                      Effect.tryPromise({
-                        try: () => handle.write(chunk),
-                        catch: (cause) => ioError(file, cause),
-                      }),
+                    receiveVerified(
+                      hash,
+                      source,
+                      onProgress,
+                      (chunk) =>
+                        Effect.tryPromise({
+                          try: () => handle.write(chunk),
+                          catch: (cause) => ioError(file, cause),
+                        }),
+                      expectedSize,
                     ),
                   (handle) => Effect.promise(() => handle.close()),
                 )

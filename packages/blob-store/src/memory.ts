@@ -18,6 +18,7 @@ import {
   NotFoundAtSource,
   SourceUnreachable,
   StoreClosed,
+  UnexpectedSize,
   UnsupportedSource,
 } from "./errors.ts"
 import { runFetch } from "./fetch-engine.ts"
@@ -153,6 +154,7 @@ export const makeMemory = (options: MemoryOptions = {}) =>
       hash: BlobHash,
       source: Source,
       onProgress: (done: number, total: number | undefined) => void,
+      expectedSize: number | undefined,
     ) =>
       Effect.gen(function* () {
         yield* open
@@ -166,6 +168,13 @@ export const makeMemory = (options: MemoryOptions = {}) =>
               })
             const bytes = remote.blobs.get(hash)
             if (bytes === undefined) return yield* new NotFoundAtSource({ source: source.id, hash })
+            if (expectedSize !== undefined && bytes.length !== expectedSize)
+              return yield* new UnexpectedSize({
+                source: source.id,
+                hash,
+                announced: bytes.length,
+                expected: expectedSize,
+              })
             const actual = yield* Effect.promise(() => blake3(bytes))
             if (actual !== hash)
               return yield* new HashMismatch({ source: source.id, expected: hash, actual })
@@ -176,10 +185,15 @@ export const makeMemory = (options: MemoryOptions = {}) =>
           case "ByteStreamSource":
           case "TunnelSource": {
             const chunks: Array<Uint8Array> = []
-            yield* receiveVerified(hash, source, onProgress, (chunk) =>
-              Effect.sync(() => {
-                chunks.push(Uint8Array.from(chunk))
-              }),
+            yield* receiveVerified(
+              hash,
+              source,
+              onProgress,
+              (chunk) =>
+                Effect.sync(() => {
+                  chunks.push(Uint8Array.from(chunk))
+                }),
+              expectedSize,
             )
             blobs.set(hash, Buffer.concat(chunks))
             return

@@ -8,8 +8,10 @@ import {
   HashMismatch,
   InvalidCollection,
   InvalidRange,
+  MAX_BLOB_BYTES,
   type SourceFailure,
   type StoreError,
+  UnexpectedSize,
 } from "./errors.ts"
 import { type BlobHash, makeBlake3 } from "./hash.ts"
 import type {
@@ -94,29 +96,37 @@ export const sourceBytes = (
   hash: BlobHash,
   source: ByteStreamSource | TunnelSource,
   onProgress: (done: number, total: number | undefined) => void,
+  expectedSize: number | undefined,
 ): Stream.Stream<Uint8Array, SourceFailure> =>
   source._tag === "TunnelSource"
-    ? openTunnelBlob(source, hash, (size) => onProgress(0, size))
+    ? openTunnelBlob(source, hash, (size) => onProgress(0, size), expectedSize)
     : source.open(hash)
 
 /**
  * Pulls a whole blob from a byte-stream or tunnel source through BLAKE3. `write` sees
  * every chunk (to a temp file, or memory); nothing is added unless the digest is the hash
  * asked for. Progress calls during the stream only show life; the bytes count once
- * verified.
+ * verified. A source sending more than `expectedSize` (or `MAX_BLOB_BYTES`) is cut off
+ * before the chunk that overflows is written; a tunnel's header is checked before that.
  */
 export const receiveVerified = (
   hash: BlobHash,
   source: ByteStreamSource | TunnelSource,
   onProgress: (done: number, total: number | undefined) => void,
   write: (chunk: Uint8Array) => Effect.Effect<void, StoreError>,
+  expectedSize: number | undefined,
 ): Effect.Effect<number, SourceFailure | StoreError> =>
   Effect.gen(function* () {
     const hasher = yield* Effect.promise(() => makeBlake3())
+    const limit = expectedSize ?? MAX_BLOB_BYTES
     let received = 0
-    yield* sourceBytes(hash, source, onProgress).pipe(
+    const unexpected = (announced: number) =>
+      new UnexpectedSize({ source: source.id, hash, announced, expected: expectedSize })
+    yield* sourceBytes(hash, source, onProgress, expectedSize).pipe(
       Stream.runForEach((chunk) =>
-        Effect.suspend(() => {
+        Effect.suspend((): Effect.Effect<void, UnexpectedSize | StoreError> => {
+          if (received + chunk.length > limit)
+            return Effect.fail(unexpected(received + chunk.length))
           hasher.update(chunk)
           received += chunk.length
           onProgress(0, undefined)
@@ -124,6 +134,7 @@ export const receiveVerified = (
         }),
       ),
     )
+    if (expectedSize !== undefined && received !== expectedSize) return yield* unexpected(received)
     const actual = hasher.digest()
     if (actual !== hash)
       return yield* new HashMismatch({ source: source.id, expected: hash, actual })

@@ -61,6 +61,13 @@ export interface FetchRequest {
    * Default: the store's `fetchTimeoutMillis` (10 s).
    */
   readonly timeoutMillis?: number
+  /**
+   * The blob's size when the caller knows it (a manifest's entry): a tunnel or byte-stream
+   * source announcing or sending another is dropped with `UnexpectedSize` before any byte
+   * is written. Only for `kind: "blob"`; without it a source may announce up to
+   * `MAX_BLOB_BYTES`.
+   */
+  readonly expectedSize?: number
   /** Requests in flight per source (collections). Default 4. */
   readonly concurrencyPerSource?: number
 }

@@ -10,7 +10,14 @@ import {
   Tunnels,
 } from "@save-dweb/tunnels"
 import { Effect, Result, Stream } from "effect"
-import { NotFoundAtSource, SourceError, type SourceFailure, SourceUnreachable } from "./errors.ts"
+import {
+  MAX_BLOB_BYTES,
+  NotFoundAtSource,
+  SourceError,
+  type SourceFailure,
+  SourceUnreachable,
+  UnexpectedSize,
+} from "./errors.ts"
 import type { BlobHash } from "./hash.ts"
 import type { TunnelSource } from "./source.ts"
 import {
@@ -95,11 +102,14 @@ class HeaderReader {
 /**
  * A whole blob's bytes from a tunnel peer, exactly as many as its header announced (told
  * to `onSize` once known). Not verified here: the store hashes them before adding them.
+ * A header announcing another size than `expectedSize`, or over `MAX_BLOB_BYTES`, fails
+ * with `UnexpectedSize` before any byte of the body is passed on.
  */
 export const openTunnelBlob = (
   source: TunnelSource,
   hash: BlobHash,
   onSize: (size: number) => void,
+  expectedSize?: number,
 ): Stream.Stream<Uint8Array, SourceFailure> =>
   Stream.suspend(() => {
     const reader = new HeaderReader()
@@ -123,6 +133,18 @@ export const openTunnelBlob = (
           if (header.offset !== 0 || header.length !== header.size)
             return broken(
               `answered a range (${header.offset}+${header.length}) to a whole-blob request`,
+            )
+          if (
+            header.size > MAX_BLOB_BYTES ||
+            (expectedSize !== undefined && header.size !== expectedSize)
+          )
+            return Effect.fail(
+              new UnexpectedSize({
+                source: source.id,
+                hash,
+                announced: header.size,
+                expected: expectedSize,
+              }),
             )
           expected = header.size
           onSize(header.size)

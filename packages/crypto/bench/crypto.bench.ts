@@ -1,11 +1,11 @@
-// Throughput of streaming encryption, decryption and BLAKE3 on BENCH_MIB MiB
-// (default 256) fed as a Stream of 1 MiB chunks, each beside a reference
+// Throughput of streaming encryption, decryption (file formats v2 and v1) and
+// BLAKE3 on BENCH_MIB MiB (default 256) fed as a Stream of 1 MiB chunks, each beside a reference
 // measured in the same run, and the peak RSS of each streaming run (far below
 // the data size if memory stays bounded). Prints a table; asserts nothing.
 //
 //   pnpm run bench            BENCH_MIB=64 pnpm run bench
 import { execFileSync } from "node:child_process"
-import { createHash, randomFillSync } from "node:crypto"
+import { createCipheriv, createHash, randomFillSync } from "node:crypto"
 import { closeSync, createReadStream, mkdtempSync, openSync, rmSync, writeSync } from "node:fs"
 import { tmpdir } from "node:os"
 import { join } from "node:path"
@@ -89,23 +89,51 @@ try {
   const plainFd = openSync(plainPath, "w")
   for (let i = 0; i < totalMiB; i++) writeSync(plainFd, block)
   closeSync(plainFd)
-  const cipherFd = openSync(cipherPath, "w")
-  await Effect.runPromise(
-    Stream.runForEach(plaintext().pipe(encryptFileStream(key)), (chunk) =>
-      Effect.sync(() => writeSync(cipherFd, chunk)),
-    ),
-  )
-  closeSync(cipherFd)
+  const v1Path = join(dir, "cipher-v1.bin")
+  for (const [path, version] of [
+    [cipherPath, 2],
+    [v1Path, 1],
+  ] as const) {
+    const fd = openSync(path, "w")
+    await Effect.runPromise(
+      Stream.runForEach(plaintext().pipe(encryptFileStream(key, { version })), (chunk) =>
+        Effect.sync(() => writeSync(fd, chunk)),
+      ),
+    )
+    closeSync(fd)
+  }
 
   // Warm up every path (WebAssembly tiers, V8 JIT) before timing it.
   const warm = <E>(stream: Stream.Stream<Uint8Array, E>) =>
     Effect.runPromise(Effect.ignore(Stream.runDrain(stream.pipe(Stream.take(8)))))
   await warm(plaintext().pipe(encryptFileStream(key)))
+  await warm(plaintext().pipe(encryptFileStream(key, { version: 1 })))
   await warm(fromFile(cipherPath).pipe(decryptFileStream(key)))
+  await warm(fromFile(v1Path).pipe(decryptFileStream(key)))
   await Effect.runPromise(blake3Stream(plaintext().pipe(Stream.take(8))))
 
   const encrypt = await measure(() => drain(plaintext().pipe(encryptFileStream(key))))
+  const encryptV1 = await measure(() =>
+    drain(plaintext().pipe(encryptFileStream(key, { version: 1 }))),
+  )
   const decrypt = await measure(() => drain(fromFile(cipherPath).pipe(decryptFileStream(key))))
+  const decryptV1 = await measure(() => drain(fromFile(v1Path).pipe(decryptFileStream(key))))
+  const nativeIn = (callBytes: number) => () => {
+    const raw = randomFillSync(new Uint8Array(32))
+    const nonce = new Uint8Array(12)
+    for (let i = 0; i < totalMiB; i++) {
+      for (let offset = 0; offset < MiB; offset += callBytes) {
+        nonce[4] = offset & 0xff
+        const cipher = createCipheriv("chacha20-poly1305", raw, nonce, { authTagLength: 16 })
+        cipher.update(block.subarray(offset, offset + callBytes))
+        cipher.final()
+        cipher.getAuthTag()
+      }
+    }
+  }
+  await measure(nativeIn(MiB))
+  const native64KiB = await measure(nativeIn(64 * 1024))
+  const native1MiB = await measure(nativeIn(MiB))
   const hash = await measure(() =>
     Effect.runPromise(blake3Stream(plaintext().pipe(Stream.tap(() => Effect.sync(sampleRss))))),
   )
@@ -164,11 +192,15 @@ try {
       `RSS before: ${baselineRssMiB.toFixed(0)} MiB\n`,
   )
   console.table([
-    row("encryptFileStream", encrypt),
+    row("encryptFileStream (v2)", encrypt),
+    row("  ref: node:crypto chacha20-poly1305, 64 KiB calls, no Stream", native64KiB),
+    row("  ref: node:crypto chacha20-poly1305, 1 MiB calls, no Stream", native1MiB),
+    row("encryptFileStream, version 1", encryptV1),
     row("  ref: crypto_secretstream push, 64 KiB, no Stream", rawSecretstream),
     row("  ref: crypto_stream_xchacha20_xor, 64 KiB calls", xor64KiB),
     row("  ref: crypto_stream_xchacha20_xor, 1 MiB calls", xor1MiB),
-    row("decryptFileStream (reading the file)", decrypt),
+    row("decryptFileStream, v2 (reading the file)", decrypt),
+    row("decryptFileStream, v1 (reading the file)", decryptV1),
     row("  ref: reading the file as a Stream only", readOnly),
     row("blake3Stream (hash-wasm)", hash),
     row("  ref: b3sum --num-threads 1 (file)", b3sum1),

@@ -81,7 +81,12 @@ export class InvalidMac extends Data.TaggedError("InvalidMac")<{
 
 export type EnvelopeFormat = "Envelope" | "FileStream"
 
-export type InvalidEnvelopeReason = "TooShort" | "BadMagic" | "UnsupportedVersion" | "BadChunkSize"
+export type InvalidEnvelopeReason =
+  | "TooShort"
+  | "BadMagic"
+  | "UnsupportedVersion"
+  | "BadChunkSize"
+  | "NotSeekable"
 
 /** The bytes are not an envelope (or encrypted file) this version of the package can read. */
 export class InvalidEnvelope extends Data.TaggedError("InvalidEnvelope")<{
@@ -109,6 +114,7 @@ const invalidEnvelopeMessages: Record<InvalidEnvelopeReason, string> = {
   BadMagic: "bad magic bytes",
   UnsupportedVersion: "unsupported version",
   BadChunkSize: "chunk size out of range",
+  NotSeekable: "cannot be read from the middle",
 }
 
 /**

@@ -1,48 +1,66 @@
-// Encrypted file format v1: libsodium crypto_secretstream_xchacha20poly1305
-// over fixed-size plaintext chunks.
+// Encrypted file formats. Both share a 33-byte header and length-prefixed
+// records over fixed-size plaintext chunks:
 //
 //   header (33 bytes)
 //     0   4   magic "SDWF"
-//     4   1   version = 1
+//     4   1   version: 1 or 2 (written: 2)
 //     5   4   plaintext chunk size C, u32 big-endian, 1 ≤ C ≤ 4 MiB (default 64 KiB)
-//     9   24  secretstream header
+//     9   24  v1: secretstream header; v2: random nonce N
 //   records, each
-//     0   4   record length L, u32 big-endian (17 ≤ L ≤ C + 17)
-//     4   L   secretstream record: encrypted tag byte, ciphertext, 16-byte MAC
+//     0   4   record length L, u32 big-endian (v1: 17 ≤ L ≤ C + 17; v2: 16 ≤ L ≤ C + 16)
+//     4   L   v1: secretstream record (encrypted tag byte, ciphertext, 16-byte MAC)
+//             v2: ChaCha20-Poly1305 ciphertext, then its 16-byte tag
 //
-// Every record but the last holds exactly C plaintext bytes with TAG_MESSAGE;
-// the last holds 0..C-1 bytes with TAG_FINAL (empty when the plaintext is a
-// multiple of C, so the writer never needs to look ahead). The associated
-// data of every record is header bytes 0..8 plus the caller's associated
-// data, so the chunk size and version are authenticated too.
+// Every record but the last holds exactly C plaintext bytes; the last holds
+// 0..C-1 bytes (empty when the plaintext is a multiple of C, so the writer
+// never needs to look ahead). The associated data of every record is header
+// bytes 0..8 plus the caller's associated data, so the chunk size and version
+// are authenticated too.
 //
-// secretstream chains records (nonce counter inside the state), so a moved,
-// repeated or dropped record fails to authenticate; TAG_FINAL makes the end
-// explicit (truncation is detected); the length prefixes make records
-// self-delimiting, so bytes after the final record are told apart from a
-// damaged final record.
+// v1 is libsodium's crypto_secretstream_xchacha20poly1305 (TAG_MESSAGE, then
+// TAG_FINAL on the last record); its state chains the records.
+//
+// v2 is XChaCha20-Poly1305 with a counter, sealed by node:crypto: subkey
+// K' = HChaCha20(K, N[0..16]); record i is ChaCha20-Poly1305 (RFC 8439) under
+// K' with the 12-byte nonce  F || 0 || 0 || 0 || (N[16..24] XOR u64le(i)),
+// F = 1 on the last record and 0 on every other. Record 0 of a longer file is
+// thus exactly XChaCha20-Poly1305(K, N) of its chunk. The index in the nonce
+// makes a moved, repeated or dropped record fail, the flag makes truncation at
+// a record boundary fail, and the length tells which record claims to be last
+// (only the last is shorter than C + 16), so no record is tried twice.
+//
+// In both, the length prefixes make records self-delimiting, so bytes after
+// the final record are told apart from a damaged final record.
 import { Effect, Option, Redacted, Stream } from "effect"
 import { type ByteTransform, emit, isFull, type Sink, transformBytes } from "./byte-transform.ts"
 import { concatAll, concatBytes, startsWith } from "./bytes.ts"
+import * as aead from "./chacha20-poly1305.ts"
 import { DecryptError, InvalidEnvelope } from "./errors.ts"
 import type { SecretKey } from "./keys.ts"
 import { freeSecretstreamState, sodium } from "./sodium.ts"
 
 export const FILE_MAGIC = new TextEncoder().encode("SDWF")
-export const FILE_VERSION = 1
+/** The versions of the file format: 1 (libsodium secretstream), 2 (native ChaCha20-Poly1305). */
+export type FileFormatVersion = 1 | 2
+/** The version `encryptFileStream` writes unless told otherwise. */
+export const FILE_VERSION: FileFormatVersion = 2
 /** Plaintext bytes per record unless told otherwise. */
 export const DEFAULT_CHUNK_SIZE = 64 * 1024
 /** Largest chunk size a reader accepts: bounds the memory a header can ask for. */
 export const MAX_CHUNK_SIZE = 4 * 1024 * 1024
 
 const PREFIX_BYTES = FILE_MAGIC.length + 1 + 4
-const SECRETSTREAM_HEADER_BYTES = 24
-export const FILE_HEADER_BYTES = PREFIX_BYTES + SECRETSTREAM_HEADER_BYTES
-/** Per-record overhead of secretstream (tag byte and MAC). */
-const ABYTES = 17
+const HEADER_TAIL_BYTES = 24
+export const FILE_HEADER_BYTES = PREFIX_BYTES + HEADER_TAIL_BYTES
 const LENGTH_BYTES = 4
-const RECORD_OVERHEAD = LENGTH_BYTES + ABYTES
 
+/** Bytes a record adds to its plaintext, length prefix excluded: v1 tag byte and MAC, v2 tag. */
+const sealOverhead = (version: FileFormatVersion): number => (version === 1 ? 17 : aead.TAG_BYTES)
+const recordOverhead = (version: FileFormatVersion): number => LENGTH_BYTES + sealOverhead(version)
+
+const isVersion = (value: unknown): value is FileFormatVersion => value === 1 || value === 2
+
+// secretstream tags (v1)
 const TAG_MESSAGE = 0
 const TAG_FINAL = 3
 
@@ -51,7 +69,50 @@ export interface FileStreamOptions {
   readonly chunkSize?: number
   /** Authenticated with every record, not stored: give the same bytes to decrypt. */
   readonly associatedData?: Uint8Array
+  /**
+   * Format to write (writer only; readers take it from the header). 2, the
+   * default, needs node:crypto's chacha20-poly1305; 1 needs only libsodium.
+   */
+  readonly version?: FileFormatVersion
 }
+
+/** Options of `decryptFileStream`. */
+export interface DecryptOptions extends Pick<FileStreamOptions, "associatedData"> {
+  /**
+   * The index of the first record in the input (default 0): the input is then the
+   * file's header followed by its bytes from `recordOffset(layout, firstRecord)` on, so a
+   * reader can start at the record that holds a byte instead of at the start. Version 2
+   * only (v1 records chain); a v1 header with a later first record is `NotSeekable`.
+   */
+  readonly firstRecord?: number
+}
+
+/** What a file's header says about where its records lie. */
+export interface FileLayout {
+  readonly version: FileFormatVersion
+  /** Plaintext bytes per record (every record but the last holds exactly this many). */
+  readonly chunkSize: number
+  /** Bytes of one full record, length prefix included. */
+  readonly recordBytes: number
+}
+
+/** The layout a file's first `FILE_HEADER_BYTES` bytes give, or why they are not a header. */
+export const readFileLayout = (header: Uint8Array): FileLayout | InvalidEnvelope => {
+  if (header.length < FILE_HEADER_BYTES) return invalidFile("TooShort")
+  const invalid = checkHeader(header)
+  if (invalid !== undefined) return invalid
+  const version = header[4] as FileFormatVersion
+  const chunkSize = readU32(header.subarray(5, 9))
+  return { version, chunkSize, recordBytes: chunkSize + recordOverhead(version) }
+}
+
+/** The record holding plaintext byte `offset`. */
+export const recordOfOffset = (layout: FileLayout, offset: number): number =>
+  Math.floor(offset / layout.chunkSize)
+
+/** Where record `index` starts in the encrypted file. */
+export const recordOffset = (layout: FileLayout, index: number): number =>
+  FILE_HEADER_BYTES + index * layout.recordBytes
 
 const isValidChunkSize = (size: number): boolean =>
   Number.isInteger(size) && size >= 1 && size <= MAX_CHUNK_SIZE
@@ -63,28 +124,36 @@ const checkChunkSize = (size: number): number => {
   return size
 }
 
+const checkVersion = (version: number): FileFormatVersion => {
+  if (!isVersion(version))
+    throw new RangeError(`file format version must be 1 or 2, got ${version}`)
+  return version
+}
+
 /** Size of the encrypted file for a plaintext of `plaintextSize` bytes. */
 export const encryptedFileSize = (
   plaintextSize: number,
   chunkSize: number = DEFAULT_CHUNK_SIZE,
+  version: FileFormatVersion = FILE_VERSION,
 ): number =>
   FILE_HEADER_BYTES +
   plaintextSize +
-  (Math.floor(plaintextSize / checkChunkSize(chunkSize)) + 1) * RECORD_OVERHEAD
+  (Math.floor(plaintextSize / checkChunkSize(chunkSize)) + 1) *
+    recordOverhead(checkVersion(version))
 
 /** Plaintext size of an encrypted file of `ciphertextSize` bytes; none if no plaintext has that size. */
 export const decryptedFileSize = (
   ciphertextSize: number,
   chunkSize: number = DEFAULT_CHUNK_SIZE,
+  version: FileFormatVersion = FILE_VERSION,
 ): Option.Option<number> => {
-  const recordSize = checkChunkSize(chunkSize) + RECORD_OVERHEAD
+  const overhead = recordOverhead(checkVersion(version))
+  const recordSize = checkChunkSize(chunkSize) + overhead
   const body = ciphertextSize - FILE_HEADER_BYTES
-  if (!Number.isSafeInteger(body) || body < RECORD_OVERHEAD) return Option.none()
+  if (!Number.isSafeInteger(body) || body < overhead) return Option.none()
   const full = Math.floor(body / recordSize)
   const last = body - full * recordSize
-  return last < RECORD_OVERHEAD
-    ? Option.none()
-    : Option.some(full * chunkSize + last - RECORD_OVERHEAD)
+  return last < overhead ? Option.none() : Option.some(full * chunkSize + last - overhead)
 }
 
 const u32 = (value: number): Uint8Array => {
@@ -96,22 +165,150 @@ const u32 = (value: number): Uint8Array => {
 const readU32 = (bytes: Uint8Array): number =>
   new DataView(bytes.buffer, bytes.byteOffset, 4).getUint32(0)
 
-const headerPrefix = (chunkSize: number): Uint8Array =>
-  concatBytes(FILE_MAGIC, Uint8Array.of(FILE_VERSION), u32(chunkSize))
+const headerPrefix = (version: FileFormatVersion, chunkSize: number): Uint8Array =>
+  concatBytes(FILE_MAGIC, Uint8Array.of(version), u32(chunkSize))
 
 const recordAd = (prefix: Uint8Array, options: FileStreamOptions | undefined): Uint8Array =>
   options?.associatedData === undefined ? prefix : concatBytes(prefix, options.associatedData)
+
+/** One version's cipher over records, in the order they come. */
+interface RecordSealer {
+  /** Header bytes 9..33. */
+  readonly headerTail: Uint8Array
+  /** The record for the next chunk, length prefix included, in one or more pieces. */
+  readonly seal: (chunk: Uint8Array, final: boolean) => ReadonlyArray<Uint8Array>
+  readonly release: () => void
+}
+
+interface RecordOpener {
+  /**
+   * Opens the next record (length prefix excluded); `full` says it is as long
+   * as a non-final record. Undefined if it does not authenticate.
+   */
+  readonly open: (
+    record: Uint8Array,
+    full: boolean,
+  ) => { readonly message: Uint8Array; readonly final: boolean } | undefined
+  readonly release: () => void
+}
+
+const secretstreamSealer = (rawKey: Uint8Array, ad: Uint8Array): RecordSealer => {
+  const { state, header } = sodium.crypto_secretstream_xchacha20poly1305_init_push(rawKey)
+  return {
+    headerTail: header,
+    seal: (chunk, final) => {
+      const record = sodium.crypto_secretstream_xchacha20poly1305_push(
+        state,
+        chunk,
+        ad,
+        final ? TAG_FINAL : TAG_MESSAGE,
+      )
+      return [concatBytes(u32(record.length), record)]
+    },
+    release: () => freeSecretstreamState(state),
+  }
+}
+
+const secretstreamOpener = (
+  rawKey: Uint8Array,
+  headerTail: Uint8Array,
+  ad: Uint8Array,
+): RecordOpener => {
+  const state = sodium.crypto_secretstream_xchacha20poly1305_init_pull(headerTail, rawKey)
+  return {
+    open: (record, full) => {
+      const opened = sodium.crypto_secretstream_xchacha20poly1305_pull(state, record, ad)
+      if (opened === false) return undefined
+      const final = opened.tag === TAG_FINAL
+      // Only full TAG_MESSAGE records and one TAG_FINAL record are valid.
+      if (!final && (opened.tag !== TAG_MESSAGE || !full)) return undefined
+      return { message: opened.message, final }
+    },
+    release: () => freeSecretstreamState(state),
+  }
+}
+
+/**
+ * The v2 record nonces of a file with nonce `n`:
+ * F || 0 0 0 || (n[16..24] XOR u64le(index)), F = 1 on the last record.
+ */
+export const recordNonces = (n: Uint8Array) => {
+  const base = new DataView(n.buffer, n.byteOffset + aead.HCHACHA20_INPUT_BYTES, 8)
+  const lo = base.getUint32(0, true)
+  const hi = base.getUint32(4, true)
+  const nonce = new Uint8Array(aead.NONCE_BYTES)
+  const view = new DataView(nonce.buffer)
+  return (index: number, final: boolean): Uint8Array => {
+    nonce[0] = final ? 1 : 0
+    view.setUint32(4, (lo ^ index) >>> 0, true)
+    view.setUint32(8, (hi ^ Math.floor(index / 2 ** 32)) >>> 0, true)
+    return nonce
+  }
+}
+
+const v2Subkey = (rawKey: Uint8Array, n: Uint8Array) => {
+  const bytes = aead.hchacha20(rawKey, n.subarray(0, aead.HCHACHA20_INPUT_BYTES))
+  const key = aead.importKey(bytes)
+  bytes.fill(0)
+  return key
+}
+
+const nativeSealer = (rawKey: Uint8Array, ad: Uint8Array): RecordSealer => {
+  const n = sodium.randombytes_buf(HEADER_TAIL_BYTES)
+  const subkey = v2Subkey(rawKey, n)
+  const nonceOf = recordNonces(n)
+  let index = 0
+  return {
+    headerTail: n,
+    // Three pieces rather than one joined copy: a 64 KiB copy and allocation
+    // per record cost more than the consumer's extra iovecs or its own join.
+    seal: (chunk, final) => {
+      const { ciphertext, tag } = aead.seal(subkey, nonceOf(index++, final), chunk, ad)
+      return [u32(ciphertext.length + tag.length), ciphertext, tag]
+    },
+    release: () => undefined,
+  }
+}
+
+const nativeOpener = (
+  rawKey: Uint8Array,
+  n: Uint8Array,
+  ad: Uint8Array,
+  firstRecord: number,
+): RecordOpener => {
+  const subkey = v2Subkey(rawKey, n)
+  const nonceOf = recordNonces(n)
+  let index = firstRecord
+  return {
+    open: (record, full) => {
+      const split = record.length - aead.TAG_BYTES
+      const message = aead.open(
+        subkey,
+        nonceOf(index, !full),
+        record.subarray(0, split),
+        record.subarray(split),
+        ad,
+      )
+      if (message === undefined) return undefined
+      index++
+      return { message, final: !full }
+    },
+    release: () => undefined,
+  }
+}
 
 const encryptor = (
   key: SecretKey,
   options: FileStreamOptions | undefined,
 ): ByteTransform<never> => {
   const chunkSize = checkChunkSize(options?.chunkSize ?? DEFAULT_CHUNK_SIZE)
-  const prefix = headerPrefix(chunkSize)
+  const version = checkVersion(options?.version ?? FILE_VERSION)
+  const prefix = headerPrefix(version, chunkSize)
   const ad = recordAd(prefix, options)
-  const { state, header } = sodium.crypto_secretstream_xchacha20poly1305_init_push(
-    Redacted.value(key),
-  )
+  const sealer =
+    version === 1
+      ? secretstreamSealer(Redacted.value(key), ad)
+      : nativeSealer(Redacted.value(key), ad)
   const buffer = new Uint8Array(chunkSize)
   let fill = 0
   let headerSent = false
@@ -119,11 +316,10 @@ const encryptor = (
   const sendHeader = (sink: Sink) => {
     if (headerSent) return
     headerSent = true
-    emit(sink, concatBytes(prefix, header))
+    emit(sink, concatBytes(prefix, sealer.headerTail))
   }
-  const seal = (sink: Sink, chunk: Uint8Array, tag: number) => {
-    const record = sodium.crypto_secretstream_xchacha20poly1305_push(state, chunk, ad, tag)
-    emit(sink, concatBytes(u32(record.length), record))
+  const seal = (sink: Sink, chunk: Uint8Array, final: boolean) => {
+    for (const piece of sealer.seal(chunk, final)) emit(sink, piece)
   }
 
   return {
@@ -132,7 +328,7 @@ const encryptor = (
       let offset = start
       while (offset < input.length && !isFull(sink)) {
         if (fill === 0 && input.length - offset >= chunkSize) {
-          seal(sink, input.subarray(offset, offset + chunkSize), TAG_MESSAGE)
+          seal(sink, input.subarray(offset, offset + chunkSize), false)
           offset += chunkSize
           continue
         }
@@ -141,7 +337,7 @@ const encryptor = (
         fill += n
         offset += n
         if (fill === chunkSize) {
-          seal(sink, buffer, TAG_MESSAGE)
+          seal(sink, buffer, false)
           fill = 0
         }
       }
@@ -149,12 +345,12 @@ const encryptor = (
     },
     end: (sink) => {
       sendHeader(sink)
-      seal(sink, buffer.subarray(0, fill), TAG_FINAL)
+      seal(sink, buffer.subarray(0, fill), true)
       return undefined
     },
     release: () => {
       buffer.fill(0)
-      freeSecretstreamState(state)
+      sealer.release()
     },
   }
 }
@@ -171,7 +367,7 @@ const checkHeader = (bytes: Uint8Array): InvalidEnvelope | undefined => {
   if (!startsWith(bytes, FILE_MAGIC.subarray(0, Math.min(bytes.length, FILE_MAGIC.length)))) {
     return invalidFile("BadMagic")
   }
-  if (bytes.length > 4 && bytes[4] !== FILE_VERSION) {
+  if (bytes.length > 4 && !isVersion(bytes[4])) {
     return invalidFile("UnsupportedVersion", `unsupported version ${bytes[4]}`)
   }
   if (bytes.length >= PREFIX_BYTES) {
@@ -187,16 +383,20 @@ type Phase = "Header" | "Length" | "Record" | "Done"
 
 const decryptor = (
   key: SecretKey,
-  options: FileStreamOptions | undefined,
+  options: DecryptOptions | undefined,
 ): ByteTransform<InvalidEnvelope | DecryptError> => {
+  const firstRecord = options?.firstRecord ?? 0
+  if (!Number.isSafeInteger(firstRecord) || firstRecord < 0) {
+    throw new RangeError(`firstRecord must be a non-negative integer, got ${firstRecord}`)
+  }
   let phase: Phase = "Header"
   let want = FILE_HEADER_BYTES
   let acc: Uint8Array = new Uint8Array(FILE_HEADER_BYTES)
   let fill = 0
-  let state: ReturnType<typeof sodium.crypto_secretstream_xchacha20poly1305_init_pull> | undefined
-  let ad: Uint8Array = new Uint8Array(0)
+  let opener: RecordOpener | undefined
+  let overhead = 0
   let recordSize = 0
-  let index = 0
+  let index = firstRecord
 
   const damaged = () =>
     new DecryptError({
@@ -209,13 +409,19 @@ const decryptor = (
       case "Header": {
         const invalid = checkHeader(field)
         if (invalid !== undefined) return invalid
+        const version = field[4] as FileFormatVersion
         const chunkSize = readU32(field.subarray(5, 9))
-        ad = recordAd(field.slice(0, PREFIX_BYTES), options)
-        recordSize = chunkSize + ABYTES
-        state = sodium.crypto_secretstream_xchacha20poly1305_init_pull(
-          field.slice(PREFIX_BYTES, FILE_HEADER_BYTES),
-          Redacted.value(key),
-        )
+        const ad = recordAd(field.slice(0, PREFIX_BYTES), options)
+        const tail = field.slice(PREFIX_BYTES, FILE_HEADER_BYTES)
+        if (version === 1 && firstRecord > 0) {
+          return invalidFile("NotSeekable", "a version 1 file can only be read from its start")
+        }
+        overhead = sealOverhead(version)
+        recordSize = chunkSize + overhead
+        opener =
+          version === 1
+            ? secretstreamOpener(Redacted.value(key), tail, ad)
+            : nativeOpener(Redacted.value(key), tail, ad, firstRecord)
         acc = new Uint8Array(recordSize)
         phase = "Length"
         want = LENGTH_BYTES
@@ -224,25 +430,17 @@ const decryptor = (
       case "Length": {
         const length = readU32(field)
         // A length no writer produces can only come from damage.
-        if (length < ABYTES || length > recordSize) return damaged()
+        if (length < overhead || length > recordSize) return damaged()
         phase = "Record"
         want = length
         return undefined
       }
       case "Record": {
-        const opened =
-          state === undefined
-            ? false
-            : sodium.crypto_secretstream_xchacha20poly1305_pull(state, field, ad)
-        if (opened === false) return damaged()
-        const isFinal = opened.tag === TAG_FINAL
-        // Only full TAG_MESSAGE records and one TAG_FINAL record are valid.
-        if (!isFinal && (opened.tag !== TAG_MESSAGE || field.length !== recordSize)) {
-          return damaged()
-        }
+        const opened = opener?.open(field, field.length === recordSize)
+        if (opened === undefined) return damaged()
         emit(sink, opened.message)
         index++
-        phase = isFinal ? "Done" : "Length"
+        phase = opened.final ? "Done" : "Length"
         want = LENGTH_BYTES
         return undefined
       }
@@ -290,7 +488,7 @@ const decryptor = (
     },
     release: () => {
       acc.fill(0)
-      if (state !== undefined) freeSecretstreamState(state)
+      opener?.release()
     },
   }
 }
@@ -311,7 +509,7 @@ export const encryptFileStream =
  * output somewhere temporary and keep it only if the stream succeeds.
  */
 export const decryptFileStream =
-  (key: SecretKey, options?: Pick<FileStreamOptions, "associatedData">) =>
+  (key: SecretKey, options?: DecryptOptions) =>
   <E, R>(
     ciphertext: Stream.Stream<Uint8Array, E, R>,
   ): Stream.Stream<Uint8Array, E | InvalidEnvelope | DecryptError, R> =>

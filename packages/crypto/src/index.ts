@@ -29,18 +29,32 @@ export {
 } from "./errors.ts"
 export {
   DEFAULT_CHUNK_SIZE,
+  type DecryptOptions,
   decryptedFileSize,
   decryptFile,
   decryptFileStream,
   encryptedFileSize,
   encryptFile,
   encryptFileStream,
+  FILE_HEADER_BYTES,
+  FILE_VERSION,
+  type FileFormatVersion,
+  type FileLayout,
   type FileStreamOptions,
   MAX_CHUNK_SIZE,
+  readFileLayout,
+  recordOffset,
+  recordOfOffset,
 } from "./file-stream.ts"
 export { deriveKey, deriveSigningSeed, KeyName } from "./kdf.ts"
 export { GroupSecret, SecretKey } from "./keys.ts"
 export { Mac, mac, verifyMac } from "./mac.ts"
+export {
+  derivePassphraseKey,
+  newPassphraseKdf,
+  PassphraseKdf,
+  PassphraseKdfError,
+} from "./passphrase.ts"
 export {
   generateSigningKeyPair,
   PublicKey,

@@ -22,6 +22,12 @@ export const KeyName = {
   fileContents: "file-contents",
   /** Authenticates callers of a member's tunnel. */
   tunnelAuth: "tunnel-auth",
+  /**
+   * Authenticates asking a member for its Iroh address (data-repo, direct groups). Derived
+   * from the group secret, so replicate links (which carry only `dhtValues` and
+   * `tunnelAuth`) cannot ask.
+   */
+  addressAuth: "address-auth",
 } as const
 
 const DOMAIN = new TextEncoder().encode("save-dweb/kdf/v1\0")

@@ -2,7 +2,9 @@
 import { assert, describe, it } from "@effect/vitest"
 import { Effect, Stream } from "effect"
 import { decodeHex } from "../src/bytes.ts"
+import { hchacha20, open, seal } from "../src/chacha20-poly1305.ts"
 import { xchacha20poly1305Encrypt } from "../src/envelope.ts"
+import { recordNonces } from "../src/file-stream.ts"
 import {
   blake3,
   blake3Stream,
@@ -45,6 +47,64 @@ describe("BLAKE3 official test vectors (BLAKE3-team/BLAKE3 test_vectors.json)", 
       }),
     )
   }
+})
+
+const sunscreen = new TextEncoder().encode(
+  "Ladies and Gentlemen of the class of '99: If I could offer you only one tip for the future, sunscreen would be it.",
+)
+const aeadKey = hex("808182838485868788898a8b8c8d8e8f909192939495969798999a9b9c9d9e9f")
+const aeadAd = hex("50515253c0c1c2c3c4c5c6c7")
+const xchachaCiphertext =
+  "bd6d179d3e83d43b9576579493c0e939572a1700252bfaccbed2902c21396cbb" +
+  "731c7f1b0b4aa6440bf3a82f4eda7e39ae64c6708c54c216cb96b72e1213b452" +
+  "2f8c9ba40db5d945b11b69b982c1bb9e3f3fac2bc369488f76b2383565d3fff9" +
+  "21f9664c97637da9768812f615c68b13b52e"
+const xchachaTag = "c0875924c1c7987947deafd8780acf49"
+
+describe("HChaCha20 (draft-irtf-cfrg-xchacha-03, 2.2.1)", () => {
+  it("derives the draft's subkey", () => {
+    const key = hex("000102030405060708090a0b0c0d0e0f101112131415161718191a1b1c1d1e1f")
+    const input = hex("000000090000004a0000000031415927")
+    assert.strictEqual(
+      toHex(hchacha20(key, input)),
+      "82413b4227b27bfed30e42508a877d73a0f9e4d58a74a853c12ec41326d3ecdc",
+    )
+  })
+})
+
+describe("AEAD_CHACHA20_POLY1305 (RFC 8439, 2.8.2) in node:crypto", () => {
+  const nonce = hex("070000004041424344454647")
+  const ciphertext =
+    "d31a8d34648e60db7b86afbc53ef7ec2a4aded51296e08fea9e2b5a736ee62d6" +
+    "3dbea45e8ca9671282fafb69da92728b1a71de0a9e060b2905d6a5b67ecd3b36" +
+    "92ddbd7f2d778b8c9803aee328091b58fab324e4fad675945585808b4831d7bc" +
+    "3ff4def08e4b7a9de576d26586cec64b6116"
+  const tag = "1ae10b594f09e26a7e902ecbd0600691"
+
+  it("seals the RFC's plaintext to its ciphertext and tag", () => {
+    const sealed = seal(aeadKey, nonce, sunscreen, aeadAd)
+    assert.strictEqual(toHex(sealed.ciphertext), ciphertext)
+    assert.strictEqual(toHex(sealed.tag), tag)
+  })
+
+  it("opens it, and refuses it with any other tag or associated data", () => {
+    const opened = open(aeadKey, nonce, hex(ciphertext), hex(tag), aeadAd)
+    assert.strictEqual(opened === undefined ? "" : toHex(opened), toHex(sunscreen))
+    const badTag = hex(tag)
+    badTag[0] = (badTag[0] as number) ^ 1
+    assert.isUndefined(open(aeadKey, nonce, hex(ciphertext), badTag, aeadAd))
+    assert.isUndefined(open(aeadKey, nonce, hex(ciphertext), hex(tag), aeadAd.subarray(1)))
+  })
+})
+
+describe("AEAD_XChaCha20_Poly1305 (draft A.3.1) through the v2 file construction", () => {
+  it("record 0 of a longer file, sealed natively under HChaCha20's subkey, is the draft's output", () => {
+    const n = hex("404142434445464748494a4b4c4d4e4f5051525354555657")
+    const subkey = hchacha20(aeadKey, n.subarray(0, 16))
+    const sealed = seal(subkey, recordNonces(n)(0, false), sunscreen, aeadAd)
+    assert.strictEqual(toHex(sealed.ciphertext), xchachaCiphertext)
+    assert.strictEqual(toHex(sealed.tag), xchachaTag)
+  })
 })
 
 describe("AEAD_XChaCha20_Poly1305 (draft-irtf-cfrg-xchacha-03, A.3.1)", () => {

@@ -14,11 +14,15 @@ export type InvalidFileNameReason =
   | "TooLong"
   | "NotNormalized"
   | "ControlCharacter"
+  | "BidiOverride"
   | "PathSeparator"
   | "DotSegment"
   | "LoneSurrogate"
 
-/** A file name a repo refuses: it could escape a directory on export, or not round-trip. */
+/**
+ * A file name a repo refuses: it could escape a directory on export, not round-trip,
+ * or show as another name (bidi overrides).
+ */
 export class InvalidFileName extends Data.TaggedError("InvalidFileName")<{
   readonly name: string
   readonly reason: InvalidFileNameReason

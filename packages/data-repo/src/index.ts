@@ -17,6 +17,17 @@ export {
   NotWritable,
   TooManyBackups,
 } from "./errors.ts"
+export {
+  decodeHeldState,
+  emptyHeldState,
+  encodeHeldState,
+  type HeldState,
+  type HeldStateBytes,
+  InvalidHeldState,
+  memorySyncState,
+  type SyncStateStore,
+  syncStateOver,
+} from "./held-state.ts"
 export type { KeepSyncedOptions } from "./keep-synced.ts"
 export { Manifest, ManifestEntry } from "./manifest.ts"
 export { fileNameProblem, MAX_FILE_NAME_BYTES, validateFileName } from "./name.ts"
@@ -31,11 +42,13 @@ export {
 } from "./record.ts"
 export type {
   FileInput,
+  ReadFileOptions,
   ReadOptions,
   Repo,
   RepoBlob,
   RepoCredentials,
   RepoFile,
+  WriteOptions,
 } from "./repo.ts"
 export {
   type CreateRepoOptions,
@@ -46,10 +59,17 @@ export {
   type OpenMineOptions,
   type OpenOptions,
 } from "./repos.ts"
-export { groupProtocols, IrohAddress } from "./sources.ts"
+export {
+  AddressRefused,
+  addressKeyFor,
+  groupProtocols,
+  IrohAddress,
+  LEARNED_ADDRESS,
+  TOLD_ADDRESS,
+} from "./sources.ts"
 export type {
+  SweepOptions,
   SyncEvent,
   SyncOptions,
   SyncResult,
-  SyncStateStore,
 } from "./sync.ts"

@@ -49,3 +49,12 @@ export const changeBackups = (
     })
     return next
   }).pipe(retryOnConflict)
+
+/** Rewrites the repo's name over the network's latest subkey 0, keeping its backup list. */
+export const changeName = (record: OpenedRecord<RepoRecord>, name: string) =>
+  Effect.gen(function* () {
+    const entry = yield* record.get(INFO_SUBKEY, { refresh: true })
+    const backups = Option.match(entry, { onNone: () => undefined, onSome: (e) => e.value.backups })
+    if (Option.isSome(entry) && entry.value.value.name === name) return
+    yield* record.set(INFO_SUBKEY, { v: 1, name, ...(backups === undefined ? {} : { backups }) })
+  }).pipe(retryOnConflict)

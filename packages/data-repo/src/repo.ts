@@ -6,17 +6,20 @@ import {
   type BlobHash,
   type BlobStoreService,
   type CollectionEntry,
+  type FetchResult,
   IoError,
   type Source,
 } from "@save-dweb/blob-store"
-import { decryptFileStream, encryptFileStream } from "@save-dweb/crypto"
+import { encryptFileStream } from "@save-dweb/crypto"
 import type { KeyPair, OpenedRecord, RecordKey } from "@save-dweb/dht-records"
 import type { Group } from "@save-dweb/group"
 import type { TunnelsShape } from "@save-dweb/tunnels"
 import { Clock, Effect, Option, Ref, type Scope, Semaphore, Stream } from "effect"
+import { decryptedFrom } from "./decrypt-file.ts"
 import { type DataRepoError, DecryptFailed, FileNotFound, NotLocal, NotWritable } from "./errors.ts"
 import type { GroupBlobs } from "./group-blobs.ts"
-import { backupsOf, changeBackups } from "./listed-backups.ts"
+import type { PinTracker } from "./holdings.ts"
+import { backupsOf, changeBackups, changeName } from "./listed-backups.ts"
 import {
   emptyManifest,
   FILE_AD,
@@ -74,9 +77,29 @@ export interface ReadOptions {
    * tunnel and Iroh node, and under source policy `any` every other member's too.
    */
   readonly sources?: ReadonlyArray<Source>
+  /**
+   * Told how a fetch of a file not held here advances (verified bytes so far, and the
+   * blob's size once known), about every 100 ms; not called when the file is local.
+   */
+  readonly onFetchProgress?: (bytesDone: number, bytesTotal: number) => Effect.Effect<void>
+}
+
+export interface ReadFileOptions extends ReadOptions {
+  /**
+   * The first plaintext byte to read (default 0). A file in format v2 is read from the
+   * record that holds it; an older one is decrypted from its start and skipped to it.
+   */
+  readonly offset?: number
 }
 
 export type FileInput<E = never> = Stream.Stream<Uint8Array, E> | string
+
+/** What a write may say of the file besides its bytes. */
+export interface WriteOptions {
+  /** Times to record instead of now: a file moved from another repo keeps its own. */
+  readonly createdAt?: number
+  readonly modifiedAt?: number
+}
 
 /** An open repo: the member's own (writable) or another member's. Closed with its scope. */
 export interface Repo {
@@ -87,6 +110,8 @@ export interface Repo {
   readonly credentials: Option.Option<RepoCredentials>
   /** The repo's name (subkey 0), from the network. */
   readonly name: Effect.Effect<string, DataRepoError>
+  /** Own repo: renames it (subkey 0; its backup list stays). */
+  readonly rename: (name: string) => Effect.Effect<void, DataRepoError>
   /** The published pointer (subkey 1), from the network; none before the first write. */
   readonly pointer: Effect.Effect<Option.Option<ManifestPointer>, DataRepoError>
   /** The published tunnel routes (subkeys 2..3) that are not cleared. */
@@ -96,11 +121,15 @@ export interface Repo {
   /** Read tier: the files of the current manifest (fetched by hash if `sources` are given). */
   readonly list: (options?: ReadOptions) => Effect.Effect<ReadonlyArray<RepoFile>, DataRepoError>
   /** Read tier: the file's plaintext, from the local store, or fetched from `sources` first. */
-  readonly read: (name: string, options?: ReadOptions) => Stream.Stream<Uint8Array, DataRepoError>
+  readonly read: (
+    name: string,
+    options?: ReadFileOptions,
+  ) => Stream.Stream<Uint8Array, DataRepoError>
   /** Own repo: encrypts, stores, updates manifest and collection, then publishes the root. */
   readonly write: <E>(
     name: string,
     input: FileInput<E>,
+    options?: WriteOptions,
   ) => Effect.Effect<RepoFile, E | DataRepoError>
   /** Own repo: drops the name, frees the blob here, publishes the new root. */
   readonly delete: (name: string) => Effect.Effect<void, DataRepoError>
@@ -126,6 +155,8 @@ export interface RepoContext {
   readonly store: BlobStoreService
   readonly blobs: GroupBlobs
   readonly discovery: SourceDiscovery
+  /** Pins of other members' blobs, tracked so a sync drops them once the owner deletes. */
+  readonly pins: PinTracker
 }
 
 export interface RepoHandleOptions {
@@ -167,13 +198,73 @@ export const makeRepo = (
     const lock = yield* Semaphore.make(1)
     const cache = yield* Ref.make<State>({ pointer: undefined, manifest: emptyManifest })
 
-    /** The bytes of `hash`, fetched first when not held here: from `given`, else as found. */
-    const ensureLocal = (hash: BlobHash, given: ReadonlyArray<Source> | undefined) =>
+    /**
+     * `store.fetch`, telling `onProgress` (when given) how it advances. `storedSize` (the
+     * manifest's) is what every source must announce: one that announces another is
+     * dropped before it writes a byte.
+     */
+    const fetchReporting = (
+      request: { hash: BlobHash; kind: "blob" | "collection"; sources: ReadonlyArray<Source> },
+      storedSize: number | undefined,
+      onProgress: ReadOptions["onFetchProgress"],
+    ) => {
+      const sized = storedSize === undefined ? request : { ...request, expectedSize: storedSize }
+      return onProgress === undefined
+        ? store.fetch(sized)
+        : store.fetchWithProgress(sized).pipe(
+            Stream.runFoldEffect(
+              () => undefined as FetchResult | undefined,
+              (result, event) =>
+                event._tag === "Progress"
+                  ? Effect.as(onProgress(event.bytesDone, event.bytesTotal), result)
+                  : Effect.succeed(event._tag === "Done" ? event.result : result),
+            ),
+            Effect.flatMap((result) =>
+              result === undefined
+                ? Effect.die(new Error("a fetch ended without its result"))
+                : Effect.succeed(result),
+            ),
+          )
+    }
+
+    /**
+     * Fetches another member's blob (a pin in the store), tracked first: a crash after the
+     * fetch leaves a tracked pin (dropped once the owner deletes), never an untracked one.
+     * Flushed before it is used: a pin Iroh had not committed would come back from a kill
+     * as bytes on disk that no tag, and so no sweep or sync, reaches.
+     */
+    const fetchPinned = (
+      hash: BlobHash,
+      kind: "blob" | "collection",
+      sources: ReadonlyArray<Source>,
+      storedSize?: number,
+      onProgress?: ReadOptions["onFetchProgress"],
+    ) =>
+      Effect.gen(function* () {
+        const request = { hash, kind, sources }
+        if (writable) return yield* fetchReporting(request, storedSize, onProgress)
+        yield* context.pins.track(group.key, key, hash)
+        return yield* fetchReporting(request, storedSize, onProgress).pipe(
+          Effect.tap(() => store.flush),
+          Effect.onError(() => context.pins.untrack(group.key, key, hash)),
+        )
+      })
+
+    /**
+     * The bytes of `hash`, fetched first when not held here: from `given`, else as found;
+     * `storedSize` as in `fetchReporting`.
+     */
+    const ensureLocal = (
+      hash: BlobHash,
+      given: ReadonlyArray<Source> | undefined,
+      storedSize?: number,
+      onProgress?: ReadOptions["onFetchProgress"],
+    ) =>
       Effect.gen(function* () {
         if (!(yield* store.has(hash))) {
           const sources = given ?? (yield* discover)
           if (sources.length === 0) return yield* new NotLocal({ repo: key, hash })
-          yield* store.fetch({ hash, kind: "blob", sources })
+          yield* fetchPinned(hash, "blob", sources, storedSize, onProgress)
         }
         yield* groupBlobs.remember(group.key, [hash])
       })
@@ -269,7 +360,7 @@ export const makeRepo = (
         }
       })
 
-    const write = <E>(fileName: string, input: FileInput<E>) =>
+    const write = <E>(fileName: string, input: FileInput<E>, writeOptions?: WriteOptions) =>
       Effect.gen(function* () {
         const valid = yield* validateFileName(fileName)
         yield* requireWritable("write")
@@ -279,11 +370,11 @@ export const makeRepo = (
           typeof input === "string" ? readPath(input) : input
         const hash = yield* store.addStream(
           plain.pipe(
-            Stream.tap((chunk) =>
-              Effect.sync(() => {
-                size += chunk.length
-              }),
-            ),
+            // Counted per batch of chunks: no effect per chunk.
+            Stream.mapArray((chunks) => {
+              for (const chunk of chunks) size += chunk.length
+              return chunks
+            }),
             encryptFileStream(fileKey, { associatedData: FILE_AD }),
           ),
         )
@@ -298,8 +389,8 @@ export const makeRepo = (
                 hash,
                 size,
                 storedSize: yield* store.size(hash),
-                createdAt: existing?.createdAt ?? now,
-                modifiedAt: now,
+                createdAt: writeOptions?.createdAt ?? existing?.createdAt ?? now,
+                modifiedAt: writeOptions?.modifiedAt ?? now,
               }
               const files = [
                 ...previous.manifest.files.filter((f) => f.name !== valid),
@@ -341,7 +432,7 @@ export const makeRepo = (
       if (!(yield* store.has(current.root))) {
         const sources = readOptions?.sources ?? (yield* discover)
         if (sources.length === 0) return yield* new NotLocal({ repo: key, hash: current.root })
-        yield* store.fetch({ hash: current.root, kind: "collection", sources })
+        yield* fetchPinned(current.root, "collection", sources)
       }
       const entries = yield* store.readCollection(current.root)
       yield* groupBlobs.rememberCollection(group.key, current.root)
@@ -350,15 +441,19 @@ export const makeRepo = (
       )
     })
 
-    const read = (fileName: string, readOptions?: ReadOptions) =>
+    const read = (fileName: string, readOptions?: ReadFileOptions) =>
       Stream.unwrap(
         Effect.gen(function* () {
           const fileKey = yield* group.fileKey
           const { manifest } = yield* state(readOptions?.sources)
           const entry = yield* find(manifest, fileName)
-          yield* ensureLocal(entry.hash, readOptions?.sources)
-          return store.read(entry.hash).pipe(
-            decryptFileStream(fileKey, { associatedData: FILE_AD }),
+          yield* ensureLocal(
+            entry.hash,
+            readOptions?.sources,
+            entry.storedSize,
+            readOptions?.onFetchProgress,
+          )
+          return decryptedFrom(store, entry.hash, fileKey, readOptions?.offset ?? 0).pipe(
             Stream.mapError((e) =>
               e._tag === "DecryptError" || e._tag === "InvalidEnvelope"
                 ? new DecryptFailed({ repo: key, what: "file", hash: entry.hash })
@@ -371,15 +466,21 @@ export const makeRepo = (
     const pin = Effect.fn("Repo.pin")(function* (fileName: string, readOptions?: ReadOptions) {
       const { manifest } = yield* state(readOptions?.sources)
       const entry = yield* find(manifest, fileName)
-      yield* ensureLocal(entry.hash, readOptions?.sources)
+      yield* ensureLocal(
+        entry.hash,
+        readOptions?.sources,
+        entry.storedSize,
+        readOptions?.onFetchProgress,
+      )
     })
 
     const unpin = Effect.fn("Repo.unpin")(function* (fileName: string) {
       if (writable) return
       const { manifest } = yield* state()
       const entry = yield* find(manifest, fileName)
-      // A fetched blob is a loose pin; deleting the pin frees it unless a collection holds it.
-      yield* store.delete(entry.hash)
+      // A fetched blob is a loose pin; deleting the pin frees it unless a collection holds it
+      // (or another repo's handle pinned the same hash).
+      if (yield* context.pins.untrack(group.key, key, entry.hash)) yield* store.delete(entry.hash)
     })
 
     const routes = routesOf(record).pipe(
@@ -411,6 +512,11 @@ export const makeRepo = (
       )
     })
 
+    const rename = Effect.fn("Repo.rename")(function* (newName: string) {
+      yield* requireWritable("rename")
+      yield* lock.withPermit(changeName(record, newName))
+    })
+
     if (writable) {
       // Load what was published before (openMine), so writes build on it.
       const published = yield* pointer
@@ -435,9 +541,7 @@ export const makeRepo = (
       const tunnels = options.tunnels
       if (tunnels !== undefined) {
         // Served before the route is published, so whoever finds it is answered.
-        yield* serveMember(tunnels, store, group.key, group.keys.tunnelAuth, (hash) =>
-          groupBlobs.has(group.key, hash),
-        )
+        yield* serveMember(tunnels, store, group, (hash) => groupBlobs.has(group.key, hash))
         yield* publishRoute(record, ROUTE_SUBKEY, tunnels)
       }
     }
@@ -459,5 +563,6 @@ export const makeRepo = (
       backups: backupsOf(record).pipe(Effect.withSpan("Repo.backups")),
       addBackup,
       removeBackup,
+      rename,
     }
   })

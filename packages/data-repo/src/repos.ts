@@ -11,16 +11,18 @@ import type {
 } from "@save-dweb/dht-records"
 import type { Group } from "@save-dweb/group"
 import type { TunnelsShape } from "@save-dweb/tunnels"
-import { Context, type Duration, Effect, type Option, type Scope } from "effect"
+import { Context, type Duration, Effect, Option, type Scope } from "effect"
 import { readBackupRoute } from "./backups.ts"
 import { type DataRepoError, NotWritable } from "./errors.ts"
 import { makeGroupBlobs } from "./group-blobs.ts"
+import type { SyncStateStore } from "./held-state.ts"
+import { makeHoldings } from "./holdings.ts"
 import { type KeepSyncedOptions, makeKeepSynced } from "./keep-synced.ts"
-import { type BackupRef, INFO_SUBKEY, REPO_SUBKEYS, RepoRecord } from "./record.ts"
+import { type BackupRef, INFO_SUBKEY, POINTER_SUBKEY, REPO_SUBKEYS, RepoRecord } from "./record.ts"
 import { makeRepo, type Repo, type RepoCredentials } from "./repo.ts"
 import { makeSourceDiscovery } from "./source-discovery.ts"
 import { serveMember } from "./sources.ts"
-import { makeSync, type SyncOptions, type SyncResult, type SyncStateStore } from "./sync.ts"
+import { makeSync, type SweepOptions, type SyncOptions, type SyncResult } from "./sync.ts"
 
 export interface CreateRepoOptions {
   /** The repo's name (subkey 0); default the group's member name or "repo". */
@@ -51,8 +53,9 @@ export interface DataReposOptions {
   /** How long a member may take to tell its Iroh address over its tunnel (default 5 s). */
   readonly askTimeout?: Duration.Input
   /**
-   * Where `syncAll` keeps the roots it holds per repo, so a later process frees what an
-   * earlier one synced (default: memory only, as long as this instance lives).
+   * Where the roots `syncAll` holds and the pins of other members' blobs are kept per group,
+   * so a later process frees what an earlier one synced or pinned, and `sweep` knows them
+   * (default: memory only, as long as this instance lives).
    */
   readonly syncState?: SyncStateStore
 }
@@ -104,6 +107,21 @@ export interface DataReposShape {
    * the store unless another root holds them. Returns the freed hashes.
    */
   readonly purge: (groupKey: RecordKey) => Effect.Effect<ReadonlyArray<BlobHash>, StoreError>
+  /**
+   * At start, before any repo is opened or synced: deletes every root of the store (pin or
+   * collection) that is neither in `keep` (the caller's own repos' current roots) nor held
+   * or pinned for one of `groups`, and forgets the saved state of every other group. What
+   * a process killed mid-write or mid-sync left is gone. Returns the freed hashes.
+   */
+  readonly sweep: (options: SweepOptions) => Effect.Effect<ReadonlyArray<BlobHash>, StoreError>
+  /**
+   * The root a repo's record points to, from this node's copy of it (the network's when it
+   * has none): for an own repo, the last one this node published. What `sweep` keeps.
+   */
+  readonly publishedRoot: (
+    group: Group,
+    key: RecordKey,
+  ) => Effect.Effect<Option.Option<BlobHash>, DataRepoError>
   /** The route a backup server publishes in its descriptor record now (none while stopped). */
   readonly backupRoute: (
     backup: Pick<BackupRef, "record" | "routeKey">,
@@ -122,13 +140,14 @@ export const makeDataRepos = (
 ): DataReposShape => {
   const blobs = makeGroupBlobs(store)
   const discovery = makeSourceDiscovery(records, { askTimeout: instanceOptions.askTimeout })
-  const { syncAll, purge } = makeSync({
+  const holdings = makeHoldings(instanceOptions.syncState)
+  const { syncAll, purge, sweep } = makeSync({
     records,
     store,
     blobs,
     discovery,
     tunnels: instanceOptions.tunnels,
-    syncState: instanceOptions.syncState,
+    holdings,
   })
 
   const handle = (
@@ -137,7 +156,7 @@ export const makeDataRepos = (
     owner: KeyPair | undefined,
     tunnels: TunnelsShape | undefined,
   ) =>
-    makeRepo({ store, blobs, discovery }, group, record, {
+    makeRepo({ store, blobs, discovery, pins: holdings }, group, record, {
       owner,
       tunnels,
       fetchVia: tunnels ?? instanceOptions.tunnels,
@@ -152,10 +171,18 @@ export const makeDataRepos = (
     syncAll,
     keepSynced: makeKeepSynced(records, syncAll),
     serve: (group, tunnels) =>
-      serveMember(tunnels, store, group.key, group.keys.tunnelAuth, (hash) =>
-        blobs.has(group.key, hash),
-      ),
+      serveMember(tunnels, store, group, (hash) => blobs.has(group.key, hash)),
     purge,
+    sweep,
+    publishedRoot: Effect.fn("DataRepos.publishedRoot")(function* (group: Group, key: RecordKey) {
+      const pointer = yield* Effect.scoped(
+        Effect.flatMap(
+          records.open(RepoRecord, key, { encryptionKey: group.keys.dhtValues }),
+          (record) => record.get(POINTER_SUBKEY),
+        ),
+      )
+      return Option.map(pointer, (entry) => entry.value.root)
+    }),
     backupRoute: (backup) => readBackupRoute(records, backup),
     create: Effect.fn("DataRepos.create")(function* (group: Group, options: CreateRepoOptions) {
       yield* requireSlot(group, "create")

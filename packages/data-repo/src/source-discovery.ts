@@ -1,7 +1,7 @@
 // Which routes to ask for a repo's blobs when the caller names no sources: the owner's
 // published routes, the backup servers its record lists and, under source policy `any`,
-// every other member's routes and listed backups. What each route answers (its Iroh node,
-// its tunnel) is `sourcesOf`'s.
+// every other member's routes and listed backups. What each route answers (its tunnel and,
+// in a `direct` group, its Iroh node) is `sourcesOf`'s.
 import type { Source } from "@save-dweb/blob-store"
 import type { DhtRecordsShape, OpenedRecord } from "@save-dweb/dht-records"
 import type { Group } from "@save-dweb/group"
@@ -11,7 +11,7 @@ import { readBackupRoute } from "./backups.ts"
 import type { DataRepoError } from "./errors.ts"
 import { backupsOf } from "./listed-backups.ts"
 import { type BackupRef, RepoRecord } from "./record.ts"
-import { sourcesOf } from "./sources.ts"
+import { addressKeyFor, sourcesOf } from "./sources.ts"
 
 interface FoundRoute {
   readonly id: string
@@ -124,7 +124,7 @@ export const makeSourceDiscovery = (
         return yield* sourcesOf(
           tunnels,
           group.key,
-          group.keys.tunnelAuth,
+          { tunnel: group.keys.tunnelAuth, address: yield* addressKeyFor(group) },
           [...owner, ...others.flatMap((o) => o.routes), ...backups],
           askTimeout === undefined ? {} : { askTimeout },
         )

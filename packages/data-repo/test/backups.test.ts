@@ -1,13 +1,7 @@
 // Backup servers listed in repo records, found as sources, syncing as a backup, and the
 // roots a sync holds kept across instances; over the memory layers.
 import { assert, describe, it } from "@effect/vitest"
-import {
-  type BlobHash,
-  BlobStore,
-  type BlobStoreService,
-  layerMemory,
-  tunnelSource,
-} from "@save-dweb/blob-store"
+import { BlobStore, type BlobStoreService, layerMemory, tunnelSource } from "@save-dweb/blob-store"
 import { SecretKey } from "@save-dweb/crypto"
 import {
   defineRecord,
@@ -26,6 +20,7 @@ import {
   groupProtocols,
   MAX_BACKUPS,
   makeDataRepos,
+  memorySyncState,
   type SyncStateStore,
 } from "../src/index.ts"
 import { bytesOf, failureOf, pattern } from "./support.ts"
@@ -82,20 +77,6 @@ const backupServer = (p: Person) =>
 
 const routeKeyBytes = (key: SecretKey): Uint8Array => Redacted.value(key)
 
-/** A sync state in a map (what the backup server keeps in Veilid's table store). */
-const memoryState = () => {
-  const saved = new Map<string, ReadonlyMap<string, BlobHash>>()
-  const state: SyncStateStore = {
-    load: (group) => Effect.sync(() => saved.get(group) ?? new Map<string, BlobHash>()),
-    save: (group, roots) =>
-      Effect.sync(() => {
-        if (roots.size === 0) saved.delete(group)
-        else saved.set(group, new Map(roots))
-      }),
-  }
-  return { saved, state }
-}
-
 const setup = (policy: "any" | "owner-only") =>
   Effect.gen(function* () {
     const { dht, net } = yield* networks
@@ -133,6 +114,14 @@ describe("backup servers in repo records", () => {
       assert.strictEqual(yield* theirs.name, "Alice")
       const refused = yield* failureOf(theirs.addBackup(server.ref()))
       assert.strictEqual(refused._tag, "NotWritable")
+      // A rename keeps the list; only the owner renames.
+      yield* repo.rename("Alice's photos")
+      assert.strictEqual(yield* repo.name, "Alice's photos")
+      const later = yield* person(dht, net)
+      const fresh = yield* later.repos.open(yield* joinAs("read", later), repo.key)
+      assert.strictEqual(yield* fresh.name, "Alice's photos")
+      assert.strictEqual((yield* theirs.backups).length, 1)
+      assert.strictEqual((yield* failureOf(theirs.rename("x")))._tag, "NotWritable")
 
       assert.deepStrictEqual(yield* repo.removeBackup(server.record.key), [])
       assert.deepStrictEqual(yield* theirs.backups, [])
@@ -281,11 +270,11 @@ describe("sync state across instances", () => {
       const repo = yield* alice.repos.create(group, { name: "Alice", tunnels: alice.tunnels })
       const file = yield* repo.write("f", Stream.make(pattern(60_000, 4)))
       const store = Context.get(yield* Layer.build(layerMemory()), BlobStore)
-      const { saved, state } = memoryState()
+      const state = memorySyncState()
       const first = yield* person(dht, net, { store, syncState: state })
       const firstGroup = yield* joinAs("replicate", first)
       const synced = yield* first.repos.syncAll(firstGroup, {})
-      assert.deepStrictEqual([...(saved.get(group.key) ?? new Map())], [...synced.synced])
+      assert.deepStrictEqual([...(yield* state.load(group.key)).roots], [...synced.synced])
 
       // A later process on the same store: the root held before is freed after a delete.
       const second = yield* person(dht, net, { store, syncState: state })
@@ -315,7 +304,7 @@ describe("sync state across instances", () => {
       const freed = yield* second.repos.purge(group.key)
       assert.isAbove(freed.length, 0)
       assert.deepStrictEqual(yield* store.list(), [])
-      assert.isFalse(saved.has(group.key))
+      assert.isFalse(state.saved.has(group.key))
     }).pipe(Effect.scoped),
   )
 })

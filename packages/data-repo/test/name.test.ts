@@ -1,4 +1,4 @@
-// File names: one path segment, NFC, no control characters, 1..255 UTF-8 bytes.
+// File names: one path segment, NFC, no control or bidi-override characters, 1..255 UTF-8 bytes.
 import { assert, describe, it } from "@effect/vitest"
 import { MemoryDhtNetwork } from "@save-dweb/dht-records"
 import { Effect, Stream } from "effect"
@@ -7,6 +7,19 @@ import { fileNameProblem, MAX_FILE_NAME_BYTES, validateFileName } from "../src/i
 import { bytesOf, failureOf, participant } from "./support.ts"
 
 const utf8 = new TextEncoder()
+
+/** Embeddings, overrides and isolates: the characters that make a name show as another. */
+const bidiOverrides = [
+  "\u202A",
+  "\u202B",
+  "\u202C",
+  "\u202D",
+  "\u202E",
+  "\u2066",
+  "\u2067",
+  "\u2068",
+  "\u2069",
+]
 
 /**
  * What an accepted name must never be: anything a file system reads as more than one
@@ -21,8 +34,9 @@ const escapes = (name: string) =>
   name.includes("\\") ||
   [...name].some((c) => {
     const cp = c.codePointAt(0) ?? 0
-    return cp < 0x20 || (cp >= 0x7f && cp <= 0x9f)
+    return cp < 0x20 || (cp >= 0x7f && cp <= 0x9f) || cp === 0x2028 || cp === 0x2029
   }) ||
+  bidiOverrides.some((c) => name.includes(c)) ||
   name.normalize("NFC") !== name ||
   utf8.encode(name).length > MAX_FILE_NAME_BYTES
 
@@ -47,6 +61,10 @@ const nameLike = fc.oneof(
         "😀",
         "C:",
         "%2e",
+        "\u2028",
+        "\u202E",
+        "\u2067",
+        "gpj.exe",
       ),
       { maxLength: 12 },
     )
@@ -69,6 +87,10 @@ describe("file names", () => {
       ["line\nbreak", "ControlCharacter"],
       ["nul\u0000", "ControlCharacter"],
       ["c1\u009b", "ControlCharacter"],
+      ["line\u2028separator", "ControlCharacter"],
+      ["\u202Egpj.exe", "BidiOverride"],
+      ["a\u2066b\u2069", "BidiOverride"],
+      ["\u200Fmark", undefined],
       ["e\u0301", "NotNormalized"],
       ["\ud800x", "LoneSurrogate"],
       ["x".repeat(255), undefined],
@@ -92,6 +114,34 @@ describe("file names", () => {
         }
       }),
       { numRuns: 2000 },
+    )
+  })
+
+  it("a name with any bidi override or control character, anywhere, is refused with its reason", () => {
+    const safe = fc
+      .string({ unit: "grapheme-ascii", maxLength: 40 })
+      .filter((s) => !/[\p{Cc}/\\]/u.test(s))
+    const bad = fc.oneof(
+      fc.constantFrom(...bidiOverrides).map((c) => [c, "BidiOverride"] as const),
+      fc
+        .oneof(
+          fc.integer({ min: 0, max: 0x1f }),
+          fc.integer({ min: 0x7f, max: 0x9f }),
+          fc.constantFrom(0x2028, 0x2029),
+        )
+        .map((cp) => [String.fromCodePoint(cp), "ControlCharacter"] as const),
+    )
+    fc.assert(
+      fc.property(safe, bad, safe, (before, [c, reason], after) => {
+        const name = `${before}${c}${after}`
+        const result = Effect.runSync(Effect.result(validateFileName(name)))
+        assert.strictEqual(result._tag, "Failure", JSON.stringify(name))
+        if (result._tag === "Failure") {
+          assert.strictEqual(result.failure.reason, reason)
+          assert.include(result.failure.message, reason)
+        }
+      }),
+      { numRuns: 1000 },
     )
   })
 

@@ -102,7 +102,10 @@ layer(PeopleLive, { excludeTestServices: true, timeout: 300_000 })(
     it.effect("B reads A's file with no sources given, found through A's route", () =>
       Effect.gen(function* () {
         const { alice, bob } = yield* People
-        const group = yield* alice.groups.create("Found", { memberName: "Alice" })
+        const group = yield* alice.groups.create("Found", {
+          memberName: "Alice",
+          transport: "direct",
+        })
         const repo = yield* alice.repos.create(group, { name: "Alice", tunnels: alice.tunnels })
         const bytes = pattern(2 * 1024 * 1024 + 5, 11)
         const written = yield* repo.write("map.bin", chunked(bytes, 64 * 1024))
@@ -111,10 +114,11 @@ layer(PeopleLive, { excludeTestServices: true, timeout: 300_000 })(
         const theirs = yield* bob.repos.open(bobGroup, repo.key)
         yield* eventually("alice's pointer", theirs.pointer, Option.isSome)
         const [route] = yield* eventually("alice's route", theirs.routes, (r) => r.length === 1)
-        // Her Iroh address reaches a member only over her tunnel, when asked.
+        // In a direct group her Iroh address reaches a reader only over her tunnel, when
+        // asked with the address key.
         const peer = yield* bob.tunnels.connect(
           route ?? new Uint8Array(0),
-          bobGroup.keys.tunnelAuth,
+          yield* bobGroup.addressKey,
         )
         const answer = yield* peer.request(groupProtocols(group.key).iroh, new Uint8Array(0))
         const told = Schema.decodeUnknownSync(Schema.fromJsonString(IrohAddress))(
@@ -122,6 +126,22 @@ layer(PeopleLive, { excludeTestServices: true, timeout: 300_000 })(
         )
         const own = yield* alice.store.source()
         assert.strictEqual(told.node?.nodeId, own._tag === "IrohSource" ? own.nodeId : "")
+        // A replicate holder (a backup server's tier) asks with the only key it has: refused.
+        const replica = yield* bob.groups.join(yield* group.invite("replicate"))
+        const asReplica = yield* bob.tunnels.connect(
+          route ?? new Uint8Array(0),
+          replica.keys.tunnelAuth,
+        )
+        const refused = yield* Effect.result(
+          asReplica.request(groupProtocols(group.key).iroh, new Uint8Array(0)),
+        )
+        assert.strictEqual(refused._tag, "Failure")
+        // Made private by its manager, the group's members are refused too.
+        yield* group.updateInfo({ transport: "private" })
+        const nowPrivate = yield* Effect.result(
+          peer.request(groupProtocols(group.key).iroh, new Uint8Array(0)),
+        )
+        assert.strictEqual(nowPrivate._tag, "Failure")
 
         const read = yield* bytesOf(theirs.read("map.bin"))
         assert.strictEqual(read.length, bytes.length)

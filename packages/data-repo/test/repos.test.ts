@@ -105,6 +105,19 @@ describe("own repo", () => {
     }).pipe(Effect.scoped),
   )
 
+  it.live("a write given times records them instead of now (a file moved from another repo)", () =>
+    Effect.gen(function* () {
+      const { repo } = yield* setup
+      const times = { createdAt: 1_600_000_000_000, modifiedAt: 1_700_000_000_000 }
+      const written = yield* repo.write("old.txt", Stream.make(utf8.encode("kept")), times)
+      assert.deepInclude(written, times)
+      assert.deepInclude(
+        (yield* repo.list()).find((f) => f.name === "old.txt"),
+        times,
+      )
+    }).pipe(Effect.scoped),
+  )
+
   it.live("delete drops the name, frees the blob and publishes a new root", () =>
     Effect.gen(function* () {
       const { alice, repo } = yield* setup

@@ -5,17 +5,25 @@ import {
   askHas,
   type BlobHash,
   BlobStore,
+  type BlobStoreService,
   blake3,
   layerMemory,
+  serveBlobs,
   tunnelSource,
 } from "@save-dweb/blob-store"
+import { SecretKey } from "@save-dweb/crypto"
 import {
   MemoryDhtNetwork,
   type MemoryDhtNetworkShape,
   makeMemoryDhtRecords,
 } from "@save-dweb/dht-records"
 import { makeGroups } from "@save-dweb/group"
-import { MemoryNetwork, type MemoryNetworkShape, makeTunnelsMemory } from "@save-dweb/tunnels"
+import {
+  MemoryNetwork,
+  type MemoryNetworkShape,
+  makeTunnelsMemory,
+  Tunnels,
+} from "@save-dweb/tunnels"
 import { Context, Effect, Layer, Option, Stream } from "effect"
 import { groupProtocols, makeDataRepos } from "../src/index.ts"
 import { bytesOf, failureOf, pattern } from "./support.ts"
@@ -206,6 +214,93 @@ describe("sources found through routes", () => {
         assert.deepStrictEqual(yield* failureFor(unknown), ["NotFoundAtSource"])
         yield* bob.store.fetch({ hash: ofX.hash, kind: "blob", sources: [source] })
         assert.isTrue(yield* bob.store.has(ofX.hash))
+      }).pipe(Effect.scoped),
+  )
+
+  it.live(
+    "a source announcing another size than the manifest's is dropped before it writes, and the read goes on from another",
+    () =>
+      Effect.gen(function* () {
+        const { dht, net } = yield* networks
+        const alice = yield* person(dht, net)
+        const group = yield* alice.groups.create("g", { memberName: "Alice" })
+        const repo = yield* alice.repos.create(group, { name: "Alice" })
+        const bytes = pattern(60_000, 4)
+        const file = yield* repo.write("f.bin", Stream.make(bytes))
+        const bob = yield* person(dht, net)
+        const theirs = yield* bob.repos.open(
+          yield* bob.groups.join(yield* group.invite("read")),
+          repo.key,
+        )
+
+        /** Alice's store on a tunnels node of its own, announcing `sizeOf` for each blob. */
+        const serve = (id: string, sizeOf: (h: BlobHash) => Effect.Effect<number, never>) =>
+          Effect.gen(function* () {
+            const key = yield* SecretKey.generate
+            const node = yield* makeTunnelsMemory().pipe(Effect.provideService(MemoryNetwork, net))
+            const store: BlobStoreService = {
+              ...alice.store,
+              size: sizeOf,
+              read: (h) => alice.store.read(h),
+            }
+            yield* serveBlobs({ keys: [key] }).pipe(
+              Effect.provideService(BlobStore, store),
+              Effect.provideService(Tunnels, node),
+            )
+            return tunnelSource(yield* bob.tunnels.connect((yield* node.route).blob, key), { id })
+          })
+        const honestSize = (h: BlobHash) => alice.store.size(h).pipe(Effect.orDie)
+        const liar = yield* serve("liar", (h) =>
+          h === file.hash ? Effect.succeed(file.storedSize + 1) : honestSize(h),
+        )
+        const honest = yield* serve("honest", honestSize)
+
+        const refused = yield* failureOf(bytesOf(theirs.read("f.bin", { sources: [liar] })))
+        assert.strictEqual(refused._tag, "AllSourcesFailed")
+        if (refused._tag === "AllSourcesFailed")
+          assert.deepStrictEqual(
+            refused.failures.map((f) => [f._tag, f.source]),
+            [["UnexpectedSize", "liar"]],
+          )
+        assert.isFalse(yield* bob.store.has(file.hash))
+
+        const read = yield* bytesOf(theirs.read("f.bin", { sources: [liar, honest] }))
+        assert.deepStrictEqual(read, bytes)
+      }).pipe(Effect.scoped),
+  )
+
+  it.live(
+    "the Iroh address: asked only with the address key, answered only in a direct group",
+    () =>
+      Effect.gen(function* () {
+        const { dht, net } = yield* networks
+        const alice = yield* person(dht, net)
+        const group = yield* alice.groups.create("g", { memberName: "Alice" })
+        assert.strictEqual((yield* group.info).transport, "private")
+        const repo = yield* alice.repos.create(group, { name: "Alice", tunnels: alice.tunnels })
+
+        const bob = yield* person(dht, net)
+        const reader = yield* bob.groups.join(yield* group.invite("read"))
+        const replica = yield* bob.groups.join(yield* group.invite("replicate"))
+        const [route] = yield* (yield* bob.repos.open(reader, repo.key)).routes
+        if (route === undefined) return assert.fail("Alice publishes no route")
+        const ask = (key: Parameters<typeof bob.tunnels.connect>[1]) =>
+          Effect.flatMap(bob.tunnels.connect(route, key), (peer) =>
+            peer.request(groupProtocols(group.key).iroh, new Uint8Array(0)),
+          )
+        const answered = (key: Parameters<typeof bob.tunnels.connect>[1]) =>
+          Effect.map(Effect.result(ask(key)), (r) => r._tag === "Success")
+
+        // Private: a reader holding the address key is refused.
+        assert.isFalse(yield* answered(yield* reader.addressKey))
+        // Direct: the reader is answered; the tunnel-auth key every tier holds is not enough.
+        yield* group.updateInfo({ transport: "direct" })
+        assert.isTrue(yield* answered(yield* reader.addressKey))
+        assert.isFalse(yield* answered(replica.keys.tunnelAuth))
+        assert.isFalse(yield* answered(reader.keys.tunnelAuth))
+        // The manager makes it private again: refused from the next request on.
+        yield* group.updateInfo({ transport: "private" })
+        assert.isFalse(yield* answered(yield* reader.addressKey))
       }).pipe(Effect.scoped),
   )
 })

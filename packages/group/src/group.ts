@@ -8,7 +8,7 @@ import type { GroupCredentials } from "./credentials.ts"
 import type { GroupError, InsufficientCapability } from "./errors.ts"
 import type { ReplicateKeys } from "./keys.ts"
 import type { Member, Membership, RepoPointer } from "./membership.ts"
-import type { SourcePolicy } from "./record.ts"
+import type { SourcePolicy, Transport } from "./record.ts"
 import type { Tier } from "./tier.ts"
 
 /** The group as its info subkey and roster say. */
@@ -16,6 +16,8 @@ export interface GroupInfo {
   readonly name: string
   /** Where data-repo may fetch blobs from: any member or backup server, or only the repo's owner. */
   readonly sourcePolicy: SourcePolicy
+  /** How blobs travel: only over private routes, or also over Iroh directly. */
+  readonly transport: Transport
   readonly createdAt: number
   /** The manager rotated the group: this record is frozen; write members `followRotation`. */
   readonly rotated: boolean
@@ -41,6 +43,11 @@ export interface Group {
   readonly credentials: GroupCredentials
   /** DHT-value and tunnel-auth keys: every tier has them (data-repo seals repo records with `dhtValues`). */
   readonly keys: ReplicateKeys
+  /**
+   * The key that authenticates asking a member for its Iroh address (direct groups): read
+   * tier and up, derived from the current group secret (a rotation changes it).
+   */
+  readonly addressKey: Effect.Effect<SecretKey, InsufficientCapability>
   /** The key files are encrypted with: read tier and up. */
   readonly fileKey: Effect.Effect<SecretKey, InsufficientCapability>
   /** The group's root secret, for keys derived under other names: read tier and up. */
@@ -69,10 +76,11 @@ export interface Group {
   readonly leave: Effect.Effect<void, GroupError>
   /** Manage: every reader ignores the slot from now on; its holder can no longer write. */
   readonly revoke: (slot: number) => Effect.Effect<void, GroupError>
-  /** Manage: rename the group or change its source policy. */
+  /** Manage: rename the group or change its source policy or transport. */
   readonly updateInfo: (changes: {
     readonly name?: string
     readonly sourcePolicy?: SourcePolicy
+    readonly transport?: Transport
   }) => Effect.Effect<void, GroupError>
   /**
    * Manage: a new group record with a new group secret; the remaining (not revoked)

@@ -9,13 +9,15 @@ import type { Group } from "./group.ts"
 import { makeHandle } from "./handle.ts"
 import { enterSlot, toCredentials } from "./join.ts"
 import { createGroupRecord, credentialsProblem, inviteProblem, openGroupRecord } from "./open.ts"
-import { checkName, type SourcePolicy } from "./record.ts"
+import { checkName, type SourcePolicy, type Transport } from "./record.ts"
 
 export interface CreateOptions {
   /** The creator's display name in its member slot (slot 0). */
   readonly memberName?: string
   /** Default `any`. */
   readonly sourcePolicy?: SourcePolicy
+  /** Default `private`: blobs travel only over Veilid private routes. */
+  readonly transport?: Transport
 }
 
 export interface JoinOptions {

@@ -32,6 +32,9 @@ export const makeHandle = (records: DhtRecordsShape, opened: Opened): Effect.Eff
       slot: slotOf(held),
       credentials: opened.credentials,
       keys: held.keys,
+      addressKey: Effect.map(requireHeld(held, "addressKey", "read"), ({ groupSecret }) =>
+        deriveKey(groupSecret, KeyName.addressAuth),
+      ),
       fileKey: Effect.map(requireHeld(held, "fileKey", "read"), ({ groupSecret }) =>
         deriveKey(groupSecret, KeyName.fileContents),
       ),

@@ -38,6 +38,7 @@ export type {
 export {
   GroupInfoValue,
   GroupRecord,
+  LEGACY_TRANSPORT,
   MANAGER_SLOT,
   MAX_MEMBERS,
   OWNER_SUBKEYS,
@@ -45,5 +46,6 @@ export {
   SlotValue,
   SourcePolicy,
   slotSubkey,
+  Transport,
 } from "./record.ts"
 export { covers, type Tier, tiers } from "./tier.ts"

@@ -33,6 +33,8 @@ export interface Membership {
   readonly members: ReadonlyArray<Member>
   /** Slots the manager revoked: their values are ignored. */
   readonly revoked: ReadonlyArray<number>
+  /** The manager rotated the group (the roster points at a rotation notice): write members follow. */
+  readonly rotated: boolean
   readonly changes: ReadonlyArray<MembershipChange>
 }
 
@@ -52,6 +54,8 @@ export interface GroupState {
 
 export const revokedOf = (state: GroupState): ReadonlySet<number> =>
   new Set(state.roster?.revoked ?? [])
+
+export const rotatedOf = (state: GroupState): boolean => state.roster?.rotatedTo !== undefined
 
 export const membersOf = (state: GroupState): ReadonlyArray<Member> => {
   const revoked = revokedOf(state)
@@ -125,5 +129,6 @@ export const membershipOf = (
 ): Membership => ({
   members: membersOf(state),
   revoked: [...(state.roster?.revoked ?? [])].sort((a, b) => a - b),
+  rotated: rotatedOf(state),
   changes,
 })

@@ -18,6 +18,7 @@ import {
   ROSTER_SUBKEY,
   type SourcePolicy,
   slotSubkey,
+  type Transport,
 } from "./record.ts"
 
 /** This participant's member slot and the handle that writes it. */
@@ -116,6 +117,8 @@ export interface NewGroupOptions {
   readonly memberName?: string
   /** Default `any`. */
   readonly sourcePolicy?: SourcePolicy
+  /** Default `private`. */
+  readonly transport?: Transport
   /** Slots handed out from the start: 1 (the manager), or 1 + k after a rotation. */
   readonly allocated: number
 }
@@ -146,6 +149,7 @@ export const createGroupRecord = Effect.fnUntraced(function* (
     v: 1,
     name: groupName,
     sourcePolicy: options.sourcePolicy ?? "any",
+    transport: options.transport ?? "private",
     createdAt,
   })
   yield* record.set(ROSTER_SUBKEY, { allocated: options.allocated, revoked: [] })

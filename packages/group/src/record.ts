@@ -31,6 +31,17 @@ export const slotSubkeys: ReadonlyArray<number> = Array.from({ length: MAX_MEMBE
 export const SourcePolicy = Schema.Literals(["any", "owner-only"])
 export type SourcePolicy = typeof SourcePolicy.Type
 
+/**
+ * How a group's blobs travel. `private`: only over Veilid private routes, no member ever
+ * tells its Iroh address. `direct`: read-tier holders and up may ask a member for its Iroh
+ * address and fetch over Iroh QUIC directly (faster; the member's IP address is told).
+ */
+export const Transport = Schema.Literals(["private", "direct"])
+export type Transport = typeof Transport.Type
+
+/** A group's transport when it names none: every group made before the setting existed. */
+export const LEGACY_TRANSPORT: Transport = "direct"
+
 const Millis = Schema.Int.check(Schema.isGreaterThanOrEqualTo(0))
 const Slot = Schema.Int.check(Schema.isBetween({ minimum: 0, maximum: MAX_MEMBERS - 1 }))
 
@@ -39,6 +50,8 @@ export const GroupInfoValue = Schema.Struct({
   v: Schema.Literal(1),
   name: DisplayName,
   sourcePolicy: SourcePolicy,
+  /** Absent in records made before the setting existed: read as `LEGACY_TRANSPORT`. */
+  transport: Schema.optionalKey(Transport),
   createdAt: Millis,
 })
 export type GroupInfoValue = typeof GroupInfoValue.Type

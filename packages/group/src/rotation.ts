@@ -18,7 +18,7 @@ import { rotationBoxKey, slotSeed } from "./keys.ts"
 import { membersOf } from "./membership.ts"
 import type { NewGroupOptions, Opened } from "./open.ts"
 import { readInfo, readRoster, readState } from "./reads.ts"
-import { MANAGER_SLOT, MAX_MEMBERS } from "./record.ts"
+import { LEGACY_TRANSPORT, MANAGER_SLOT, MAX_MEMBERS } from "./record.ts"
 
 /** Entries per notice subkey: 64 write credentials (~260 bytes each) fit in 32 KiB. */
 export const NOTICE_SLOTS_PER_SUBKEY = 64
@@ -107,6 +107,7 @@ export const makeRotation = (
     const created = yield* createGroup(info.name, {
       ...(own?._tag === "Member" && own.name !== undefined ? { memberName: own.name } : {}),
       sourcePolicy: info.sourcePolicy,
+      transport: info.transport ?? LEGACY_TRANSPORT,
       allocated: 1 + remaining.length,
     })
     const next = created.group

@@ -471,8 +471,12 @@ describe("rotation", () => {
         const c = yield* carol.groups.join(yield* group.invite("write"), { memberName: "Carol" })
         const oldRead = yield* group.invite("read")
         assert.isTrue(Option.isNone(yield* b.followRotation))
+        const watched = yield* collect(b.watchMembers())
+        assert.isFalse((yield* next(watched, () => true)).rotated)
         yield* group.revoke(c.slot as number)
         const rotation = yield* group.rotate
+        // Bob's watch of the old record tells him, with no member change of its own.
+        assert.isTrue((yield* next(watched, (m) => m.rotated)).rotated)
         const fresh = rotation.group
         assert.notStrictEqual(fresh.key, group.key)
         assert.strictEqual(fresh.tier, "manage")

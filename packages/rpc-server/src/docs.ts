@@ -1,7 +1,6 @@
 // `/docs`: a plain HTML page made from the OpenAPI document at start (no scripts, no CDN).
 // Both it and `/openapi.json` are served behind the bearer token, like the API.
-import { OpenApi } from "effect/http-api"
-import { Api } from "./api.ts"
+import { openApiDocument } from "@save-dweb/client"
 
 const escapeHtml = (text: string) =>
   text.replace(/[&<>"']/g, (c) =>
@@ -15,26 +14,6 @@ interface Operation {
   readonly security?: ReadonlyArray<unknown>
   readonly requestBody?: { readonly content?: Record<string, unknown> }
   readonly responses?: Record<string, { readonly description?: string }>
-}
-
-type Document = ReturnType<typeof OpenApi.fromApi>
-
-/**
- * The OpenAPI document of the API (what `/openapi.json` serves): HttpApi's, plus the
- * download's `206` (a `Range` answer; HttpApi describes one streaming success only).
- */
-export const openApiDocument = (): Document => {
-  const doc = OpenApi.fromApi(Api) as unknown as {
-    paths: Record<string, Record<string, { responses?: Record<string, unknown> }>>
-  }
-  const download = doc.paths["/v1/groups/{group}/repos/{repo}/files/{name}"]?.get
-  if (download?.responses !== undefined) {
-    download.responses["206"] = {
-      description: "The bytes of the `Range` asked for, with `Content-Range: bytes a-b/size`.",
-      content: { "application/octet-stream": { schema: { type: "string", format: "binary" } } },
-    }
-  }
-  return doc as unknown as Document
 }
 
 export const docsPage = (): string => {

@@ -1,6 +1,6 @@
 // Backend failures as API errors: every tag a user can cause gets a 4xx, the network's
 // troubles a 5xx of their own (502/503/504/507), and only what nobody expects is Internal.
-import { type ApiError, apiError } from "./errors.ts"
+import { type ApiError, apiError } from "@save-dweb/client"
 
 const byTag: Readonly<Record<string, ApiError["_tag"]>> = {
   UnknownGroup: "UnknownGroup",
@@ -18,6 +18,7 @@ const byTag: Readonly<Record<string, ApiError["_tag"]>> = {
   NotWritable: "Forbidden",
   SlotRevoked: "Forbidden",
   NotAMember: "Forbidden",
+  NotOwnSlot: "Forbidden",
   RecordNotWritable: "Forbidden",
   GroupAlreadyKnown: "Conflict",
   GroupFull: "Conflict",

@@ -3,10 +3,28 @@
 // on 127.0.0.1 or a unix socket in the caller's scope.
 
 import { chmod, lstat, unlink } from "node:fs/promises"
-import { createServer } from "node:http"
-import { connect } from "node:net"
+import { createServer, type IncomingMessage, type Server } from "node:http"
+import { connect, type Socket } from "node:net"
 import * as NodeHttpServer from "@effect/platform-node/NodeHttpServer"
 import type { BackendShape, LoadedGroup, RepoRef } from "@save-dweb/backend"
+import {
+  Api,
+  type ApiError,
+  Auth,
+  BadRequest,
+  Decoding,
+  errorStatus,
+  type FileInfo,
+  Forbidden,
+  type GroupDetail,
+  Internal,
+  NotFound,
+  openApiDocument,
+  PayloadTooLarge,
+  RangeNotSatisfiable,
+  type ServerEvent,
+  Unauthorized,
+} from "@save-dweb/client"
 import {
   ByteSize,
   Cause,
@@ -31,23 +49,21 @@ import {
   HttpServerResponse,
 } from "effect/http"
 import { HttpApiBuilder, HttpApiError, HttpApiSecurity } from "effect/http-api"
-import { Api, Auth, Decoding } from "./api.ts"
-import { docsPage, openApiDocument } from "./docs.ts"
+import { docsPage } from "./docs.ts"
 import { toApiError } from "./error-mapping.ts"
-import {
-  type ApiError,
-  BadRequest,
-  errorStatus,
-  Forbidden,
-  Internal,
-  NotFound,
-  PayloadTooLarge,
-  RangeNotSatisfiable,
-  Unauthorized,
-} from "./errors.ts"
 import { parseRange, sliceStream } from "./range.ts"
-import type { FileInfo, GroupDetail, ServerEvent } from "./schemas.ts"
 import { loadOrCreateToken, tokensEqual } from "./token.ts"
+
+/** The server's connections that have not begun a request yet, kept up to date. */
+const connectionsWithoutRequest = (server: Server): ReadonlySet<Socket> => {
+  const waiting = new Set<Socket>()
+  server.on("connection", (connection: Socket) => {
+    waiting.add(connection)
+    connection.once("close", () => waiting.delete(connection))
+  })
+  server.on("request", (request: IncomingMessage) => waiting.delete(request.socket))
+  return waiting
+}
 
 /** Where to listen: TCP (default host 127.0.0.1; port 0 = any free port) or a unix socket. */
 export type ListenOn =
@@ -189,6 +205,7 @@ const detailOf = (loaded: LoadedGroup) =>
       tier: loaded.group.tier,
       slot: loaded.group.slot ?? null,
       sourcePolicy: info.sourcePolicy,
+      transport: info.transport,
       repo: Option.match(loaded.repo, { onNone: () => null, onSome: (r) => r.key }),
     }),
   )
@@ -275,6 +292,7 @@ const handlers = (
               ...(payload.memberName === undefined ? {} : { memberName: payload.memberName }),
               ...(payload.repoName === undefined ? {} : { repoName: payload.repoName }),
               ...(payload.sourcePolicy === undefined ? {} : { sourcePolicy: payload.sourcePolicy }),
+              ...(payload.transport === undefined ? {} : { transport: payload.transport }),
             }),
             detailOf,
           ),
@@ -315,6 +333,21 @@ const handlers = (
             freed: result.freed.length,
           })),
         ),
+      rename: ({ params, payload }) =>
+        api(
+          Effect.andThen(backend.renameGroup(params.group, payload.name), () =>
+            Effect.flatMap(backend.loadGroup(params.group), detailOf),
+          ),
+        ),
+      setTransport: ({ params, payload }) =>
+        api(
+          Effect.andThen(backend.setTransport(params.group, payload.transport), () =>
+            Effect.flatMap(backend.loadGroup(params.group), detailOf),
+          ),
+        ),
+      removeMember: ({ params }) => api(backend.removeMember(params.group, params.member)),
+      renameMember: ({ params, payload }) =>
+        api(backend.renameMember(params.group, params.member, payload.name)),
       members: ({ params }) =>
         api(
           Effect.map(backend.members(params.group), (all) =>
@@ -412,7 +445,9 @@ const handlers = (
               headers: common,
             })
           }
-          return HttpServerResponse.stream(sliceStream(bytes, range.start, range.end), {
+          // From the record holding the first byte, not from the file's start.
+          const ranged = read.from(range.start).pipe(Stream.mapError(toApiError))
+          return HttpServerResponse.stream(sliceStream(ranged, 0, range.end - range.start), {
             status: 206,
             contentType: "application/octet-stream",
             contentLength: range.end - range.start + 1,
@@ -558,17 +593,16 @@ export const serve = (options: ServeOptions): Effect.Effect<Served, ServeError, 
       ),
       errorShape,
     )
-    const server = NodeHttpServer.layer(
-      // No overall request timeout: a large upload may take longer than Node's 5 minutes.
-      () => createServer({ requestTimeout: 0, headersTimeout: 60_000 }),
-      {
-        ...(socket !== undefined
-          ? { path: socket }
-          : { host, port: "port" in listen ? listen.port : 0 }),
-        // Requests still running when the scope closes get this long to finish.
-        gracefulShutdownTimeout: Duration.seconds(5),
-      },
-    )
+    // No overall request timeout: a large upload may take longer than Node's 5 minutes.
+    const nodeServer = createServer({ requestTimeout: 0, headersTimeout: 60_000 })
+    const waiting = connectionsWithoutRequest(nodeServer)
+    const server = NodeHttpServer.layer(() => nodeServer, {
+      ...(socket !== undefined
+        ? { path: socket }
+        : { host, port: "port" in listen ? listen.port : 0 }),
+      // Requests still running when the scope closes get this long to finish.
+      gracefulShutdownTimeout: Duration.seconds(5),
+    })
     const context = yield* Layer.build(
       HttpRouter.serve(routes, {
         // A file name may be 255 UTF-8 bytes, up to 765 characters percent-encoded;
@@ -581,7 +615,17 @@ export const serve = (options: ServeOptions): Effect.Effect<Served, ServeError, 
       Effect.mapError((e) => new ServeError({ message: `cannot listen: ${String(e.cause ?? e)}` })),
     )
     // Runs before the server's own shutdown (finalizers run last-added first).
-    yield* Effect.addFinalizer(() => Deferred.succeed(closing, undefined))
+    yield* Effect.addFinalizer(() =>
+      Effect.andThen(
+        Deferred.succeed(closing, undefined),
+        // Node's `close` ends idle keep-alive connections but waits for ones that never
+        // sent a request (fetch opens a spare one when a request is aborted; browsers
+        // preconnect): those would hold the shutdown until their client lets go.
+        Effect.sync(() => {
+          for (const connection of waiting) connection.destroy()
+        }),
+      ),
+    )
     const bound = Context.get(context, HttpServer.HttpServer).address
     if (socket !== undefined) {
       // Only this user may connect: the socket is the API's door.

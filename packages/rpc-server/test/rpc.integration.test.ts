@@ -1,8 +1,8 @@
 // Two real backends on a private Veilid testnet, each behind its RPC server; everything
 // goes through the typed client (and raw HTTP for status). Waits have deadlines.
 import { assert, layer } from "@effect/vitest"
+import type { ServerEvent } from "@save-dweb/client"
 import { Effect, Fiber, Stream } from "effect"
-import type { ServerEvent } from "../src/index.ts"
 import { bytesOf, pattern, raw } from "./support.ts"
 import { daemon, eventually, Net, NetLive, timeout } from "./testnet.ts"
 

@@ -3,11 +3,14 @@
 import { stat, writeFile } from "node:fs/promises"
 import { connect } from "node:net"
 import { join } from "node:path"
+import * as NodeHttpClient from "@effect/platform-node/NodeHttpClient"
 import { assert, describe, it } from "@effect/vitest"
 import type { BackendShape } from "@save-dweb/backend"
+import { makeClient, type ServerEvent } from "@save-dweb/client"
 import { BackupDescriptor, formatLink, makeSecretKey } from "@save-dweb/uri-scheme"
-import { Effect, Fiber, Option, Queue, Stream } from "effect"
-import { makeClient, type ServerEvent, serve } from "../src/index.ts"
+import { Context, Effect, Fiber, Layer, Option, Queue, Stream } from "effect"
+import { HttpClient } from "effect/http"
+import { serve } from "../src/index.ts"
 import {
   bytesOf,
   failureOf,
@@ -125,6 +128,7 @@ describe("the API over a memory backend", () => {
       assert.strictEqual(created.tier, "manage")
       assert.strictEqual(created.slot, 0)
       assert.strictEqual(created.sourcePolicy, "owner-only")
+      assert.strictEqual(created.transport, "private")
       assert.isNotNull(created.repo)
       assert.deepStrictEqual(yield* a.client.groups.get(created.key), created)
       assert.deepStrictEqual(yield* a.client.groups.list, [
@@ -153,6 +157,14 @@ describe("the API over a memory backend", () => {
       ])
       const report = yield* b.client.groups.sync(created.key)
       assert.deepStrictEqual(report.failed, [])
+      // The manager changes the transport; a member may not.
+      assert.strictEqual(
+        (yield* a.client.groups.setTransport(created.key, "direct")).transport,
+        "direct",
+      )
+      assert.strictEqual((yield* b.client.groups.get(created.key)).transport, "direct")
+      const refused = yield* failureOf(b.client.groups.setTransport(created.key, "private"))
+      assert.strictEqual(refused._tag, "Forbidden")
       // Bob leaves: Alice sees one member, Bob knows no group.
       yield* b.client.groups.leave(created.key)
       assert.deepStrictEqual(yield* b.client.groups.list, [])
@@ -166,6 +178,78 @@ describe("the API over a memory backend", () => {
         .pipe(failureOf)
       assert.strictEqual(again._tag, "Conflict")
     }).pipe(Effect.scoped),
+  )
+
+  it.live(
+    "members: the manager removes one (the group's key changes, the other member follows, both told on events); renames",
+    () =>
+      Effect.gen(function* () {
+        const nets = yield* networks
+        const [a, b, c] = [yield* node(nets), yield* node(nets), yield* node(nets)]
+        const g = yield* a.client.groups.create({ name: "Desk", memberName: "Alice" })
+        const bob = yield* b.client.groups.join({
+          link: yield* a.client.groups.invite(g.key, "write"),
+          memberName: "Bob",
+        })
+        const carol = yield* c.client.groups.join({
+          link: yield* a.client.groups.invite(g.key, "write"),
+          memberName: "Carol",
+        })
+        const seen: Array<ServerEvent> = []
+        const listening = yield* (yield* b.client.subscribe).pipe(
+          Stream.tap((e) => Effect.sync(() => void seen.push(e))),
+          Stream.takeUntil(() => seen.some((e) => e._tag === "GroupMoved")),
+          Stream.runDrain,
+          Effect.forkScoped,
+        )
+        // Only the manager removes; nobody removes the manager.
+        assert.strictEqual(
+          (yield* failureOf(b.client.groups.removeMember(g.key, carol.slot as number)))._tag,
+          "Forbidden",
+        )
+        assert.strictEqual(
+          (yield* failureOf(a.client.groups.removeMember(g.key, 0)))._tag,
+          "BadRequest",
+        )
+        const removed = yield* a.client.groups.removeMember(g.key, carol.slot as number)
+        assert.strictEqual(removed.previous, g.key)
+        assert.notStrictEqual(removed.group, g.key)
+        yield* Fiber.join(listening).pipe(Effect.timeout("10 seconds"))
+        assert.deepInclude(seen, { _tag: "GroupMoved", group: g.key, to: removed.group })
+        // The old key still finds the group; the members are Alice and Bob.
+        assert.strictEqual((yield* b.client.groups.get(g.key)).key, removed.group)
+        assert.deepStrictEqual(
+          (yield* a.client.groups.members(removed.group)).map((m) => m.name),
+          ["Alice", "Bob"],
+        )
+        // Raw: DELETE on the member's path, with a slot that is not a number refused.
+        const rawRemove = yield* raw(`${a.served.url}/v1/groups/${removed.group}/members/x`, {
+          method: "DELETE",
+          headers: bearer(a.served.token),
+        })
+        assert.strictEqual(rawRemove.status, 400)
+
+        const renamed = yield* a.client.groups.rename(removed.group, "Newsdesk")
+        assert.strictEqual(renamed.name, "Newsdesk")
+        assert.strictEqual((yield* b.client.groups.get(removed.group)).name, "Newsdesk")
+        assert.strictEqual(
+          (yield* failureOf(b.client.groups.rename(removed.group, "Mine")))._tag,
+          "Forbidden",
+        )
+        yield* b.client.groups.renameMember(removed.group, bob.slot as number, "Robert")
+        assert.deepStrictEqual(
+          (yield* a.client.groups.members(removed.group)).map((m) => m.name),
+          ["Alice", "Robert"],
+        )
+        assert.strictEqual(
+          (yield* failureOf(b.client.groups.renameMember(removed.group, 0, "Boss")))._tag,
+          "Forbidden",
+        )
+        assert.strictEqual(
+          (yield* failureOf(a.client.groups.rename(removed.group, "bad\u202Ename")))._tag,
+          "InvalidName",
+        )
+      }).pipe(Effect.scoped),
   )
 
   it.live("status reports groups known and loaded (no Veilid or Iroh on memory layers)", () =>
@@ -363,6 +447,7 @@ describe("the API over a memory backend", () => {
         ["/v1/groups", "{}"],
         ["/v1/groups", JSON.stringify({ name: 3 })],
         ["/v1/groups", JSON.stringify({ name: "x", sourcePolicy: "nobody" })],
+        ["/v1/groups", JSON.stringify({ name: "x", transport: "carrier-pigeon" })],
         [`/v1/groups/${encodeURIComponent(g.key)}/invites`, JSON.stringify({ tier: "manage" })],
         ["/v1/pairing", JSON.stringify({})],
       ] as const) {
@@ -590,7 +675,14 @@ describe("the API over a memory backend", () => {
       const served = yield* serve({ backend, dataDir: dir, listen: { socket } })
       assert.strictEqual(served.address._tag, "Socket")
       assert.strictEqual((yield* Effect.promise(() => stat(socket))).mode & 0o777, 0o600)
-      const client = yield* makeClient({ socket, token: served.token })
+      // Undici's transport reaches a socket (fetch cannot); the CLI does the same.
+      const undici = yield* Layer.build(
+        NodeHttpClient.layerUndiciOptions({ connect: { socketPath: socket } }),
+      )
+      const client = yield* makeClient({
+        token: served.token,
+        httpClient: Context.get(undici, HttpClient.HttpClient),
+      })
       yield* client.groups.create({ name: "Local" })
       assert.strictEqual((yield* client.groups.list).length, 1)
       const again = yield* failureOf(serve({ backend, dataDir: dir, listen: { socket } }))

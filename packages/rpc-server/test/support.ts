@@ -5,10 +5,11 @@ import { tmpdir } from "node:os"
 import { join } from "node:path"
 import { type BackendShape, makeBackend, makeNodeWith, memoryKnownGroups } from "@save-dweb/backend"
 import { BlobStore, layerMemory } from "@save-dweb/blob-store"
+import { makeClient, type RpcClient } from "@save-dweb/client"
 import { MemoryDhtNetwork, type MemoryDhtNetworkShape } from "@save-dweb/dht-records"
 import { MemoryNetwork, type MemoryNetworkShape, makeTunnelsMemory } from "@save-dweb/tunnels"
 import { Context, Effect, Layer, type Scope } from "effect"
-import { makeClient, type RpcClient, type Served, type ServeOptions, serve } from "../src/index.ts"
+import { type Served, type ServeOptions, serve } from "../src/index.ts"
 
 export { bytesOf, failureOf, pattern } from "@save-dweb/test-support"
 

@@ -1,9 +1,10 @@
 // Backends on a private Veilid testnet (run inside `veilid-testnet exec`) with real Iroh
 // stores, each behind an RPC server on 127.0.0.1 with a typed client.
 import { type BackendShape, makeRealBackend } from "@save-dweb/backend"
+import { makeClient, type RpcClient } from "@save-dweb/client"
 import { type Testnet, withTestnet } from "@save-dweb/veilid-testnet"
 import { Context, Effect, Exit, Layer, Scope } from "effect"
-import { makeClient, type RpcClient, type Served, serve } from "../src/index.ts"
+import { type Served, serve } from "../src/index.ts"
 import { tempDir } from "./support.ts"
 
 export class Net extends Context.Service<Net, Testnet>()("@save-dweb/rpc-server/test/Net") {}

@@ -30,7 +30,7 @@ export class UnsupportedVersion extends Data.TaggedError("UnsupportedVersion")<{
 }
 
 /**
- * The unversioned `save+dweb:?dht=...&enc=...&pk=...&sk=...` link of the
+ * The unversioned `save+dweb::?dht=...&enc=...&pk=...&sk=...` link (one colon or two) of the
  * original Rust backend. It handed every member the owner's secret key, so it
  * is refused rather than converted.
  */
@@ -39,7 +39,7 @@ export class LegacyLink extends Data.TaggedError("LegacyLink") {
     return "link"
   }
   get reason(): string {
-    return "this is the legacy unversioned format (save+dweb:?dht=...) of the original Save DWeb backend, which is not supported; ask the sender for a new link"
+    return "this is the legacy unversioned format (save+dweb::?dht=...) of the original Save DWeb backend, which is not supported; ask the sender for a new link"
   }
   override get message(): string {
     return `unsupported save+dweb link: ${this.reason}`

@@ -245,7 +245,10 @@ export const parseLinkResult = (text: string): Result.Result<Link, LinkError> =>
     const question = rest.indexOf("?")
     const kindText = question < 0 ? rest : rest.slice(0, question)
     const query = question < 0 ? "" : rest.slice(question + 1)
-    if (kindText === "" && legacyQuery.test(query)) return yield* Result.fail(new LegacyLink())
+    // The Save app shares them as `save+dweb::?dht=...` (two colons), older tools with one.
+    if ((kindText === "" || kindText === ":") && legacyQuery.test(query)) {
+      return yield* Result.fail(new LegacyLink())
+    }
     if (question < 0) return yield* invalid("query", "missing ('?v=1&...' after the kind)")
     yield* checkVersion(query)
     const params = yield* tokenize(query)

@@ -281,6 +281,9 @@ describe("strict parsing", () => {
     const error = errorOf(legacy)
     expect(error._tag).toBe("LegacyLink")
     expect(error.message).toContain("legacy unversioned format")
+    // As the Save app shares them: two colons, hex keys, its own `&name=` at the end.
+    const asShared = `save+dweb::?dht=${"03".repeat(32)}&enc=${"c2".repeat(32)}&pk=${"cf".repeat(32)}&sk=${"85".repeat(32)}&name=Field+team`
+    expect(errorOf(asShared)._tag).toBe("LegacyLink")
     expect(error.message).not.toContain("ef".repeat(32))
   })
 

@@ -12,6 +12,7 @@ import { pipeline } from "node:stream/promises"
 import { withTestnet } from "@save-dweb/veilid-testnet"
 import { Data, Effect } from "effect"
 import type { FileSource } from "./file-source.ts"
+import { redactLinkText } from "./redact.ts"
 
 export const daemonStepIds = [
   "testnet",
@@ -138,7 +139,7 @@ export const runDaemonDemo = (options: DaemonDemoOptions) =>
         Effect.gen(function* () {
           const ran = yield* cli(args)
           // Links carry the group's key: never printed whole.
-          lines.push(ran.line.replace(/secret=[^&"\s]+/g, "secret=<redacted>"))
+          lines.push(redactLinkText(ran.line))
           if (ran.code !== 0)
             return yield* new DaemonDemoFailed({
               step: id,
@@ -241,7 +242,7 @@ export const runDaemonDemo = (options: DaemonDemoOptions) =>
               as("alice", "--json", "group", "invite", group.key, "--tier", "read"),
             ),
           )
-          lines.push(`  ${r.link.replace(/secret=[^&]+/, "secret=<redacted>")}`)
+          lines.push(`  ${redactLinkText(r.link)}`)
           return r.link
         }),
       )

@@ -1,9 +1,7 @@
-// The file alice shares: random bytes made on the fly, or a file on disk, as a byte stream.
-import { randomBytes } from "node:crypto"
-import { createReadStream } from "node:fs"
+// The file alice shares: random bytes of a size, or a file on disk (checked before anything
+// starts).
 import { stat } from "node:fs/promises"
-import { basename } from "node:path"
-import { Data, Effect, Stream } from "effect"
+import { Data, Effect } from "effect"
 
 export type FileSource =
   | { readonly _tag: "Random"; readonly bytes: number }
@@ -13,12 +11,6 @@ export class FileUnreadable extends Data.TaggedError("FileUnreadable")<{
   readonly path: string
   readonly message: string
 }> {}
-
-const PIECE_BYTES = 256 * 1024
-
-/** The name alice gives the file (what bob asks for). */
-export const fileName = (source: FileSource): string =>
-  source._tag === "Path" ? basename(source.path) : `random-${source.bytes}.bin`
 
 /** Fails early, before any network starts, when a path is not a readable file. */
 export const checkFile = (source: FileSource): Effect.Effect<void, FileUnreadable> =>
@@ -43,25 +35,3 @@ export const checkFile = (source: FileSource): Effect.Effect<void, FileUnreadabl
               ),
         ),
       )
-
-/** The file's bytes in pieces of 256 KiB; random bytes are made as they are read. */
-export const fileStream = (source: FileSource): Stream.Stream<Uint8Array, FileUnreadable> => {
-  if (source._tag === "Path") {
-    return Stream.fromAsyncIterable(
-      createReadStream(source.path, { highWaterMark: PIECE_BYTES }) as AsyncIterable<Buffer>,
-      (error) =>
-        new FileUnreadable({
-          path: source.path,
-          message: `reading ${source.path}: ${(error as Error).message}`,
-        }),
-    ).pipe(Stream.map((chunk) => new Uint8Array(chunk.buffer, chunk.byteOffset, chunk.length)))
-  }
-  const pieces = Math.ceil(source.bytes / PIECE_BYTES)
-  if (pieces === 0) return Stream.empty
-  return Stream.range(0, pieces - 1, 1).pipe(
-    Stream.map((i) => {
-      const length = Math.min(PIECE_BYTES, source.bytes - i * PIECE_BYTES)
-      return new Uint8Array(randomBytes(length))
-    }),
-  )
-}

@@ -1,47 +1,25 @@
-// `npm run demo [-- FILE | --size MiB | --layers | --self-check]`: alice's and bob's
-// daemons share a file over a private Veilid testnet and Iroh, driven through the CLI,
-// every step printed. Runs inside `veilid-testnet exec` (the package's `demo` script wraps
-// it); `--layers` runs the same story on the layers in one process; `--self-check` runs
-// the offline self-check only.
+// `npm run demo [-- FILE | --size MiB | --self-check]`: alice's and bob's daemons share a
+// file over a private Veilid testnet and Iroh, driven through the CLI, every step printed.
+// Runs inside `veilid-testnet exec` (the package's `demo` script wraps it);
+// `--self-check` runs the offline self-check only.
 import { isAbsolute, resolve } from "node:path"
-import { parseArgs } from "node:util"
 import { insideEnvironment, NotInTestnet } from "@save-dweb/veilid-testnet"
 import { Cause, Effect, Exit } from "effect"
+import { parseDemoArgs, USAGE } from "./args.ts"
 import { DaemonDemoFailed, daemonStepIds, runDaemonDemo } from "./daemons.ts"
-import { DemoFailed, runDemo, stepIds } from "./demo.ts"
 import { checkFile, type FileSource } from "./file-source.ts"
 import { runSelfCheck } from "./self-check.ts"
-
-const USAGE = `usage: npm run demo [-- FILE | --size MiB | --layers | --self-check]
-  FILE          share this file (default: 8 MiB of random bytes)
-  --size MiB    size of the random file
-  --layers      the same story on the library layers, both people in this one process
-  --self-check  the offline crypto and link self-check only (no network, no root)`
 
 const fail = (message: string): never => {
   console.error(`save-dweb demo: ${message}`)
   process.exit(1)
 }
 
-const { values, positionals } = (() => {
-  try {
-    // `pnpm run demo -- ARGS` passes the `--` on.
-    const args = process.argv.slice(2)
-    return parseArgs({
-      args: args[0] === "--" ? args.slice(1) : args,
-      options: {
-        "self-check": { type: "boolean" },
-        layers: { type: "boolean" },
-        size: { type: "string" },
-        help: { type: "boolean", short: "h" },
-      },
-      allowPositionals: true,
-    })
-  } catch (error) {
-    return fail(`${(error as Error).message}\n${USAGE}`)
-  }
+const args = (() => {
+  const parsed = parseDemoArgs(process.argv.slice(2))
+  return typeof parsed === "string" ? fail(`${parsed}\n${USAGE}`) : parsed
 })()
-if (values.help) {
+if (args.help) {
   console.log(USAGE)
   process.exit(0)
 }
@@ -62,15 +40,14 @@ const selfCheck = async () => {
 }
 
 const fileSource = (): FileSource => {
-  if (positionals.length > 1) return fail(`one file at most\n${USAGE}`)
-  const [path] = positionals
+  const [path] = args.files
   if (path !== undefined) {
     // npm and pnpm run scripts from the package's directory; a relative path means the
     // caller's (tooling/toolchain/run.sh passes it on as SAVE_DWEB_DEMO_CWD).
     const base = process.env.SAVE_DWEB_DEMO_CWD ?? process.env.INIT_CWD ?? process.cwd()
     return { _tag: "Path", path: isAbsolute(path) ? path : resolve(base, path) }
   }
-  const mib = Number(values.size ?? "8")
+  const mib = Number(args.size ?? "8")
   if (!Number.isFinite(mib) || mib <= 0) return fail(`--size must be a positive number of MiB`)
   return { _tag: "Random", bytes: Math.round(mib * 1024 * 1024) }
 }
@@ -132,44 +109,5 @@ const daemons = async () => {
   fail(Cause.hasInterruptsOnly(exit.cause) ? "interrupted" : Cause.pretty(exit.cause))
 }
 
-const layers = async () => {
-  inTestnetOrExit()
-  const file = fileSource()
-  await Effect.runPromise(checkFile(file)).catch((error: { message: string }) =>
-    fail(error.message),
-  )
-
-  console.log(
-    "save-dweb demo: alice shares a file with bob over a private Veilid testnet and Iroh\n" +
-      "(the layers in one process; `npm run demo` does it with two daemons)\n",
-  )
-  const exit = await Effect.runPromiseExit(
-    runDemo({
-      file,
-      report: (step) => {
-        const n = String(stepIds.indexOf(step.id) + 1).padStart(2)
-        console.log(`${n}. ${step.title}  [${seconds(step.tookMs)}]`)
-        for (const line of step.lines) console.log(`    ${line}`)
-      },
-    }),
-    { signal: abortOnSignal() },
-  )
-  if (Exit.isSuccess(exit)) {
-    const r = exit.value
-    console.log(
-      `\ndone in ${seconds(r.totalMillis)}: ${r.plaintextBytes.toLocaleString("en-US")} bytes ` +
-        "went from alice to bob encrypted, verified and identical",
-    )
-    return
-  }
-  const error = Cause.findErrorOption(exit.cause)
-  if (error._tag === "Some" && error.value instanceof DemoFailed) {
-    const n = stepIds.indexOf(error.value.step) + 1
-    fail(`step ${n} (${error.value.step}) failed: ${error.value.message}`)
-  }
-  fail(Cause.hasInterruptsOnly(exit.cause) ? "interrupted" : Cause.pretty(exit.cause))
-}
-
-if (values["self-check"]) await selfCheck()
-else if (values.layers) await layers()
+if (args.selfCheck) await selfCheck()
 else await daemons()

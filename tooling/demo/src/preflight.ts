@@ -2,6 +2,7 @@
 // only): the demo's private Veilid testnet lives in a Linux network namespace of its own,
 // which only root can create. Exits 1 with a clear message otherwise.
 import { readFileSync } from "node:fs"
+import { parseDemoArgs, USAGE } from "./args.ts"
 
 // CAP_NET_ADMIN (12) and CAP_SYS_ADMIN (21), what `veilid-testnet exec` needs.
 const REQUIRED = [12n, 21n]
@@ -33,8 +34,16 @@ export const whyNot = (): string | undefined => {
   ].join("\n  ")
 }
 
-const selfCheckOnly = process.argv.slice(2).includes("--self-check")
-const problem = selfCheckOnly ? undefined : whyNot()
+const args = parseDemoArgs(process.argv.slice(2))
+if (typeof args === "string") {
+  console.error(`save-dweb demo: ${args}\n${USAGE}`)
+  process.exit(1)
+}
+if (args.help) {
+  console.log(USAGE)
+  process.exit(0)
+}
+const problem = args.selfCheck ? undefined : whyNot()
 if (problem !== undefined) {
   console.error(`save-dweb demo: ${problem}`)
   process.exit(1)

@@ -9,7 +9,7 @@ import {
   WriteCapability,
 } from "@save-dweb/uri-scheme"
 import { Effect, Redacted } from "effect"
-import { redactLinkText } from "../src/demo.ts"
+import { redactLinkText } from "../src/redact.ts"
 
 const group = `VLD0:${"A".repeat(43)}:${"B".repeat(42)}A`
 

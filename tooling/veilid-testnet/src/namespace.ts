@@ -110,8 +110,11 @@ const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms))
 
 /** Ends every process in the namespace: SIGTERM, then SIGKILL after `graceMs`. */
 export const killNamespaceProcesses = async (namespace: string, graceMs: number): Promise<void> => {
+  // Zombies are dead already (they wait for a parent to reap them): not counted.
   const signalAll = (signal: NodeJS.Signals) => {
-    const pids = namespacePids(namespace).filter((pid) => pid !== process.pid)
+    const pids = namespacePids(namespace).filter(
+      (pid) => pid !== process.pid && isAlive({ pid, startTime: "" }),
+    )
     for (const pid of pids) {
       try {
         process.kill(pid, signal)
@@ -123,7 +126,9 @@ export const killNamespaceProcesses = async (namespace: string, graceMs: number)
     const deadline = Date.now() + graceMs
     while (Date.now() < deadline && namespacePids(namespace).length > 0) await sleep(50)
   }
-  for (let attempt = 0; attempt < 50 && signalAll("SIGKILL") > 0; attempt++) await sleep(20)
+  // A killed process may take a moment to go on a busy machine: wait for it (up to 10 s).
+  const deadline = Date.now() + 10_000
+  while (signalAll("SIGKILL") > 0 && Date.now() < deadline) await sleep(20)
 }
 
 /** Removes a namespace and all it left: processes, /etc/netns/<ns>, run and data dirs. */

@@ -52,10 +52,10 @@ describe("testnet node config", () => {
   })
 
   it("a node under test offers no relay, signal or dial-info validation; a bootstrap node does", () => {
-    // biome-ignore lint/suspicious/noExplicitAny: reading into untyped JSON
     const underTest = testnetNodeConfig(base, {
       ...options,
       disableCapabilities: NODE_UNDER_TEST_DISABLED_CAPABILITIES,
+      // biome-ignore lint/suspicious/noExplicitAny: reading into untyped JSON
     }) as any
     expect(underTest.capabilities.disable).toEqual(["RLAY", "SGNL", "DIAL"])
     expect(patched.capabilities.disable).toEqual([])

@@ -167,15 +167,19 @@ describe("an emulated network", () => {
     expect(rate).toBeLessThanOrEqual(11)
   }, 20_000)
 
+  // Shaped paths here add 50 ms per round trip: anything under half of that was not shaped,
+  // however busy the machine (CI shares 2 cores with every other test).
+  const UNSHAPED_MS = 25
+
   it("leaves other node addresses, the loopback and the DNS server alone", async () => {
-    expect(median(await udpRoundTrips(c.ipv4, d.ipv4, 20))).toBeLessThan(5)
-    expect(median(await udpRoundTrips("127.0.0.1", "127.0.0.1", 20))).toBeLessThan(5)
-    expect(median(await udpRoundTrips("::1", "::1", 20))).toBeLessThan(5)
+    expect(median(await udpRoundTrips(c.ipv4, d.ipv4, 20))).toBeLessThan(UNSHAPED_MS)
+    expect(median(await udpRoundTrips("127.0.0.1", "127.0.0.1", 20))).toBeLessThan(UNSHAPED_MS)
+    expect(median(await udpRoundTrips("::1", "::1", 20))).toBeLessThan(UNSHAPED_MS)
     // While a's shaped uplink is busy, the loopback still moves far more than 10 Mbit/s.
     const busy = tcpRateMbit(a.ipv4, b.ipv4, 2_000, 0)
     expect(await tcpRateMbit("127.0.0.1", "127.0.0.1", 1_000, 200)).toBeGreaterThan(100)
     await busy
-    // The namespace's DNS server answers (NXDOMAIN) as fast as before.
+    // The namespace's DNS server answers (NXDOMAIN) without the shaped delay.
     const resolver = new dns.Resolver({ timeout: 1_000, tries: 1 })
     resolver.setServers(["127.0.0.1"])
     const times: Array<number> = []
@@ -184,7 +188,7 @@ describe("an emulated network", () => {
       await resolver.resolveTxt(`nothing-${i}.sdwtn.test`).catch(() => undefined)
       times.push(performance.now() - started)
     }
-    expect(median(times)).toBeLessThan(10)
+    expect(median(times)).toBeLessThan(UNSHAPED_MS)
   }, 20_000)
 
   it("loses the share of packets asked", async () => {

@@ -1,20 +1,20 @@
 // `save-dweb backup add|list|remove`: a group's copies on backup servers (issue 9).
 import { Effect } from "effect"
 import { Argument, Command, Flag } from "effect/cli"
+import { linkArgument, readLink } from "../link-input.ts"
 import { emit, table } from "../output.ts"
 import { resolveGroup } from "../session.ts"
 import { groupArg, session } from "./common.ts"
 
-const linkArg = Argument.String("link").pipe(
-  Argument.withDescription("the backup server's save+dweb:backup link"),
-)
+const linkArg = linkArgument("the backup server's save+dweb:backup link")
 
 const when = (ms: number | null) => (ms === null ? "never" : new Date(ms).toISOString())
 
 const add = Command.make("add", { group: groupArg, link: linkArg }, (f) =>
   session(({ client, out }) =>
     Effect.gen(function* () {
-      const added = yield* client.backups.add(yield* resolveGroup(client, f.group), f.link)
+      const link = yield* readLink(f.link, out, "save-dweb backup add GROUP")
+      const added = yield* client.backups.add(yield* resolveGroup(client, f.group), link)
       emit(
         out,
         added,
@@ -80,9 +80,10 @@ const remove = Command.make(
   (f) =>
     session(({ client, out }) =>
       Effect.gen(function* () {
+        const link = yield* readLink(f.link, out, "save-dweb backup remove GROUP")
         const removed = yield* client.backups.remove(
           yield* resolveGroup(client, f.group),
-          f.link,
+          link,
           f.force,
         )
         emit(out, removed, (r) =>

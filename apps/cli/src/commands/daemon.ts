@@ -1,4 +1,5 @@
 // `save-dweb daemon start|stop|status` and `save-dweb status`.
+import { resolve } from "node:path"
 import { Console, Effect, Option } from "effect"
 import { Command, Flag } from "effect/cli"
 import { startDaemon, stopDaemon } from "../daemon-control.ts"
@@ -19,6 +20,12 @@ const daemonFlags = {
   logLevel: Flag.String("log-level").pipe(Flag.optional),
   attachTimeout: Flag.String("attach-timeout").pipe(
     Flag.withDescription("seconds attaching to the network may take"),
+    Flag.optional,
+  ),
+  passphraseFile: Flag.String("passphrase-file").pipe(
+    Flag.withDescription(
+      "file holding the passphrase that locks the data dir (see the daemon's README)",
+    ),
     Flag.optional,
   ),
   syncInterval: Flag.String("sync-interval").pipe(
@@ -45,6 +52,10 @@ const daemonStart = Command.make("start", daemonFlags, (f) =>
     pass("log-level", f.logLevel)
     pass("sync-interval", f.syncInterval)
     pass("attach-timeout", f.attachTimeout)
+    pass(
+      "passphrase-file",
+      Option.map(f.passphraseFile, (file) => resolve(file)),
+    )
     const { state, started, log } = yield* startDaemon({
       dataDir,
       flags: passed,

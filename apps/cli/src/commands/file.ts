@@ -2,8 +2,8 @@
 import { createWriteStream, existsSync, statSync } from "node:fs"
 import { basename, resolve } from "node:path"
 import { Writable } from "node:stream"
-import type { FileInfo, RpcClient } from "@save-dweb/rpc-server"
-import { Effect, Option, Stream } from "effect"
+import type { FileInfo, RpcClient, ServerEvent } from "@save-dweb/client"
+import { Effect, Fiber, Option, Stream } from "effect"
 import { Argument, Command, Flag } from "effect/cli"
 import { LocalFileError, UsageError } from "../errors.ts"
 import { emit, formatBytes, progressBar, table } from "../output.ts"
@@ -116,12 +116,27 @@ const fileGet = Command.make(
             message: `${target} exists; use --force to overwrite or -o PATH`,
           })
         const repo = yield* locate(client, key, f.name, f.repo)
-        const download = yield* client.files.download(
-          key,
-          repo,
-          f.name,
-          range === undefined ? {} : { range },
+        // A file not here is fetched from the members first: shown from the daemon's events.
+        const fetching = progressBar(out, `fetching ${f.name}`)
+        const fetchEvents = yield* client.subscribe
+        const fetchProgress = yield* Effect.forkChild(
+          fetchEvents.pipe(
+            Stream.runForEach((e: ServerEvent) =>
+              Effect.sync(() => {
+                if (e._tag === "FileFetchProgress" && e.group === key && e.name === f.name)
+                  fetching.update(e.bytesDone, e.bytesTotal)
+              }),
+            ),
+            Effect.ignore,
+          ),
         )
+        const download = yield* client.files
+          .download(key, repo, f.name, range === undefined ? {} : { range })
+          .pipe(
+            Effect.ensuring(
+              Effect.andThen(Fiber.interrupt(fetchProgress), Effect.sync(fetching.done)),
+            ),
+          )
         const bar = progressBar(out, `downloading ${f.name}`)
         let received = 0
         const sink =

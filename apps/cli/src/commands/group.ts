@@ -1,9 +1,14 @@
-// `save-dweb group create|join|list|show|invite|leave`.
+// `save-dweb group create|join|list|show|invite|rename|transport|leave`.
 import { Effect, Option } from "effect"
 import { Argument, Command, Flag } from "effect/cli"
+import { linkArgument, readLink } from "../link-input.ts"
 import { emit, table } from "../output.ts"
 import { resolveGroup } from "../session.ts"
 import { groupArg, session } from "./common.ts"
+
+const transports = ["private", "direct"] as const
+const transportHelp =
+  "private: files travel only over Veilid private routes, no member learns another's IP address; direct: members also connect to each other directly (faster, they see each other's IP addresses)"
 
 const groupCreate = Command.make(
   "create",
@@ -17,6 +22,10 @@ const groupCreate = Command.make(
       Flag.withDescription("who may serve a member's files: any member, or only its owner"),
       Flag.optional,
     ),
+    transport: Flag.Literals("transport", transports).pipe(
+      Flag.withDescription(`${transportHelp} (default private)`),
+      Flag.optional,
+    ),
   },
   (f) =>
     session(({ client, out }) =>
@@ -25,11 +34,13 @@ const groupCreate = Command.make(
           name: f.name,
           ...(Option.isSome(f.memberName) ? { memberName: f.memberName.value } : {}),
           ...(Option.isSome(f.policy) ? { sourcePolicy: f.policy.value } : {}),
+          ...(Option.isSome(f.transport) ? { transport: f.transport.value } : {}),
         })
         emit(
           out,
           created,
-          (g) => `created group "${g.name}"\n  key ${g.key}\n  your repo ${g.repo ?? "-"}`,
+          (g) =>
+            `created group "${g.name}"\n  key ${g.key}\n  transport ${g.transport}\n  your repo ${g.repo ?? "-"}`,
         )
       }),
     ),
@@ -38,14 +49,15 @@ const groupCreate = Command.make(
 const groupJoin = Command.make(
   "join",
   {
-    link: Argument.String("link").pipe(Argument.withDescription("a save+dweb:invite link")),
+    link: linkArgument("a save+dweb:invite link"),
     memberName: Flag.String("member-name").pipe(Flag.optional),
   },
   (f) =>
     session(({ client, out }) =>
       Effect.gen(function* () {
+        const link = yield* readLink(f.link, out, "save-dweb group join")
         const joined = yield* client.groups.join({
-          link: f.link,
+          link,
           ...(Option.isSome(f.memberName) ? { memberName: f.memberName.value } : {}),
         })
         emit(out, joined, (g) => `joined group "${g.name}" as ${g.tier}\n  key ${g.key}`)
@@ -75,12 +87,13 @@ const groupShow = Command.make("show", { group: groupArg }, (f) =>
       const detail = yield* client.groups.get(yield* resolveGroup(client, f.group))
       emit(out, detail, (g) =>
         [
-          `name     ${g.name}`,
-          `key      ${g.key}`,
-          `tier     ${g.tier}`,
-          `slot     ${g.slot ?? "-"}`,
-          `sources  ${g.sourcePolicy}`,
-          `repo     ${g.repo ?? "-"}`,
+          `name       ${g.name}`,
+          `key        ${g.key}`,
+          `tier       ${g.tier}`,
+          `slot       ${g.slot ?? "-"}`,
+          `sources    ${g.sourcePolicy}`,
+          `transport  ${g.transport}`,
+          `repo       ${g.repo ?? "-"}`,
         ].join("\n"),
       )
     }),
@@ -115,7 +128,50 @@ const groupLeave = Command.make("leave", { group: groupArg }, (f) =>
   ),
 ).pipe(Command.withDescription("leave a group and forget it here"))
 
+const groupRename = Command.make(
+  "rename",
+  { group: groupArg, name: Argument.String("name").pipe(Argument.withDescription("the new name")) },
+  (f) =>
+    session(({ client, out }) =>
+      Effect.gen(function* () {
+        const renamed = yield* client.groups.rename(yield* resolveGroup(client, f.group), f.name)
+        emit(out, renamed, (g) => `group ${g.key} is "${g.name}"`)
+      }),
+    ),
+).pipe(Command.withDescription("rename a group (manager)"))
+
+const groupTransport = Command.make(
+  "transport",
+  {
+    group: groupArg,
+    transport: Argument.Literals("transport", transports).pipe(
+      Argument.withDescription(transportHelp),
+    ),
+  },
+  (f) =>
+    session(({ client, out }) =>
+      Effect.gen(function* () {
+        const changed = yield* client.groups.setTransport(
+          yield* resolveGroup(client, f.group),
+          f.transport,
+        )
+        emit(out, changed, (g) => `group "${g.name}" (${g.key}) is now ${g.transport}`)
+      }),
+    ),
+).pipe(Command.withDescription("change how a group's files travel: private or direct (manager)"))
+
 export const group = Command.make("group").pipe(
-  Command.withDescription("create, join, list, invite to and leave groups"),
-  Command.withSubcommands([groupCreate, groupJoin, groupList, groupShow, groupInvite, groupLeave]),
+  Command.withDescription(
+    "create, join, list, invite to, rename, set the transport of and leave groups",
+  ),
+  Command.withSubcommands([
+    groupCreate,
+    groupJoin,
+    groupList,
+    groupShow,
+    groupInvite,
+    groupRename,
+    groupTransport,
+    groupLeave,
+  ]),
 )

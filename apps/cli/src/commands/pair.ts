@@ -1,6 +1,7 @@
 // `save-dweb pair make|use`: moving a membership to another device.
 import { Effect } from "effect"
 import { Argument, Command } from "effect/cli"
+import { linkArgument, readLink } from "../link-input.ts"
 import { emit } from "../output.ts"
 import { resolveGroup } from "../session.ts"
 import { session } from "./common.ts"
@@ -23,10 +24,10 @@ const pairMake = Command.make(
     ),
 ).pipe(Command.withDescription("a pairing link that moves your membership to another device"))
 
-const pairUse = Command.make("use", { link: Argument.String("link") }, (f) =>
+const pairUse = Command.make("use", { link: linkArgument("a save+dweb:pair link") }, (f) =>
   session(({ client, out }) =>
     Effect.gen(function* () {
-      const result = yield* client.pairing.pair(f.link)
+      const result = yield* client.pairing.pair(yield* readLink(f.link, out, "save-dweb pair use"))
       emit(
         out,
         result,

@@ -1,5 +1,5 @@
 // `save-dweb sync [GROUP]`: one pass now, with a progress bar from the daemon's events.
-import type { ServerEvent } from "@save-dweb/rpc-server"
+import type { ServerEvent } from "@save-dweb/client"
 import { Effect, Fiber, Option, Stream } from "effect"
 import { Argument, Command } from "effect/cli"
 import { emit, progressBar } from "../output.ts"

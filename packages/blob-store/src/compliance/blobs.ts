@@ -114,4 +114,37 @@ export const blobTests = (it: ComplianceIt, timeout: number) => {
       }),
     timeout,
   )
+  it.effect(
+    "a stream arriving one chunk at a time past several write batches stores every byte in order",
+    () =>
+      Effect.gen(function* () {
+        const { a } = yield* ComplianceStores
+        // 9 MiB in uneven pieces, each its own pull, with a yield between: writes overlap pulls.
+        const chunks = Array.from({ length: 150 }, (_, i) => bytesOf(60_000 + (i % 7) * 1_000))
+        const whole = Buffer.concat(chunks)
+        const hash = yield* a.addStream(
+          Stream.fromIterable(chunks, { chunkSize: 1 }).pipe(Stream.tap(() => Effect.yieldNow)),
+        )
+        assert.strictEqual(hash, yield* Effect.promise(() => blake3(whole)))
+        assert.isTrue(equalBytes(yield* readAll(a, hash), whole))
+      }),
+    timeout,
+  )
+
+  it.effect(
+    "a stream that fails part-way fails the add with its error and stores nothing",
+    () =>
+      Effect.gen(function* () {
+        const { a } = yield* ComplianceStores
+        const before = yield* a.list()
+        const failing = Stream.fromIterable(
+          Array.from({ length: 40 }, () => bytesOf(100_000)),
+          { chunkSize: 1 },
+        ).pipe(Stream.concat(Stream.fail("input broke" as const)))
+        const error = yield* Effect.flip(a.addStream(failing))
+        assert.strictEqual(error, "input broke")
+        assert.deepStrictEqual(yield* a.list(), before)
+      }),
+    timeout,
+  )
 }

@@ -6,6 +6,7 @@ import { SecretKey } from "@save-dweb/crypto"
 import { MemoryNetwork, makeTunnelsMemory, Tunnels, type TunnelsShape } from "@save-dweb/tunnels"
 import { Context, Effect, Layer, Result, type Scope, Stream } from "effect"
 import { BlobStore, type BlobStoreService } from "../blob-store.ts"
+import { MAX_BLOB_BYTES } from "../errors.ts"
 import { type BlobHash, blake3 } from "../hash.ts"
 import type { Source } from "../source.ts"
 import {
@@ -16,7 +17,7 @@ import {
   HEADER_PREFIX_BYTES,
 } from "../tunnel-protocol.ts"
 import { type ServeBlobsOptions, serveBlobs } from "../tunnel-provider.ts"
-import { askHas, tunnelSource, whoHas } from "../tunnel-source.ts"
+import { askHas, openTunnelBlob, tunnelSource, whoHas } from "../tunnel-source.ts"
 import { bytesOf, type ComplianceOptions, equalBytes, readAll } from "./support.ts"
 
 interface World {
@@ -171,6 +172,96 @@ export const tunnelTransportCompliance = (name: string, options: ComplianceOptio
           const dropped = result.sources.find((s) => s.source === "liar")
           assert.strictEqual(dropped?.failure?._tag, "HashMismatch")
           assert.strictEqual(result.sources.find((s) => s.source === "honest")?.blobs, 1)
+          assert.isTrue(equalBytes(yield* readAll(c, hash), bytes))
+          yield* c.delete(hash)
+        }),
+      timeout,
+    )
+
+    it.effect(
+      "a tunnel source announcing another size than expected, or an absurd one, is dropped with UnexpectedSize before any byte is written",
+      () =>
+        Effect.gen(function* () {
+          const w = yield* TunnelWorld
+          const { a, b, c } = w
+          const client = yield* w.node
+          const bytes = bytesOf(120_000)
+          const hash = yield* a.addBytes(bytes)
+          yield* b.addBytes(bytes)
+          // Announces `announced` bytes in its header, then sends the real ones.
+          const lyingAbout = (announced: number): BlobStoreService => ({
+            ...b,
+            size: () => Effect.succeed(announced),
+            read: (h) => b.read(h),
+          })
+          const bigger = yield* served(w, client, lyingAbout(bytes.length + 1), "bigger")
+          const absurd = yield* served(w, client, lyingAbout(MAX_BLOB_BYTES + 1), "absurd")
+          const honest = yield* served(w, client, a, "honest")
+
+          // The stream itself passes on no byte once the header is wrong.
+          for (const [source, expected] of [
+            [bigger, bytes.length],
+            [absurd, undefined],
+          ] as const) {
+            const seen: Array<Uint8Array> = []
+            const sizes: Array<number> = []
+            const error = yield* Effect.flip(
+              openTunnelBlob(source, hash, (n) => sizes.push(n), expected).pipe(
+                Stream.runForEach((chunk) => Effect.sync(() => seen.push(chunk))),
+              ),
+            )
+            assert.strictEqual(error._tag, "UnexpectedSize")
+            assert.deepStrictEqual([seen.length, sizes.length], [0, 0])
+          }
+
+          for (const [source, expectedSize] of [
+            [bigger, bytes.length],
+            [absurd, undefined],
+          ] as const) {
+            const alone = yield* Effect.flip(
+              c.fetch({
+                hash,
+                kind: "blob",
+                sources: [source],
+                ...(expectedSize === undefined ? {} : { expectedSize }),
+              }),
+            )
+            assert.strictEqual(alone._tag, "AllSourcesFailed")
+            if (alone._tag === "AllSourcesFailed") {
+              const failure = alone.failures[0]
+              assert.strictEqual(failure?._tag, "UnexpectedSize")
+              if (failure?._tag === "UnexpectedSize")
+                assert.deepStrictEqual(
+                  [failure.announced, failure.expected],
+                  [
+                    expectedSize === undefined ? MAX_BLOB_BYTES + 1 : bytes.length + 1,
+                    expectedSize,
+                  ],
+                )
+            }
+            assert.isFalse(yield* c.has(hash))
+          }
+
+          // An honest source announcing a size the caller does not expect is refused too.
+          const wrong = yield* Effect.flip(
+            c.fetch({ hash, kind: "blob", sources: [honest], expectedSize: bytes.length - 1 }),
+          )
+          assert.strictEqual(wrong._tag, "AllSourcesFailed")
+          if (wrong._tag === "AllSourcesFailed")
+            assert.strictEqual(wrong.failures[0]?._tag, "UnexpectedSize")
+
+          const result = yield* c.fetch({
+            hash,
+            kind: "blob",
+            sources: [bigger, absurd, honest],
+            expectedSize: bytes.length,
+            concurrencyPerSource: 1,
+          })
+          assert.strictEqual(result.sources.find((s) => s.source === "honest")?.blobs, 1)
+          for (const liar of ["bigger", "absurd"]) {
+            const failure = result.sources.find((s) => s.source === liar)?.failure
+            assert.isTrue(failure === undefined || failure._tag === "UnexpectedSize", liar)
+          }
           assert.isTrue(equalBytes(yield* readAll(c, hash), bytes))
           yield* c.delete(hash)
         }),

@@ -1,8 +1,8 @@
-// The group's name, source policy and whether it was rotated; renaming (manage).
+// The group's name, source policy, transport and whether it was rotated; changing them (manage).
 import { Effect } from "effect"
 import type { Group, GroupInfo } from "../group.ts"
 import { readInfo, readRoster } from "../reads.ts"
-import { checkName, type SourcePolicy } from "../record.ts"
+import { checkName, LEGACY_TRANSPORT, type SourcePolicy, type Transport } from "../record.ts"
 import { type HandleContext, requireTier } from "./context.ts"
 import { modifyInfo } from "./writes.ts"
 
@@ -14,6 +14,7 @@ export const makeInfo = (ctx: HandleContext): Pick<Group, "info" | "updateInfo">
     return {
       name: info.name,
       sourcePolicy: info.sourcePolicy,
+      transport: info.transport ?? LEGACY_TRANSPORT,
       createdAt: info.createdAt,
       rotated: roster?.rotatedTo !== undefined,
     } satisfies GroupInfo
@@ -22,6 +23,7 @@ export const makeInfo = (ctx: HandleContext): Pick<Group, "info" | "updateInfo">
   updateInfo: Effect.fn("Group.updateInfo")(function* (changes: {
     readonly name?: string
     readonly sourcePolicy?: SourcePolicy
+    readonly transport?: Transport
   }) {
     yield* requireTier(ctx, "updateInfo", "manage")
     const name = changes.name === undefined ? undefined : yield* checkName(changes.name)
@@ -29,6 +31,7 @@ export const makeInfo = (ctx: HandleContext): Pick<Group, "info" | "updateInfo">
       ...info,
       ...(name === undefined ? {} : { name }),
       ...(changes.sourcePolicy === undefined ? {} : { sourcePolicy: changes.sourcePolicy }),
+      ...(changes.transport === undefined ? {} : { transport: changes.transport }),
     }))
   }),
 })

@@ -2,7 +2,7 @@
 // node's own writes (which Veilid does not report), folded by membership's reducers.
 import { Effect, PubSub, Stream } from "effect"
 import type { Group } from "../group.ts"
-import { applyEvent, changesBetween, membershipOf } from "../membership.ts"
+import { applyEvent, changesBetween, membershipOf, rotatedOf } from "../membership.ts"
 import { readState } from "../reads.ts"
 import { ROSTER_SUBKEY, slotSubkeys } from "../record.ts"
 import { type HandleContext, requireTier } from "./context.ts"
@@ -24,7 +24,9 @@ export const makeWatch = (ctx: HandleContext): Pick<Group, "watchMembers"> => ({
               (state, event) => {
                 const next = applyEvent(state, event)
                 const changes = changesBetween(state, next)
-                return [next, changes.length === 0 ? [] : [membershipOf(next, changes)]] as const
+                // A rotation changes no member but is news: write members follow it.
+                const news = changes.length > 0 || rotatedOf(next) !== rotatedOf(state)
+                return [next, news ? [membershipOf(next, changes)] : []] as const
               },
             ),
           )

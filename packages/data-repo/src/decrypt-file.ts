@@ -1,0 +1,71 @@
+// A stored file's plaintext, from its start or from any byte: a version-2 file is read
+// from the record that holds the byte (its header, then the store's bytes from that
+// record on), so the end of a large file costs one record, not the whole file.
+import type { BlobHash, BlobStoreService } from "@save-dweb/blob-store"
+import {
+  concatBytes,
+  decryptFileStream,
+  FILE_HEADER_BYTES,
+  InvalidEnvelope,
+  readFileLayout,
+  recordOffset,
+  recordOfOffset,
+  type SecretKey,
+} from "@save-dweb/crypto"
+import { Effect, Stream } from "effect"
+import { FILE_AD } from "./manifest.ts"
+
+/** `stream` without its first `count` bytes. */
+export const dropBytes =
+  (count: number) =>
+  <E, R>(stream: Stream.Stream<Uint8Array, E, R>): Stream.Stream<Uint8Array, E, R> =>
+    count <= 0
+      ? stream
+      : Stream.suspend(() => {
+          let left = count
+          return stream.pipe(
+            Stream.map((chunk) => {
+              if (left === 0) return chunk
+              const skip = Math.min(left, chunk.length)
+              left -= skip
+              return chunk.subarray(skip)
+            }),
+            Stream.filter((chunk) => chunk.length > 0),
+          )
+        })
+
+/**
+ * The plaintext of the encrypted file `hash` from byte `offset` on. Failures are the
+ * store's and the crypto package's (mapped by the caller).
+ */
+export const decryptedFrom = (
+  store: BlobStoreService,
+  hash: BlobHash,
+  fileKey: SecretKey,
+  offset: number,
+) => {
+  const whole = () =>
+    store
+      .read(hash)
+      .pipe(decryptFileStream(fileKey, { associatedData: FILE_AD }), dropBytes(offset))
+  if (offset === 0) return whole()
+  return Stream.unwrap(
+    Effect.gen(function* () {
+      const header = concatBytes(
+        ...(yield* Stream.runCollect(store.read(hash, { offset: 0, length: FILE_HEADER_BYTES }))),
+      )
+      const layout = readFileLayout(header)
+      // A damaged header, or a version-1 file (its records chain): read from the start,
+      // where the decryptor reports what is wrong.
+      if (layout instanceof InvalidEnvelope || layout.version === 1) return whole()
+      const first = recordOfOffset(layout, offset)
+      return Stream.concat(
+        Stream.succeed(header),
+        store.read(hash, { offset: recordOffset(layout, first) }),
+      ).pipe(
+        decryptFileStream(fileKey, { associatedData: FILE_AD, firstRecord: first }),
+        dropBytes(offset - first * layout.chunkSize),
+      )
+    }),
+  )
+}

@@ -1,0 +1,3 @@
+import { packageTestConfig } from "@save-dweb/vitest-config"
+
+export default packageTestConfig()

@@ -1,0 +1,182 @@
+// The programs as a person gets them: `npm install -g` of the CLI, the daemon and the
+// backup server from the run's registry into a temporary prefix, then run from there:
+// `--version` and `--help`, and (with a testnet, as root) a daemon on a private testnet
+// that adds a file and reads it back through the installed CLI.
+import { execFileSync, spawnSync } from "node:child_process"
+import { existsSync, mkdirSync, readdirSync, statSync, writeFileSync } from "node:fs"
+import { join } from "node:path"
+import { npmEnvironment } from "./registry.ts"
+
+export interface ProgramsOptions {
+  readonly work: string
+  /** npm options that select the run's registry. */
+  readonly npmOptions: ReadonlyArray<string>
+  readonly testnet: boolean
+}
+
+const find = (dir: string, test: (path: string) => boolean): Array<string> =>
+  readdirSync(dir).flatMap((entry) => {
+    const path = join(dir, entry)
+    if (statSync(path).isDirectory()) return find(path, test)
+    return test(path) ? [path] : []
+  })
+
+/**
+ * A PATH whose first entry holds a `cargo` that fails and leaves a mark, as on a machine
+ * without Rust; `called` tells whether anything ran it.
+ */
+export const withoutRust = (
+  work: string,
+): { readonly path: string; readonly called: () => boolean } => {
+  const bin = join(work, "no-rust-bin")
+  const mark = join(work, "cargo-was-called")
+  mkdirSync(bin, { recursive: true })
+  writeFileSync(join(bin, "cargo"), `#!/bin/sh\ntouch ${mark}\nexit 127\n`, { mode: 0o755 })
+  return { path: `${bin}:${process.env.PATH ?? ""}`, called: () => existsSync(mark) }
+}
+
+/**
+ * Where no prebuilt binding fits (here: the optional platform package left out), the
+ * binding's install script says that it builds from source, and what is missing.
+ */
+export const checkSourceBuildNotice = (options: ProgramsOptions): void => {
+  const dir = join(options.work, "no-prebuilt")
+  mkdirSync(dir, { recursive: true })
+  writeFileSync(join(dir, "package.json"), '{ "name": "no-prebuilt", "private": true }\n')
+  const noRust = withoutRust(options.work)
+  const install = spawnSync(
+    "npm",
+    [
+      "install",
+      "--omit=optional",
+      "--foreground-scripts",
+      "--no-audit",
+      "--no-fund",
+      ...options.npmOptions,
+      "@save-dweb/veilid",
+    ],
+    { cwd: dir, encoding: "utf8", env: { ...npmEnvironment(), PATH: noRust.path } },
+  )
+  const said = `${install.stdout}${install.stderr}`
+  const expected = [
+    "no prebuilt binding for linux-x64-gnu: building veilid-core from source with cargo",
+    "cargo was not found on PATH",
+  ]
+  const missing = expected.filter((line) => !said.includes(line))
+  if (install.status !== 0 || missing.length > 0) {
+    throw new Error(
+      `npm install --omit=optional @save-dweb/veilid (exit ${install.status}) did not say: ${missing.join("; ")}\n${said.slice(-1500)}`,
+    )
+  }
+  for (const line of said.split("\n").filter((l) => l.includes("@save-dweb/veilid:"))) {
+    console.log(`       ${line.trim()}`)
+  }
+  console.log(
+    "  ok   without a prebuilt binding, the install says it builds from source and what it needs",
+  )
+}
+
+export const runInstalledPrograms = (options: ProgramsOptions): void => {
+  const prefix = join(options.work, "global")
+  mkdirSync(prefix, { recursive: true })
+  console.log(
+    `\nnpm install -g (prefix ${prefix}): @save-dweb/cli @save-dweb/daemon @save-dweb/backup-server`,
+  )
+  const started = Date.now()
+  // Without Rust: a `cargo` first on PATH that only notes it was called.
+  const noRust = withoutRust(options.work)
+  execFileSync(
+    "npm",
+    [
+      "install",
+      "--global",
+      "--prefix",
+      prefix,
+      "--no-audit",
+      "--no-fund",
+      "--loglevel=error",
+      ...options.npmOptions,
+      "@save-dweb/cli",
+      "@save-dweb/daemon",
+      "@save-dweb/backup-server",
+    ],
+    { stdio: ["ignore", "ignore", "inherit"], env: { ...npmEnvironment(), PATH: noRust.path } },
+  )
+  const modules = join(prefix, "lib", "node_modules")
+  const native = find(modules, (path) => path.endsWith(".node"))
+  console.log(
+    `  installed in ${((Date.now() - started) / 1000).toFixed(0)} s; native code: ${native.map((p) => p.slice(modules.length + 1)).join(", ")}`,
+  )
+  if (noRust.called()) throw new Error("installing the programs ran cargo")
+  const prebuilt = join("@save-dweb", "veilid-linux-x64-gnu", "veilid.linux-x64-gnu.node")
+  if (!native.some((path) => path.endsWith(prebuilt))) {
+    throw new Error(`the Veilid binding did not come prebuilt (${prebuilt})`)
+  }
+  console.log(
+    "  ok   the Veilid binding came prebuilt (@save-dweb/veilid-linux-x64-gnu), no cargo run",
+  )
+  const env = { ...npmEnvironment(), PATH: `${join(prefix, "bin")}:${process.env.PATH ?? ""}` }
+  const program = (args: ReadonlyArray<string>, extra: Record<string, string> = {}) =>
+    execFileSync(args[0] as string, args.slice(1), {
+      env: { ...env, ...extra },
+      encoding: "utf8",
+      stdio: ["ignore", "pipe", "pipe"],
+    })
+  const version = program(["save-dweb", "--version"]).trim()
+  console.log(`  ok   save-dweb --version: ${version}`)
+  for (const bin of ["save-dweb-daemon", "save-dweb-backup-server"]) {
+    const help = program([bin, "--help"])
+    if (!help.startsWith(`${bin} [options]`)) throw new Error(`${bin} --help printed no usage`)
+    console.log(`  ok   ${bin} --help: ${help.split("\n")[0]}`)
+  }
+  if (!options.testnet) return
+
+  // The installed daemon's testnet tool and the installed binding (found under the prefix:
+  // the tool only looks in a workspace, or where SAVE_DWEB_VEILID_NATIVE says).
+  const [testnetBin] = find(modules, (path) =>
+    path.endsWith(join("@save-dweb", "veilid-testnet", "bin", "veilid-testnet.mjs")),
+  )
+  const [binding] = find(modules, (path) => path.endsWith(join("@save-dweb", "veilid", "index.js")))
+  if (testnetBin === undefined || binding === undefined) {
+    throw new Error("the installed daemon brought no veilid-testnet or Veilid binding")
+  }
+  const name = `rc${process.pid}`
+  const testnet = (args: ReadonlyArray<string>, stdio: "inherit" | "pipe" = "pipe") =>
+    execFileSync(process.execPath, [testnetBin, ...args], {
+      env: { ...env, SAVE_DWEB_VEILID_NATIVE: binding },
+      encoding: "utf8",
+      stdio: ["ignore", stdio, "inherit"],
+    })
+  const data = join(options.work, "alice")
+  const script = join(options.work, "alice.sh")
+  writeFileSync(
+    script,
+    [
+      "set -euo pipefail",
+      `export SAVE_DWEB_DATA_DIR=${data}`,
+      `head -c 3000000 /dev/urandom > ${join(options.work, "in.bin")}`,
+      "save-dweb daemon start --network testnet:alice",
+      "trap 'save-dweb daemon stop' EXIT",
+      'save-dweb group create "Release check" --member-name Alice',
+      `save-dweb file add "Release check" ${join(options.work, "in.bin")}`,
+      'save-dweb file ls "Release check"',
+      `save-dweb file get "Release check" in.bin -o ${join(options.work, "out.bin")}`,
+      `cmp ${join(options.work, "in.bin")} ${join(options.work, "out.bin")}`,
+      'echo "  ok   3 MB added and read back identical through the installed CLI and daemon"',
+      "",
+    ].join("\n"),
+  )
+  console.log(`\nthe installed daemon on a private testnet (${name}), driven by the installed CLI`)
+  console.log(`  ${testnet(["up", "--name", name]).split("\n")[0]}`)
+  try {
+    execFileSync(process.execPath, [testnetBin, "exec", "--attach", name, "--", "bash", script], {
+      env: { ...env, SAVE_DWEB_VEILID_NATIVE: binding },
+      stdio: ["ignore", "inherit", "inherit"],
+    })
+  } finally {
+    testnet(["down", name])
+    if (existsSync(join(data, "daemon.log"))) {
+      console.log(`  (the daemon's log: ${join(data, "daemon.log")})`)
+    }
+  }
+}
