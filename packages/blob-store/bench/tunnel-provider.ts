@@ -8,7 +8,7 @@ import { createInterface } from "node:readline"
 import { SecretKey } from "@save-dweb/crypto"
 import { makeTunnels, Tunnels } from "@save-dweb/tunnels"
 import { decodeConfig, makeVeilid, Veilid } from "@save-dweb/veilid"
-import { Effect } from "effect"
+import { Effect, References } from "effect"
 import { type BlobHash, BlobStore, serveBlobs } from "../src/index.ts"
 import { makeIroh } from "../src/iroh-store.ts"
 import { randomFile, reply, seededFile } from "./common.ts"
@@ -18,6 +18,7 @@ type Command =
   | { cmd: "addCollection"; count: number; size: number; seed?: string }
   | { cmd: "addSeeded"; size: number; seed: string }
   | { cmd: "delete"; hash: BlobHash }
+  | { cmd: "route" }
   | { cmd: "exit" }
 
 const lines = createInterface({ input: process.stdin })[Symbol.asyncIterator]()
@@ -86,6 +87,9 @@ const program = Effect.gen(function* () {
         reply({ hash: yield* store.createCollection(entries) })
         break
       }
+      case "route":
+        reply({ route: Buffer.from((yield* tunnels.route).blob).toString("base64") })
+        break
       case "delete":
         reply(yield* store.delete(command.hash))
         break
@@ -95,7 +99,10 @@ const program = Effect.gen(function* () {
   }
 })
 
-Effect.runPromise(Effect.scoped(program)).then(
+// stdout is the answer channel: Effect's logger (Veilid's attachment log) would write there.
+Effect.runPromise(
+  Effect.scoped(program).pipe(Effect.provideService(References.MinimumLogLevel, "Warn")),
+).then(
   () => process.exit(0),
   (error) => {
     console.error(error)

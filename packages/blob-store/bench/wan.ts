@@ -1,5 +1,6 @@
 // Fetching on an emulated WAN (issue 15), three tables from one testnet run:
-//   pnpm --filter @save-dweb/blob-store bench:wan [-- --mib 16 --files 1000 --reps 1]
+//   pnpm --filter @save-dweb/blob-store bench:wan [-- --mib 16 --files 1000 --reps 1
+//     --cases sources,plain,files --tunnel-window N --concurrency N]
 // Three provider processes (each its own Veilid node and Iroh store, serving blobs over
 // its tunnel) and this process (Veilid node, Iroh store) on a testnet whose every node's
 // link is shaped (`testnet.shape`: one-way delay, uplink rate). Every Iroh node is bound
@@ -41,6 +42,10 @@ const { values } = parseArgs({
     files: { type: "string", default: "1000" },
     reps: { type: "string", default: "1" },
     cases: { type: "string", default: "sources,plain,files" },
+    // The fetcher's tunnel window (default: unset, sized from the call time).
+    "tunnel-window": { type: "string" },
+    // Blobs in flight per source (the fetch's `concurrencyPerSource`, default 4).
+    concurrency: { type: "string" },
   },
 })
 const blobBytes = Number(values.mib) * MiB
@@ -111,7 +116,10 @@ const program = Effect.gen(function* () {
         dir,
         ipv4Addr: `${ip}:0`,
       })
-      return { name, call, hello }
+      // Only the testnet address: a loopback one would bypass the shaping.
+      const addresses = hello.source.addresses.filter((a) => a.startsWith(`${ip}:`))
+      if (addresses.length === 0) throw new Error(`${name}: no Iroh address on ${ip}`)
+      return { name, call, hello: { ...hello, source: { ...hello.source, addresses } } }
     })
 
   const fetcherConfig = testnet.nodeConfig("wan-fetcher")
@@ -128,13 +136,22 @@ const program = Effect.gen(function* () {
     ],
     { concurrency: "unbounded" },
   )
-  const tunnels = yield* makeTunnels().pipe(Effect.provideService(Veilid, veilid))
-  const sources = yield* Effect.forEach(providers, (p, i) =>
-    Effect.map(tunnels.connect(Buffer.from(p.hello.route, "base64"), key), (peer) => ({
-      iroh: { ...p.hello.source, id: `iroh-${i + 1}` } as Source,
-      tunnel: tunnelSource(peer, { id: `tunnel-${i + 1}` }) as Source,
-    })),
+  const tunnelWindow = values["tunnel-window"]
+  const tunnels = yield* makeTunnels(
+    tunnelWindow === undefined ? {} : { window: Number(tunnelWindow) },
+  ).pipe(Effect.provideService(Veilid, veilid))
+  /** Each provider's current route, connected (again after a route died under the shaping). */
+  const connectAll = Effect.forEach(providers, (p, i) =>
+    Effect.gen(function* () {
+      const { route } = yield* p.call<{ route: string }>({ cmd: "route" })
+      const peer = yield* tunnels.connect(Buffer.from(route, "base64"), key)
+      return {
+        iroh: { ...p.hello.source, id: `iroh-${i + 1}` } as Source,
+        tunnel: tunnelSource(peer, { id: `tunnel-${i + 1}` }) as Source,
+      }
+    }),
   )
+  let sources = yield* connectAll
   console.log(
     `testnet, 4 nodes and stores ready in ${((Date.now() - started) / 1000).toFixed(1)} s`,
   )
@@ -161,7 +178,13 @@ const program = Effect.gen(function* () {
 
   let runs = 0
   /** One fetch into a fresh store bound to the fetcher's address; seconds and per-source split. */
-  const fetchOnce = (hash: BlobHash, kind: "blob" | "collection", from: ReadonlyArray<Source>) =>
+  const fetchOnce = (
+    hash: BlobHash,
+    kind: "blob" | "collection",
+    path_: "iroh" | "tunnel",
+    n: number,
+    tries = 3,
+  ): Effect.Effect<{ seconds: number; split: Array<number> }> =>
     Effect.scoped(
       Effect.gen(function* () {
         const store = yield* makeIroh({
@@ -170,11 +193,32 @@ const program = Effect.gen(function* () {
           ipv6Addr: "[::1]:0",
           fetchTimeoutMillis: 120_000,
         })
+        const from = sources.slice(0, n).map((s) => s[path_])
         const t0 = performance.now()
-        const result = yield* store.fetch({ hash, kind, sources: from, timeoutMillis: 120_000 })
+        const result = yield* store.fetch({
+          hash,
+          kind,
+          sources: from,
+          timeoutMillis: 120_000,
+          ...(values.concurrency === undefined
+            ? {}
+            : { concurrencyPerSource: Number(values.concurrency) }),
+        })
         const seconds = (performance.now() - t0) / 1000
         return { seconds, split: result.sources.map((s) => Math.round(s.bytes / 1024)) }
       }),
+    ).pipe(
+      // A private route can die under a loaded, delayed testnet: ask for the new ones, again.
+      Effect.catch((error) =>
+        Effect.gen(function* () {
+          if (tries <= 1) return yield* Effect.fail(error)
+          console.log(`fetch failed (${error._tag}); reconnecting and trying again`)
+          yield* Effect.sleep("3 seconds")
+          sources = yield* connectAll
+          return yield* fetchOnce(hash, kind, path_, n, tries - 1)
+        }),
+      ),
+      Effect.orDie,
     )
 
   if (cases.has("sources")) {
@@ -190,8 +234,7 @@ const program = Effect.gen(function* () {
     )
     for (let r = 0; r < reps; r++) {
       for (const m of modes) {
-        const from = sources.slice(0, m.n).map((s) => s[m.path])
-        const { seconds, split } = yield* fetchOnce(hash, "blob", from)
+        const { seconds, split } = yield* fetchOnce(hash, "blob", m.path, m.n)
         m.seconds.push(seconds)
         m.split = split.map((k) => `${Math.round(k / 1024)}`).join(" / ")
         console.log(
@@ -261,7 +304,7 @@ const program = Effect.gen(function* () {
     const store: Array<number> = []
     const plain: Array<number> = []
     for (let r = 0; r < Math.max(3, reps); r++) {
-      store.push((yield* fetchOnce(hash, "blob", [source])).seconds)
+      store.push((yield* fetchOnce(hash, "blob", "iroh", 1)).seconds)
       plain.push(yield* plainOnce)
       console.log(`(b) store ${store.at(-1)?.toFixed(2)} s, plain ${plain.at(-1)?.toFixed(2)} s`)
     }
@@ -299,8 +342,7 @@ const program = Effect.gen(function* () {
     )
     for (let r = 0; r < reps; r++) {
       for (const m of modes) {
-        const from = sources.slice(0, m.n).map((s) => s[m.path])
-        const { seconds, split } = yield* fetchOnce(hash, "collection", from)
+        const { seconds, split } = yield* fetchOnce(hash, "collection", m.path, m.n)
         m.seconds.push(seconds)
         m.split = split.map((k) => `${Math.round(k / 64)}`).join(" / ")
         console.log(
