@@ -213,7 +213,8 @@ const program = Effect.gen(function* () {
         Effect.gen(function* () {
           if (tries <= 1) return yield* Effect.fail(error)
           console.log(`fetch failed (${error._tag}); reconnecting and trying again`)
-          yield* Effect.sleep("3 seconds")
+          // Past tunnels' deadPeerTtl (60 s): a route marked dead is refused until then.
+          yield* Effect.sleep("65 seconds")
           sources = yield* connectAll
           return yield* fetchOnce(hash, kind, path_, n, tries - 1)
         }),
