@@ -1,4 +1,4 @@
-import { randomFillSync } from "node:crypto"
+import { createCipheriv, createHash, randomFillSync } from "node:crypto"
 import * as fs from "node:fs/promises"
 import { Effect, ManagedRuntime } from "effect"
 import { BlobStore, type BlobStoreService, layer } from "../src/index.ts"
@@ -33,6 +33,19 @@ export const randomFile = async (file: string, size: number) => {
   for (let done = 0; done < size; done += buf.length) {
     randomFillSync(buf)
     await handle.write(buf, 0, Math.min(buf.length, size - done))
+  }
+  await handle.close()
+}
+
+/** Bytes that depend only on `seed` (an AES-CTR key stream), so providers can hold the same blob. */
+export const seededFile = async (file: string, size: number, seed: string) => {
+  const key = createHash("sha256").update(seed).digest().subarray(0, 16)
+  const cipher = createCipheriv("aes-128-ctr", key, Buffer.alloc(16))
+  const handle = await fs.open(file, "w")
+  const zeros = Buffer.alloc(Math.min(size, MiB))
+  for (let done = 0; done < size; done += zeros.length) {
+    const n = Math.min(zeros.length, size - done)
+    await handle.write(cipher.update(zeros.subarray(0, n)))
   }
   await handle.close()
 }

@@ -2,12 +2,12 @@
 // private routes, on a testnet whose every node's link is delayed (veilid-testnet's
 // emulated network), at several round trips in one run:
 //   veilid-testnet exec -- node --conditions=@save-dweb/source bench/wan.bench.ts \
-//     [--rtts 0,50,150 --mib 16 --windows 16,64 --baseline-kib 1024,128,48]
+//     [--rtts 0,50,150 --mib 16 --windows auto,16,64,128 --baseline-kib 1024,128,48]
 // A round trip R means every node adds R/2 to what it sends, so R between any two nodes;
 // a private-route call crosses several nodes each way, so it takes several R (measured:
 // "call"). Rows: (a) the original design, 1 KiB frames stop-and-wait (it moves less,
 // `--baseline-kib` per round trip, and its rate is compared), (c) 32 KiB frames with a
-// window. "window bound": window × frame size per measured call, what the window allows
+// window ("auto": unset, the default, sized from the measured call time). "window bound": window × frame size per measured call, what the window allows
 // if nothing else limits. Prints one table; asserts nothing about time.
 import { parseArgs } from "node:util"
 import { SecretKey } from "@save-dweb/crypto"
@@ -15,19 +15,20 @@ import { decodeConfig, makeVeilid, Veilid } from "@save-dweb/veilid"
 import { withTestnet } from "@save-dweb/veilid-testnet"
 import { Effect, Stream } from "effect"
 import { makeTunnels } from "../src/index.ts"
+import { sizeWindow } from "../src/options.ts"
 
 const { values } = parseArgs({
   options: {
     rtts: { type: "string", default: "0,50,150" },
     mib: { type: "string", default: "16" },
-    windows: { type: "string", default: "16,64" },
+    windows: { type: "string", default: "auto,16,64,128" },
     "baseline-kib": { type: "string", default: "1024,128,48" },
     calls: { type: "string", default: "9" },
   },
 })
 const rtts = values.rtts.split(",").map(Number)
 const size = Number(values.mib) * 2 ** 20
-const windows = values.windows.split(",").map(Number)
+const windows = values.windows.split(",").map((w) => (w === "auto" ? undefined : Number(w)))
 const baselineKib = values["baseline-kib"].split(",").map(Number)
 
 const block = new Uint8Array(64 * 1024).map((_, i) => (i * 31) & 0xff)
@@ -61,9 +62,9 @@ const program = Effect.gen(function* () {
   const [a, b] = yield* Effect.all([node("wan-a"), node("wan-b")], { concurrency: 2 })
   console.log(`testnet and two nodes ready in ${((Date.now() - started) / 1000).toFixed(1)} s`)
   const key = yield* SecretKey.generate
-  const server = yield* makeTunnels({ maxWindow: Math.max(64, ...windows) }).pipe(
-    Effect.provideService(Veilid, b),
-  )
+  const server = yield* makeTunnels({
+    maxWindow: Math.max(128, ...windows.map((w) => w ?? 0)),
+  }).pipe(Effect.provideService(Veilid, b))
   const client = yield* makeTunnels().pipe(Effect.provideService(Veilid, a))
   yield* server.serve(
     "bench/download",
@@ -76,15 +77,16 @@ const program = Effect.gen(function* () {
     { keys: [key] },
   )
   const peer = yield* client.connect((yield* server.route).blob, key)
-  const download = (bytes: number, frameSize: number, window: number) =>
+  const download = (bytes: number, frameSize: number, window: number | undefined) =>
     Effect.gen(function* () {
       const t0 = performance.now()
       let received = 0
       yield* peer
-        .open("bench/download", Stream.make(new TextEncoder().encode(String(bytes))), {
-          frameSize,
-          window,
-        })
+        .open(
+          "bench/download",
+          Stream.make(new TextEncoder().encode(String(bytes))),
+          window === undefined ? { frameSize } : { frameSize, window },
+        )
         .pipe(Stream.runForEach((chunk) => Effect.sync(() => (received += chunk.length))))
       if (received !== bytes) throw new Error(`got ${received} of ${bytes} bytes`)
       return (performance.now() - t0) / 1000
@@ -105,9 +107,14 @@ const program = Effect.gen(function* () {
     }
     const call = median(calls)
     const modes = [
-      { mode: "(a) 1 KiB stop-and-wait", baseline: true, frameSize: 1024, window: 1 },
+      {
+        mode: "(a) 1 KiB stop-and-wait",
+        baseline: true,
+        frameSize: 1024,
+        window: 1 as number | undefined,
+      },
       ...windows.map((window) => ({
-        mode: `(c) 32 KiB window ${window}`,
+        mode: `(c) 32 KiB window ${window ?? sizeWindow(call, 32_768, 16 * 2 ** 20, 128)}${window === undefined ? " (default)" : ""}`,
         baseline: false,
         frameSize: 32_768,
         window,
@@ -116,7 +123,8 @@ const program = Effect.gen(function* () {
     for (const m of modes) {
       const bytes = m.baseline ? (baselineKib[i] ?? baselineKib.at(-1) ?? 64) * 1024 : size
       const seconds = yield* download(bytes, m.frameSize, m.window)
-      const bound = (m.window * m.frameSize) / 2 ** 20 / (call / 1000)
+      const inFlight = m.window ?? sizeWindow(call, m.frameSize, 16 * 2 ** 20, 128)
+      const bound = (inFlight * m.frameSize) / 2 ** 20 / (call / 1000)
       const row = {
         rtt,
         call,

@@ -32,12 +32,21 @@ import {
   SESSION_ID_BYTES,
 } from "./frame.ts"
 import { bytesFramer, type Framer, queueFramer } from "./framer.ts"
-import { clampFrameSize, clampWindow, type ResolvedOptions } from "./options.ts"
+import {
+  clampFrameSize,
+  clampWindow,
+  DEFAULT_WINDOW,
+  type ResolvedOptions,
+  sizeWindow,
+} from "./options.ts"
 import { Signal } from "./signal.ts"
 import { type RouteId, type Transport, TransportError } from "./transport.ts"
 
 export interface CallOptions {
-  /** Frames in flight each way (default: the service's `window`). 1 = stop-and-wait. */
+  /**
+   * Frames in flight each way (default: the service's `window`; unset there too, sized from
+   * the measured call time). 1 = stop-and-wait.
+   */
   readonly window?: number
   /** Bytes per app_call message, header included (default: the service's `frameSize`). */
   readonly frameSize?: number
@@ -113,8 +122,17 @@ export const openCall = <E, R>(
       if (yield* ctx.isDead(routeId)) {
         return yield* unreachable(routeId, "the peer's route is marked dead; import its new route")
       }
-      const window = clampWindow(callOptions.window ?? options.window)
+      const fixed = callOptions.window ?? options.window
+      // A sized window asks for the most this node allows and uses what the call time needs.
+      const window = fixed === undefined ? options.maxWindow : clampWindow(fixed)
       const frameSize = clampFrameSize(callOptions.frameSize ?? options.frameSize)
+      // The shortest call of this session (the opening first): the path's delay without the
+      // queueing our own frames add. An opening held by a slow handler only overestimates it
+      // until the first quick answer.
+      let shortestCall: number | undefined
+      const sample = (millis: number) => {
+        shortestCall = Math.min(shortestCall ?? millis, millis)
+      }
       const framer: Framer<E> =
         input._tag === "Bytes"
           ? bytesFramer(input.bytes)
@@ -127,6 +145,7 @@ export const openCall = <E, R>(
             if (yield* ctx.isDead(routeId)) {
               return yield* unreachable(routeId, "the peer's route was marked dead")
             }
+            const sent = performance.now()
             const exit = yield* transport.call(routeId, message).pipe(
               Effect.timeoutOrElse({
                 duration: options.callTimeoutMillis,
@@ -138,6 +157,7 @@ export const openCall = <E, R>(
               Effect.exit,
             )
             if (Exit.isSuccess(exit)) {
+              sample(performance.now() - sent)
               const decoded = decodeReply(exit.value)
               if (Result.isFailure(decoded)) {
                 return yield* new TunnelProtocolError({
@@ -202,6 +222,14 @@ export const openCall = <E, R>(
         })
       }
       const granted = Math.min(window, opened.window)
+      /** Frames in flight now: the fixed window, or the one the shortest call time needs. */
+      const inFlight = () =>
+        fixed !== undefined || shortestCall === undefined
+          ? granted
+          : sizeWindow(shortestCall, frameSize, options.targetRate, granted)
+      // One fiber per frame the window may need: the opening's time bounds it from above
+      // (later calls only shorten the shortest call), and idle fibers cost a wake-up per frame.
+      const lanes = inFlight()
 
       const sendClose = (reason: "Done" | "Cancelled") =>
         FiberSet.run(
@@ -211,8 +239,10 @@ export const openCall = <E, R>(
             .pipe(Effect.ignore),
         )
 
-      // ---- Handler → caller: `granted` Pull calls in flight, reassembled in order.
-      const out = yield* Queue.bounded<Uint8Array, CallError | E | Cause.Done>(granted)
+      // ---- Handler → caller: `inFlight()` Pull calls in flight, reassembled in order.
+      const out = yield* Queue.bounded<Uint8Array, CallError | E | Cause.Done>(
+        fixed === undefined ? Math.min(granted, DEFAULT_WINDOW) : granted,
+      )
       const received = new Map<number, Down>()
       const signal = new Signal()
       let contiguous = 0
@@ -237,7 +267,7 @@ export const openCall = <E, R>(
         Effect.gen(function* () {
           while (true) {
             yield* signal.until(
-              () => pastEnd() || (nextPull < delivered + granted && (index === 0 || flowing)),
+              () => pastEnd() || (nextPull < delivered + inFlight() && (index === 0 || flowing)),
             )
             if (pastEnd()) return
             const seq = nextPull++
@@ -280,7 +310,7 @@ export const openCall = <E, R>(
         }
       })
 
-      // ---- Caller → handler: `granted` Data calls in flight; seq 0 rode in the opening.
+      // ---- Caller → handler: `inFlight()` Data calls in flight; seq 0 rode in the opening.
       const upload = Effect.gen(function* () {
         if (first.end) return
         const capacity = frameSize - DATA_HEADER_BYTES
@@ -296,7 +326,7 @@ export const openCall = <E, R>(
           while (true) {
             const piece = yield* cutting.withPermit(
               Effect.gen(function* () {
-                yield* upSignal.until(() => finished() || nextSeq < lowest + granted)
+                yield* upSignal.until(() => finished() || nextSeq < lowest + inFlight())
                 if (finished()) return undefined
                 const next = yield* framer.next(capacity)
                 const seq = nextSeq++
@@ -331,7 +361,7 @@ export const openCall = <E, R>(
           }
         })
         yield* Effect.all(
-          Array.from({ length: granted }, () => sender),
+          Array.from({ length: lanes }, () => sender),
           {
             concurrency: "unbounded",
             discard: true,
@@ -340,7 +370,7 @@ export const openCall = <E, R>(
       })
 
       const pullers = Effect.all(
-        Array.from({ length: granted }, (_, i) => puller(i)),
+        Array.from({ length: lanes }, (_, i) => puller(i)),
         { concurrency: "unbounded", discard: true },
       )
       // Done when the last frame is delivered; a failure anywhere fails the call.

@@ -2,11 +2,20 @@ import { Duration } from "effect"
 import { MAX_FRAME_BYTES, MAX_WINDOW, MIN_FRAME_BYTES } from "./frame.ts"
 
 export interface TunnelsOptions {
-  /** Frames in flight each way per call (default 16; measured in bench/). 1 = stop-and-wait. */
+  /**
+   * Frames in flight each way per call; 1 = stop-and-wait. Unset (the default): sized from
+   * the measured call time, enough frames per call time for `targetRate`, at least 16 and at
+   * most `maxWindow` (bench/wan.bench.ts).
+   */
   readonly window?: number
+  /** Bytes per second an unset window is sized for (default 16 MiB/s, a LAN tunnel's rate). */
+  readonly targetRate?: number
   /** Bytes per app_call message, header included (default and maximum 32,768; minimum 256). */
   readonly frameSize?: number
-  /** Largest window this node grants its callers (default 32). Bounds memory per session. */
+  /**
+   * Largest window this node grants its callers and asks for itself (default 128). Bounds
+   * memory per session: a session keeps at most this many frames each way.
+   */
   readonly maxWindow?: number
   /** Tries per frame before the peer counts as unreachable (default 4). */
   readonly attempts?: number
@@ -41,7 +50,9 @@ export interface TunnelsOptions {
 }
 
 export interface ResolvedOptions {
-  readonly window: number
+  /** `undefined`: sized from the measured call time. */
+  readonly window: number | undefined
+  readonly targetRate: number
   readonly frameSize: number
   readonly maxWindow: number
   readonly attempts: number
@@ -59,7 +70,9 @@ export interface ResolvedOptions {
   readonly maxResponseBytes: number
 }
 
+/** The smallest window a sized window starts from; also the fixed default before sizing. */
 export const DEFAULT_WINDOW = 16
+export const DEFAULT_MAX_WINDOW = 128
 
 const clampInt = (n: number, min: number, max: number) =>
   Math.min(max, Math.max(min, Math.floor(Number.isFinite(n) ? n : min)))
@@ -71,9 +84,10 @@ export const clampWindow = (n: number) => clampInt(n, 1, MAX_WINDOW)
 export const clampFrameSize = (n: number) => clampInt(n, MIN_FRAME_BYTES, MAX_FRAME_BYTES)
 
 export const resolveOptions = (o: TunnelsOptions = {}): ResolvedOptions => ({
-  window: clampWindow(o.window ?? DEFAULT_WINDOW),
+  window: o.window === undefined ? undefined : clampWindow(o.window),
+  targetRate: Math.max(1, o.targetRate ?? 16 * 1024 * 1024),
   frameSize: clampFrameSize(o.frameSize ?? MAX_FRAME_BYTES),
-  maxWindow: clampWindow(o.maxWindow ?? 32),
+  maxWindow: clampWindow(o.maxWindow ?? DEFAULT_MAX_WINDOW),
   attempts: clampInt(o.attempts ?? 4, 1, 100),
   retryDelayMillis: millis(o.retryDelay, 100),
   callTimeoutMillis: millis(o.callTimeout, 20_000),
@@ -88,3 +102,16 @@ export const resolveOptions = (o: TunnelsOptions = {}): ResolvedOptions => ({
   routeTimeoutMillis: millis(o.routeTimeout, 60_000),
   maxResponseBytes: clampInt(o.maxResponseBytes ?? 16 * 1024 * 1024, 0, Number.MAX_SAFE_INTEGER),
 })
+
+/**
+ * The window for a call whose calls take `callMillis`: a bandwidth-delay estimate, enough
+ * frames of `frameSize` per call time for `targetRate`, between 16 (or `cap`, if lower) and
+ * `cap`.
+ */
+export const sizeWindow = (
+  callMillis: number,
+  frameSize: number,
+  targetRate: number,
+  cap: number,
+): number =>
+  Math.min(cap, Math.max(DEFAULT_WINDOW, Math.ceil((targetRate * callMillis) / 1000 / frameSize)))
