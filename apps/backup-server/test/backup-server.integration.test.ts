@@ -146,8 +146,13 @@ layer(NetLive, { excludeTestServices: true, timeout })(
             holdsBlobFile(server.dataDir, file.hash),
             (h) => !h,
           )
-          assert.isTrue(
-            server.logs.some((l) => l.message === "backup-server: pass" && Number(l.freed) > 0),
+          // The pass logs once it has ended, a moment after the file left the disk.
+          yield* eventually(
+            "the pass that freed it is logged",
+            Effect.sync(() =>
+              server.logs.some((l) => l.message === "backup-server: pass" && Number(l.freed) > 0),
+            ),
+            (logged) => logged,
           )
           assert.strictEqual(yield* server.stop, 0)
 
@@ -287,6 +292,16 @@ layer(NetLive, { excludeTestServices: true, timeout })(
             holdsBlobFile(first.dataDir, file.hash),
             (h) => h,
           )
+          // The pass that fetched it has ended (its held roots are saved, so the start-up
+          // sweep keeps the file): a stop in the middle of a pass would leave the copy to
+          // the sweep and the next pass, which fetches it again.
+          yield* eventually(
+            "the pass that fetched it is logged",
+            Effect.sync(() =>
+              first.logs.some((l) => l.message === "backup-server: pass" && Number(l.updated) > 0),
+            ),
+            (logged) => logged,
+          )
 
           // A stranger with the route but another access secret gets a refusal only.
           const descriptor = yield* parseBackupDescriptor(first.link)
@@ -317,7 +332,11 @@ layer(NetLive, { excludeTestServices: true, timeout })(
             listed.map((g) => [g.key, g.tier]),
             [[created.key, "replicate"]],
           )
-          assert.isTrue(yield* holdsBlobFile(second.dataDir, file.hash))
+          yield* eventually(
+            "the restarted server holds C's file",
+            holdsBlobFile(second.dataDir, file.hash),
+            (h) => h,
+          )
 
           const removed = yield* eventually(
             "C removes the group from the server",
