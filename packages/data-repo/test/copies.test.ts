@@ -1,27 +1,9 @@
 // Who holds a copy, as the holders prove it over their tunnels; over the memory layers.
 import { assert, describe, it } from "@effect/vitest"
-import {
-  askHas,
-  type BlobHash,
-  BlobStore,
-  blake3,
-  layerMemory,
-  tunnelSource,
-} from "@save-dweb/blob-store"
+import { askHas, type BlobHash, blake3, tunnelSource } from "@save-dweb/blob-store"
 import { SecretKey } from "@save-dweb/crypto"
-import {
-  MemoryDhtNetwork,
-  type MemoryDhtNetworkShape,
-  makeMemoryDhtRecords,
-} from "@save-dweb/dht-records"
-import { makeGroups } from "@save-dweb/group"
-import {
-  MemoryNetwork,
-  type MemoryNetworkShape,
-  makeTunnelsMemory,
-  requestHandler,
-} from "@save-dweb/tunnels"
-import { Context, Effect, Layer, Redacted, Result, Schema, Stream } from "effect"
+import { requestHandler } from "@save-dweb/tunnels"
+import { Effect, Redacted, Result, Schema, Stream } from "effect"
 import fc from "fast-check"
 import {
   askPossession,
@@ -32,31 +14,10 @@ import {
   type HolderCheck,
   MAX_PROOF_RANGE,
   makeChallenge,
-  makeDataRepos,
   ProofAnswer,
   ProofChallenge,
 } from "../src/index.ts"
-import { failureOf, pattern } from "./support.ts"
-
-const networks = Effect.gen(function* () {
-  const dht = yield* MemoryDhtNetwork.make()
-  const net = Context.get(yield* Layer.build(MemoryNetwork.layer()), MemoryNetwork)
-  return { dht, net }
-})
-
-const person = (dht: MemoryDhtNetworkShape, net: MemoryNetworkShape) =>
-  Effect.gen(function* () {
-    const records = yield* makeMemoryDhtRecords(dht)
-    const store = Context.get(yield* Layer.build(layerMemory()), BlobStore)
-    const tunnels = yield* makeTunnelsMemory().pipe(Effect.provideService(MemoryNetwork, net))
-    return {
-      records,
-      groups: makeGroups(records),
-      store,
-      tunnels,
-      repos: makeDataRepos(records, store, { tunnels }),
-    }
-  })
+import { failureOf, networks, pattern, person } from "./support.ts"
 
 /** Each holder as `tag:slot-or-name` → possession, in a stable order. */
 const summary = (checks: ReadonlyArray<HolderCheck>) =>

@@ -2,12 +2,7 @@
 // one at close, and a close that leaves another writer's route alone.
 import { assert, describe, it } from "@effect/vitest"
 import { BlobStore, layerMemory } from "@save-dweb/blob-store"
-import {
-  type DhtBackend,
-  MemoryDhtNetwork,
-  type MemoryDhtNetworkShape,
-  makeDhtRecords,
-} from "@save-dweb/dht-records"
+import { type DhtBackend, type MemoryDhtNetworkShape, makeDhtRecords } from "@save-dweb/dht-records"
 import { makeGroups } from "@save-dweb/group"
 import {
   MemoryNetwork,
@@ -29,6 +24,7 @@ import {
 } from "effect"
 import { makeDataRepos, RepoRecord } from "../src/index.ts"
 import { publishRoute } from "../src/publish-route.ts"
+import { networks } from "./support.ts"
 
 const ROUTE_SUBKEY = 2
 
@@ -55,12 +51,6 @@ const person = (dht: MemoryDhtNetworkShape, net: MemoryNetworkShape) =>
       writes.filter((w) => w === `${recordOf(key)}:${ROUTE_SUBKEY}`).length
     return { records, groups: makeGroups(records), store, tunnels, routeWrites }
   })
-
-const networks = Effect.gen(function* () {
-  const dht = yield* MemoryDhtNetwork.make()
-  const net = Context.get(yield* Layer.build(MemoryNetwork.layer()), MemoryNetwork)
-  return { dht, net }
-})
 
 const eventually = <A, E>(effect: Effect.Effect<A, E>) =>
   effect.pipe(

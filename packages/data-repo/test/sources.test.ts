@@ -7,48 +7,16 @@ import {
   BlobStore,
   type BlobStoreService,
   blake3,
-  layerMemory,
   serveBlobs,
   tunnelSource,
 } from "@save-dweb/blob-store"
 import { SecretKey } from "@save-dweb/crypto"
-import {
-  MemoryDhtNetwork,
-  type MemoryDhtNetworkShape,
-  makeMemoryDhtRecords,
-} from "@save-dweb/dht-records"
-import { makeGroups } from "@save-dweb/group"
-import {
-  MemoryNetwork,
-  type MemoryNetworkShape,
-  makeTunnelsMemory,
-  Tunnels,
-} from "@save-dweb/tunnels"
-import { Context, Effect, Layer, Option, Stream } from "effect"
-import { groupProtocols, makeDataRepos } from "../src/index.ts"
-import { bytesOf, failureOf, pattern } from "./support.ts"
+import { MemoryNetwork, makeTunnelsMemory, Tunnels } from "@save-dweb/tunnels"
+import { Effect, Option, Stream } from "effect"
+import { groupProtocols } from "../src/index.ts"
+import { bytesOf, failureOf, networks, pattern, person } from "./support.ts"
 
 const utf8 = new TextEncoder()
-
-/** A participant with its own DHT view, memory store and tunnels node. */
-const person = (dht: MemoryDhtNetworkShape, net: MemoryNetworkShape) =>
-  Effect.gen(function* () {
-    const records = yield* makeMemoryDhtRecords(dht)
-    const store = Context.get(yield* Layer.build(layerMemory()), BlobStore)
-    const tunnels = yield* makeTunnelsMemory().pipe(Effect.provideService(MemoryNetwork, net))
-    return {
-      groups: makeGroups(records),
-      store,
-      tunnels,
-      repos: makeDataRepos(records, store, { tunnels }),
-    }
-  })
-
-const networks = Effect.gen(function* () {
-  const dht = yield* MemoryDhtNetwork.make()
-  const net = Context.get(yield* Layer.build(MemoryNetwork.layer()), MemoryNetwork)
-  return { dht, net }
-})
 
 describe("sources found through routes", () => {
   it.live("another member reads a file with no sources given, over the owner's tunnel", () =>

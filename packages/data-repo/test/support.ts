@@ -2,10 +2,12 @@
 import { BlobStore, type BlobStoreService, layerMemory } from "@save-dweb/blob-store"
 import {
   type DhtRecordsShape,
+  MemoryDhtNetwork,
   type MemoryDhtNetworkShape,
   makeMemoryDhtRecords,
 } from "@save-dweb/dht-records"
 import { type GroupsShape, makeGroups } from "@save-dweb/group"
+import { MemoryNetwork, type MemoryNetworkShape, makeTunnelsMemory } from "@save-dweb/tunnels"
 import { Context, Effect, Layer, type Scope, Stream } from "effect"
 import { type DataReposShape, makeDataRepos } from "../src/index.ts"
 
@@ -41,3 +43,25 @@ export const contains = (haystack: Uint8Array, needle: Uint8Array): boolean => {
   }
   return false
 }
+
+/** One memory DHT and one memory network for tunnels, shared by the participants. */
+export const networks = Effect.gen(function* () {
+  const dht = yield* MemoryDhtNetwork.make()
+  const net = Context.get(yield* Layer.build(MemoryNetwork.layer()), MemoryNetwork)
+  return { dht, net }
+})
+
+/** A participant with its own DHT view, memory store and tunnels node. */
+export const person = (dht: MemoryDhtNetworkShape, net: MemoryNetworkShape) =>
+  Effect.gen(function* () {
+    const records = yield* makeMemoryDhtRecords(dht)
+    const store = Context.get(yield* Layer.build(layerMemory()), BlobStore)
+    const tunnels = yield* makeTunnelsMemory().pipe(Effect.provideService(MemoryNetwork, net))
+    return {
+      records,
+      groups: makeGroups(records),
+      store,
+      tunnels,
+      repos: makeDataRepos(records, store, { tunnels }),
+    }
+  })
