@@ -22,7 +22,12 @@ export class MemberUnreachable extends Data.TaggedError("MemberUnreachable")<{
   readonly key: RecordKey
   readonly slot: number
   readonly reason: string
-}> {}
+  readonly message: string
+}> {
+  constructor(args: { readonly key: RecordKey; readonly slot: number; readonly reason: string }) {
+    super({ ...args, message: `member ${args.slot} of group ${args.key}: ${args.reason}` })
+  }
+}
 
 /**
  * Renaming another member: a member's slot is written by its holder alone (the manager's

@@ -432,7 +432,7 @@ const handlers = (
                   slot: params.member,
                   reachable: false,
                   roundTripMs: null,
-                  reason: "reason" in e ? e.reason : e.message,
+                  reason: e.message,
                 }),
               }),
             ),
