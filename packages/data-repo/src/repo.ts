@@ -6,7 +6,6 @@ import {
   type BlobHash,
   type BlobStoreService,
   type CollectionEntry,
-  type FetchResult,
   IoError,
   type Source,
 } from "@save-dweb/blob-store"
@@ -39,6 +38,7 @@ import {
   type RepoRecord,
   ROUTE_SUBKEY,
 } from "./record.ts"
+import { makeRepoFetch, type OnFetchProgress } from "./repo-fetch.ts"
 import { routesOf, type SourceDiscovery } from "./source-discovery.ts"
 import { serveMember } from "./sources.ts"
 
@@ -81,7 +81,7 @@ export interface ReadOptions {
    * Told how a fetch of a file not held here advances (verified bytes so far, and the
    * blob's size once known), about every 100 ms; not called when the file is local.
    */
-  readonly onFetchProgress?: (bytesDone: number, bytesTotal: number) => Effect.Effect<void>
+  readonly onFetchProgress?: OnFetchProgress
 }
 
 export interface ReadFileOptions extends ReadOptions {
@@ -201,76 +201,15 @@ export const makeRepo = (
     const lock = yield* Semaphore.make(1)
     const cache = yield* Ref.make<State>({ pointer: undefined, manifest: emptyManifest })
 
-    /**
-     * `store.fetch`, telling `onProgress` (when given) how it advances. `storedSize` (the
-     * manifest's) is what every source must announce: one that announces another is
-     * dropped before it writes a byte.
-     */
-    const fetchReporting = (
-      request: { hash: BlobHash; kind: "blob" | "collection"; sources: ReadonlyArray<Source> },
-      storedSize: number | undefined,
-      onProgress: ReadOptions["onFetchProgress"],
-    ) => {
-      const sized = storedSize === undefined ? request : { ...request, expectedSize: storedSize }
-      return onProgress === undefined
-        ? store.fetch(sized)
-        : store.fetchWithProgress(sized).pipe(
-            Stream.runFoldEffect(
-              () => undefined as FetchResult | undefined,
-              (result, event) =>
-                event._tag === "Progress"
-                  ? Effect.as(onProgress(event.bytesDone, event.bytesTotal), result)
-                  : Effect.succeed(event._tag === "Done" ? event.result : result),
-            ),
-            Effect.flatMap((result) =>
-              result === undefined
-                ? Effect.die(new Error("a fetch ended without its result"))
-                : Effect.succeed(result),
-            ),
-          )
-    }
-
-    /**
-     * Fetches another member's blob (a pin in the store), tracked first: a crash after the
-     * fetch leaves a tracked pin (dropped once the owner deletes), never an untracked one.
-     * Flushed before it is used: a pin Iroh had not committed would come back from a kill
-     * as bytes on disk that no tag, and so no sweep or sync, reaches.
-     */
-    const fetchPinned = (
-      hash: BlobHash,
-      kind: "blob" | "collection",
-      sources: ReadonlyArray<Source>,
-      storedSize?: number,
-      onProgress?: ReadOptions["onFetchProgress"],
-    ) =>
-      Effect.gen(function* () {
-        const request = { hash, kind, sources }
-        if (writable) return yield* fetchReporting(request, storedSize, onProgress)
-        yield* context.pins.track(group.key, key, hash)
-        return yield* fetchReporting(request, storedSize, onProgress).pipe(
-          Effect.tap(() => store.flush),
-          Effect.onError(() => context.pins.untrack(group.key, key, hash)),
-        )
-      })
-
-    /**
-     * The bytes of `hash`, fetched first when not held here: from `given`, else as found;
-     * `storedSize` as in `fetchReporting`.
-     */
-    const ensureLocal = (
-      hash: BlobHash,
-      given: ReadonlyArray<Source> | undefined,
-      storedSize?: number,
-      onProgress?: ReadOptions["onFetchProgress"],
-    ) =>
-      Effect.gen(function* () {
-        if (!(yield* store.has(hash))) {
-          const sources = given ?? (yield* discover)
-          if (sources.length === 0) return yield* new NotLocal({ repo: key, hash })
-          yield* fetchPinned(hash, "blob", sources, storedSize, onProgress)
-        }
-        yield* groupBlobs.remember(group.key, [hash])
-      })
+    const { fetchPinned, ensureLocal } = makeRepoFetch({
+      store,
+      pins: context.pins,
+      groupBlobs,
+      group,
+      key,
+      writable,
+      discover,
+    })
 
     const pointer = Effect.map(record.get(POINTER_SUBKEY, { refresh: true }), (entry) =>
       Option.map(entry, (e) => e.value),
