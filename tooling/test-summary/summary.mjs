@@ -36,10 +36,19 @@ for (const group of ["packages", "apps", "tooling"]) {
       const p = report.numPassedTests ?? 0
       const f = report.numFailedTests ?? 0
       const s = (report.numPendingTests ?? 0) + (report.numTodoTests ?? 0)
-      // A file that failed to load has no tests in it: count it as a failure.
-      const brokenFiles = (report.testResults ?? []).filter(
-        (r) => r.status === "failed" && (r.assertionResults ?? []).length === 0,
-      ).length
+      // A file that failed with no failed test in it (it did not load, a hook such as
+      // beforeAll failed and its tests were skipped, its worker died) counts as a
+      // failure, and its message is printed: it is the only trace of the cause.
+      const broken = (report.testResults ?? []).filter(
+        (r) =>
+          r.status === "failed" &&
+          !(r.assertionResults ?? []).some((a) => a.status === "failed"),
+      )
+      const brokenFiles = broken.length
+      for (const r of broken)
+        console.log(
+          `${pkg.name}: ${relative(root, r.name)} failed outside its tests: ${firstLines(r.message)}`,
+        )
       passed += p
       failed += f + brokenFiles
       skipped += s
@@ -53,6 +62,12 @@ for (const group of ["packages", "apps", "tooling"]) {
       failed += 1
     }
   }
+}
+
+function firstLines(message) {
+  const text = String(message ?? "no message").trim()
+  const lines = text.split("\n").slice(0, 12)
+  return lines.join("\n    ") + (text.split("\n").length > 12 ? "\n    ..." : "")
 }
 
 function testFiles(dir) {
