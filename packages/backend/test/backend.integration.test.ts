@@ -73,7 +73,7 @@ layer(NetLive, { excludeTestServices: true, timeout: 300_000 })(
           const bytes = pattern(1_000_000)
           const mine = Option.getOrThrow(ga.repo)
           yield* mine.write("field.bin", Stream.make(bytes))
-          const theirs = yield* gb.openRepo(mine.key)
+          const theirs = yield* eventually("dave opens carol's repo", gb.openRepo(mine.key))
           const read = yield* eventually(
             "dave reads carol's file",
             bytesOf(theirs.read("field.bin")),

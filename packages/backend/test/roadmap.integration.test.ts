@@ -3,8 +3,6 @@
 // served by another member while its writer is offline (policy `any`) and refused under
 // `owner-only`, and the write limits of read links and revoked members. Run inside
 // `veilid-testnet exec`; every wait has a deadline, nothing sleeps.
-import { readdir } from "node:fs/promises"
-import { join } from "node:path"
 import { assert, layer } from "@effect/vitest"
 import { formatLink } from "@save-dweb/uri-scheme"
 import type { RecordKey } from "@save-dweb/veilid"
@@ -14,30 +12,22 @@ import {
   deadline,
   eventually,
   groupOf,
+  holdsBlobFile,
   type Member,
   Net,
   NetLive,
   repoNames,
   repoOf,
-  type Started,
   slotOf,
   startFresh,
   timeout,
   transient,
 } from "./testnet.ts"
 
-/** Files under `dir`, recursively, by name (Iroh keeps blobs > 16 KiB as `<hash>.data`). */
-const filesUnder = (dir: string) => Effect.promise(() => readdir(dir, { recursive: true }))
-
-const holdsBlobFile = (backend: Started, hash: string) =>
-  Effect.map(filesUnder(join(backend.storageDir, "iroh")), (files) =>
-    files.some((f) => f.endsWith(`${hash}.data`)),
-  )
-
 /** Waits until `m` sees no route in `writer`'s repo record (it stopped and cleared it). */
 const seenOffline = (m: Member, writer: RecordKey) =>
   Effect.gen(function* () {
-    const theirs = yield* m.group.openRepo(writer)
+    const theirs = yield* eventually(`${m.name} opens the writer's repo`, m.group.openRepo(writer))
     yield* eventually(`${m.name} sees the writer offline`, theirs.routes, (r) => r.length === 0)
     return theirs
   })

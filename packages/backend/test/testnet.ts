@@ -1,6 +1,6 @@
 // Shared by the integration tests: backends on a private Veilid testnet (run inside
 // `veilid-testnet exec`), temp dirs that are removed, and deadline-bound waits.
-import { mkdtemp, rm } from "node:fs/promises"
+import { mkdtemp, readdir, rm } from "node:fs/promises"
 import { tmpdir } from "node:os"
 import { join } from "node:path"
 import { eventually } from "@save-dweb/test-support"
@@ -63,6 +63,16 @@ export const start = (
     const started: Started = { backend, storageDir, tunnels: node.tunnels, stop }
     return started
   })
+
+/**
+ * Whether the node's Iroh store holds a file for blob `hash` (Iroh keeps a blob over 16 KiB
+ * as `<hash>.data`, partial or whole; a tunnel fetch writes elsewhere until it is verified).
+ */
+export const holdsBlobFile = (backend: Started, hash: string) =>
+  Effect.map(
+    Effect.promise(() => readdir(join(backend.storageDir, "iroh"), { recursive: true })),
+    (files) => files.some((f) => f.endsWith(`${hash}.data`)),
+  )
 
 /** A backend for testnet node `name` on a new temp dir (removed after the test). */
 export const startFresh = (testnet: Testnet, name: string) =>

@@ -12,7 +12,15 @@ import type { Testnet } from "@save-dweb/veilid-testnet"
 import { Effect, Logger, Option, References, Stream } from "effect"
 import type { CreateGroupOptions } from "../src/index.ts"
 import { bytesOf, pattern } from "./support.ts"
-import { eventually, Net, NetLive, type Started, startFresh, timeout } from "./testnet.ts"
+import {
+  eventually,
+  holdsBlobFile,
+  Net,
+  NetLive,
+  type Started,
+  startFresh,
+  timeout,
+} from "./testnet.ts"
 
 const transient = ["PeerUnreachable", "NoSource", "AllSourcesFailed", "NotLocal", "PeerBusy"]
 
@@ -105,7 +113,7 @@ layer(NetLive, { excludeTestServices: true, timeout: 300_000 })(
             const bytes = pattern(2 * 1024 * 1024 + 3, 21)
             yield* mine.write("interview.bin", Stream.make(bytes))
 
-            const theirs = yield* joined.openRepo(mine.key)
+            const theirs = yield* eventually("b opens a's repo", joined.openRepo(mine.key))
             const read = yield* eventually(
               "b reads a's file",
               bytesOf(theirs.read("interview.bin")),
@@ -124,6 +132,54 @@ layer(NetLive, { excludeTestServices: true, timeout: 300_000 })(
           }),
         )
       },
+      timeout,
+    )
+
+    it.effect(
+      "private: a large file is handed out while it still arrives, and reads back whole",
+      () =>
+        Effect.gen(function* () {
+          const testnet = yield* Net
+          const { bob, joined, mine } = yield* pair(testnet, "str", {})
+          const bytes = pattern(16 * 1024 * 1024 + 5, 23)
+          const written = yield* mine.write("long.bin", Stream.make(bytes))
+          const theirs = yield* eventually("b opens a's repo", joined.openRepo(mine.key))
+          yield* eventually("b lists the file", theirs.list(), (files) => files.length === 1)
+          // Alice's uplink at 40 Mbit/s: the 16 MiB take seconds to cross, not a blink.
+          testnet.shape("str-a", { rateMbit: 40 })
+          yield* Effect.addFinalizer(() => Effect.sync(() => testnet.shape("str-a", {})))
+          let firstChunk: { readonly bytes: number; readonly blobHeld: boolean } | undefined
+          const chunks: Array<Uint8Array> = []
+          yield* eventually(
+            "b reads a's file",
+            theirs.read("long.bin").pipe(
+              Stream.runForEach((chunk) =>
+                Effect.gen(function* () {
+                  if (firstChunk === undefined)
+                    firstChunk = {
+                      bytes: chunk.length,
+                      blobHeld: yield* holdsBlobFile(bob, written.hash),
+                    }
+                  chunks.push(chunk)
+                }),
+              ),
+              Effect.tapError(() =>
+                Effect.sync(() => {
+                  firstChunk = undefined
+                  chunks.length = 0
+                }),
+              ),
+            ),
+            () => true,
+            transient,
+          )
+          // The first plaintext came while the blob was not yet in Bob's store.
+          assert.isDefined(firstChunk)
+          assert.isAbove(firstChunk?.bytes ?? 0, 0)
+          assert.isFalse(firstChunk?.blobHeld, "the first bytes came before the blob was whole")
+          assert.isTrue(Buffer.concat(chunks).equals(Buffer.from(bytes)))
+          assert.isTrue(yield* holdsBlobFile(bob, written.hash), "the whole blob is kept once read")
+        }),
       timeout,
     )
 
@@ -161,7 +217,7 @@ layer(NetLive, { excludeTestServices: true, timeout: 300_000 })(
             assert.strictEqual(yield* packets, 0, "the replicate holder reached no Iroh endpoint")
 
             // A write member asks, is told, and fetches from alice's endpoint.
-            const theirs = yield* joined.openRepo(mine.key)
+            const theirs = yield* eventually("b opens a's repo", joined.openRepo(mine.key))
             const read = yield* eventually(
               "b reads a's file",
               bytesOf(theirs.read("notes.bin")),

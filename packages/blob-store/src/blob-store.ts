@@ -55,6 +55,18 @@ export interface BlobStoreService {
     hash: BlobHash,
     range?: ByteRange,
   ) => Stream.Stream<Uint8Array, BlobNotFound | InvalidRange | StoreError>
+  /**
+   * The blob's bytes from its start while `fetch` (this store's `fetch`, or any effect
+   * that ends with `hash` held here) brings it: in order as they arrive, so the first
+   * bytes come long before the last. They are handed out before the whole blob is checked
+   * against its hash, so a reader that passes them on must authenticate them itself (the
+   * data repo's file records are sealed); a fetch that fails fails the stream, and ending
+   * the stream early interrupts the fetch. A blob already here is read as `read` does.
+   */
+  readonly readWhileFetching: <E>(
+    hash: BlobHash,
+    fetch: Effect.Effect<unknown, E>,
+  ) => Stream.Stream<Uint8Array, E | BlobNotFound | StoreError>
   readonly has: (hash: BlobHash) => Effect.Effect<boolean, StoreError>
   readonly size: (hash: BlobHash) => Effect.Effect<number, BlobNotFound | StoreError>
   /** Roots, sorted by hash. */

@@ -26,6 +26,7 @@ import {
   UnsupportedSource,
 } from "./errors.ts"
 import { runFetch } from "./fetch-engine.ts"
+import { followPrefix, Prefixes } from "./growing.ts"
 import { type BlobHash, blake3 } from "./hash.ts"
 import { HashSeq, IrohNode, type IrohStoreConfig, Raw } from "./iroh-node.ts"
 import {
@@ -72,6 +73,7 @@ export const makeIroh = (config: IrohStoreConfig) =>
     const storeScope = yield* Effect.scope
     const node = yield* IrohNode.start(config)
     const catalog = new Catalog()
+    const prefixes = new Prefixes()
     const lock = yield* Semaphore.make(1)
     const locked = lock.withPermits(1)
     let registryRoot: BlobHash | undefined
@@ -370,14 +372,22 @@ export const makeIroh = (config: IrohStoreConfig) =>
                   })
                 reached.add(source.id)
               }
+              // Iroh writes a chunk group to the blob's data file once it checked it
+              // against the hash, in order: the offset it reports is a readable prefix.
+              const dataFile = node.dataFile(hash)
               const onEvent = (ev: DownloadProgress) => {
                 if (ev.found) onProgress(0, Number(ev.found.size))
                 else if (ev.foundLocal) onProgress(0, undefined)
-                else if (ev.progress) onProgress(Number(ev.progress.offset), undefined)
+                else if (ev.progress) {
+                  const offset = Number(ev.progress.offset)
+                  prefixes.note(hash, dataFile, offset)
+                  onProgress(offset, undefined)
+                }
               }
-              const outcome = yield* node
-                .download(hash, Raw, [addr], downloadTag, onEvent)
-                .pipe(Effect.onInterrupt(() => Effect.sync(onAbandon)))
+              const outcome = yield* node.download(hash, Raw, [addr], downloadTag, onEvent).pipe(
+                Effect.onInterrupt(() => Effect.sync(onAbandon)),
+                Effect.ensuring(Effect.sync(() => prefixes.forget(hash, dataFile))),
+              )
               if (outcome.complete) return
               const reason =
                 outcome.error?.message.split("\n")[0] ?? "download ended without a result"
@@ -399,19 +409,28 @@ export const makeIroh = (config: IrohStoreConfig) =>
                     try: () => fs.open(file, "w"),
                     catch: (cause) => ioError(file, cause),
                   }),
-                  (handle) =>
-                    receiveVerified(
+                  (handle) => {
+                    let written = 0
+                    return receiveVerified(
                       hash,
                       source,
                       onProgress,
                       (chunk) =>
                         Effect.tryPromise({
-                          try: () => handle.write(chunk),
+                          try: async () => {
+                            await handle.write(chunk)
+                            written += chunk.length
+                            prefixes.note(hash, file, written)
+                          },
                           catch: (cause) => ioError(file, cause),
                         }),
                       expectedSize,
+                    )
+                  },
+                  (handle) =>
+                    Effect.promise(() => handle.close()).pipe(
+                      Effect.ensuring(Effect.sync(() => prefixes.forget(hash, file))),
                     ),
-                  (handle) => Effect.promise(() => handle.close()),
                 )
                 // Verified: only now does Iroh see the bytes.
                 yield* node.addFromPath(file, downloadTag)
@@ -554,6 +573,15 @@ export const makeIroh = (config: IrohStoreConfig) =>
       )
     })
 
+    const readWhileFetching = <E>(hash: BlobHash, fetch: Effect.Effect<unknown, E>) =>
+      Stream.unwrap(
+        Effect.map(node.has(hash), (here) => {
+          const rest = (offset: number) =>
+            read(hash, { offset }).pipe(Stream.catchTag("InvalidRange", (e) => Stream.die(e)))
+          return here ? rest(0) : followPrefix(prefixes, hash, fetch, rest, readChunk)
+        }),
+      )
+
     const service: BlobStoreService = {
       addBytes: Effect.fn("BlobStore.addBytes")(function* (bytes: Uint8Array) {
         yield* node.ensureOpen
@@ -587,6 +615,7 @@ export const makeIroh = (config: IrohStoreConfig) =>
           }),
         ).pipe(Effect.withSpan("BlobStore.addStream")),
       read,
+      readWhileFetching,
       has: Effect.fn("BlobStore.has")(function* (hash: BlobHash) {
         return yield* node.has(hash)
       }),

@@ -1,7 +1,7 @@
 import * as fs from "node:fs/promises"
 import * as path from "node:path"
 import { Effect, Layer, Stream } from "effect"
-import { BlobStore, type BlobStoreService } from "./blob-store.ts"
+import { BlobStore, type BlobStoreService, type ByteRange } from "./blob-store.ts"
 import { Catalog } from "./catalog.ts"
 import {
   type CollectionEntry,
@@ -22,6 +22,7 @@ import {
   UnsupportedSource,
 } from "./errors.ts"
 import { runFetch } from "./fetch-engine.ts"
+import { followPrefix, Prefixes } from "./growing.ts"
 import { type BlobHash, blake3 } from "./hash.ts"
 import {
   exportCollectionWith,
@@ -59,6 +60,7 @@ export const makeMemory = (options: MemoryOptions = {}) =>
     const blobs = new Map<BlobHash, Uint8Array>()
     const status = { closed: false }
     const catalog = new Catalog()
+    const prefixes = new Prefixes()
     memoryStores.set(storeId, { blobs, status })
     yield* Effect.addFinalizer(() =>
       Effect.sync(() => {
@@ -185,6 +187,7 @@ export const makeMemory = (options: MemoryOptions = {}) =>
           case "ByteStreamSource":
           case "TunnelSource": {
             const chunks: Array<Uint8Array> = []
+            let received = 0
             yield* receiveVerified(
               hash,
               source,
@@ -192,9 +195,11 @@ export const makeMemory = (options: MemoryOptions = {}) =>
               (chunk) =>
                 Effect.sync(() => {
                   chunks.push(Uint8Array.from(chunk))
+                  received += chunk.length
+                  prefixes.note(hash, chunks, received)
                 }),
               expectedSize,
-            )
+            ).pipe(Effect.ensuring(Effect.sync(() => prefixes.forget(hash, chunks))))
             blobs.set(hash, Buffer.concat(chunks))
             return
           }
@@ -233,6 +238,18 @@ export const makeMemory = (options: MemoryOptions = {}) =>
       }),
     )
 
+    const read = (hash: BlobHash, range?: ByteRange) =>
+      Stream.unwrap(
+        Effect.gen(function* () {
+          const bytes = yield* getBlob(hash)
+          const [start, end] = yield* resolveRange(hash, bytes.length, range)
+          const chunks: Array<Uint8Array> = []
+          for (let i = start; i < end; i += readChunk)
+            chunks.push(bytes.slice(i, Math.min(end, i + readChunk)))
+          return Stream.fromIterable(chunks)
+        }),
+      )
+
     const service: BlobStoreService = {
       addBytes,
       addPath: Effect.fn("BlobStore.addPath")(function* (file: string) {
@@ -253,15 +270,15 @@ export const makeMemory = (options: MemoryOptions = {}) =>
           )
           return yield* addBytes(Buffer.concat(chunks))
         }).pipe(Effect.withSpan("BlobStore.addStream")),
-      read: (hash, range) =>
+      read,
+      readWhileFetching: (hash, fetch) =>
         Stream.unwrap(
           Effect.gen(function* () {
-            const bytes = yield* getBlob(hash)
-            const [start, end] = yield* resolveRange(hash, bytes.length, range)
-            const chunks: Array<Uint8Array> = []
-            for (let i = start; i < end; i += readChunk)
-              chunks.push(bytes.slice(i, Math.min(end, i + readChunk)))
-            return Stream.fromIterable(chunks)
+            yield* open
+            const rest = (offset: number) =>
+              read(hash, { offset }).pipe(Stream.catchTag("InvalidRange", (e) => Stream.die(e)))
+            // A memory source hands over a blob whole; a byte-stream one in pieces to follow.
+            return blobs.has(hash) ? rest(0) : followPrefix(prefixes, hash, fetch, rest, readChunk)
           }),
         ),
       has: Effect.fn("BlobStore.has")(function* (hash: BlobHash) {

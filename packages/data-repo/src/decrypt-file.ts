@@ -1,7 +1,7 @@
 // A stored file's plaintext, from its start or from any byte: a version-2 file is read
 // from the record that holds the byte (its header, then the store's bytes from that
 // record on), so the end of a large file costs one record, not the whole file.
-import type { BlobHash, BlobStoreService } from "@save-dweb/blob-store"
+import type { BlobHash, BlobStoreService, Source } from "@save-dweb/blob-store"
 import {
   concatBytes,
   decryptFileStream,
@@ -14,6 +14,8 @@ import {
 } from "@save-dweb/crypto"
 import { Effect, Stream } from "effect"
 import { FILE_AD } from "./manifest.ts"
+import type { ReadFileOptions } from "./repo.ts"
+import type { OnFetchProgress } from "./repo-fetch.ts"
 
 /** `stream` without its first `count` bytes. */
 export const dropBytes =
@@ -68,4 +70,45 @@ export const decryptedFrom = (
       )
     }),
   )
+}
+
+/** How a repo handle gets a file's bytes (its `makeRepoFetch`). */
+export interface FileBytes<E> {
+  readonly store: BlobStoreService
+  readonly readFetching: (
+    hash: BlobHash,
+    given: ReadonlyArray<Source> | undefined,
+    storedSize?: number,
+    onProgress?: OnFetchProgress,
+  ) => Stream.Stream<Uint8Array, E>
+  readonly ensureLocal: (
+    hash: BlobHash,
+    given: ReadonlyArray<Source> | undefined,
+    storedSize?: number,
+    onProgress?: OnFetchProgress,
+  ) => Effect.Effect<void, E>
+}
+
+/**
+ * A file's plaintext from `options.offset` (default 0), fetched when not held here. From
+ * the start, a file not held here is decrypted as it arrives: each record is authenticated
+ * by the file key before its plaintext is handed out, so nothing a source made up gets
+ * through. A later offset seeks in the local copy, so it waits for the whole file.
+ */
+export const filePlaintext = <E>(
+  bytes: FileBytes<E>,
+  entry: { readonly hash: BlobHash; readonly storedSize?: number },
+  fileKey: SecretKey,
+  options: ReadFileOptions = {},
+) => {
+  const offset = options.offset ?? 0
+  const given = [entry.hash, options.sources, entry.storedSize, options.onFetchProgress] as const
+  return offset === 0
+    ? bytes.readFetching(...given).pipe(decryptFileStream(fileKey, { associatedData: FILE_AD }))
+    : Stream.unwrap(
+        Effect.as(
+          bytes.ensureLocal(...given),
+          decryptedFrom(bytes.store, entry.hash, fileKey, offset),
+        ),
+      )
 }

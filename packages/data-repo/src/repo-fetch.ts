@@ -105,5 +105,35 @@ export const makeRepoFetch = <E>({
       yield* groupBlobs.remember(group.key, [hash])
     })
 
-  return { fetchPinned, ensureLocal }
+  /**
+   * The bytes of `hash` from its start: read here when held, else handed out while the
+   * fetch (from `given`, else as found; `storedSize` as in `fetchReporting`) brings them,
+   * so the first come long before the last. They are not yet checked against the hash:
+   * the caller authenticates them (a file's records are sealed under the group's file key),
+   * and a fetch that fails fails the stream.
+   */
+  const readFetching = (
+    hash: BlobHash,
+    given: ReadonlyArray<Source> | undefined,
+    storedSize?: number,
+    onProgress?: OnFetchProgress,
+  ) =>
+    Stream.unwrap(
+      Effect.gen(function* () {
+        if (yield* store.has(hash)) {
+          yield* groupBlobs.remember(group.key, [hash])
+          return store.readWhileFetching(hash, Effect.void)
+        }
+        const sources = given ?? (yield* discover)
+        if (sources.length === 0) return yield* new NotLocal({ repo: key, hash })
+        return store.readWhileFetching(
+          hash,
+          fetchPinned(hash, "blob", sources, storedSize, onProgress).pipe(
+            Effect.andThen(groupBlobs.remember(group.key, [hash])),
+          ),
+        )
+      }),
+    )
+
+  return { fetchPinned, ensureLocal, readFetching }
 }

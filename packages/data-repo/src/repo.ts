@@ -14,7 +14,7 @@ import type { KeyPair, OpenedRecord, RecordKey } from "@save-dweb/dht-records"
 import { type Group, NameField } from "@save-dweb/group"
 import type { TunnelsShape } from "@save-dweb/tunnels"
 import { Clock, Effect, Option, Ref, type Scope, Semaphore, Stream } from "effect"
-import { decryptedFrom } from "./decrypt-file.ts"
+import { filePlaintext } from "./decrypt-file.ts"
 import { type DataRepoError, DecryptFailed, FileNotFound, NotLocal, NotWritable } from "./errors.ts"
 import type { GroupBlobs } from "./group-blobs.ts"
 import type { PinTracker } from "./holdings.ts"
@@ -201,7 +201,7 @@ export const makeRepo = (
     const lock = yield* Semaphore.make(1)
     const cache = yield* Ref.make<State>({ pointer: undefined, manifest: emptyManifest })
 
-    const { fetchPinned, ensureLocal } = makeRepoFetch({
+    const { fetchPinned, ensureLocal, readFetching } = makeRepoFetch({
       store,
       pins: context.pins,
       groupBlobs,
@@ -393,13 +393,13 @@ export const makeRepo = (
           const fileKey = yield* group.fileKey
           const { manifest } = yield* state(readOptions?.sources)
           const entry = yield* find(manifest, fileName)
-          yield* ensureLocal(
-            entry.hash,
-            readOptions?.sources,
-            entry.storedSize,
-            readOptions?.onFetchProgress,
+          const plaintext = filePlaintext(
+            { store, readFetching, ensureLocal },
+            entry,
+            fileKey,
+            readOptions,
           )
-          return decryptedFrom(store, entry.hash, fileKey, readOptions?.offset ?? 0).pipe(
+          return plaintext.pipe(
             Stream.mapError((e) =>
               e._tag === "DecryptError" || e._tag === "InvalidEnvelope"
                 ? new DecryptFailed({ repo: key, what: "file", hash: entry.hash })

@@ -1,5 +1,5 @@
 import { assert } from "@effect/vitest"
-import { Effect, Stream } from "effect"
+import { Deferred, Effect, Fiber, Stream } from "effect"
 import { blake3 } from "../hash.ts"
 import type { ByteStreamSource, FetchEvent } from "../source.ts"
 import {
@@ -166,6 +166,69 @@ export const fetchTests = (it: ComplianceIt, timeout: number) => {
         const liar = result.sources.find((s) => s.source === "liar")
         assert.strictEqual(liar?.failure?._tag, "HashMismatch")
         assert.isTrue(equalBytes(yield* readAll(c, hash), bytes))
+      }),
+    timeout,
+  )
+
+  it.effect(
+    "a blob read while it is fetched hands out its first bytes before the fetch ends",
+    () =>
+      Effect.gen(function* () {
+        const { a, b, c } = yield* ComplianceStores
+        const bytes = bytesOf(300_000)
+        const hash = yield* a.addBytes(bytes)
+        const half = 150_000
+        const gate = yield* Deferred.make<void>()
+        // Sends the first half, then waits for the test before it sends the rest.
+        const gated: ByteStreamSource = {
+          _tag: "ByteStreamSource",
+          id: "gated",
+          open: () =>
+            Stream.concat(
+              Stream.make(bytes.slice(0, half)),
+              Stream.fromEffect(Deferred.await(gate)).pipe(
+                Stream.flatMap(() => Stream.make(bytes.slice(half))),
+              ),
+            ),
+        }
+        const got: Array<Uint8Array> = []
+        const reader = yield* b
+          .readWhileFetching(hash, b.fetch({ hash, kind: "blob", sources: [gated] }))
+          .pipe(
+            Stream.runForEach((chunk) => Effect.sync(() => got.push(chunk))),
+            Effect.forkChild,
+          )
+        const received = () => got.reduce((n, chunk) => n + chunk.length, 0)
+        yield* Effect.sleep(20).pipe(
+          Effect.repeat({ until: () => received() >= half }),
+          Effect.timeout("10 seconds"),
+        )
+        // The first half is out while the source still holds back the rest.
+        assert.strictEqual(received(), half)
+        assert.isTrue(equalBytes(Buffer.concat(got), bytes.subarray(0, half)))
+        assert.isFalse(yield* b.has(hash))
+        yield* Deferred.succeed(gate, undefined)
+        yield* Fiber.join(reader)
+        assert.isTrue(equalBytes(Buffer.concat(got), bytes))
+        assert.isTrue(yield* b.has(hash))
+
+        // Held here: read as it is, without running the fetch given.
+        const again = yield* Stream.mkUint8Array(
+          b.readWhileFetching(hash, Effect.die(new Error("no fetch for a blob held here"))),
+        )
+        assert.isTrue(equalBytes(again, bytes))
+
+        // A fetch that fails fails the read; nothing becomes visible.
+        const failed = yield* Effect.flip(
+          Stream.runDrain(
+            c.readWhileFetching(
+              hash,
+              c.fetch({ hash, kind: "blob", sources: [lyingSource("liar")] }),
+            ),
+          ),
+        )
+        assert.strictEqual(failed._tag, "AllSourcesFailed")
+        assert.isFalse(yield* c.has(hash))
       }),
     timeout,
   )
