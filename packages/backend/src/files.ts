@@ -2,7 +2,7 @@
 // (loaded first), and one sync pass of it. Own writes and deletes become `FilesChanged`.
 import { type FileInput, FileNotFound, NotWritable, type Repo } from "@save-dweb/data-repo"
 import type { RecordKey } from "@save-dweb/veilid"
-import { Effect, Option } from "effect"
+import { Effect, Option, Sink, Stream } from "effect"
 import { UnknownRepo } from "./errors.ts"
 import type { EventHub } from "./events.ts"
 import type { BackendShape, FileRead, LoadedGroup, RepoRef } from "./shape.ts"
@@ -92,12 +92,19 @@ export const makeFileOperations = ({ loadGroup, events }: FileOperationsDeps): F
     const repo = yield* repoOf(yield* loadGroup(groupKey), ref)
     const file = (yield* repo.list()).find((f) => f.name === name)
     if (file === undefined) return yield* new FileNotFound({ repo: repo.key, name })
-    // Fetched (and kept, like `read` keeps what it fetches) before any byte is sent.
-    yield* repo.pin(name, { onFetchProgress: fetchProgress(groupKey, repo.key, name) })
+    const onFetchProgress = fetchProgress(groupKey, repo.key, name)
+    const from = (offset: number) => repo.read(name, { offset, onFetchProgress })
     const read: FileRead = {
-      file: { ...file, status: "local" },
-      bytes: repo.read(name),
-      from: (offset) => repo.read(name, { offset }),
+      file,
+      bytes: from(0),
+      from,
+      open: (offset = 0) =>
+        Effect.map(Stream.peel(from(offset), Sink.head()), ([first, rest]) =>
+          Option.match(first, {
+            onNone: () => rest,
+            onSome: (chunk) => Stream.concat(Stream.make(chunk), rest),
+          }),
+        ),
     }
     return read
   })

@@ -71,14 +71,28 @@ export interface MemberSummary {
 
 /** A file about to be read: its manifest entry, and its plaintext once the bytes are here. */
 export interface FileRead {
+  /** The file as listed: `status` says whether it is held here or still to fetch. */
   readonly file: RepoFile
-  /** Plaintext from the local store (already fetched when this was returned). */
+  /**
+   * The plaintext. A file not held here is fetched (and kept) while it is read: from the
+   * start it streams as it arrives, each record authenticated before it goes out; a fetch
+   * failure fails the stream.
+   */
   readonly bytes: Stream.Stream<Uint8Array, BackendError>
   /**
    * Plaintext from byte `offset` on, read from where it is stored (a version-2 file
-   * starts at the record holding `offset`, not at the file's start).
+   * starts at the record holding `offset`, not at the file's start); a file not held here
+   * is fetched whole first.
    */
   readonly from: (offset: number) => Stream.Stream<Uint8Array, BackendError>
+  /**
+   * `from(offset)` (default 0) once its first bytes are here, so a server can still answer
+   * a fetch failure (no source, none reachable) with a status instead of a cut body; the
+   * rest follows within the caller's scope.
+   */
+  readonly open: (
+    offset?: number,
+  ) => Effect.Effect<Stream.Stream<Uint8Array, BackendError>, BackendError, Scope.Scope>
 }
 
 /** A repo of a loaded group: a record key, or `"mine"` for this member's own. */
@@ -284,8 +298,8 @@ export interface BackendShape extends BackupsShape {
   /** Deletes a file of this member's repo; `FilesChanged` follows. */
   readonly deleteFile: (groupKey: RecordKey, name: string) => Effect.Effect<void, BackendError>
   /**
-   * A file of any repo of the group: `FileNotFound` (and fetch failures) come before any
-   * byte, so a caller can answer with a status first; the bytes are then read locally.
+   * A file of any repo of the group: `FileNotFound` comes before any byte, and so do fetch
+   * failures through `open`, so a caller can answer with a status first.
    */
   readonly readFile: (
     groupKey: RecordKey,

@@ -162,7 +162,11 @@ layer(NetLive, { excludeTestServices: true, timeout: 300_000 })(
             }
           }
           // And her backend fetches nothing: the old repos' routes are cleared.
-          const fetch = yield* failureOf(c.node.backend.readFile(key, repoOf(b).key, "bob.bin"))
+          const fetch = yield* failureOf(
+            Effect.flatMap(c.node.backend.readFile(key, repoOf(b).key, "bob.bin"), (read) =>
+              read.open(),
+            ),
+          )
           assert.include(["NotLocal", "NoSource", "AllSourcesFailed"], fetch._tag)
 
           // Nothing she writes is shown to anyone.

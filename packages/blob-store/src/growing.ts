@@ -22,27 +22,66 @@ export interface Prefix {
   readonly bytes: number
 }
 
-/** How long a reader waits before it looks at the prefix again. */
-const pollMillis = 20
-
 /** The prefixes of the blobs this store is fetching now, as the fetch attempts note them. */
 export class Prefixes {
   private readonly byHash = new Map<BlobHash, Prefix>()
+  /** Bumped at every change of a blob's prefix, so a reader can wait for the next. */
+  private readonly versions = new Map<BlobHash, number>()
+  private readonly waiters = new Map<BlobHash, Set<() => void>>()
 
   /** An attempt put the blob's first `bytes` bytes in `holder` (a count never goes down in one). */
   note(hash: BlobHash, holder: PrefixHolder, bytes: number): void {
     const known = this.byHash.get(hash)
     if (known !== undefined && known.holder === holder && known.bytes >= bytes) return
     this.byHash.set(hash, { holder, bytes })
+    this.changed(hash)
   }
 
   /** The attempt that filled `holder` ended: its prefix is no longer read. */
   forget(hash: BlobHash, holder: PrefixHolder): void {
-    if (this.byHash.get(hash)?.holder === holder) this.byHash.delete(hash)
+    if (this.byHash.get(hash)?.holder !== holder) return
+    this.byHash.delete(hash)
+    this.changed(hash)
   }
 
   get(hash: BlobHash): Prefix | undefined {
     return this.byHash.get(hash)
+  }
+
+  version(hash: BlobHash): number {
+    return this.versions.get(hash) ?? 0
+  }
+
+  /** Wakes the readers of `hash` (its prefix changed, or its fetch ended). */
+  changed(hash: BlobHash): void {
+    this.versions.set(hash, this.version(hash) + 1)
+    const waiting = this.waiters.get(hash)
+    if (waiting === undefined) return
+    this.waiters.delete(hash)
+    for (const wake of waiting) wake()
+  }
+
+  /**
+   * Returns once `hash` has changed since `seen` (its `version` then). No clock: a reader
+   * sleeps until a fetch writes or ends, whatever time that takes.
+   */
+  after(hash: BlobHash, seen: number): Effect.Effect<void> {
+    return Effect.callback<void>((resume) => {
+      if (this.version(hash) !== seen) return resume(Effect.void)
+      const wake = () => resume(Effect.void)
+      const waiting = this.waiters.get(hash) ?? new Set<() => void>()
+      waiting.add(wake)
+      this.waiters.set(hash, waiting)
+      return Effect.sync(() => {
+        waiting.delete(wake)
+        if (waiting.size === 0 && this.waiters.get(hash) === waiting) this.waiters.delete(hash)
+      })
+    })
+  }
+
+  /** Drops what is kept of a blob nobody fetches or waits for any more. */
+  done(hash: BlobHash): void {
+    if (!this.byHash.has(hash) && !this.waiters.has(hash)) this.versions.delete(hash)
   }
 }
 
@@ -66,6 +105,7 @@ export const followPrefix = <E, E2>(
         Effect.onExit(fetch, (exit) =>
           Effect.sync(() => {
             ended = exit
+            prefixes.changed(hash)
           }),
         ),
       )
@@ -76,7 +116,9 @@ export const followPrefix = <E, E2>(
         open = undefined
         return handle === undefined ? Promise.resolve() : handle.close().catch(() => {})
       }
-      yield* Effect.addFinalizer(() => Effect.promise(close))
+      yield* Effect.addFinalizer(() =>
+        Effect.promise(close).pipe(Effect.andThen(Effect.sync(() => prefixes.done(hash)))),
+      )
 
       /** Up to `length` bytes of `holder` at `position`; undefined when its file is gone. */
       const readAt = (
@@ -109,6 +151,7 @@ export const followPrefix = <E, E2>(
       const arriving = Stream.paginate(undefined, () =>
         Effect.gen(function* () {
           while (true) {
+            const seen = prefixes.version(hash)
             if (ended !== undefined) {
               if (Exit.isFailure(ended)) return yield* Effect.failCause(ended.cause)
               return [[], Option.none()] as const
@@ -122,7 +165,7 @@ export const followPrefix = <E, E2>(
                 return [[chunk], Option.some(undefined)] as const
               }
             }
-            yield* Effect.sleep(pollMillis)
+            yield* prefixes.after(hash, seen)
           }
         }),
       )

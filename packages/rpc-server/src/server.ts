@@ -539,8 +539,12 @@ const handlers = (
               { ...common, "content-range": `bytes */${size}` },
             )
           }
-          const bytes = read.bytes.pipe(Stream.mapError(toApiError))
+          // A file not held here is fetched as it is sent: the answer waits for its first
+          // bytes, so a fetch that cannot start is a status, not a cut body.
+          const opened = (offset: number) =>
+            api(read.open(offset)).pipe(Effect.map(Stream.mapError(toApiError)))
           if (range._tag === "Whole") {
+            const bytes = yield* opened(0)
             return HttpServerResponse.stream(bytes, {
               contentType: "application/octet-stream",
               contentLength: size,
@@ -548,7 +552,7 @@ const handlers = (
             })
           }
           // From the record holding the first byte, not from the file's start.
-          const ranged = read.from(range.start).pipe(Stream.mapError(toApiError))
+          const ranged = yield* opened(range.start)
           return HttpServerResponse.stream(sliceStream(ranged, 0, range.end - range.start), {
             status: 206,
             contentType: "application/octet-stream",

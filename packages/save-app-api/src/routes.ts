@@ -3,7 +3,7 @@
 // backend. Until the backend is ready every `/api` route answers 503, as save-rust did.
 import type { BackendShape, LoadedGroup } from "@save-dweb/backend"
 import { parseLinkResult } from "@save-dweb/uri-scheme"
-import { Cause, Deferred, Effect, Layer, Option, Result, Schema, Stream } from "effect"
+import { Cause, Deferred, Effect, Layer, Option, Result, Schema, type Scope, Stream } from "effect"
 import { HttpRouter, type HttpServerRequest, HttpServerResponse } from "effect/http"
 import { AppError, appErrorOf, errorResponse } from "./app-error.ts"
 import type { GroupLinks } from "./group-links.ts"
@@ -211,7 +211,8 @@ export const makeRoutes = (options: RoutesOptions) => {
       path: { readonly group: string; readonly repo: string; readonly file: string },
     ) => Effect.Effect<
       HttpServerResponse.HttpServerResponse,
-      { readonly _tag: string; readonly message: string }
+      { readonly _tag: string; readonly message: string },
+      Scope.Scope
     >,
   ) =>
     HttpRouter.add(method, `/api${path}`, (request) =>
@@ -348,7 +349,8 @@ export const makeRoutes = (options: RoutesOptions) => {
     api("GET", "/groups/:group/repos/:repo/media/:file", (backend, _request, path) =>
       Effect.gen(function* () {
         const read = yield* backend.readFile(path.group, path.repo, path.file)
-        return HttpServerResponse.stream(read.bytes, {
+        // Sent as it arrives when not held here, once the first bytes came.
+        return HttpServerResponse.stream(yield* read.open(), {
           contentType: "application/octet-stream",
           contentLength: read.file.size,
         })
