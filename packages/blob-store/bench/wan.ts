@@ -200,6 +200,8 @@ const program = Effect.gen(function* () {
           kind,
           sources: from,
           timeoutMillis: 120_000,
+          // A blob's size is known, as a manifest gives it to the data repo.
+          ...(kind === "blob" ? { expectedSize: blobBytes } : {}),
           ...(values.concurrency === undefined
             ? {}
             : { concurrencyPerSource: Number(values.concurrency) }),

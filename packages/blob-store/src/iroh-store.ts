@@ -37,7 +37,8 @@ import {
   resolveRange,
   updateCollectionWith,
 } from "./shared.ts"
-import type { Source } from "./source.ts"
+import type { FetchEvent, FetchRequest, Source, SourceProgress } from "./source.ts"
+import { type SplitOutcome, splitFetch, splitMinBytes } from "./split-fetch.ts"
 
 // Iroh tags this store owns. Iroh's GC keeps whatever a tag reaches (a
 // HashSeq tag: the sequence and every hash in it) and sweeps the rest.
@@ -441,6 +442,64 @@ export const makeIroh = (config: IrohStoreConfig) =>
         }
       }
 
+    /**
+     * `splitFetch` when it fits: a blob of known size of at least `splitMinBytes`, not held
+     * here, asked of two or more tunnel sources and no Iroh one (Iroh's downloads take no
+     * ranges from JS). Adds the blob under `downloadTag` when it came whole and verified.
+     */
+    const splitAcross = (
+      request: FetchRequest,
+      downloadTag: string,
+      timeoutMillis: number,
+      emit: (event: FetchEvent) => void,
+    ) =>
+      Effect.gen(function* () {
+        const size = request.expectedSize
+        const tunnels = [
+          ...new Map(
+            request.sources.flatMap((s) => (s._tag === "TunnelSource" ? [[s.id, s] as const] : [])),
+          ).values(),
+        ]
+        if (
+          request.kind !== "blob" ||
+          size === undefined ||
+          size < splitMinBytes ||
+          tunnels.length < 2 ||
+          request.sources.some((s) => s._tag === "IrohSource") ||
+          (yield* node.has(request.hash))
+        )
+          return undefined
+        let lastEmit = 0
+        return yield* withTempFile((file) =>
+          Effect.gen(function* () {
+            const outcome = yield* splitFetch({
+              hash: request.hash,
+              size,
+              sources: tunnels,
+              file,
+              timeoutMillis,
+              onProgress: (bytes) => {
+                const now = Date.now()
+                if (now - lastEmit < 100) return
+                lastEmit = now
+                emit({
+                  _tag: "Progress",
+                  bytesDone: bytes,
+                  bytesTotal: size,
+                  blobsDone: 0,
+                  blobsTotal: 1,
+                  sources: [],
+                })
+              },
+              onPrefix: (bytes) => prefixes.note(request.hash, file, bytes),
+            })
+            // Verified: only now does Iroh see the bytes.
+            if (outcome.complete) yield* node.addFromPath(file, downloadTag)
+            return outcome
+          }).pipe(Effect.ensuring(Effect.sync(() => prefixes.forget(request.hash, file)))),
+        )
+      })
+
     const fetching = fetchApi((request, emit) =>
       Effect.gen(function* () {
         yield* node.ensureOpen
@@ -495,7 +554,11 @@ export const makeIroh = (config: IrohStoreConfig) =>
           Effect.catch(() => Effect.void),
         )
 
+        let split: SplitOutcome | undefined
         const result = yield* Effect.gen(function* () {
+          // A large blob from several tunnel sources comes in ranges from all of them at
+          // once; whatever that leaves undone, the engine fetches from one at a time.
+          split = yield* splitAcross(request, downloadTag, timeoutMillis, emit)
           const result = yield* runFetch(
             request,
             {
@@ -542,7 +605,7 @@ export const makeIroh = (config: IrohStoreConfig) =>
           kind: request.kind,
           bytes: result.bytes,
           blobs: result.blobs,
-          sources: result.sources,
+          sources: withSplit(split, result.sources),
         }
       }),
     )
@@ -656,3 +719,20 @@ export const makeIroh = (config: IrohStoreConfig) =>
  */
 export const layer = (config: IrohStoreConfig): Layer.Layer<BlobStore, StoreError> =>
   Layer.effect(BlobStore, makeIroh(config))
+
+/** The engine's per-source progress with what a split fetch before it took from each. */
+const withSplit = (
+  split: SplitOutcome | undefined,
+  sources: ReadonlyArray<SourceProgress>,
+): ReadonlyArray<SourceProgress> => {
+  if (split === undefined) return sources
+  const byId = new Map(split.sources.map((s) => [s.source, s]))
+  const merged = sources.map((s) => {
+    const before = byId.get(s.source)
+    byId.delete(s.source)
+    return before === undefined
+      ? s
+      : { ...s, bytes: s.bytes + before.bytes, failure: s.failure ?? before.failure }
+  })
+  return [...merged, ...byId.values()]
+}

@@ -101,15 +101,17 @@ class HeaderReader {
 
 /**
  * A whole blob's bytes from a tunnel peer, exactly as many as its header announced (told
- * to `onSize` once known). Not verified here: the store hashes them before adding them.
- * A header announcing another size than `expectedSize`, or over `MAX_BLOB_BYTES`, fails
- * with `UnexpectedSize` before any byte of the body is passed on.
+ * to `onSize` once known), or with `range` only those bytes of it. Not verified here: the
+ * store hashes them before adding them. A header announcing another size than
+ * `expectedSize`, or over `MAX_BLOB_BYTES`, or another range than asked, fails before any
+ * byte of the body is passed on (`UnexpectedSize`, `SourceError`).
  */
 export const openTunnelBlob = (
   source: TunnelSource,
   hash: BlobHash,
   onSize: (size: number) => void,
   expectedSize?: number,
+  range?: { readonly offset: number; readonly length: number },
 ): Stream.Stream<Uint8Array, SourceFailure> =>
   Stream.suspend(() => {
     const reader = new HeaderReader()
@@ -130,9 +132,12 @@ export const openTunnelBlob = (
       const { header, rest } = read
       switch (header._tag) {
         case "Found":
-          if (header.offset !== 0 || header.length !== header.size)
+          if (
+            header.offset !== (range?.offset ?? 0) ||
+            header.length !== (range?.length ?? header.size)
+          )
             return broken(
-              `answered a range (${header.offset}+${header.length}) to a whole-blob request`,
+              `answered a range (${header.offset}+${header.length}) to a request for ${range === undefined ? "the whole blob" : `${range.offset}+${range.length}`}`,
             )
           if (
             header.size > MAX_BLOB_BYTES ||
@@ -146,9 +151,9 @@ export const openTunnelBlob = (
                 expected: expectedSize,
               }),
             )
-          expected = header.size
+          expected = header.length
           onSize(header.size)
-          return body(rest, header.size)
+          return body(rest, header.length)
         case "NotFound":
           return Effect.fail(new NotFoundAtSource({ source: source.id, hash }))
         default:
@@ -162,7 +167,7 @@ export const openTunnelBlob = (
     })
 
     return source.peer
-      .open(source.protocol, Stream.succeed(encodeRequest({ _tag: "Get", hash })))
+      .open(source.protocol, Stream.succeed(encodeRequest({ _tag: "Get", hash, ...range })))
       .pipe(
         Stream.mapError(callFailure(source.id, hash)),
         Stream.mapEffect(step),
