@@ -7,9 +7,11 @@ import {
   type BlobExportMode,
   type BlobFormat,
   Collection,
+  type Connection,
   type DownloadProgress,
   Iroh,
   type NodeDiscoveryConfig,
+  type NodeOptions,
   SetTagOption,
 } from "@number0/iroh"
 import { Effect } from "effect"
@@ -55,6 +57,17 @@ export interface DownloadOutcome {
 }
 
 /** iroh-blobs 0.35 fs store's `BatchOptions::max_write_batch` default (see `sync`). */
+/**
+ * The ALPN of this store's ranged reads over Iroh: the blobs protocol of the tunnels (a
+ * `Get` with offset and length, answered by a header and the bytes) on a QUIC stream, so
+ * one blob can come from several Iroh nodes at once (Iroh's own downloads take no ranges
+ * from JS). It answers what Iroh's own blobs protocol answers: any blob this store holds,
+ * to whoever reaches the node.
+ */
+export const RANGE_ALPN = "save-dweb/blob-range/1"
+
+const utf8Bytes = (text: string) => new TextEncoder().encode(text)
+
 const WRITE_BATCH_MESSAGES = 1_000
 /** Any hash works for the status queries of `sync`; this one names nothing. */
 const SYNC_PROBE_HASH = "0".repeat(64)
@@ -100,6 +113,10 @@ export class IrohNode {
   readonly pendingDir: string
   readonly nodeId: string
   private readonly status: { closed: boolean }
+  /** Who answers connections on `RANGE_ALPN` (the store, once it is made). */
+  private readonly ranges: { serve?: (connection: Connection) => void }
+  /** Connections this node opened on `RANGE_ALPN`, by node id, reused by later ranges. */
+  private readonly rangeConnections = new Map<string, Promise<Connection>>()
 
   private constructor(fields: {
     iroh: Iroh
@@ -109,6 +126,7 @@ export class IrohNode {
     pendingDir: string
     nodeId: string
     status: { closed: boolean }
+    ranges: { serve?: (connection: Connection) => void }
   }) {
     this.iroh = fields.iroh
     this.dir = fields.dir
@@ -117,6 +135,44 @@ export class IrohNode {
     this.pendingDir = fields.pendingDir
     this.nodeId = fields.nodeId
     this.status = fields.status
+    this.ranges = fields.ranges
+  }
+
+  /** Answers connections on `RANGE_ALPN` with `serve` from now on (before: closed at once). */
+  serveRanges(serve: (connection: Connection) => void): void {
+    this.ranges.serve = serve
+  }
+
+  /**
+   * Sends `request` on a new stream of a connection to `addr` on `RANGE_ALPN` (opened
+   * once, then reused) and returns what comes back, in chunks of at most `chunkBytes`.
+   * Fails if the peer cannot be reached or does not speak the protocol.
+   */
+  async *requestRange(
+    addr: NodeAddr,
+    request: Uint8Array,
+    chunkBytes: number,
+  ): AsyncGenerator<Uint8Array> {
+    let connecting = this.rangeConnections.get(addr.nodeId)
+    if (connecting === undefined) {
+      connecting = this.iroh.node
+        .endpoint()
+        .connect({ nodeId: addr.nodeId, addresses: [...addr.addresses] }, utf8Bytes(RANGE_ALPN))
+      this.rangeConnections.set(addr.nodeId, connecting)
+      connecting.catch(() => this.rangeConnections.delete(addr.nodeId))
+    }
+    const stream = await (await connecting).openBi().catch((cause: unknown) => {
+      this.rangeConnections.delete(addr.nodeId)
+      throw cause
+    })
+    await stream.send.writeAll(request)
+    await stream.send.finish()
+    for (;;) {
+      const buffer = new Uint8Array(chunkBytes)
+      const read = await stream.recv.read(buffer)
+      if (read === null) return
+      if (read > 0n) yield buffer.subarray(0, Number(read))
+    }
   }
 
   get closed(): boolean {
@@ -141,6 +197,7 @@ export class IrohNode {
         catch: (cause) => ioError(dir, cause),
       })
       const status = { closed: false }
+      const ranges: { serve?: (connection: Connection) => void } = {}
       const shutdownTimeout = config.shutdownTimeoutMillis ?? 5_000
       const iroh = yield* Effect.acquireRelease(
         Effect.tryPromise({
@@ -151,6 +208,15 @@ export class IrohNode {
               ipv6Addr: config.ipv6Addr ?? "[::]:0",
               gcIntervalMillis: config.gcIntervalMillis ?? 60_000,
               secretKey: [...key],
+              protocols: {
+                [RANGE_ALPN]: () => ({
+                  accept: (error: Error | null, connection: Connection) => {
+                    if (error !== null) return
+                    if (ranges.serve === undefined) connection.close(0n, new Uint8Array(0))
+                    else ranges.serve(connection)
+                  },
+                }),
+              } as unknown as NonNullable<NodeOptions["protocols"]>,
             }),
           catch: (cause) => ioError(irohDir, cause),
         }),
@@ -179,7 +245,7 @@ export class IrohNode {
         try: () => iroh.net.nodeId(),
         catch: (cause) => ioError(irohDir, cause),
       })
-      return new IrohNode({ iroh, dir, irohDir, tmpDir, pendingDir, nodeId, status })
+      return new IrohNode({ iroh, dir, irohDir, tmpDir, pendingDir, nodeId, status, ranges })
     })
 
   /** Fails with StoreClosed once the store's scope has closed. */

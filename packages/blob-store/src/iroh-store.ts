@@ -2,7 +2,7 @@ import { randomUUID } from "node:crypto"
 import { createReadStream } from "node:fs"
 import * as fs from "node:fs/promises"
 import * as path from "node:path"
-import type { DownloadProgress } from "@number0/iroh"
+import type { BiStream, DownloadProgress } from "@number0/iroh"
 import { Effect, Layer, Semaphore, Stream } from "effect"
 import { BlobStore, type BlobStoreService, type ByteRange } from "./blob-store.ts"
 import { Catalog } from "./catalog.ts"
@@ -28,7 +28,7 @@ import {
 import { runFetch } from "./fetch-engine.ts"
 import { followPrefix, Prefixes } from "./growing.ts"
 import { type BlobHash, blake3 } from "./hash.ts"
-import { HashSeq, IrohNode, type IrohStoreConfig, Raw } from "./iroh-node.ts"
+import { HashSeq, IrohNode, type IrohStoreConfig, RANGE_ALPN, Raw } from "./iroh-node.ts"
 import {
   exportCollectionWith,
   fetchApi,
@@ -38,7 +38,10 @@ import {
   updateCollectionWith,
 } from "./shared.ts"
 import type { FetchEvent, FetchRequest, Source, SourceProgress } from "./source.ts"
-import { type SplitOutcome, splitFetch, splitMinBytes } from "./split-fetch.ts"
+import { type RangeSource, type SplitOutcome, splitFetch, splitMinBytes } from "./split-fetch.ts"
+import { encodeRequest, MAX_REQUEST_BYTES } from "./tunnel-protocol.ts"
+import { blobsHandler } from "./tunnel-provider.ts"
+import { blobResponseBody, openTunnelBlob } from "./tunnel-source.ts"
 
 // Iroh tags this store owns. Iroh's GC keeps whatever a tag reaches (a
 // HashSeq tag: the sequence and every hash in it) and sweeps the rest.
@@ -455,27 +458,49 @@ export const makeIroh = (config: IrohStoreConfig) =>
     ) =>
       Effect.gen(function* () {
         const size = request.expectedSize
-        const tunnels = [
+        const ranged = [
           ...new Map(
-            request.sources.flatMap((s) => (s._tag === "TunnelSource" ? [[s.id, s] as const] : [])),
+            request.sources.flatMap(
+              (s): ReadonlyArray<readonly [string, RangeSource]> =>
+                s._tag === "TunnelSource" || (s._tag === "IrohSource" && s.nodeId !== node.nodeId)
+                  ? [[s.id, s]]
+                  : [],
+            ),
           ).values(),
         ]
         if (
           request.kind !== "blob" ||
           size === undefined ||
           size < splitMinBytes ||
-          tunnels.length < 2 ||
-          request.sources.some((s) => s._tag === "IrohSource") ||
+          ranged.length < 2 ||
           (yield* node.has(request.hash))
         )
           return undefined
+        const hash = request.hash
+        const range = (source: RangeSource, offset: number, length: number) =>
+          source._tag === "TunnelSource"
+            ? openTunnelBlob(source, hash, () => {}, size, { offset, length })
+            : Stream.fromAsyncIterable(
+                node.requestRange(
+                  { nodeId: source.nodeId, addresses: [...source.addresses] },
+                  encodeRequest({ _tag: "Get", hash, offset, length }),
+                  readChunk,
+                ),
+                (cause): SourceFailure =>
+                  new SourceUnreachable({
+                    source: source.id,
+                    reason:
+                      (cause instanceof Error ? cause.message : String(cause)).split("\n")[0] ?? "",
+                  }),
+              ).pipe(blobResponseBody(source.id, hash, () => {}, size, { offset, length }))
         let lastEmit = 0
         return yield* withTempFile((file) =>
           Effect.gen(function* () {
             const outcome = yield* splitFetch({
               hash: request.hash,
               size,
-              sources: tunnels,
+              sources: ranged,
+              range,
               file,
               timeoutMillis,
               onProgress: (bytes) => {
@@ -710,6 +735,35 @@ export const makeIroh = (config: IrohStoreConfig) =>
         } as const
       }),
     }
+    // Ranged reads over Iroh (`RANGE_ALPN`): each stream carries one blobs-protocol request.
+    const answerRanges = blobsHandler(service)
+    node.serveRanges((connection) => {
+      const answer = async (stream: BiStream) => {
+        try {
+          const request = await stream.recv.readToEnd(MAX_REQUEST_BYTES)
+          const response = answerRanges({
+            protocol: RANGE_ALPN,
+            keyIndex: 0,
+            input: Stream.succeed(request),
+          })
+          await Effect.runPromise(
+            Stream.runForEach(response, (chunk) =>
+              Effect.promise(() => stream.send.writeAll(chunk)),
+            ),
+          )
+          await stream.send.finish()
+        } catch {
+          await stream.send.reset(1n).catch(() => {})
+        }
+      }
+      void (async () => {
+        for (;;) {
+          const stream = await connection.acceptBi().catch(() => undefined)
+          if (stream === undefined || node.closed) return
+          void answer(stream)
+        }
+      })()
+    })
     return service
   })
 

@@ -1,4 +1,4 @@
-// One large blob from several tunnel sources at once. The blob is cut into pieces; every
+// One large blob from several sources at once (tunnel peers, Iroh nodes). The blob is cut into pieces; every
 // source runs workers that each take the next piece and ask for that range (a `Get` with
 // offset and length), so a faster source takes more pieces; the bytes go to their place
 // in one temp file. A source that fails, or sends nothing for the timeout, is dropped and
@@ -18,8 +18,7 @@ import {
   type StoreError,
 } from "./errors.ts"
 import { type BlobHash, makeBlake3 } from "./hash.ts"
-import type { SourceProgress, TunnelSource } from "./source.ts"
-import { openTunnelBlob } from "./tunnel-source.ts"
+import type { IrohSource, SourceProgress, TunnelSource } from "./source.ts"
 
 /** A blob smaller than this comes from one source (a piece per source would be tiny). */
 export const splitMinBytes = 8 * 1024 * 1024
@@ -28,10 +27,19 @@ const workersPerSource = 2
 /** Bytes hashed per read of the finished file. */
 const hashChunk = 1024 * 1024
 
+/** A source that answers ranges: a tunnel peer, or an Iroh node (`RANGE_ALPN`). */
+export type RangeSource = TunnelSource | IrohSource
+
 export interface SplitFetch {
   readonly hash: BlobHash
   readonly size: number
-  readonly sources: ReadonlyArray<TunnelSource>
+  readonly sources: ReadonlyArray<RangeSource>
+  /** `length` bytes of the blob at `offset` from `source`, checked against what was asked. */
+  readonly range: (
+    source: RangeSource,
+    offset: number,
+    length: number,
+  ) => Stream.Stream<Uint8Array, SourceFailure>
   /** The temp file the pieces are written to (created here, removed by the caller). */
   readonly file: string
   readonly timeoutMillis: number
@@ -113,10 +121,7 @@ export const splitFetch = (job: SplitFetch): Effect.Effect<SplitOutcome, StoreEr
               })
           }
         })
-        const receive = openTunnelBlob(state.source, job.hash, () => {}, job.size, {
-          offset,
-          length,
-        }).pipe(
+        const receive = job.range(state.source, offset, length).pipe(
           Stream.runForEach((chunk) =>
             Effect.tryPromise({
               try: () =>

@@ -111,70 +111,93 @@ export const openTunnelBlob = (
   hash: BlobHash,
   onSize: (size: number) => void,
   expectedSize?: number,
-  range?: { readonly offset: number; readonly length: number },
+  range?: BlobRange,
 ): Stream.Stream<Uint8Array, SourceFailure> =>
-  Stream.suspend(() => {
-    const reader = new HeaderReader()
-    let expected: number | undefined
-    let received = 0
-    const broken = (reason: string) => Effect.fail(new SourceError({ source: source.id, reason }))
+  source.peer
+    .open(source.protocol, Stream.succeed(encodeRequest({ _tag: "Get", hash, ...range })))
+    .pipe(
+      Stream.mapError(callFailure(source.id, hash)),
+      blobResponseBody(source.id, hash, onSize, expectedSize, range),
+    )
 
-    const body = (chunk: Uint8Array, total: number) => {
-      received += chunk.length
-      if (received > total) return broken(`sent more than the ${total} bytes it announced`)
-      return Effect.succeed(chunk.length === 0 ? [] : [chunk])
-    }
-    const step = (chunk: Uint8Array): Effect.Effect<ReadonlyArray<Uint8Array>, SourceFailure> => {
-      if (expected !== undefined) return body(chunk, expected)
-      const read = reader.push(chunk)
-      if (read === undefined) return Effect.succeed([])
-      if (typeof read === "string") return broken(read)
-      const { header, rest } = read
-      switch (header._tag) {
-        case "Found":
-          if (
-            header.offset !== (range?.offset ?? 0) ||
-            header.length !== (range?.length ?? header.size)
-          )
-            return broken(
-              `answered a range (${header.offset}+${header.length}) to a request for ${range === undefined ? "the whole blob" : `${range.offset}+${range.length}`}`,
-            )
-          if (
-            header.size > MAX_BLOB_BYTES ||
-            (expectedSize !== undefined && header.size !== expectedSize)
-          )
-            return Effect.fail(
-              new UnexpectedSize({
-                source: source.id,
-                hash,
-                announced: header.size,
-                expected: expectedSize,
-              }),
-            )
-          expected = header.length
-          onSize(header.size)
-          return body(rest, header.length)
-        case "NotFound":
-          return Effect.fail(new NotFoundAtSource({ source: source.id, hash }))
-        default:
-          return broken(`answered ${header._tag} to a request for a blob`)
+export interface BlobRange {
+  readonly offset: number
+  readonly length: number
+}
+
+/**
+ * The body of a response to a `Get` (the blobs protocol's answer: a length-prefixed
+ * header, then the bytes), from whatever carries it (a tunnel call, an Iroh stream),
+ * checked as `openTunnelBlob` says.
+ */
+export const blobResponseBody =
+  (
+    sourceId: string,
+    hash: BlobHash,
+    onSize: (size: number) => void,
+    expectedSize?: number,
+    range?: BlobRange,
+  ) =>
+  (response: Stream.Stream<Uint8Array, SourceFailure>): Stream.Stream<Uint8Array, SourceFailure> =>
+    Stream.suspend(() => {
+      const reader = new HeaderReader()
+      let expected: number | undefined
+      let received = 0
+      const broken = (reason: string) => Effect.fail(new SourceError({ source: sourceId, reason }))
+
+      const body = (chunk: Uint8Array, total: number) => {
+        received += chunk.length
+        if (received > total) return broken(`sent more than the ${total} bytes it announced`)
+        return Effect.succeed(chunk.length === 0 ? [] : [chunk])
       }
-    }
-    const end = Effect.suspend(() => {
-      if (expected === undefined) return broken("ended before its header")
-      if (received < expected) return broken(`ended after ${received} of ${expected} bytes`)
-      return Effect.void
-    })
+      const step = (chunk: Uint8Array): Effect.Effect<ReadonlyArray<Uint8Array>, SourceFailure> => {
+        if (expected !== undefined) return body(chunk, expected)
+        const read = reader.push(chunk)
+        if (read === undefined) return Effect.succeed([])
+        if (typeof read === "string") return broken(read)
+        const { header, rest } = read
+        switch (header._tag) {
+          case "Found":
+            if (
+              header.offset !== (range?.offset ?? 0) ||
+              header.length !== (range?.length ?? header.size)
+            )
+              return broken(
+                `answered a range (${header.offset}+${header.length}) to a request for ${range === undefined ? "the whole blob" : `${range.offset}+${range.length}`}`,
+              )
+            if (
+              header.size > MAX_BLOB_BYTES ||
+              (expectedSize !== undefined && header.size !== expectedSize)
+            )
+              return Effect.fail(
+                new UnexpectedSize({
+                  source: sourceId,
+                  hash,
+                  announced: header.size,
+                  expected: expectedSize,
+                }),
+              )
+            expected = header.length
+            onSize(header.size)
+            return body(rest, header.length)
+          case "NotFound":
+            return Effect.fail(new NotFoundAtSource({ source: sourceId, hash }))
+          default:
+            return broken(`answered ${header._tag} to a request for a blob`)
+        }
+      }
+      const end = Effect.suspend(() => {
+        if (expected === undefined) return broken("ended before its header")
+        if (received < expected) return broken(`ended after ${received} of ${expected} bytes`)
+        return Effect.void
+      })
 
-    return source.peer
-      .open(source.protocol, Stream.succeed(encodeRequest({ _tag: "Get", hash, ...range })))
-      .pipe(
-        Stream.mapError(callFailure(source.id, hash)),
+      return response.pipe(
         Stream.mapEffect(step),
         Stream.flattenIterable,
         Stream.concat(Stream.drain(Stream.fromEffect(end))),
       )
-  })
+    })
 
 /** Which of `hashes` the peer holds, complete (asked in batches of 1024). */
 export const askHas = Effect.fn("BlobStore.askHas")(function* (

@@ -56,7 +56,7 @@ layer(world, { timeout: "180 seconds", excludeTestServices: true })("split fetch
   })
 
   it.effect(
-    "a large blob comes from every tunnel source at once, verified; one that lacks it leaves its pieces to the others; a small one comes from one",
+    "a large blob comes from every tunnel source or Iroh node at once, verified; one that lacks it leaves its pieces to the others; a small one comes from one",
     () =>
       Effect.gen(function* () {
         const { stores, node } = yield* World
@@ -96,6 +96,21 @@ layer(world, { timeout: "180 seconds", excludeTestServices: true })("split fetch
           ),
         )
         assert.isTrue(equalBytes(streamed, bytes))
+
+        // Iroh nodes answer ranges too (RANGE_ALPN): the same blob from both at once.
+        yield* c.delete(hash)
+        const direct = yield* c.fetch({
+          hash,
+          kind: "blob",
+          sources: [yield* a.source(), yield* b.source()],
+          expectedSize: bytes.length,
+        })
+        assert.isTrue(equalBytes(yield* readAll(c, hash), bytes))
+        assert.strictEqual(
+          direct.sources.filter((s) => s.bytes > 0).length,
+          2,
+          JSON.stringify(direct.sources),
+        )
 
         // Under the threshold: one source sends it all.
         const small = bytesOf(splitMinBytes - 1)
