@@ -46,6 +46,9 @@ const { values } = parseArgs({
     "tunnel-window": { type: "string" },
     // Blobs in flight per source (the fetch's `concurrencyPerSource`, default 4).
     concurrency: { type: "string" },
+    // Whose uplink is capped: "all" nodes (the testnet's, which carry the private routes'
+    // hops, too) or only the "ends" (fetcher and providers; the hops get the delay alone).
+    "cap-nodes": { type: "string", default: "all" },
   },
 })
 const blobBytes = Number(values.mib) * MiB
@@ -161,8 +164,12 @@ const program = Effect.gen(function* () {
     "wan-fetcher",
     ...providers.map((p) => p.name),
   ]
+  const hops = new Set(testnet.nodes.map((n) => n.name))
   const shapeAll = (shape: LinkShape) => {
-    for (const name of names) testnet.shape(name, shape)
+    for (const name of names) {
+      const { rateMbit: _, ...delayOnly } = shape
+      testnet.shape(name, values["cap-nodes"] === "ends" && hops.has(name) ? delayOnly : shape)
+    }
   }
   /** Adds the same bytes on every provider. */
   const addEverywhere = <A extends { hash: BlobHash }>(command: object) =>
@@ -377,7 +384,7 @@ const program = Effect.gen(function* () {
     )
   }
   console.log(
-    `\n${os.cpus().length} cores, Node ${process.version}, load ${os
+    `\n${os.cpus().length} cores, Node ${process.version}, capped: ${values["cap-nodes"] === "ends" ? "fetcher and providers (route hops: delay only)" : "every node"}, load ${os
       .loadavg()
       .map((l) => l.toFixed(1))
       .join(" ")}`,
