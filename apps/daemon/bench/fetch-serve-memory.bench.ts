@@ -5,23 +5,15 @@
 // (autoSync, `--sync-interval 1`) from A over Iroh; B then serves it through the RPC to
 // this process. B's RSS is sampled every 100 ms in each phase. Extra environment for both
 // daemons (e.g. MALLOC_ARENA_MAX=2) comes from `--env K=V`. Prints a table, asserts nothing.
-import { createHash, randomBytes } from "node:crypto"
+import { createHash } from "node:crypto"
 import { readFileSync } from "node:fs"
 import { loadavg } from "node:os"
 import { parseArgs } from "node:util"
-import { makeClient } from "@save-dweb/client"
 import { eventuallyAsync } from "@save-dweb/test-support"
 import { startTestnet } from "@save-dweb/veilid-testnet"
-import { Effect, Exit, Scope, Stream } from "effect"
-import {
-  awaitReady,
-  networkFlag,
-  type RunningDaemon,
-  rssOf,
-  sampleRss,
-  spawnDaemon,
-  tempDir,
-} from "../test/harness.ts"
+import { Effect, Stream } from "effect"
+import { rssOf, sampleRss } from "../test/harness.ts"
+import { benchDaemons, uploadRandom } from "./support.ts"
 
 const { values } = parseArgs({
   args: process.argv.slice(2).filter((arg) => arg !== "--"),
@@ -31,29 +23,13 @@ const { values } = parseArgs({
   },
 })
 const size = Number(values.mib) * 1024 * 1024
-const chunk = 1024 * 1024
 const env = Object.fromEntries(
   values.env.map((kv) => [kv.slice(0, kv.indexOf("=")), kv.slice(kv.indexOf("=") + 1)]),
 )
 
 const testnet = await startTestnet({ readyTimeoutMs: 180_000 })
-const scope = Effect.runSync(Scope.make())
-const daemons: Array<RunningDaemon> = []
-const start = async (node: string, extra: ReadonlyArray<string>) => {
-  const dir = tempDir("sdw-memory-bench-")
-  const d = await awaitReady(
-    spawnDaemon(
-      dir,
-      ["--network", networkFlag(testnet, node, dir), "--listen", "127.0.0.1:0", ...extra],
-      env,
-    ),
-  )
-  daemons.push(d)
-  const client = await Effect.runPromise(
-    Scope.provide(scope)(makeClient({ baseUrl: d.state.url, token: d.token })),
-  )
-  return { d, client }
-}
+const daemons = benchDaemons(testnet, "sdw-memory-bench", env)
+const start = (node: string, extra: ReadonlyArray<string>) => daemons.start(node, extra)
 /**
  * Where `pid`'s resident memory is, from /proc/pid/smaps, in MiB: mapped files (the
  * native addons, node), the main malloc heap (brk), 64 MiB mappings (glibc's per-thread
@@ -93,20 +69,7 @@ const mib = (n: number) => (n / 1024 / 1024).toFixed(0)
 try {
   const a = await start("mem-a", ["--sync-interval", "0"])
   const g = await run(a.client.groups.create({ name: "Memory", memberName: "A" }))
-  const sent = createHash("sha256")
-  await run(
-    a.client.files.upload(
-      g.key,
-      "big.bin",
-      Stream.fromIterable(Array.from({ length: size / chunk }, (_, i) => i)).pipe(
-        Stream.map(() => {
-          const b = randomBytes(chunk)
-          sent.update(b)
-          return new Uint8Array(b.buffer, b.byteOffset, b.length)
-        }),
-      ),
-    ),
-  )
+  const sent = await uploadRandom(a.client, g.key, "big.bin", size)
   const link = await run(a.client.groups.invite(g.key, "read"))
 
   const b = await start("mem-b", ["--sync-interval", "1"])
@@ -143,7 +106,7 @@ try {
   const serveSeconds = (performance.now() - t1) / 1000
   const servePeak = serving.stop()
   const serveParts = breakdown(b.d.state.pid)
-  const same = count === size && received.digest("hex") === sent.digest("hex")
+  const same = count === size && received.digest("hex") === sent
 
   console.log(
     `\ndaemon B fetching ${mib(size)} MiB from daemon A, then serving it (load ${loadavg()[0]?.toFixed(1)}${Object.keys(env).length > 0 ? `, env ${values.env.join(" ")}` : ""})\n`,
@@ -162,10 +125,6 @@ try {
   console.log(`  after fetch: ${fetchParts}`)
   console.log(`  after serve: ${serveParts}`)
 } finally {
-  for (const d of daemons) {
-    d.child.kill("SIGTERM")
-    await d.exited
-  }
-  await Effect.runPromise(Scope.close(scope, Exit.void))
+  await daemons.stopAll()
   await testnet.stop()
 }

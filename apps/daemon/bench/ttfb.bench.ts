@@ -6,20 +6,13 @@
 // sync) downloads one through its API as it arrives, and gets the other the way a
 // download of a remote file went before reads streamed: fetched whole (`pin`), then read.
 // Both rows run in the same run, one after the other. Prints a table, asserts nothing.
-import { createHash, randomBytes } from "node:crypto"
+import { createHash } from "node:crypto"
 import { loadavg } from "node:os"
 import { parseArgs } from "node:util"
-import { makeClient } from "@save-dweb/client"
 import { eventuallyAsync } from "@save-dweb/test-support"
 import { startTestnet } from "@save-dweb/veilid-testnet"
-import { Effect, Exit, Scope, Stream } from "effect"
-import {
-  awaitReady,
-  networkFlag,
-  type RunningDaemon,
-  spawnDaemon,
-  tempDir,
-} from "../test/harness.ts"
+import { Effect, Stream } from "effect"
+import { benchDaemons, uploadRandom } from "./support.ts"
 
 const { values } = parseArgs({
   args: process.argv.slice(2).filter((arg) => arg !== "--"),
@@ -29,29 +22,11 @@ const { values } = parseArgs({
   },
 })
 const size = Number(values.mib) * 1024 * 1024
-const chunk = 1024 * 1024
 const transport = values.transport === "direct" ? "direct" : "private"
 
 const testnet = await startTestnet({ readyTimeoutMs: 180_000 })
-const scope = Effect.runSync(Scope.make())
-const daemons: Array<RunningDaemon> = []
-const start = async (node: string) => {
-  const dir = tempDir("sdw-ttfb-bench-")
-  const d = await awaitReady(
-    spawnDaemon(dir, [
-      "--network",
-      networkFlag(testnet, node, dir),
-      "--listen",
-      "127.0.0.1:0",
-      "--sync-interval",
-      "0",
-    ]),
-  )
-  daemons.push(d)
-  return Effect.runPromise(
-    Scope.provide(scope)(makeClient({ baseUrl: d.state.url, token: d.token })),
-  )
-}
+const daemons = benchDaemons(testnet, "sdw-ttfb-bench")
+const start = async (node: string) => (await daemons.start(node, ["--sync-interval", "0"])).client
 const run = <A, E>(effect: Effect.Effect<A, E>) => Effect.runPromise(effect)
 const seconds = (ms: number) => `${(ms / 1000).toFixed(2)} s`
 
@@ -60,23 +35,8 @@ try {
   const g = await run(a.groups.create({ name: "First byte", memberName: "A" }))
   if (transport === "direct") await run(a.groups.setTransport(g.key, "direct"))
   const sums = new Map<string, string>()
-  for (const name of ["streamed.bin", "whole.bin"]) {
-    const sent = createHash("sha256")
-    await run(
-      a.files.upload(
-        g.key,
-        name,
-        Stream.fromIterable(Array.from({ length: size / chunk }, (_, i) => i)).pipe(
-          Stream.map(() => {
-            const b = randomBytes(chunk)
-            sent.update(b)
-            return new Uint8Array(b.buffer, b.byteOffset, b.length)
-          }),
-        ),
-      ),
-    )
-    sums.set(name, sent.digest("hex"))
-  }
+  for (const name of ["streamed.bin", "whole.bin"])
+    sums.set(name, await uploadRandom(a, g.key, name, size))
   const link = await run(a.groups.invite(g.key, "write"))
   const b = await start("ttfb-b")
   await eventuallyAsync(() => run(b.groups.join({ link })))
@@ -134,10 +94,6 @@ try {
     `| fetched whole, then read (before)       | ${seconds(pinned + read.first)} | ${seconds(pinned + read.last)} | ${(size / 1048576 / ((pinned + read.last) / 1000)).toFixed(1)} | ${read.whole} |`,
   )
 } finally {
-  for (const d of daemons) {
-    d.child.kill("SIGTERM")
-    await d.exited
-  }
-  await Effect.runPromise(Scope.close(scope, Exit.void))
+  await daemons.stopAll()
   await testnet.stop()
 }

@@ -72,21 +72,19 @@ export const decryptedFrom = (
   )
 }
 
+/** What `makeRepoFetch`'s functions take: the blob, the sources given, its size, progress. */
+type FetchArgs = readonly [
+  hash: BlobHash,
+  given: ReadonlyArray<Source> | undefined,
+  storedSize?: number,
+  onProgress?: OnFetchProgress,
+]
+
 /** How a repo handle gets a file's bytes (its `makeRepoFetch`). */
 export interface FileBytes<E> {
   readonly store: BlobStoreService
-  readonly readFetching: (
-    hash: BlobHash,
-    given: ReadonlyArray<Source> | undefined,
-    storedSize?: number,
-    onProgress?: OnFetchProgress,
-  ) => Stream.Stream<Uint8Array, E>
-  readonly ensureLocal: (
-    hash: BlobHash,
-    given: ReadonlyArray<Source> | undefined,
-    storedSize?: number,
-    onProgress?: OnFetchProgress,
-  ) => Effect.Effect<void, E>
+  readonly readFetching: (...args: FetchArgs) => Stream.Stream<Uint8Array, E>
+  readonly ensureLocal: (...args: FetchArgs) => Effect.Effect<void, E>
 }
 
 /**
