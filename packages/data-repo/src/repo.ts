@@ -13,7 +13,7 @@ import { encryptFileStream } from "@save-dweb/crypto"
 import type { KeyPair, OpenedRecord, RecordKey } from "@save-dweb/dht-records"
 import { type Group, NameField } from "@save-dweb/group"
 import type { TunnelsShape } from "@save-dweb/tunnels"
-import { Clock, Effect, Option, Ref, type Scope, Semaphore, Stream } from "effect"
+import { Clock, Effect, FiberSet, Option, Ref, type Scope, Semaphore, Stream } from "effect"
 import { filePlaintext } from "./decrypt-file.ts"
 import { type DataRepoError, DecryptFailed, FileNotFound, NotLocal, NotWritable } from "./errors.ts"
 import type { GroupBlobs } from "./group-blobs.ts"
@@ -128,13 +128,21 @@ export interface Repo {
     name: string,
     options?: ReadFileOptions,
   ) => Stream.Stream<Uint8Array, DataRepoError>
-  /** Own repo: encrypts, stores, updates manifest and collection, then publishes the root. */
+  /**
+   * Own repo: encrypts, stores, updates manifest and collection, then publishes the root,
+   * and answers. The previous root (with an overwritten file's old version) is freed right
+   * after, in the background: before a later `delete` answers or the handle closes, and
+   * at the next start's sweep if the process dies first.
+   */
   readonly write: <E>(
     name: string,
     input: FileInput<E>,
     options?: WriteOptions,
   ) => Effect.Effect<RepoFile, E | DataRepoError>
-  /** Own repo: drops the name, frees the blob here, publishes the new root. */
+  /**
+   * Own repo: drops the name, publishes the new root, frees the blob here and waits until
+   * what earlier writes replaced has been freed too.
+   */
   readonly delete: (name: string) => Effect.Effect<void, DataRepoError>
   /** Keep a local copy of a file (fetched from `sources` if missing). */
   readonly pin: (name: string, options?: ReadOptions) => Effect.Effect<void, DataRepoError>
@@ -200,6 +208,12 @@ export const makeRepo = (
     })
     const lock = yield* Semaphore.make(1)
     const cache = yield* Ref.make<State>({ pointer: undefined, manifest: emptyManifest })
+    // Previous roots that overwrites replaced, being freed after the write answered. A
+    // delete waits for them, and so does closing the handle (this finalizer runs before
+    // the set's own, which would interrupt them); a process killed first leaves them to
+    // the start-up sweep (backend `sweepStore`): they are no repo's current root.
+    const freeing = yield* FiberSet.make<void>()
+    yield* Effect.addFinalizer(() => FiberSet.awaitEmpty(freeing))
 
     const { fetchPinned, ensureLocal, readFetching } = makeRepoFetch({
       store,
@@ -262,12 +276,24 @@ export const makeRepo = (
     const requireWritable = (operation: string) =>
       writable ? Effect.void : Effect.fail(new NotWritable({ repo: key, operation }))
 
+    /** Drops a root this repo no longer points to; what only it held leaves the store. */
+    const freeRoot = (root: BlobHash) =>
+      store.delete(root).pipe(
+        Effect.flatMap((deleted) => groupBlobs.forget(group.key, deleted.freed)),
+        // The new state is published: failing to free the old root must not fail it.
+        Effect.catchCause((cause) =>
+          Effect.logWarning("data-repo: could not free the previous root", cause),
+        ),
+      )
+
     /**
      * Stores `manifest` and a collection of `files` + manifest, publishes it, then drops
-     * the previous root (freeing what only it held). On failure the new root is dropped
-     * and the published pointer is untouched.
+     * the previous root (freeing what only it held): before returning (`"now"`), or right
+     * after, in the background (`"later"`: an overwrite need not wait for Iroh to remove
+     * the old files from the disk). On failure the new root is dropped and the published
+     * pointer is untouched.
      */
-    const publish = (previous: State, manifest: Manifest) =>
+    const publish = (previous: State, manifest: Manifest, free: "now" | "later") =>
       Effect.gen(function* () {
         const fileKey = yield* group.fileKey
         const sealed = yield* sealManifest(fileKey, key, manifest)
@@ -295,14 +321,9 @@ export const makeRepo = (
         yield* groupBlobs.rememberCollection(group.key, root)
         yield* Ref.set(cache, { pointer: next, manifest })
         if (previous.pointer !== undefined && previous.pointer.root !== root) {
-          // The new state is published: failing to free the old root must not report
-          // the write as failed.
-          yield* store.delete(previous.pointer.root).pipe(
-            Effect.flatMap((deleted) => groupBlobs.forget(group.key, deleted.freed)),
-            Effect.catchCause((cause) =>
-              Effect.logWarning("data-repo: could not free the previous root", cause),
-            ),
-          )
+          const freed = freeRoot(previous.pointer.root)
+          if (free === "now") yield* freed
+          else yield* FiberSet.run(freeing, freed)
         }
       })
 
@@ -342,7 +363,7 @@ export const makeRepo = (
                 ...previous.manifest.files.filter((f) => f.name !== valid),
                 entry,
               ].sort((a, b) => (a.name < b.name ? -1 : a.name > b.name ? 1 : 0))
-              yield* publish(previous, { v: 1, files })
+              yield* publish(previous, { v: 1, files }, "later")
               return { ...entry, owner: yield* name, status: "local" as const }
             }),
           )
@@ -358,12 +379,16 @@ export const makeRepo = (
         Effect.gen(function* () {
           const previous = yield* state()
           yield* find(previous.manifest, fileName)
-          yield* publish(previous, {
-            v: 1,
-            files: previous.manifest.files.filter((f) => f.name !== fileName),
-          })
+          yield* publish(
+            previous,
+            { v: 1, files: previous.manifest.files.filter((f) => f.name !== fileName) },
+            "now",
+          )
         }),
       )
+      // Delete means gone: also the versions that earlier overwrites of this file (or of
+      // any other) replaced and that are still being freed.
+      yield* FiberSet.awaitEmpty(freeing)
     })
 
     const list = Effect.fn("Repo.list")(function* (readOptions?: ReadOptions) {
