@@ -14,8 +14,8 @@ import {
 } from "@save-dweb/crypto"
 import { Effect, Stream } from "effect"
 import { FILE_AD } from "./manifest.ts"
-import type { ReadFileOptions } from "./repo.ts"
 import type { OnFetchProgress } from "./repo-fetch.ts"
+import type { ReadFileOptions } from "./repo-shape.ts"
 
 /** `stream` without its first `count` bytes. */
 export const dropBytes =

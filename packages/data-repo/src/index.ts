@@ -59,7 +59,7 @@ export type {
   RepoCredentials,
   RepoFile,
   WriteOptions,
-} from "./repo.ts"
+} from "./repo-shape.ts"
 export {
   type CreateRepoOptions,
   DataRepos,
