@@ -143,6 +143,8 @@ export const openCall = <E, R>(
       // is the path's delay without the queueing our own frames add; an opening held by a
       // slow handler only overestimates it until the first quick answer.
       const pacing = makePacing()
+      /** Every copy of a frame in flight; they end with the call. */
+      const inFlightCopies = yield* FiberSet.make<unknown, unknown>()
       const framer: Framer<E> =
         input._tag === "Bytes"
           ? bytesFramer(input.bytes)
@@ -173,42 +175,49 @@ export const openCall = <E, R>(
        * Ack again, the same Chunk).
        */
       const tryFrame = (message: Uint8Array, early: boolean) =>
-        Effect.scoped(
-          Effect.gen(function* () {
-            const answer = yield* Deferred.make<Uint8Array, TransportError>()
-            let inFlight = 0
-            const copy = Effect.gen(function* () {
+        Effect.gen(function* () {
+          const answer = yield* Deferred.make<Uint8Array, TransportError>()
+          let inFlight = 0
+          let sent = 0
+          let winner: number | undefined
+          // The copies that lose keep running (until their reply or Veilid's timeout): an
+          // earlier copy answering after the winner shows the resend was not needed.
+          const copy = (index: number) =>
+            Effect.gen(function* () {
               const exit = yield* Effect.exit(callOnce(message))
               inFlight--
-              if (Exit.isSuccess(exit)) return yield* Deferred.succeed(answer, exit.value)
+              if (Exit.isSuccess(exit)) {
+                if (winner === undefined) winner = index
+                if (index < winner || (index === winner && index < sent - 1)) pacing.spurious()
+                yield* Deferred.succeed(answer, exit.value)
+                return
+              }
               const failure = Cause.findErrorOption(exit.cause)
               const outlived = failure._tag === "Some" && failure.value.kind === "Timeout"
               if (!outlived || inFlight === 0) yield* Deferred.failCause(answer, exit.cause)
             })
-            let lastSent = 0
-            const send = Effect.suspend(() => {
-              inFlight++
-              lastSent = performance.now()
-              return Effect.forkScoped(copy)
-            })
-            yield* send
-            for (let copies = 1; early && copies < MAX_COPIES; ) {
-              // Until the reply, a later frame's answer showing this copy lost, or the timeout.
-              const timeout = lastSent + pacing.resendAfter(copies) - performance.now()
-              if (timeout <= 0 || pacing.lost(lastSent)) {
-                copies++
-                yield* send
-                continue
-              }
-              const poll = Math.max(MIN_POLL_MILLIS, (pacing.shortestCall() ?? 0) / 4)
-              const reply = yield* Deferred.await(answer).pipe(
-                Effect.timeoutOption(Math.min(timeout, poll)),
-              )
-              if (Option.isSome(reply)) return reply.value
+          let lastSent = 0
+          const send = Effect.suspend(() => {
+            inFlight++
+            lastSent = performance.now()
+            return FiberSet.run(inFlightCopies, copy(sent++))
+          })
+          yield* send
+          while (early && sent < MAX_COPIES) {
+            // Until the reply, a later frame's answer showing this copy lost, or the timeout.
+            const timeout = lastSent + pacing.resendAfter(sent) - performance.now()
+            if (timeout <= 0 || pacing.lost(lastSent)) {
+              yield* send
+              continue
             }
-            return yield* Deferred.await(answer)
-          }),
-        )
+            const poll = Math.max(MIN_POLL_MILLIS, (pacing.shortestCall() ?? 0) / 4)
+            const reply = yield* Deferred.await(answer).pipe(
+              Effect.timeoutOption(Math.min(timeout, poll)),
+            )
+            if (Option.isSome(reply)) return reply.value
+          }
+          return yield* Deferred.await(answer)
+        })
 
       /**
        * One frame to the peer, retried; the peer counts as dead once retries run out.

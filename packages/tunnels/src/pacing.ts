@@ -11,14 +11,22 @@ export const MIN_POLL_MILLIS = 25
 export const MAX_COPIES = 3
 /**
  * The paced window allows this much more than the measured rate needs per shortest call, so
- * it can grow while replies keep up. Tried 2 (BBR's congestion window gain): on a capped
- * 150 ms link the window reached 43 frames and the relays' queues dropped frames.
+ * it can grow while replies keep up, and covers calls that take longer under load than the
+ * shortest one. On a capped 150 ms link (blob-store's bench:wan) 1.25 left the busiest
+ * uplink ~11 % idle; 2 (BBR's congestion window gain) grew the window to 43 frames and the
+ * relays' queues dropped frames.
  */
-const PACING_GAIN = 1.25
+const PACING_GAIN = 1.5
 /** Frames on top of the paced window: room for a reply that arrives in a burst. */
 const PACING_HEADROOM = 2
-/** How much later than a later frame's call time a reply may come before it counts as lost. */
+/**
+ * How much later than a later frame's call time a reply may come before it counts as lost,
+ * in shortest calls, at first; doubled each time an earlier copy answers after a later one
+ * was sent (that resend was spurious: Veilid spreads replies over several routes, whose
+ * queues differ), up to `MAX_REORDER_ALLOWANCE`.
+ */
 const REORDER_ALLOWANCE = 0.5
+const MAX_REORDER_ALLOWANCE = 4
 /** Without evidence of a loss, a resend waits at least this many smoothed call times. */
 const TAIL_FACTOR = 2
 /** Delivery rate samples are kept this many shortest call times (a max filter). */
@@ -41,6 +49,8 @@ export interface Pacing {
    * answer is later than that frame's call time plus a reordering allowance (RACK, RFC 8985).
    */
   readonly lost: (sentAt: number) => boolean
+  /** An earlier copy answered after a later one was sent: that resend was not needed. */
+  readonly spurious: () => void
   /**
    * How long to wait for copy `copies` (1 = the first) before sending the next one when no
    * later frame shows it lost (the last frames of a call, or a path that went quiet).
@@ -57,7 +67,7 @@ export interface Pacing {
 /**
  * A session's call timing. `now` is a monotonic clock in milliseconds. A copy counts as lost
  * as RACK decides (RFC 8985): a frame sent after it was answered and its own answer is later
- * than that frame's call time plus half the shortest call. Resending only on such evidence
+ * than that frame's call time plus half the shortest call (more after spurious resends). Resending only on such evidence
  * keeps slow calls from being sent twice (a duplicate Chunk costs the uplink as much as the
  * frame). Without evidence, the resend delay is RFC 6298's retransmission timeout (smoothed
  * call time plus four deviations, at least twice the smoothed call and `MIN_RESEND_MILLIS`),
@@ -70,6 +80,7 @@ export const makePacing = (now: () => number = () => performance.now()): Pacing 
   let smoothed: number | undefined
   let deviation = 0
   let count = 0
+  let reorder = REORDER_ALLOWANCE
   /** The answered call sent last: its send time and call time. */
   let latest: { readonly sentAt: number; readonly millis: number } | undefined
   let lastDelivery = now()
@@ -91,7 +102,7 @@ export const makePacing = (now: () => number = () => performance.now()): Pacing 
   const lost = (sentAt: number) =>
     latest !== undefined &&
     latest.sentAt > sentAt &&
-    now() - sentAt > latest.millis + REORDER_ALLOWANCE * (shortest ?? 0)
+    now() - sentAt > latest.millis + reorder * (shortest ?? 0)
 
   const resendAfter = (copies: number) => {
     const base =
@@ -123,6 +134,9 @@ export const makePacing = (now: () => number = () => performance.now()): Pacing 
     shortestCall: () => shortest,
     sample,
     lost,
+    spurious: () => {
+      reorder = Math.min(MAX_REORDER_ALLOWANCE, 2 * reorder)
+    },
     resendAfter,
     mark: () => ({ delivered: count, at: lastDelivery }),
     delivered,
