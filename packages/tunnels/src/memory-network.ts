@@ -90,7 +90,7 @@ export const makeMemoryNetwork = (options: MemoryNetworkOptions = {}): MemoryNet
   const stats = { calls: 0, messages: 0, dropped: 0, largestRequest: 0, largestReply: 0 }
 
   const delay = latency === undefined ? Effect.void : Effect.sleep(latency)
-  const lost = (what: string) =>
+  const failLate = (what: string) =>
     Effect.andThen(
       options.lossTimeout === undefined ? Effect.void : Effect.sleep(options.lossTimeout),
       Effect.fail(timeout(what)),
@@ -173,7 +173,7 @@ export const makeMemoryNetwork = (options: MemoryNetworkOptions = {}): MemoryNet
             })
           }
           yield* delay
-          if (dropped(index, "request", message)) return yield* lost("request lost")
+          if (dropped(index, "request", message)) return yield* failLate("request lost")
           const receiver = routes.get(target)
           const inbound = receiver?.inbound
           if (receiver === undefined || inbound === undefined) {
@@ -199,7 +199,7 @@ export const makeMemoryNetwork = (options: MemoryNetworkOptions = {}): MemoryNet
             })
           }
           yield* delay
-          if (dropped(index, "reply", reply)) return yield* lost("reply lost")
+          if (dropped(index, "reply", reply)) return yield* failLate("reply lost")
           return reply.slice()
         }),
       send: (target, message) =>

@@ -26,10 +26,10 @@ export interface TunnelsOptions {
   /** Tries per frame before the peer counts as unreachable (default 4). */
   readonly attempts?: number
   /**
-   * Sends a frame again when its reply is later than a few smoothed call times (at least
-   * 1 s), keeping the first copy in flight; these early copies do not count as tries
-   * (default true). false: a frame is sent again only after its call failed (Veilid's 5 s
-   * RPC timeout), as before.
+   * Sends a Data or Pull frame again while its first copy is still in flight, as soon as a
+   * later frame's answer shows it lost (RACK) or after the session's retransmission timeout
+   * (at least 1 s); these early copies do not count as tries (default true). false: a frame
+   * is sent again only after its call failed (Veilid's 5 s RPC timeout), as before.
    */
   readonly resendEarly?: boolean
   /** Pause before the first retry; doubles each time (default 100 ms). */

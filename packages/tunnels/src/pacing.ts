@@ -27,6 +27,11 @@ const PACING_HEADROOM = 2
  */
 const REORDER_ALLOWANCE = 0.5
 const MAX_REORDER_ALLOWANCE = 4
+/**
+ * The allowance is never shorter than this: where calls take a few milliseconds (the
+ * loopback, the memory network) replies pass each other by a scheduler's time slice.
+ */
+const MIN_REORDER_MILLIS = 200
 /** Without evidence of a loss, a resend waits at least this many smoothed call times. */
 const TAIL_FACTOR = 2
 /** Delivery rate samples are kept this many shortest call times (a max filter). */
@@ -67,7 +72,8 @@ export interface Pacing {
 /**
  * A session's call timing. `now` is a monotonic clock in milliseconds. A copy counts as lost
  * as RACK decides (RFC 8985): a frame sent after it was answered and its own answer is later
- * than that frame's call time plus half the shortest call (more after spurious resends). Resending only on such evidence
+ * than that frame's call time plus half the shortest call (at least 200 ms; more after
+ * spurious resends). Resending only on such evidence
  * keeps slow calls from being sent twice (a duplicate Chunk costs the uplink as much as the
  * frame). Without evidence, the resend delay is RFC 6298's retransmission timeout (smoothed
  * call time plus four deviations, at least twice the smoothed call and `MIN_RESEND_MILLIS`),
@@ -102,7 +108,7 @@ export const makePacing = (now: () => number = () => performance.now()): Pacing 
   const lost = (sentAt: number) =>
     latest !== undefined &&
     latest.sentAt > sentAt &&
-    now() - sentAt > latest.millis + reorder * (shortest ?? 0)
+    now() - sentAt > latest.millis + Math.max(MIN_REORDER_MILLIS, reorder * (shortest ?? 0))
 
   const resendAfter = (copies: number) => {
     const base =
