@@ -257,9 +257,10 @@ const program = Effect.gen(function* () {
       ? (["before", "tunnel", "iroh"] as const)
       : (["tunnel", "iroh"] as const)
     // Run in turn per source count (before / now / Iroh), printed per path.
-    const runOrder = values.sources.split(",").map(Number).flatMap((n) =>
-      paths.map((path) => ({ path, n, seconds: [] as Array<number>, split: "" })),
-    )
+    const runOrder = values.sources
+      .split(",")
+      .map(Number)
+      .flatMap((n) => paths.map((path) => ({ path, n, seconds: [] as Array<number>, split: "" })))
     const modes = paths.flatMap((path) => runOrder.filter((m) => m.path === path))
     for (let r = 0; r < reps; r++) {
       for (const m of runOrder) {
