@@ -49,6 +49,11 @@ const { values } = parseArgs({
     // Whose uplink is capped: "all" nodes (the testnet's, which carry the private routes'
     // hops, too) or only the "ends" (fetcher and providers; the hops get the delay alone).
     "cap-nodes": { type: "string", default: "all" },
+    // Adds rows over tunnels as they were before early resends and a paced window
+    // (`resendEarly: false, paceWindow: false`), alternating with the others.
+    "tunnel-before": { type: "boolean", default: false },
+    // Source counts of the sources case.
+    sources: { type: "string", default: "1,2,3" },
   },
 })
 const blobBytes = Number(values.mib) * MiB
@@ -56,6 +61,12 @@ const fileCount = Number(values.files)
 const reps = Number(values.reps)
 const cases = new Set(values.cases.split(","))
 const capMbit = 10
+
+const pathNames = {
+  tunnel: "private path (tunnels)",
+  before: "private path, before (5 s resend, unpaced)",
+  iroh: "direct path (Iroh)",
+} as const
 
 const median = (xs: ReadonlyArray<number>) =>
   [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)] ?? Number.NaN
@@ -140,17 +151,25 @@ const program = Effect.gen(function* () {
     { concurrency: "unbounded" },
   )
   const tunnelWindow = values["tunnel-window"]
-  const tunnels = yield* makeTunnels(
-    tunnelWindow === undefined ? {} : { window: Number(tunnelWindow) },
-  ).pipe(Effect.provideService(Veilid, veilid))
+  const tunnelOptions = tunnelWindow === undefined ? {} : { window: Number(tunnelWindow) }
+  const tunnels = yield* makeTunnels(tunnelOptions).pipe(Effect.provideService(Veilid, veilid))
+  // A second engine on the same node, as tunnels was before (its own route).
+  const tunnelsBefore = yield* makeTunnels({
+    ...tunnelOptions,
+    resendEarly: false,
+    paceWindow: false,
+  }).pipe(Effect.provideService(Veilid, veilid))
   /** Each provider's current route, connected (again after a route died under the shaping). */
   const connectAll = Effect.forEach(providers, (p, i) =>
     Effect.gen(function* () {
       const { route } = yield* p.call<{ route: string }>({ cmd: "route" })
-      const peer = yield* tunnels.connect(Buffer.from(route, "base64"), key)
+      const blob = Buffer.from(route, "base64")
+      const peer = yield* tunnels.connect(blob, key)
+      const before = yield* tunnelsBefore.connect(blob, key)
       return {
         iroh: { ...p.hello.source, id: `iroh-${i + 1}` } as Source,
         tunnel: tunnelSource(peer, { id: `tunnel-${i + 1}` }) as Source,
+        before: tunnelSource(before, { id: `before-${i + 1}` }) as Source,
       }
     }),
   )
@@ -181,14 +200,18 @@ const program = Effect.gen(function* () {
       (answers) => answers[0] as A,
     )
   const warm = (hash: BlobHash) =>
-    Effect.forEach(sources, (s) => askHas(s.tunnel as never, [hash]), { discard: true })
+    Effect.forEach(
+      sources.flatMap((s) => [s.tunnel, s.before]),
+      (s) => askHas(s as never, [hash]),
+      { discard: true },
+    )
 
   let runs = 0
   /** One fetch into a fresh store bound to the fetcher's address; seconds and per-source split. */
   const fetchOnce = (
     hash: BlobHash,
     kind: "blob" | "collection",
-    path_: "iroh" | "tunnel",
+    path_: "iroh" | "tunnel" | "before",
     n: number,
     tries = 3,
   ): Effect.Effect<{ seconds: number; split: Array<number> }> =>
@@ -239,11 +262,17 @@ const program = Effect.gen(function* () {
       seed: "sources",
     })
     yield* warm(hash)
-    const modes = (["tunnel", "iroh"] as const).flatMap((path) =>
-      [1, 2, 3].map((n) => ({ path, n, seconds: [] as Array<number>, split: "" })),
-    )
+    const paths = values["tunnel-before"]
+      ? (["before", "tunnel", "iroh"] as const)
+      : (["tunnel", "iroh"] as const)
+    // Run in turn per source count (before / now / Iroh), printed per path.
+    const runOrder = values.sources
+      .split(",")
+      .map(Number)
+      .flatMap((n) => paths.map((path) => ({ path, n, seconds: [] as Array<number>, split: "" })))
+    const modes = paths.flatMap((path) => runOrder.filter((m) => m.path === path))
     for (let r = 0; r < reps; r++) {
-      for (const m of modes) {
+      for (const m of runOrder) {
         const { seconds, split } = yield* fetchOnce(hash, "blob", m.path, m.n)
         m.seconds.push(seconds)
         m.split = split.map((k) => `${Math.round(k / 1024)}`).join(" / ")
@@ -267,7 +296,7 @@ const program = Effect.gen(function* () {
         const one = modes.find((o) => o.path === m.path && o.n === 1)
         const oneMbit = one ? (blobBytes * 8) / 1e6 / median(one.seconds) : Number.NaN
         return [
-          m.path === "tunnel" ? "private path (tunnels)" : "direct path (Iroh)",
+          pathNames[m.path],
           String(m.n),
           median(m.seconds).toFixed(1),
           mbit.toFixed(2),

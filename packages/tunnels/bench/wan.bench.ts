@@ -2,13 +2,16 @@
 // private routes, on a testnet whose every node's link is delayed (veilid-testnet's
 // emulated network), at several round trips in one run:
 //   veilid-testnet exec -- node --conditions=@save-dweb/source bench/wan.bench.ts \
-//     [--rtts 0,50,150 --mib 16 --windows auto,16,64,128 --baseline-kib 1024,128,48]
+//     [--rtts 0,50,150 --mib 16 --windows auto,before,16,64,128 --baseline-kib 1024,128,48]
 // A round trip R means every node adds R/2 to what it sends, so R between any two nodes;
 // a private-route call crosses several nodes each way, so it takes several R (measured:
 // "call"). Rows: (a) the original design, 1 KiB frames stop-and-wait (it moves less,
 // `--baseline-kib` per round trip, and its rate is compared), (c) 32 KiB frames with a
-// window ("auto": unset, the default, sized from the measured call time). "window bound": window × frame size per measured call, what the window allows
-// if nothing else limits. Prints one table; asserts nothing about time.
+// window ("auto": unset, the default, sized from the measured call time and paced by the
+// delivery rate; "before": unset, as before the pacing and early resends, i.e.
+// `paceWindow: false, resendEarly: false`). "window bound": window × frame size per
+// measured call, what the window allows if nothing else limits (for "auto", the most the
+// sized window allows). Prints one table; asserts nothing about time.
 import { parseArgs } from "node:util"
 import { SecretKey } from "@save-dweb/crypto"
 import { decodeConfig, makeVeilid, Veilid } from "@save-dweb/veilid"
@@ -21,14 +24,16 @@ const { values } = parseArgs({
   options: {
     rtts: { type: "string", default: "0,50,150" },
     mib: { type: "string", default: "16" },
-    windows: { type: "string", default: "auto,16,64,128" },
+    windows: { type: "string", default: "auto,before,16,64,128" },
     "baseline-kib": { type: "string", default: "1024,128,48" },
     calls: { type: "string", default: "9" },
   },
 })
 const rtts = values.rtts.split(",").map(Number)
 const size = Number(values.mib) * 2 ** 20
-const windows = values.windows.split(",").map((w) => (w === "auto" ? undefined : Number(w)))
+const windows = values.windows
+  .split(",")
+  .map((w): number | "auto" | "before" => (w === "auto" || w === "before" ? w : Number(w)))
 const baselineKib = values["baseline-kib"].split(",").map(Number)
 
 const block = new Uint8Array(64 * 1024).map((_, i) => (i * 31) & 0xff)
@@ -63,9 +68,12 @@ const program = Effect.gen(function* () {
   console.log(`testnet and two nodes ready in ${((Date.now() - started) / 1000).toFixed(1)} s`)
   const key = yield* SecretKey.generate
   const server = yield* makeTunnels({
-    maxWindow: Math.max(128, ...windows.map((w) => w ?? 0)),
+    maxWindow: Math.max(128, ...windows.map((w) => (typeof w === "number" ? w : 0))),
   }).pipe(Effect.provideService(Veilid, b))
   const client = yield* makeTunnels().pipe(Effect.provideService(Veilid, a))
+  const clientBefore = yield* makeTunnels({ paceWindow: false, resendEarly: false }).pipe(
+    Effect.provideService(Veilid, a),
+  )
   yield* server.serve(
     "bench/download",
     (call) =>
@@ -77,15 +85,16 @@ const program = Effect.gen(function* () {
     { keys: [key] },
   )
   const peer = yield* client.connect((yield* server.route).blob, key)
-  const download = (bytes: number, frameSize: number, window: number | undefined) =>
+  const peerBefore = yield* clientBefore.connect((yield* server.route).blob, key)
+  const download = (bytes: number, frameSize: number, window: number | "auto" | "before") =>
     Effect.gen(function* () {
       const t0 = performance.now()
       let received = 0
-      yield* peer
+      yield* (window === "before" ? peerBefore : peer)
         .open(
           "bench/download",
           Stream.make(new TextEncoder().encode(String(bytes))),
-          window === undefined ? { frameSize } : { frameSize, window },
+          typeof window === "number" ? { frameSize, window } : { frameSize },
         )
         .pipe(Stream.runForEach((chunk) => Effect.sync(() => (received += chunk.length))))
       if (received !== bytes) throw new Error(`got ${received} of ${bytes} bytes`)
@@ -111,10 +120,15 @@ const program = Effect.gen(function* () {
         mode: "(a) 1 KiB stop-and-wait",
         baseline: true,
         frameSize: 1024,
-        window: 1 as number | undefined,
+        window: 1 as number | "auto" | "before",
       },
       ...windows.map((window) => ({
-        mode: `(c) 32 KiB window ${window ?? sizeWindow(call, 32_768, 16 * 2 ** 20, 128)}${window === undefined ? " (default)" : ""}`,
+        mode:
+          window === "auto"
+            ? `(c) 32 KiB window ≤ ${sizeWindow(call, 32_768, 16 * 2 ** 20, 128)}, paced (default)`
+            : window === "before"
+              ? `(c) 32 KiB window ${sizeWindow(call, 32_768, 16 * 2 ** 20, 128)} (sized, before)`
+              : `(c) 32 KiB window ${window}`,
         baseline: false,
         frameSize: 32_768,
         window,
@@ -123,7 +137,8 @@ const program = Effect.gen(function* () {
     for (const m of modes) {
       const bytes = m.baseline ? (baselineKib[i] ?? baselineKib.at(-1) ?? 64) * 1024 : size
       const seconds = yield* download(bytes, m.frameSize, m.window)
-      const inFlight = m.window ?? sizeWindow(call, m.frameSize, 16 * 2 ** 20, 128)
+      const inFlight =
+        typeof m.window === "number" ? m.window : sizeWindow(call, m.frameSize, 16 * 2 ** 20, 128)
       const bound = (inFlight * m.frameSize) / 2 ** 20 / (call / 1000)
       const row = {
         rtt,

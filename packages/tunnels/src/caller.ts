@@ -4,7 +4,19 @@
 // to `window` calls in flight; sequence numbers put the frames back in order.
 import { randomBytes } from "node:crypto"
 import type { SecretKey } from "@save-dweb/crypto"
-import { Cause, Clock, Effect, Exit, FiberSet, Queue, Result, Semaphore, Stream } from "effect"
+import {
+  Cause,
+  Clock,
+  Deferred,
+  Effect,
+  Exit,
+  FiberSet,
+  Option,
+  Queue,
+  Result,
+  Semaphore,
+  Stream,
+} from "effect"
 import { signOpen, verifyOpened } from "./auth.ts"
 import {
   type CallError,
@@ -39,6 +51,7 @@ import {
   type ResolvedOptions,
   sizeWindow,
 } from "./options.ts"
+import { MAX_COPIES, MIN_POLL_MILLIS, makePacing } from "./pacing.ts"
 import { Signal } from "./signal.ts"
 import { type RouteId, type Transport, TransportError } from "./transport.ts"
 
@@ -126,38 +139,99 @@ export const openCall = <E, R>(
       // A sized window asks for the most this node allows and uses what the call time needs.
       const window = fixed === undefined ? options.maxWindow : clampWindow(fixed)
       const frameSize = clampFrameSize(callOptions.frameSize ?? options.frameSize)
-      // The shortest call of this session (the opening first): the path's delay without the
-      // queueing our own frames add. An opening held by a slow handler only overestimates it
-      // until the first quick answer.
-      let shortestCall: number | undefined
-      const sample = (millis: number) => {
-        shortestCall = Math.min(shortestCall ?? millis, millis)
-      }
+      // Call times and delivery rate of this session. The shortest call (the opening first)
+      // is the path's delay without the queueing our own frames add; an opening held by a
+      // slow handler only overestimates it until the first quick answer.
+      const pacing = makePacing()
+      /** Every copy of a frame in flight; they end with the call. */
+      const inFlightCopies = yield* FiberSet.make<unknown, unknown>()
       const framer: Framer<E> =
         input._tag === "Bytes"
           ? bytesFramer(input.bytes)
           : queueFramer(yield* Stream.toQueue(input.stream, { capacity: 16 }))
 
-      /** One frame to the peer, retried; the peer counts as dead once retries run out. */
-      const exchange = (message: Uint8Array): Effect.Effect<Reply, CallError> =>
+      /** One app_call, under our own deadline; its reply time is sampled. */
+      const callOnce = (message: Uint8Array) =>
+        Effect.suspend(() => {
+          const sent = performance.now()
+          return transport.call(routeId, message).pipe(
+            Effect.timeoutOrElse({
+              duration: options.callTimeoutMillis,
+              orElse: () =>
+                Effect.fail(new TransportError({ kind: "Timeout", message: "no answer in time" })),
+            }),
+            Effect.tap(() => Effect.sync(() => pacing.sample(performance.now() - sent, sent))),
+          )
+        })
+
+      /**
+       * One try of a frame: the first copy, and while no reply has come, another copy as soon
+       * as a later frame's answer shows the last copy lost, or after `resendAfter` (up to
+       * `MAX_COPIES` in flight). A lost UDP fragment loses a whole frame, whose call only
+       * fails at Veilid's RPC timeout (5 s); a copy sent after about a call time usually
+       * arrives long before. The first reply wins. A copy's timeout ends the try only when no
+       * other copy is in flight, so the early copies are not tries: only real failures count
+       * towards marking the peer dead. The handler answers duplicates from what it kept (an
+       * Ack again, the same Chunk).
+       */
+      const tryFrame = (message: Uint8Array, early: boolean) =>
+        Effect.gen(function* () {
+          const answer = yield* Deferred.make<Uint8Array, TransportError>()
+          let inFlight = 0
+          let sent = 0
+          let winner: number | undefined
+          // The copies that lose keep running (until their reply or Veilid's timeout): an
+          // earlier copy answering after the winner shows the resend was not needed.
+          const copy = (index: number) =>
+            Effect.gen(function* () {
+              const exit = yield* Effect.exit(callOnce(message))
+              inFlight--
+              if (Exit.isSuccess(exit)) {
+                if (winner === undefined) winner = index
+                if (index < winner || (index === winner && index < sent - 1)) pacing.spurious()
+                yield* Deferred.succeed(answer, exit.value)
+                return
+              }
+              const failure = Cause.findErrorOption(exit.cause)
+              const outlived = failure._tag === "Some" && failure.value.kind === "Timeout"
+              if (!outlived || inFlight === 0) yield* Deferred.failCause(answer, exit.cause)
+            })
+          let lastSent = 0
+          const send = Effect.suspend(() => {
+            inFlight++
+            lastSent = performance.now()
+            return FiberSet.run(inFlightCopies, copy(sent++))
+          })
+          yield* send
+          while (early && sent < MAX_COPIES) {
+            // Until the reply, a later frame's answer showing this copy lost, or the timeout.
+            const timeout = lastSent + pacing.resendAfter(sent) - performance.now()
+            if (timeout <= 0 || pacing.lost(lastSent)) {
+              yield* send
+              continue
+            }
+            const poll = Math.max(MIN_POLL_MILLIS, (pacing.shortestCall() ?? 0) / 4)
+            const reply = yield* Deferred.await(answer).pipe(
+              Effect.timeoutOption(Math.min(timeout, poll)),
+            )
+            if (Option.isSome(reply)) return reply.value
+          }
+          return yield* Deferred.await(answer)
+        })
+
+      /**
+       * One frame to the peer, retried; the peer counts as dead once retries run out.
+       * `early`: send copies before the call fails (only for frames a duplicate of which the
+       * handler answers the same way: Data and Pull).
+       */
+      const exchange = (message: Uint8Array, early = false): Effect.Effect<Reply, CallError> =>
         Effect.gen(function* () {
           for (let attempt = 1; ; attempt++) {
             if (yield* ctx.isDead(routeId)) {
               return yield* unreachable(routeId, "the peer's route was marked dead")
             }
-            const sent = performance.now()
-            const exit = yield* transport.call(routeId, message).pipe(
-              Effect.timeoutOrElse({
-                duration: options.callTimeoutMillis,
-                orElse: () =>
-                  Effect.fail(
-                    new TransportError({ kind: "Timeout", message: "no answer in time" }),
-                  ),
-              }),
-              Effect.exit,
-            )
+            const exit = yield* Effect.exit(tryFrame(message, early && options.resendEarly))
             if (Exit.isSuccess(exit)) {
-              sample(performance.now() - sent)
               const decoded = decodeReply(exit.value)
               if (Result.isFailure(decoded)) {
                 return yield* new TunnelProtocolError({
@@ -222,14 +296,39 @@ export const openCall = <E, R>(
         })
       }
       const granted = Math.min(window, opened.window)
-      /** Frames in flight now: the fixed window, or the one the shortest call time needs. */
-      const inFlight = () =>
-        fixed !== undefined || shortestCall === undefined
+      /** What the shortest call time needs for `targetRate`: the most a sized window keeps. */
+      const sized = () => {
+        const shortest = pacing.shortestCall()
+        return shortest === undefined
           ? granted
-          : sizeWindow(shortestCall, frameSize, options.targetRate, granted)
+          : sizeWindow(shortest, frameSize, options.targetRate, granted)
+      }
+      /**
+       * Frames in flight now: the fixed window; or the sized one, paced to what the measured
+       * delivery rate needs per shortest call (from `DEFAULT_WINDOW` up, growing while
+       * replies keep up: a window past the bandwidth-delay product only queues at the
+       * slowest link, and a capped uplink's queue drops frames).
+       */
+      const inFlight = () => {
+        if (fixed !== undefined) return granted
+        const most = sized()
+        if (!options.paceWindow) return most
+        return Math.min(most, Math.max(DEFAULT_WINDOW, pacing.window() ?? DEFAULT_WINDOW))
+      }
       // One fiber per frame the window may need: the opening's time bounds it from above
       // (later calls only shorten the shortest call), and idle fibers cost a wake-up per frame.
-      const lanes = inFlight()
+      const lanes = fixed !== undefined ? granted : sized()
+      /**
+       * Whether frame `next` may go, `base` being the first frame not yet through and `past`
+       * the frames already through beyond a hole. A paced window does not count those: a lost
+       * frame (sent again after a call time or two) does not stall the frames behind it, up
+       * to the granted window (what the handler keeps); a slow reader, which leaves no hole,
+       * still holds everything back at the window.
+       */
+      const room = (next: number, base: number, past: number) =>
+        fixed === undefined && options.paceWindow
+          ? next - past < base + inFlight() && next < base + granted
+          : next < base + inFlight()
 
       const sendClose = (reason: "Done" | "Cancelled") =>
         FiberSet.run(
@@ -267,16 +366,22 @@ export const openCall = <E, R>(
         Effect.gen(function* () {
           while (true) {
             yield* signal.until(
-              () => pastEnd() || (nextPull < delivered + inFlight() && (index === 0 || flowing)),
+              () =>
+                pastEnd() ||
+                (room(nextPull, delivered, received.size - (contiguous - delivered)) &&
+                  (index === 0 || flowing)),
             )
             if (pastEnd()) return
             const seq = nextPull++
             if (seq < contiguous || received.has(seq)) continue
             for (let waits = 1; ; waits++) {
+              const mark = pacing.mark()
               const answer = yield* exchange(
                 encodeFrame({ _tag: "Pull", sessionId, seq, acked: contiguous }),
+                true,
               )
               if (answer._tag === "Chunk" && answer.seq === seq) {
+                if (answer.down._tag !== "Gone") pacing.delivered(mark)
                 take(seq, answer.down)
                 break
               }
@@ -326,7 +431,7 @@ export const openCall = <E, R>(
           while (true) {
             const piece = yield* cutting.withPermit(
               Effect.gen(function* () {
-                yield* upSignal.until(() => finished() || nextSeq < lowest + inFlight())
+                yield* upSignal.until(() => finished() || room(nextSeq, lowest, acked.size))
                 if (finished()) return undefined
                 const next = yield* framer.next(capacity)
                 const seq = nextSeq++
@@ -344,8 +449,12 @@ export const openCall = <E, R>(
               payload: piece.payload,
             })
             for (let waits = 1; ; waits++) {
-              const answer = yield* exchange(frame)
-              if (answer._tag === "Ack" && answer.seq === piece.seq) break
+              const mark = pacing.mark()
+              const answer = yield* exchange(frame, true)
+              if (answer._tag === "Ack" && answer.seq === piece.seq) {
+                pacing.delivered(mark)
+                break
+              }
               if (answer._tag === "Wait") {
                 yield* backoff(10, waits, 500)
                 continue

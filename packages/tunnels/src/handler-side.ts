@@ -274,6 +274,8 @@ export const makeHandlerSide = Effect.fnUntraced(function* (
       // Acknowledge only what there is room for: a slow handler slows its caller down.
       const room = yield* hold(s, () => seq < s.inConsumed + s.window)
       if (s.closed) return refused("UnknownSession")
+      // A copy of this frame (an early resend) may have been taken while this one waited.
+      if (seq < s.inConsumed || s.inFrames.has(seq)) return reply({ _tag: "Ack", seq })
       if (!room) return reply({ _tag: "Wait", seq })
       s.inFrames.set(seq, { payload: frame.payload, end: frame.end })
       if (frame.end) s.inEnd = seq

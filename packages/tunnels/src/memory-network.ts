@@ -28,6 +28,11 @@ export interface MemoryNetworkOptions {
     readonly direction: "request" | "reply"
     readonly message: Uint8Array
   }) => boolean
+  /**
+   * How long a call whose request or reply was lost waits before it fails (default: it fails
+   * at once). Veilid waits for its RPC timeout, 5 s.
+   */
+  readonly lossTimeout?: Duration.Input
   /** Sees every call and message (a wiretap for tests, e.g. to replay a captured frame). */
   readonly observe?: (event: {
     readonly target: RouteId
@@ -85,6 +90,11 @@ export const makeMemoryNetwork = (options: MemoryNetworkOptions = {}): MemoryNet
   const stats = { calls: 0, messages: 0, dropped: 0, largestRequest: 0, largestReply: 0 }
 
   const delay = latency === undefined ? Effect.void : Effect.sleep(latency)
+  const failLate = (what: string) =>
+    Effect.andThen(
+      options.lossTimeout === undefined ? Effect.void : Effect.sleep(options.lossTimeout),
+      Effect.fail(timeout(what)),
+    )
   const dropped = (index: number, direction: "request" | "reply", message: Uint8Array) => {
     const lost = options.drop?.({ index, direction, message }) ?? false
     if (lost) stats.dropped++
@@ -163,7 +173,7 @@ export const makeMemoryNetwork = (options: MemoryNetworkOptions = {}): MemoryNet
             })
           }
           yield* delay
-          if (dropped(index, "request", message)) return yield* timeout("request lost")
+          if (dropped(index, "request", message)) return yield* failLate("request lost")
           const receiver = routes.get(target)
           const inbound = receiver?.inbound
           if (receiver === undefined || inbound === undefined) {
@@ -189,7 +199,7 @@ export const makeMemoryNetwork = (options: MemoryNetworkOptions = {}): MemoryNet
             })
           }
           yield* delay
-          if (dropped(index, "reply", reply)) return yield* timeout("reply lost")
+          if (dropped(index, "reply", reply)) return yield* failLate("reply lost")
           return reply.slice()
         }),
       send: (target, message) =>

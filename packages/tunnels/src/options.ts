@@ -17,8 +17,21 @@ export interface TunnelsOptions {
    * memory per session: a session keeps at most this many frames each way.
    */
   readonly maxWindow?: number
+  /**
+   * A sized window keeps in flight only what the measured delivery rate needs per call time
+   * (plus room to grow), never more than the call time alone allows (default true). false:
+   * the call time alone, as before (for comparison).
+   */
+  readonly paceWindow?: boolean
   /** Tries per frame before the peer counts as unreachable (default 4). */
   readonly attempts?: number
+  /**
+   * Sends a Data or Pull frame again while its first copy is still in flight, as soon as a
+   * later frame's answer shows it lost (RACK) or after the session's retransmission timeout
+   * (at least 1 s); these early copies do not count as tries (default true). false: a frame
+   * is sent again only after its call failed (Veilid's 5 s RPC timeout), as before.
+   */
+  readonly resendEarly?: boolean
   /** Pause before the first retry; doubles each time (default 100 ms). */
   readonly retryDelay?: Duration.Input
   /** Our own deadline for one app_call (default 20 s; Veilid usually times out first). */
@@ -55,7 +68,9 @@ export interface ResolvedOptions {
   readonly targetRate: number
   readonly frameSize: number
   readonly maxWindow: number
+  readonly paceWindow: boolean
   readonly attempts: number
+  readonly resendEarly: boolean
   readonly retryDelayMillis: number
   readonly callTimeoutMillis: number
   readonly holdTimeMillis: number
@@ -88,7 +103,9 @@ export const resolveOptions = (o: TunnelsOptions = {}): ResolvedOptions => ({
   targetRate: Math.max(1, o.targetRate ?? 16 * 1024 * 1024),
   frameSize: clampFrameSize(o.frameSize ?? MAX_FRAME_BYTES),
   maxWindow: clampWindow(o.maxWindow ?? DEFAULT_MAX_WINDOW),
+  paceWindow: o.paceWindow ?? true,
   attempts: clampInt(o.attempts ?? 4, 1, 100),
+  resendEarly: o.resendEarly ?? true,
   retryDelayMillis: millis(o.retryDelay, 100),
   callTimeoutMillis: millis(o.callTimeout, 20_000),
   holdTimeMillis: millis(o.holdTime, 500),

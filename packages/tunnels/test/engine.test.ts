@@ -547,3 +547,118 @@ describe("tunnel engine (memory network)", () => {
     }),
   )
 })
+
+// Veilid loses a whole 32 KiB frame when one UDP fragment is lost, and its call fails only
+// at the RPC timeout (5 s). The memory network loses chosen frames the same way (after 3 s
+// here, to keep the tests short).
+describe("early resends of lost frames", () => {
+  const LOSS_TIMEOUT = 3_000
+  const seqAt = (message: Uint8Array, offset: number) =>
+    new DataView(message.buffer, message.byteOffset, message.byteLength).getUint32(offset)
+  /** A frame's kind and seq ("Chunk 5"): Chunk and Ack replies, Data requests. */
+  const frameName = (direction: "request" | "reply", message: Uint8Array) => {
+    if (direction === "reply" && message[1] === 0x83) return `Chunk ${seqAt(message, 2)}`
+    if (direction === "reply" && message[1] === 0x82) return `Ack ${seqAt(message, 2)}`
+    if (direction === "request" && message[1] === 0x02) return `Data ${seqAt(message, 19)}`
+    return undefined
+  }
+  /** Loses the first copy of every frame `lose` names; a lost call fails after 3 s. */
+  const losingFirstCopies = (lose: (name: string) => boolean) => {
+    const lostOnce = new Set<string>()
+    return network({
+      lossTimeout: `${LOSS_TIMEOUT} millis`,
+      drop: ({ direction, message }) => {
+        const name = frameName(direction, message)
+        if (name === undefined || !lose(name) || lostOnce.has(name)) return false
+        lostOnce.add(name)
+        return true
+      },
+    })
+  }
+  const timed = <A, E, R>(effect: Effect.Effect<A, E, R>) =>
+    Effect.gen(function* () {
+      const t0 = performance.now()
+      const value = yield* effect
+      return { value, millis: performance.now() - t0 }
+    })
+
+  it.live("a lost download frame is sent again after about a call time, not the timeout", () =>
+    Effect.gen(function* () {
+      const download = (options: TunnelsOptions) =>
+        Effect.scoped(
+          Effect.gen(function* () {
+            const { net, node } = losingFirstCopies(
+              (name) => name === "Chunk 5" || name === "Chunk 17",
+            )
+            const key = yield* Key.generate
+            const [alice, bob] = yield* Effect.all([node(options), node()])
+            yield* serveTransfer(bob, key)
+            const peer = yield* alice.connect((yield* bob.route).blob, key)
+            const { value, millis } = yield* timed(
+              Stream.mkUint8Array(peer.open("download/1", Stream.make(text(`${MiB}`)))),
+            )
+            assert.strictEqual(sha256(value), sha256(pattern(MiB)))
+            assert.strictEqual((yield* net.stats).dropped, 2)
+            return millis
+          }),
+        )
+      const early = yield* download({})
+      const late = yield* download({ resendEarly: false })
+      // Both frames were lost at once; their copies went after 1 s (no call took longer).
+      assert.isBelow(early, 2_000)
+      assert.isAtLeast(late, LOSS_TIMEOUT)
+    }),
+  )
+
+  it.live("upload frames lost on the way or in their ack arrive once each, early", () =>
+    Effect.gen(function* () {
+      // Data 3 reaches the handler but its Ack is lost: the early copy is a duplicate there.
+      const { net, node } = losingFirstCopies((name) => name === "Ack 3" || name === "Data 7")
+      const key = yield* Key.generate
+      const [alice, bob] = yield* Effect.all([node(), node()])
+      yield* serveTransfer(bob, key)
+      const peer = yield* alice.connect((yield* bob.route).blob, key)
+      const { value, millis } = yield* timed(
+        Stream.mkUint8Array(peer.open("upload/1", chunked(pattern(MiB), 3_000))),
+      )
+      // The handler hashed what it was given: every byte once, in order.
+      assert.strictEqual(str(value), sha256(pattern(MiB)))
+      assert.strictEqual((yield* net.stats).dropped, 2)
+      assert.isBelow(millis, 2_000)
+    }),
+  )
+
+  it.live("early resends are not tries: with one try per frame the peer stays alive", () =>
+    Effect.gen(function* () {
+      // Every download frame's first reply is lost; one failed try would mark the peer dead.
+      const { net, node } = losingFirstCopies((name) => name.startsWith("Chunk"))
+      const key = yield* Key.generate
+      const [alice, bob] = yield* Effect.all([node({ attempts: 1 }), node()])
+      yield* serveTransfer(bob, key)
+      yield* serveEcho(bob, key)
+      const peer = yield* alice.connect((yield* bob.route).blob, key)
+      const size = 256 * 1024
+      const down = yield* Stream.mkUint8Array(peer.open("download/1", Stream.make(text(`${size}`))))
+      assert.strictEqual(sha256(down), sha256(pattern(size)))
+      assert.isAtLeast((yield* net.stats).dropped, Math.ceil(size / 32_768))
+      assert.strictEqual(str(yield* peer.request("echo/1", text("still there"))), "re: still there")
+    }),
+  )
+
+  it.live("without early resends, the same losses with one try mark the peer dead", () =>
+    Effect.gen(function* () {
+      const { node } = losingFirstCopies((name) => name === "Chunk 2")
+      const key = yield* Key.generate
+      const [alice, bob] = yield* Effect.all([node({ attempts: 1, resendEarly: false }), node()])
+      yield* serveTransfer(bob, key)
+      yield* serveEcho(bob, key)
+      const peer = yield* alice.connect((yield* bob.route).blob, key)
+      const failed = yield* Effect.flip(
+        Stream.runDrain(peer.open("download/1", Stream.make(text(`${256 * 1024}`)))),
+      )
+      assert.strictEqual(failed._tag, "PeerUnreachable")
+      const again = yield* Effect.flip(peer.request("echo/1", text("anyone?")))
+      assert.strictEqual(again._tag, "PeerUnreachable")
+    }),
+  )
+})
