@@ -1,49 +1,37 @@
-// The HTTP server over a backend: the HttpApi's handlers, bearer auth, the error shape
-// for everything (undecodable requests, unknown routes, defects), `/docs`, and listening
-// on 127.0.0.1 or a unix socket in the caller's scope.
+// The HTTP server over a backend: the HttpApi's handlers (`handlers/`, one module per
+// route group), bearer auth, the error shape for everything (undecodable requests, unknown
+// routes, defects), `/docs`, and listening on 127.0.0.1 or a unix socket in the caller's
+// scope.
 
 import { chmod } from "node:fs/promises"
 import { createServer, type IncomingMessage, type Server } from "node:http"
 import type { Socket } from "node:net"
 import * as NodeHttpServer from "@effect/platform-node/NodeHttpServer"
-import {
-  type BackendShape,
-  freeSocketPath,
-  type LoadedGroup,
-  type RepoRef,
-} from "@save-dweb/backend"
+import { type BackendShape, freeSocketPath } from "@save-dweb/backend"
 import {
   Api,
   type ApiError,
   Auth,
   BadRequest,
   Decoding,
-  errorStatus,
-  type FileInfo,
   Forbidden,
-  type GroupDetail,
   Internal,
   NotFound,
   openApiDocument,
   PayloadTooLarge,
-  RangeNotSatisfiable,
-  type ServerEvent,
   Unauthorized,
 } from "@save-dweb/client"
 import {
   ByteSize,
   Cause,
-  Clock,
   Context,
   Data,
   Deferred,
   Duration,
   Effect,
   Layer,
-  Option,
   Redacted,
   type Scope,
-  Stream,
   type Types,
 } from "effect"
 import {
@@ -56,10 +44,9 @@ import {
 } from "effect/http"
 import { HttpApiBuilder, HttpApiError, HttpApiSecurity } from "effect/http-api"
 import { docsGate, docsLayer } from "./docs.ts"
-import { toApiError } from "./error-mapping.ts"
+import { errorResponse, handlers } from "./handlers/index.ts"
 import { allowedHosts, hostAllowed } from "./host-check.ts"
-import { parseRange, sliceStream } from "./range.ts"
-import { makeSignInCodes, type SignInCodes } from "./sign-in.ts"
+import { makeSignInCodes } from "./sign-in.ts"
 import { loadStaticFiles, pageHeaders, type StaticFile } from "./static-files.ts"
 import { loadOrCreateToken, tokensEqual } from "./token.ts"
 
@@ -114,14 +101,6 @@ export class ServeError extends Data.TaggedError("ServeError")<{
 
 export const DEFAULT_MAX_UPLOAD_BYTES = 64 * 1024 ** 3
 export const DEFAULT_MAX_JSON_BYTES = 1024 ** 2
-
-const HEARTBEAT = Duration.seconds(15)
-
-const errorResponse = (error: ApiError, headers?: Record<string, string>) =>
-  HttpServerResponse.jsonUnsafe(
-    { error: error._tag, message: error.message },
-    { status: errorStatus[error._tag], ...(headers === undefined ? {} : { headers }) },
-  )
 
 const isMaxBytesExceeded = (defect: unknown): boolean => {
   let current: unknown = defect
@@ -260,413 +239,6 @@ const staticRoutes = (files: ReadonlyMap<string, StaticFile>) => {
   )
 }
 
-/** The group's description for the API. */
-const detailOf = (loaded: LoadedGroup) =>
-  Effect.map(
-    loaded.group.info,
-    (info): GroupDetail => ({
-      key: loaded.key,
-      name: info.name ?? null,
-      tier: loaded.group.tier,
-      slot: loaded.group.slot ?? null,
-      sourcePolicy: info.sourcePolicy,
-      transport: info.transport,
-      repo: Option.match(loaded.repo, { onNone: () => null, onSome: (r) => r.key }),
-    }),
-  )
-
-const api = <A, E extends { readonly _tag: string }, R>(effect: Effect.Effect<A, E, R>) =>
-  Effect.mapError(effect, toApiError)
-
-const fileInfo = (f: {
-  readonly name: string
-  readonly hash: string
-  readonly size: number
-  readonly storedSize: number
-  readonly createdAt: number
-  readonly modifiedAt: number
-  readonly owner: string
-  readonly status: "local" | "remote-only"
-}): FileInfo => ({
-  name: f.name,
-  hash: f.hash,
-  size: f.size,
-  storedSize: f.storedSize,
-  createdAt: f.createdAt,
-  modifiedAt: f.modifiedAt,
-  owner: f.owner,
-  status: f.status,
-})
-
-const repoRef = (repo: string): RepoRef => repo
-
-const handlers = (
-  backend: BackendShape,
-  limits: { readonly maxUploadBytes: number },
-  closing: Deferred.Deferred<void>,
-  signIn: SignInCodes & { readonly token: string },
-) => {
-  const system = HttpApiBuilder.group(Api, "system", (h) =>
-    h.handle("health", () => Effect.succeed({ ok: true as const, api: "v1" as const })),
-  )
-
-  const node = HttpApiBuilder.group(Api, "node", (h) =>
-    h
-      .handle("status", () =>
-        Effect.map(backend.status, (s) => ({
-          veilid: s.network ?? null,
-          iroh: s.iroh ?? null,
-          groups: s.groups,
-        })),
-      )
-      .handle("events", () =>
-        Effect.gen(function* () {
-          // Subscribed before the answer starts, and the first event is a heartbeat: a
-          // client that has read one misses nothing that happens after. The subscription
-          // lives in the request's scope, which the server closes however the request
-          // ends: the stream written out and ended, or the connection closed, even before
-          // the answer started (the stream is then never run).
-          const events = (yield* backend.subscribe) as Stream.Stream<ServerEvent>
-          const heartbeat: Stream.Stream<ServerEvent> = Stream.tick(HEARTBEAT).pipe(
-            Stream.mapEffect(() =>
-              Effect.map(Clock.currentTimeMillis, (at): ServerEvent => ({ _tag: "Heartbeat", at })),
-            ),
-          )
-          return Stream.concat(
-            Stream.take(heartbeat, 1),
-            Stream.merge(events, Stream.drop(heartbeat, 1)),
-          ).pipe(
-            // Ended when the server stops, so its shutdown does not wait for listeners.
-            Stream.interruptWhen(Deferred.await(closing)),
-          )
-        }),
-      ),
-  )
-
-  const groups = HttpApiBuilder.group(Api, "groups", (h) =>
-    h.handleAll({
-      list: () =>
-        api(
-          Effect.map(backend.listGroups, (all) =>
-            all.map((g) => ({ key: g.key, name: g.name ?? null, tier: g.tier, loaded: g.loaded })),
-          ),
-        ),
-      create: ({ payload }) =>
-        api(
-          Effect.flatMap(
-            backend.createGroup(payload.name, {
-              ...(payload.memberName === undefined ? {} : { memberName: payload.memberName }),
-              ...(payload.repoName === undefined ? {} : { repoName: payload.repoName }),
-              ...(payload.sourcePolicy === undefined ? {} : { sourcePolicy: payload.sourcePolicy }),
-              ...(payload.transport === undefined ? {} : { transport: payload.transport }),
-            }),
-            detailOf,
-          ),
-        ),
-      join: ({ payload }) =>
-        api(
-          Effect.flatMap(
-            backend.joinGroup(payload.link, {
-              ...(payload.memberName === undefined ? {} : { memberName: payload.memberName }),
-              ...(payload.repoName === undefined ? {} : { repoName: payload.repoName }),
-            }),
-            detailOf,
-          ),
-        ),
-      get: ({ params }) => api(Effect.flatMap(backend.loadGroup(params.group), detailOf)),
-      leave: ({ params }) => api(backend.leaveGroup(params.group)),
-      forget: ({ params }) =>
-        api(
-          Effect.gen(function* () {
-            const known = yield* backend.listGroups
-            if (!known.some((g) => g.key === params.group)) {
-              return yield* Effect.fail({ _tag: "UnknownGroup", key: params.group } as const)
-            }
-            yield* backend.forgetGroup(params.group)
-          }),
-        ),
-      invite: ({ params, payload }) =>
-        api(Effect.map(backend.invite(params.group, payload.tier), (link) => ({ link }))),
-      sync: ({ params }) =>
-        api(
-          Effect.map(backend.syncGroup(params.group), (result) => ({
-            synced: [...result.synced].map(([repo, root]) => ({ repo, root })),
-            failed: [...result.failed].map(([repo, error]) => ({
-              repo,
-              error: error._tag,
-              message: toApiError(error).message,
-            })),
-            freed: result.freed.length,
-          })),
-        ),
-      rename: ({ params, payload }) =>
-        api(
-          Effect.andThen(backend.renameGroup(params.group, payload.name), () =>
-            Effect.flatMap(backend.loadGroup(params.group), detailOf),
-          ),
-        ),
-      setTransport: ({ params, payload }) =>
-        api(
-          Effect.andThen(backend.setTransport(params.group, payload.transport), () =>
-            Effect.flatMap(backend.loadGroup(params.group), detailOf),
-          ),
-        ),
-      // Once the group is loaded, whatever stops the round trip (no repo or route yet, the
-      // member offline, the call refused) is the answer, not an error.
-      reachability: ({ params }) =>
-        api(
-          Effect.andThen(backend.loadGroup(params.group), () =>
-            backend.ping(params.group, params.member).pipe(
-              Effect.timeoutOrElse({
-                duration: "15 seconds",
-                orElse: () => Effect.fail({ message: "no answer within 15 s" }),
-              }),
-              Effect.match({
-                onSuccess: (rtt) => ({
-                  slot: params.member,
-                  reachable: true,
-                  roundTripMs: Math.round(Duration.toMillis(rtt)),
-                  reason: null,
-                }),
-                onFailure: (e) => ({
-                  slot: params.member,
-                  reachable: false,
-                  roundTripMs: null,
-                  reason: e.message,
-                }),
-              }),
-            ),
-          ),
-        ),
-      removeMember: ({ params }) => api(backend.removeMember(params.group, params.member)),
-      renameMember: ({ params, payload }) =>
-        api(backend.renameMember(params.group, params.member, payload.name)),
-      members: ({ params }) =>
-        api(
-          Effect.map(backend.members(params.group), (all) =>
-            all.map((m) => ({
-              slot: m.slot,
-              name: m.name ?? null,
-              repo: m.repo ?? null,
-              joinedAt: m.joinedAt,
-              mine: m.mine,
-            })),
-          ),
-        ),
-      repos: ({ params }) =>
-        api(
-          Effect.flatMap(backend.loadGroup(params.group), (loaded) =>
-            Effect.map(loaded.repos, (all) =>
-              all.map((r) => ({
-                key: r.key,
-                slot: r.slot,
-                memberName: r.memberName ?? null,
-                name: r.name,
-                mine: r.mine,
-              })),
-            ),
-          ),
-        ),
-      copies: ({ params, query }) => api(backend.copiesSummary(params.group, query.atLeast)),
-      copiesTarget: ({ params }) =>
-        api(Effect.map(backend.copiesTarget(params.group), (t) => ({ atLeast: t ?? null }))),
-      setCopiesTarget: ({ params, payload }) =>
-        api(
-          Effect.andThen(backend.setCopiesTarget(params.group, payload.atLeast ?? undefined), () =>
-            Effect.map(backend.copiesTarget(params.group), (t) => ({ atLeast: t ?? null })),
-          ),
-        ),
-    }),
-  )
-
-  const files = HttpApiBuilder.group(Api, "files", (h) =>
-    h
-      .handle("list", ({ params }) =>
-        api(
-          Effect.map(backend.files(params.group, repoRef(params.repo)), (all) => all.map(fileInfo)),
-        ),
-      )
-      .handleRaw("upload", ({ params, request }) =>
-        Effect.gen(function* () {
-          const loaded = yield* api(backend.loadGroup(params.group))
-          const own = Option.getOrUndefined(loaded.repo)
-          if (params.repo !== "mine" && own?.key !== params.repo) {
-            return yield* new Forbidden({
-              message: `only this member's own repo (${own?.key ?? "none"}) is written here`,
-            })
-          }
-          const declared = Number(request.headers["content-length"])
-          const tooLarge = new PayloadTooLarge({
-            message: `the upload limit is ${limits.maxUploadBytes} bytes`,
-          })
-          if (Number.isFinite(declared) && declared > limits.maxUploadBytes) {
-            return yield* tooLarge
-          }
-          let received = 0
-          const body = request.stream.pipe(
-            Stream.mapError(
-              () => new BadRequest({ message: "the request body ended before it was complete" }),
-            ),
-            // Counted per batch of chunks: one effect per read, not per chunk.
-            Stream.mapArrayEffect((chunks) => {
-              for (const chunk of chunks) received += chunk.length
-              return received > limits.maxUploadBytes
-                ? Effect.fail(tooLarge)
-                : Effect.succeed(chunks)
-            }),
-          )
-          const written = yield* backend
-            .writeFile(params.group, params.name, body)
-            .pipe(
-              Effect.mapError((e) =>
-                e._tag === "PayloadTooLarge" || e._tag === "BadRequest" ? e : toApiError(e),
-              ),
-            )
-          return fileInfo(written)
-        }),
-      )
-      .handle("download", ({ params, request }) =>
-        Effect.gen(function* () {
-          const read = yield* api(backend.readFile(params.group, repoRef(params.repo), params.name))
-          const size = read.file.size
-          const range = parseRange(request.headers.range, size)
-          const common = { "accept-ranges": "bytes" }
-          if (range._tag === "Unsatisfiable") {
-            return errorResponse(
-              new RangeNotSatisfiable({
-                message: `${request.headers.range} is outside the file's ${size} bytes`,
-              }),
-              { ...common, "content-range": `bytes */${size}` },
-            )
-          }
-          // A file not held here is fetched as it is sent: the answer waits for its first
-          // bytes, so a fetch that cannot start is a status, not a cut body.
-          const opened = (offset: number) =>
-            api(read.open(offset)).pipe(Effect.map(Stream.mapError(toApiError)))
-          if (range._tag === "Whole") {
-            const bytes = yield* opened(0)
-            return HttpServerResponse.stream(bytes, {
-              contentType: "application/octet-stream",
-              contentLength: size,
-              headers: common,
-            })
-          }
-          // From the record holding the first byte, not from the file's start.
-          const ranged = yield* opened(range.start)
-          return HttpServerResponse.stream(sliceStream(ranged, 0, range.end - range.start), {
-            status: 206,
-            contentType: "application/octet-stream",
-            contentLength: range.end - range.start + 1,
-            headers: { ...common, "content-range": `bytes ${range.start}-${range.end}/${size}` },
-          })
-        }),
-      )
-      .handle("delete", ({ params }) =>
-        Effect.gen(function* () {
-          const loaded = yield* api(backend.loadGroup(params.group))
-          const own = Option.getOrUndefined(loaded.repo)
-          if (params.repo !== "mine" && own?.key !== params.repo) {
-            return yield* new Forbidden({
-              message: "only this member's own files are deleted here",
-            })
-          }
-          yield* api(backend.deleteFile(params.group, params.name))
-        }),
-      )
-      .handle("copies", ({ params }) =>
-        api(
-          Effect.map(backend.fileCopies(params.group, repoRef(params.repo), params.name), (c) => ({
-            ...c,
-            target: c.target ?? null,
-            reached: c.reached ?? null,
-            copies: c.copies.map((copy) => ({
-              ...copy,
-              since: copy.since ?? null,
-              verifiedAt: copy.verifiedAt ?? null,
-              how: copy.how ?? null,
-            })),
-          })),
-        ),
-      )
-      .handle("pin", ({ params }) =>
-        api(backend.pin(params.group, repoRef(params.repo), params.name)),
-      )
-      .handle("unpin", ({ params }) =>
-        api(backend.unpin(params.group, repoRef(params.repo), params.name)),
-      ),
-  )
-
-  const pairing = HttpApiBuilder.group(Api, "pairing", (h) =>
-    h.handleAll({
-      makeLink: ({ payload }) =>
-        api(Effect.map(backend.makePairingLink(payload.groups), (link) => ({ link }))),
-      pair: ({ payload }) =>
-        api(
-          Effect.map(backend.pair(payload.link), (all) => ({
-            groups: all.map((g) => ({
-              key: g.key,
-              name: g.name ?? null,
-              tier: g.tier,
-              loaded: g.loaded,
-            })),
-          })),
-        ),
-    }),
-  )
-
-  const backups = HttpApiBuilder.group(Api, "backups", (h) =>
-    h.handleAll({
-      add: ({ params, payload }) =>
-        api(
-          Effect.map(backend.addBackup(params.group, payload.link), (r) => ({
-            group: r.group,
-            server: r.server,
-            name: r.name ?? null,
-            already: r.already,
-          })),
-        ),
-      forGroup: ({ params }) =>
-        api(
-          Effect.map(backend.groupBackups(params.group), (all) =>
-            all.map((b) => ({
-              server: b.server,
-              name: b.name ?? null,
-              listedBy: b.listedBy.map((m) => ({
-                slot: m.slot,
-                memberName: m.memberName ?? null,
-                mine: m.mine,
-                at: m.at,
-              })),
-            })),
-          ),
-        ),
-      remove: ({ params, payload }) =>
-        api(
-          backend.removeBackup(params.group, payload.link, {
-            ...(payload.force === undefined ? {} : { force: payload.force }),
-          }),
-        ),
-      held: ({ payload }) => api(backend.listBackups(payload.link)),
-    }),
-  )
-
-  const signInGroup = HttpApiBuilder.group(Api, "signIn", (h) =>
-    h.handleAll({
-      code: () => Effect.map(Clock.currentTimeMillis, (now) => signIn.issue(now)),
-      exchange: ({ payload }) =>
-        Effect.flatMap(Clock.currentTimeMillis, (now) =>
-          signIn.redeem(payload.code, now)
-            ? Effect.succeed({ token: signIn.token })
-            : Effect.fail(
-                new Unauthorized({ message: "the sign-in code is wrong, used or expired" }),
-              ),
-        ),
-    }),
-  )
-
-  return Layer.mergeAll(system, node, groups, files, pairing, backups, signInGroup)
-}
-
 /**
  * Starts the API server in the current scope (closing the scope stops it): the token is
  * read from `<dataDir>/rpc-token` or made there, then the server listens on
@@ -699,12 +271,12 @@ export const serve = (options: ServeOptions): Effect.Effect<Served, ServeError, 
     const routes = Layer.mergeAll(
       HttpApiBuilder.layer(Api).pipe(
         Layer.provide(
-          handlers(
-            options.backend,
-            { maxUploadBytes: options.maxUploadBytes ?? DEFAULT_MAX_UPLOAD_BYTES },
+          handlers({
+            backend: options.backend,
+            limits: { maxUploadBytes: options.maxUploadBytes ?? DEFAULT_MAX_UPLOAD_BYTES },
             closing,
-            { ...codes, token },
-          ),
+            signIn: { ...codes, token },
+          }),
         ),
         Layer.provide([
           authLayer(token),
