@@ -1,8 +1,9 @@
 // Peak RSS of a daemon that fetches a remote 1 GiB file and then serves it, on a private
 // Veilid testnet (built daemon: `turbo run build --filter=@save-dweb/daemon...` first):
 //   pnpm --filter @save-dweb/daemon bench:memory [-- --mib 1024]
-// Daemon A uploads the file; daemon B joins with a read link and replicates it by itself
-// (autoSync, `--sync-interval 1`) from A over Iroh; B then serves it through the RPC to
+// Daemon A uploads the file (`--transport private` by default, or `direct`); daemon B joins
+// with a read link and replicates it by itself
+// (autoSync, `--sync-interval 1`) from A; B then serves it through the RPC to
 // this process. B's RSS is sampled every 100 ms in each phase. Extra environment for both
 // daemons (e.g. MALLOC_ARENA_MAX=2) comes from `--env K=V`. Prints a table, asserts nothing.
 import { createHash } from "node:crypto"
@@ -20,6 +21,8 @@ const { values } = parseArgs({
   options: {
     mib: { type: "string", default: "1024" },
     env: { type: "string", multiple: true, default: [] },
+    // The group's transport: "private" (the default: over the tunnels) or "direct" (Iroh).
+    transport: { type: "string", default: "private" },
   },
 })
 const size = Number(values.mib) * 1024 * 1024
@@ -69,6 +72,7 @@ const mib = (n: number) => (n / 1024 / 1024).toFixed(0)
 try {
   const a = await start("mem-a", ["--sync-interval", "0"])
   const g = await run(a.client.groups.create({ name: "Memory", memberName: "A" }))
+  if (values.transport === "direct") await run(a.client.groups.setTransport(g.key, "direct"))
   const sent = await uploadRandom(a.client, g.key, "big.bin", size)
   const link = await run(a.client.groups.invite(g.key, "read"))
 
@@ -109,7 +113,7 @@ try {
   const same = count === size && received.digest("hex") === sent
 
   console.log(
-    `\ndaemon B fetching ${mib(size)} MiB from daemon A, then serving it (load ${loadavg()[0]?.toFixed(1)}${Object.keys(env).length > 0 ? `, env ${values.env.join(" ")}` : ""})\n`,
+    `\ndaemon B fetching ${mib(size)} MiB from daemon A over the ${values.transport} path, then serving it (load ${loadavg()[0]?.toFixed(1)}${Object.keys(env).length > 0 ? `, env ${values.env.join(" ")}` : ""})\n`,
   )
   console.log("| phase                 | time    | MiB/s | B's peak RSS | B's RSS after |")
   console.log("| --------------------- | ------- | ----- | ------------ | ------------- |")
