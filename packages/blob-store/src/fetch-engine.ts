@@ -7,10 +7,10 @@ import {
   InvalidCollection,
   NoSource,
   type SourceFailure,
-  SourceTimeout,
   type StoreError,
 } from "./errors.ts"
 import type { BlobHash } from "./hash.ts"
+import { silenceTimer } from "./silence.ts"
 import type { FetchEvent, FetchProgress, FetchRequest, Source, SourceProgress } from "./source.ts"
 
 /** What a layer gives the shared scheduler for one fetch. */
@@ -145,29 +145,18 @@ export const runFetch = (
 
     const attempt = (hash: BlobHash, state: SourceState) =>
       Effect.suspend(() => {
-        let last = Date.now()
+        const silence = silenceTimer(state.source.id, timeoutMillis)
         const onProgress = (bytes: number, total: number | undefined) => {
-          last = Date.now()
+          silence.heard()
           if (total !== undefined) totals.set(hash, total)
           credit(hash, bytes, state)
           report(false)
         }
-        const tick = Math.max(10, Math.min(250, timeoutMillis / 4))
-        const watchdog = Effect.gen(function* () {
-          while (true) {
-            yield* Effect.sleep(tick)
-            if (Date.now() - last > timeoutMillis)
-              return yield* new SourceTimeout({
-                source: state.source.id,
-                afterMillis: timeoutMillis,
-              })
-          }
-        })
         const expectedSize =
           request.kind === "blob" && hash === request.hash ? request.expectedSize : undefined
         return Effect.raceFirst(
           target.fetchBlob(hash, state.source, onProgress, expectedSize),
-          watchdog,
+          silence.expired,
         )
       })
 

@@ -1,23 +1,18 @@
-// One large blob from several sources at once (tunnel peers, Iroh nodes). The blob is cut into pieces; every
-// source runs workers that each take the next piece and ask for that range (a `Get` with
-// offset and length), so a faster source takes more pieces; the bytes go to their place
-// in one temp file. A source that fails, or sends nothing for the timeout, is dropped and
-// its piece goes back for the others. Once every piece is in, the whole file is hashed:
-// only a file whose BLAKE3 is the hash asked for is kept. Ranges are not verified on their
-// own (that would need BLAKE3 tree verification here), so a lying source is caught only
-// at the end, and cannot be named: the caller then fetches from one source at a time,
-// which finds it.
+// One large blob from several sources at once (tunnel peers, Iroh nodes). The blob is cut
+// into pieces; every source runs workers that each take the next piece and ask for that
+// range (a `Get` with offset and length), so a faster source takes more pieces; the bytes
+// go to their place in one temp file. A source that fails, or sends nothing for the
+// timeout, is dropped and its piece goes back for the others. Once every piece is in, the
+// whole file is hashed: only a file whose BLAKE3 is the hash asked for is kept. Ranges are
+// not verified on their own (that would need BLAKE3 tree verification here), so a lying
+// source is caught only at the end, and cannot be named: the caller then fetches from one
+// source at a time, which finds it.
 import type { FileHandle } from "node:fs/promises"
 import * as fs from "node:fs/promises"
 import { Cause, Deferred, Effect, Exit, Fiber, Option, Queue, Stream } from "effect"
-import {
-  HashMismatch,
-  ioError,
-  type SourceFailure,
-  SourceTimeout,
-  type StoreError,
-} from "./errors.ts"
+import { HashMismatch, ioError, type SourceFailure, type StoreError } from "./errors.ts"
 import { type BlobHash, makeBlake3 } from "./hash.ts"
+import { silenceTimer } from "./silence.ts"
 import type { IrohSource, SourceProgress, TunnelSource } from "./source.ts"
 
 /** A blob smaller than this comes from one source (a piece per source would be tiny). */
@@ -110,23 +105,13 @@ export const splitFetch = (job: SplitFetch): Effect.Effect<SplitOutcome, StoreEr
         const length = lengthOf(index)
         total -= written[index] ?? 0
         written[index] = 0
-        let last = Date.now()
-        const watchdog = Effect.gen(function* () {
-          while (true) {
-            yield* Effect.sleep(Math.max(10, Math.min(250, job.timeoutMillis / 4)))
-            if (Date.now() - last > job.timeoutMillis)
-              return yield* new SourceTimeout({
-                source: state.source.id,
-                afterMillis: job.timeoutMillis,
-              })
-          }
-        })
+        const silence = silenceTimer(state.source.id, job.timeoutMillis)
         const receive = job.range(state.source, offset, length).pipe(
           Stream.runForEach((chunk) =>
             Effect.tryPromise({
               try: () =>
                 writeAt(handle, chunk, offset + (written[index] ?? 0)).then(() => {
-                  last = Date.now()
+                  silence.heard()
                   written[index] = (written[index] ?? 0) + chunk.length
                   total += chunk.length
                   state.bytes += chunk.length
@@ -137,7 +122,7 @@ export const splitFetch = (job: SplitFetch): Effect.Effect<SplitOutcome, StoreEr
             }),
           ),
         )
-        return Effect.raceFirst(receive, watchdog)
+        return Effect.raceFirst(receive, silence.expired)
       })
 
     const alive = () => states.filter((s) => s.failure === undefined)

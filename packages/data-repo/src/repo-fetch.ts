@@ -120,18 +120,10 @@ export const makeRepoFetch = <E>({
   ) =>
     Stream.unwrap(
       Effect.gen(function* () {
-        if (yield* store.has(hash)) {
-          yield* groupBlobs.remember(group.key, [hash])
-          return store.readWhileFetching(hash, Effect.void)
-        }
-        const sources = given ?? (yield* discover)
-        if (sources.length === 0) return yield* new NotLocal({ repo: key, hash })
-        return store.readWhileFetching(
-          hash,
-          fetchPinned(hash, "blob", sources, storedSize, onProgress).pipe(
-            Effect.andThen(groupBlobs.remember(group.key, [hash])),
-          ),
-        )
+        const bring = ensureLocal(hash, given, storedSize, onProgress)
+        // Held here: the store reads it without running `bring`, which only remembers it.
+        if (yield* store.has(hash)) yield* bring
+        return store.readWhileFetching(hash, bring)
       }),
     )
 
