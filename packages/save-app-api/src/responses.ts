@@ -15,12 +15,19 @@ export interface AppRepo {
   readonly can_write: boolean
 }
 
-/** `SnowbirdFileDTO`: `hash` is how the app tells files apart; `size` in plaintext bytes. */
+/**
+ * `SnowbirdFileDTO`: `hash` is how the app tells files apart; `size` in plaintext bytes;
+ * `mimeType` (camelCase, as the app spells it) picks its icon and preview, left out when
+ * the name's extension says nothing; `created_at` is ISO 8601 with an offset, which the
+ * app parses with `OffsetDateTime.parse`.
+ */
 export interface AppFile {
   readonly name: string
   readonly hash: string
   readonly is_downloaded: boolean
   readonly size: number
+  readonly mimeType?: string
+  readonly created_at: string
 }
 
 /** `FileUploadResult`. */

@@ -7,6 +7,7 @@ import { Cause, Deferred, Effect, Layer, Option, Result, Schema, type Scope, Str
 import { HttpRouter, type HttpServerRequest, HttpServerResponse } from "effect/http"
 import { AppError, appErrorOf, errorResponse } from "./app-error.ts"
 import type { GroupLinks } from "./group-links.ts"
+import { mediaTypeOf } from "./media-types.ts"
 import type {
   AppFile,
   AppGroup,
@@ -305,14 +306,17 @@ export const makeRoutes = (options: RoutesOptions) => {
 
     api("GET", "/groups/:group/repos/:repo/media", (backend, _request, path) =>
       Effect.gen(function* () {
-        const files = (yield* backend.files(path.group, path.repo)).map(
-          (f): AppFile => ({
+        const files = (yield* backend.files(path.group, path.repo)).map((f): AppFile => {
+          const mimeType = mediaTypeOf(f.name)
+          return {
             name: f.name,
             hash: f.hash,
             is_downloaded: f.status === "local",
             size: f.size,
-          }),
-        )
+            ...(mimeType === undefined ? {} : { mimeType }),
+            created_at: new Date(f.createdAt).toISOString(),
+          }
+        })
         return json({ files })
       }),
     ),

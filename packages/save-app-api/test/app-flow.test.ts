@@ -53,7 +53,11 @@ interface Reply {
 /** One request as the app's OkHttp client makes it (JSON as kotlinx.serialization writes it). */
 const appRequest =
   (base: string) =>
-  (method: string, path: string, body?: { json: unknown } | { bytes: Uint8Array }) =>
+  (
+    method: string,
+    path: string,
+    body?: { json: unknown } | { bytes: Uint8Array } | { chunked: Uint8Array },
+  ) =>
     Effect.promise(async (): Promise<Reply> => {
       const init: RequestInit =
         body === undefined
@@ -64,11 +68,20 @@ const appRequest =
                 headers: { "content-type": "application/json; charset=UTF-8" },
                 body: JSON.stringify(body.json),
               }
-            : {
-                method,
-                headers: { "content-type": "application/octet-stream" },
-                body: body.bytes as Uint8Array<ArrayBuffer>,
-              }
+            : "bytes" in body
+              ? {
+                  method,
+                  headers: { "content-type": "application/octet-stream" },
+                  body: body.bytes as Uint8Array<ArrayBuffer>,
+                }
+              : // OkHttp sends a body of unknown length (the content provider gave none)
+                // chunked, with no content-length.
+                {
+                  method,
+                  headers: { "content-type": "application/octet-stream" },
+                  body: new Blob([body.chunked as Uint8Array<ArrayBuffer>]).stream(),
+                  duplex: "half",
+                }
       const response = await fetch(`${base}${path}`, init)
       const bytes = new Uint8Array(await response.arrayBuffer())
       const contentType = response.headers.get("content-type")
@@ -285,9 +298,38 @@ describe("the Save app against the adapter", () => {
             hash: upload.json.file_hash,
             is_downloaded: true,
             size: photo.length,
+            mimeType: "image/jpeg",
+            created_at: media.json.files[0].created_at,
           },
         ],
       })
+      // `OffsetDateTime.parse` wants ISO 8601 with an offset; the time is the upload's.
+      assert.match(media.json.files[0].created_at, /^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{3}Z$/)
+      assert.isBelow(Math.abs(Date.parse(media.json.files[0].created_at) - Date.now()), 60_000)
+
+      // A body of unknown length arrives chunked; a name whose extension says nothing has
+      // no mimeType (the app takes it for application/octet-stream).
+      const notes = photo.subarray(0, 70_000)
+      const chunked = yield* alice.app(
+        "POST",
+        `/api/groups/${group}/repos/${aliceRepo}/media/field%20notes.x3d`,
+        { chunked: notes },
+      )
+      assert.deepStrictEqual([chunked.status, chunked.json.name], [200, "field notes.x3d"])
+      const both = (yield* alice.app("GET", `/api/groups/${group}/repos/${aliceRepo}/media`)).json
+        .files
+      const noted = both.find((f: { name: string }) => f.name === "field notes.x3d")
+      assert.deepStrictEqual([noted.size, "mimeType" in noted], [notes.length, false])
+      const notesBack = yield* alice.app(
+        "GET",
+        `/api/groups/${group}/repos/${aliceRepo}/media/field%20notes.x3d`,
+      )
+      assert.deepStrictEqual(notesBack.bytes, notes)
+      // Deleted again: the collection's root is the answer, as a JSON string.
+      const root: string = (yield* alice.app(
+        "DELETE",
+        `/api/groups/${group}/repos/${aliceRepo}/media/field%20notes.x3d`,
+      )).json
 
       // Bob refreshes the group, lists Alice's repo and downloads the photo.
       const bobRepos = (yield* bob.app("GET", `/api/groups/${group}/repos`)).json.repos
@@ -302,7 +344,7 @@ describe("the Save app against the adapter", () => {
         repo_id: aliceRepo,
         name: "Alice phone",
         can_write: false,
-        repo_hash: upload.json.updated_collection_hash,
+        repo_hash: root,
         all_files: ["photo 1 ü.jpg"],
         refreshed_files: ["photo 1 ü.jpg"],
       })
