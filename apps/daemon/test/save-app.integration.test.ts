@@ -228,6 +228,9 @@ let groupUri = ""
 let aliceRepo = ""
 let bobRepo = ""
 let uploaded: { name: string; updated_collection_hash: string; file_hash: string }
+let photoCreatedAt = ""
+/** `SnowbirdFileDTO.created_at`, read with `OffsetDateTime.parse`: ISO 8601 with an offset. */
+const ISO_UTC = /^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{3}Z$/
 
 const groupName = "Field team · Añasco"
 const photoName = "Interview 3 – Añasco (raw).jpg"
@@ -256,6 +259,8 @@ describe("the Save app against two daemons' --save-app-api", () => {
     expect(created.status).toBe(200)
     group = created.json.key
     expect(group).toMatch(/^VLD0:/)
+    // Retrofit's @Path leaves the key's colons as they are: that is the path the app sends.
+    expect(retrofitPathSegment(group)).toBe(group)
     groupUri = expectGroup(created.json, group, groupName)
     // The manager shares a write link, never its manage secret.
     expect(inviteTier(groupUri)).toBe("WriteCapability")
@@ -264,7 +269,7 @@ describe("the Save app against two daemons' --save-app-api", () => {
       alice,
       "POST",
       "/api/groups/{groupKey}/repos",
-      `/api/groups/${encodeURIComponent(group)}/repos`,
+      `/api/groups/${retrofitPathSegment(group)}/repos`,
       { json: { name: "Alice phone" } },
     )
     expect(repo.status).toBe(200)
@@ -275,7 +280,7 @@ describe("the Save app against two daemons' --save-app-api", () => {
       alice,
       "GET",
       "/api/groups/{groupKey}/repos",
-      `/api/groups/${encodeURIComponent(group)}/repos`,
+      `/api/groups/${retrofitPathSegment(group)}/repos`,
     )
     expect(repos.json).toEqual({
       repos: [{ key: aliceRepo, name: "Alice phone", can_write: true }],
@@ -292,7 +297,7 @@ describe("the Save app against two daemons' --save-app-api", () => {
       alice,
       "GET",
       "/api/groups/{groupKey}",
-      `/api/groups/${encodeURIComponent(group)}`,
+      `/api/groups/${retrofitPathSegment(group)}`,
     )
     expectGroup(one.json, group, groupName)
     expect(one.json.uri).toBe(groupUri)
@@ -317,7 +322,7 @@ describe("the Save app against two daemons' --save-app-api", () => {
       bob,
       "POST",
       "/api/groups/{groupKey}/repos",
-      `/api/groups/${encodeURIComponent(group)}/repos`,
+      `/api/groups/${retrofitPathSegment(group)}/repos`,
       { json: { name: "Bob tablet" } },
     )
     expect(repo.status).toBe(200)
@@ -327,7 +332,7 @@ describe("the Save app against two daemons' --save-app-api", () => {
       bob,
       "GET",
       "/api/groups/{groupKey}/repos",
-      `/api/groups/${encodeURIComponent(group)}/repos`,
+      `/api/groups/${retrofitPathSegment(group)}/repos`,
     )
     expect(repos.json.repos).toEqual(
       expect.arrayContaining([
@@ -353,7 +358,7 @@ describe("the Save app against two daemons' --save-app-api", () => {
   })
 
   it("uploads a photo with the name as Uri.encode sends it, then lists the repo's files (SnowbirdFileViewModel)", async () => {
-    const path = `/api/groups/${encodeURIComponent(group)}/repos/${encodeURIComponent(aliceRepo)}/media`
+    const path = `/api/groups/${retrofitPathSegment(group)}/repos/${retrofitPathSegment(aliceRepo)}/media`
     const upload = await app(
       alice,
       "POST",
@@ -371,12 +376,21 @@ describe("the Save app against two daemons' --save-app-api", () => {
     const files = await app(alice, "GET", "/api/groups/{groupKey}/repos/{repoKey}/media", path)
     expect(files.json).toEqual({
       files: [
-        { name: photoName, hash: uploaded.file_hash, is_downloaded: true, size: photo.length },
+        {
+          name: photoName,
+          hash: uploaded.file_hash,
+          is_downloaded: true,
+          size: photo.length,
+          mimeType: "image/jpeg",
+          created_at: expect.stringMatching(ISO_UTC),
+        },
       ],
     })
+    photoCreatedAt = files.json.files[0].created_at
+    expect(Math.abs(Date.parse(photoCreatedAt) - Date.now())).toBeLessThan(120_000)
 
     // Bob writes in his own repo (he joined with a write link) and not in Alice's.
-    const bobPath = `/api/groups/${encodeURIComponent(group)}/repos/${encodeURIComponent(bobRepo)}/media`
+    const bobPath = `/api/groups/${retrofitPathSegment(group)}/repos/${retrofitPathSegment(bobRepo)}/media`
     const his = await app(
       bob,
       "POST",
@@ -403,7 +417,7 @@ describe("the Save app against two daemons' --save-app-api", () => {
         device,
         "POST",
         "/api/groups/{group_id}/refresh",
-        `/api/groups/${encodeURIComponent(group)}/refresh`,
+        `/api/groups/${retrofitPathSegment(group)}/refresh`,
       )
       expect(r.status).toBe(200)
       expect(r.json.status).toBe("success")
@@ -443,7 +457,7 @@ describe("the Save app against two daemons' --save-app-api", () => {
       bob,
       "GET",
       "/api/groups/{groupKey}/repos",
-      `/api/groups/${encodeURIComponent(group)}/repos`,
+      `/api/groups/${retrofitPathSegment(group)}/repos`,
     )
     expect(repos.json.repos).toEqual(
       expect.arrayContaining([{ key: aliceRepo, name: "Alice phone", can_write: false }]),
@@ -452,11 +466,18 @@ describe("the Save app against two daemons' --save-app-api", () => {
       bob,
       "GET",
       "/api/groups/{groupKey}/repos/{repoKey}/media",
-      `/api/groups/${encodeURIComponent(group)}/repos/${encodeURIComponent(aliceRepo)}/media`,
+      `/api/groups/${retrofitPathSegment(group)}/repos/${retrofitPathSegment(aliceRepo)}/media`,
     )
     expect(files.json).toEqual({
       files: [
-        { name: photoName, hash: uploaded.file_hash, is_downloaded: true, size: photo.length },
+        {
+          name: photoName,
+          hash: uploaded.file_hash,
+          is_downloaded: true,
+          size: photo.length,
+          mimeType: "image/jpeg",
+          created_at: photoCreatedAt,
+        },
       ],
     })
 
@@ -474,7 +495,7 @@ describe("the Save app against two daemons' --save-app-api", () => {
       bob,
       "GET",
       "/api/groups/{groupKey}/repos/{repoKey}/media/{filename}",
-      `/api/groups/${encodeURIComponent(group)}/repos/${encodeURIComponent(aliceRepo)}/media/${retrofitPathSegment(photoName)}`,
+      `/api/groups/${retrofitPathSegment(group)}/repos/${retrofitPathSegment(aliceRepo)}/media/${retrofitPathSegment(photoName)}`,
     )
     expect(photoBack.status).toBe(200)
     expect(photoBack.contentType).toBe("application/octet-stream")
@@ -486,14 +507,14 @@ describe("the Save app against two daemons' --save-app-api", () => {
       alice,
       "GET",
       "/api/groups/{groupKey}/repos/{repoKey}/media/{filename}",
-      `/api/groups/${encodeURIComponent(group)}/repos/${encodeURIComponent(bobRepo)}/media/${retrofitPathSegment(notesName)}`,
+      `/api/groups/${retrofitPathSegment(group)}/repos/${retrofitPathSegment(bobRepo)}/media/${retrofitPathSegment(notesName)}`,
     )
     expect(notesBack.status).toBe(200)
     expect(Buffer.from(notesBack.bytes).equals(notes)).toBe(true)
   })
 
   it("deletes the photo (the new collection hash, a JSON string); the other device's refresh drops it", async () => {
-    const path = `/api/groups/${encodeURIComponent(group)}/repos/${encodeURIComponent(aliceRepo)}/media`
+    const path = `/api/groups/${retrofitPathSegment(group)}/repos/${retrofitPathSegment(aliceRepo)}/media`
     const deleted = await app(
       alice,
       "DELETE",
@@ -511,7 +532,7 @@ describe("the Save app against two daemons' --save-app-api", () => {
         bob,
         "POST",
         "/api/groups/{group_id}/refresh",
-        `/api/groups/${encodeURIComponent(group)}/refresh`,
+        `/api/groups/${retrofitPathSegment(group)}/refresh`,
       )
       const entry = r.json.repos.find((x: { repo_id: string }) => x.repo_id === aliceRepo)
       expect(entry).toMatchObject({ all_files: [], repo_hash: deleted.json })
@@ -531,7 +552,7 @@ describe("the Save app against two daemons' --save-app-api", () => {
       bob,
       "GET",
       "/api/groups/{groupKey}",
-      `/api/groups/${encodeURIComponent(aliceRepo)}`,
+      `/api/groups/${retrofitPathSegment(aliceRepo)}`,
     )
     expect(unknown.status).toBe(404)
     shown(unknown)
@@ -539,7 +560,7 @@ describe("the Save app against two daemons' --save-app-api", () => {
       bob,
       "GET",
       "/api/groups/{groupKey}/repos/{repoKey}/media/{filename}",
-      `/api/groups/${encodeURIComponent(group)}/repos/${encodeURIComponent(aliceRepo)}/media/${retrofitPathSegment(photoName)}`,
+      `/api/groups/${retrofitPathSegment(group)}/repos/${retrofitPathSegment(aliceRepo)}/media/${retrofitPathSegment(photoName)}`,
     )
     expect(missing.status).toBe(404)
     shown(missing)
