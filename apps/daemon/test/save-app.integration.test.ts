@@ -566,6 +566,16 @@ describe("the Save app against two daemons' --save-app-api", () => {
     shown(missing)
   })
 
+  it("the main API is unchanged beside it: token required, and it sees the groups the app made (one backend)", async () => {
+    const v1 = `${alice.daemon.state.url}/v1/groups`
+    expect((await fetch(v1)).status).toBe(401)
+    const listed = await fetch(v1, { headers: { authorization: `Bearer ${alice.daemon.token}` } })
+    expect(listed.status).toBe(200)
+    expect(await listed.json()).toEqual([
+      expect.objectContaining({ key: group, name: groupName, tier: "manage" }),
+    ])
+  })
+
   it("made every call of the app's DWeb client", () => {
     expect([...asked].filter((call) => APP_CALLS.includes(call)).sort()).toEqual(
       [...APP_CALLS].sort(),
