@@ -24,7 +24,7 @@ layer(NetLive, { excludeTestServices: true, timeout })(
   "copies on a private Veilid testnet",
   (it) => {
     it.effect(
-      "copies lists the member and the backup server that hold the file, drops the member after it unpins, and never the holder that lies",
+      "copies lists the member and the backup server that hold the file, drops the member after it unpins, never the holder that lies, and the stopped server as unknown",
       () =>
         Effect.gen(function* () {
           const testnet = yield* Net
@@ -58,7 +58,9 @@ layer(NetLive, { excludeTestServices: true, timeout })(
             transient,
           )
 
-          // Carol holds nothing and answers every challenge with a digest of zeros.
+          // Carol holds nothing and answers every challenge with a digest of zeros; the
+          // count shows she was asked, so her absence from the list is her proof failing.
+          let carolAnswered = 0
           const cScope = yield* Scope.make()
           yield* Effect.addFinalizer(() => Scope.close(cScope, Exit.void))
           const cDir = yield* tempDir
@@ -74,16 +76,17 @@ layer(NetLive, { excludeTestServices: true, timeout })(
             cNode.tunnels.serve(
               groupProtocols(created.key).proof,
               requestHandler((body) =>
-                Effect.succeed(
-                  new TextEncoder().encode(
+                Effect.sync(() => {
+                  carolAnswered++
+                  return new TextEncoder().encode(
                     Schema.encodeSync(AnswerJson)({
                       _tag: "Proof",
                       digest: Buffer.from(blake3(concatBytes(body, new Uint8Array(64)))).toString(
                         "hex",
                       ),
                     }),
-                  ),
-                ),
+                  )
+                }),
               ),
               { keys: [created.group.keys.tunnelAuth] },
             ),
@@ -109,6 +112,7 @@ layer(NetLive, { excludeTestServices: true, timeout })(
             transient,
           )
           assert.deepStrictEqual(holders(both), ["Archive box", "Bob"])
+          assert.isAbove(carolAnswered, 0)
           assert.isFalse(both.copies.some((x) => x.name === "Carol"))
           for (const copy of both.copies) {
             assert.strictEqual(copy.how, "proof")
@@ -125,7 +129,15 @@ layer(NetLive, { excludeTestServices: true, timeout })(
           )
           assert.deepStrictEqual(holders(after), ["Archive box"])
           assert.isFalse(after.copies.some((x) => x.name === "Carol" || x.name === "Bob"))
+
+          // The server goes away: it is reported as unknown, never as holding.
           assert.strictEqual(yield* server.stop, 0)
+          const gone = yield* a.backend.fileCopies(created.key, "mine", "clip.bin")
+          assert.strictEqual(gone.verified, 0)
+          assert.deepStrictEqual(
+            gone.copies.map((x) => [x.name, x.status, x.since, x.how]),
+            [["Archive box", "unknown", undefined, undefined]],
+          )
         }),
       timeout,
     )

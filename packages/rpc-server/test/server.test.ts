@@ -210,6 +210,13 @@ describe("the API over a memory backend", () => {
           [none.verified, none.target, none.reached, none.copies],
           [0, 1, false, []],
         )
+        const seen: Array<ServerEvent> = []
+        const reaching = yield* (yield* a.client.subscribe).pipe(
+          Stream.tap((e) => Effect.sync(() => void seen.push(e))),
+          Stream.takeUntil((e) => e._tag === "CopiesReached"),
+          Stream.runDrain,
+          Effect.forkScoped,
+        )
         yield* b.client.files.pin(created.key, created.repo ?? "", "clip.mp4")
         const one = yield* a.client.files.copies(created.key, "mine", "clip.mp4")
         assert.deepStrictEqual(
@@ -217,6 +224,26 @@ describe("the API over a memory backend", () => {
           [["member", "Bob", "verified", "proof"]],
         )
         assert.strictEqual(one.reached, true)
+        yield* Fiber.join(reaching).pipe(Effect.timeout("10 seconds"))
+        assert.deepStrictEqual(
+          seen.filter((e) => e._tag === "CopiesReached"),
+          [
+            {
+              _tag: "CopiesReached",
+              group: created.key,
+              repo: created.repo ?? "",
+              name: "clip.mp4",
+              copies: 1,
+              target: 1,
+            },
+          ],
+        )
+        // Another member with a copy asks too: the owner is one of its copies elsewhere.
+        const fromBob = yield* b.client.files.copies(created.key, created.repo ?? "", "clip.mp4")
+        assert.deepStrictEqual(
+          fromBob.copies.map((c) => [c.kind, c.name, c.status, c.how]),
+          [["member", "Alice", "verified", "proof"]],
+        )
         assert.deepStrictEqual(yield* a.client.groups.copies(created.key, 2), {
           group: created.key,
           atLeast: 2,

@@ -2,11 +2,12 @@
 import { createWriteStream, existsSync, statSync } from "node:fs"
 import { basename, resolve } from "node:path"
 import { Writable } from "node:stream"
-import type { FileCopies, FileInfo, RpcClient, ServerEvent } from "@save-dweb/client"
-import { Clock, Effect, Fiber, Option, Stream } from "effect"
+import type { FileInfo, RpcClient, ServerEvent } from "@save-dweb/client"
+import { Effect, Fiber, Option, Stream } from "effect"
 import { Argument, Command, Flag } from "effect/cli"
-import { CopiesTimeout, LocalFileError, UsageError } from "../errors.ts"
-import { emit, formatBytes, type Output, progressBar, table } from "../output.ts"
+import { copiesLine, waitForCopies } from "../copies.ts"
+import { LocalFileError, UsageError } from "../errors.ts"
+import { emit, formatBytes, progressBar, table } from "../output.ts"
 import { resolveGroup } from "../session.ts"
 import { groupArg, repoFlag, session } from "./common.ts"
 
@@ -84,59 +85,15 @@ const fileAdd = Command.make(
           return
         }
         if (!out.json) out.err(`added ${info.name} (${formatBytes(info.size)}) hash ${info.hash}`)
-        const copies = yield* waitForCopies(
-          client,
-          out,
-          key,
+        const copies = yield* waitForCopies(client.files.copies(key, "mine", name), out, {
           name,
-          f.waitCopies.value,
-          f.waitTimeout,
-        )
+          atLeast: f.waitCopies.value,
+          timeoutSeconds: f.waitTimeout,
+        })
         emit(out, { ...info, copies }, (r) => `${r.name}: ${copiesLine(r.copies)}`)
       }),
     ),
 ).pipe(Command.withDescription("add (or replace) a file in your repo: encrypted, then published"))
-
-/** Who holds it, in one line: `2 verified copies off this device (Bob, Archive)`. */
-const copiesLine = (c: FileCopies) => {
-  const names = c.copies.filter((x) => x.status === "verified").map((x) => x.name)
-  const unknown = c.copies.filter((x) => x.status === "unknown").map((x) => x.name)
-  return [
-    `${c.verified} verified ${c.verified === 1 ? "copy" : "copies"} off this device`,
-    names.length === 0 ? "" : ` (${names.join(", ")})`,
-    c.target === null ? "" : `, target ${c.target}${c.reached === true ? " reached" : ""}`,
-    unknown.length === 0 ? "" : `; no answer from ${unknown.join(", ")}`,
-  ].join("")
-}
-
-/** Asks for the file's copies every few seconds until `atLeast` are proven, or the deadline. */
-const waitForCopies = (
-  client: RpcClient,
-  out: Output,
-  group: string,
-  name: string,
-  atLeast: number,
-  timeoutSeconds: number,
-) =>
-  Effect.gen(function* () {
-    const deadline = (yield* Clock.currentTimeMillis) + timeoutSeconds * 1000
-    for (;;) {
-      const copies = yield* client.files.copies(group, "mine", name)
-      if (out.interactive)
-        process.stderr.write(`\r\x1b[2Kwaiting for ${atLeast}: ${copiesLine(copies)}`)
-      if (copies.verified >= atLeast) {
-        if (out.interactive) process.stderr.write("\r\x1b[2K")
-        return copies
-      }
-      if ((yield* Clock.currentTimeMillis) >= deadline) {
-        if (out.interactive) process.stderr.write("\r\x1b[2K")
-        return yield* new CopiesTimeout({
-          message: `${name} has ${copiesLine(copies)} after ${timeoutSeconds} s, not ${atLeast}`,
-        })
-      }
-      yield* Effect.sleep("5 seconds")
-    }
-  })
 
 const fileCopies = Command.make(
   "copies",
