@@ -86,6 +86,14 @@ const shot = (page: Page, name: string, fullPage = false) =>
 
 const sha256 = (bytes: Uint8Array) => createHash("sha256").update(bytes).digest("hex")
 
+/** The row of the files table naming `name`. */
+const fileRow = (page: Page, name: string) =>
+  page.getByRole("row").filter({ has: page.getByRole("cell", { name, exact: true }) })
+
+/** No stack, no `undefined`, no `[object ...]`: the API's sentence. */
+const isSentence = (text: string | null) =>
+  /\w+ \w+/.test(text ?? "") && !/at \w+ \(|undefined|\[object/.test(text ?? "")
+
 const rawStatus = (port: number, host: string, path: string) =>
   new Promise<number>((resolve, reject) => {
     const req = request({ host: "127.0.0.1", port, path, headers: { host } }, (res) => {
@@ -150,6 +158,19 @@ describe("the web page on two daemons", () => {
     await poll(() => a.getByRole("cell", { name: "notes.txt", exact: true }).count(), 60_000).toBe(
       1,
     )
+    // Each upload's progress ends done; both files are here on Alice's device.
+    await poll(() => a.getByRole("progressbar", { name: "holiday.jpg: done" }).count()).toBe(1)
+    await poll(() => a.getByRole("progressbar", { name: "notes.txt: done" }).count()).toBe(1)
+    for (const name of ["holiday.jpg", "notes.txt"]) {
+      expect(await fileRow(a, name).getByRole("cell", { name: "here", exact: true }).count()).toBe(
+        1,
+      )
+      expect(
+        await fileRow(a, name)
+          .getByRole("button", { name: `Delete ${name}` })
+          .count(),
+      ).toBe(1)
+    }
     await poll(() => a.locator(".events li").count()).toBeGreaterThan(0)
     await noSeriousViolations(a, "files")
     await shot(a, "files")
@@ -167,15 +188,33 @@ describe("the web page on two daemons", () => {
 
     await a.getByRole("tab", { name: "Backups" }).click()
     await poll(() => a.getByRole("heading", { name: "Backup servers" }).count()).toBe(1)
+    await poll(() => a.getByText("No backup server holds this group.").count()).toBe(1)
     await noSeriousViolations(a, "backups")
+    // A link that is not a backup server's: the API's sentence.
+    await a.getByLabel(/Backup server link/).fill("save+dweb:backup?v=1")
+    await a.getByRole("button", { name: "Add" }).click()
+    await poll(() => a.getByRole("alert").count()).toBe(1)
+    expect(isSentence(await a.getByRole("alert").textContent())).toBe(true)
 
     await a.getByRole("tab", { name: "Invite" }).click()
+    // Each tier is said in words beside its choice.
+    for (const words of [
+      /Reader: can see and download/,
+      /Member: can read every/,
+      /Replica: keeps/,
+    ])
+      expect(await a.getByText(words).count()).toBe(1)
     await a.getByRole("radio", { name: /^read/ }).check()
     await a.getByRole("button", { name: "Make a read link" }).click()
     const linkBox = a.getByLabel("Invite link (read)")
     await poll(() => linkBox.inputValue(), 60_000).toMatch(/^save\+dweb:/)
     const link = await linkBox.inputValue()
     expect(await a.getByRole("img", { name: /QR code of the read invite link/ }).count()).toBe(1)
+    // The copy button puts the link on the clipboard.
+    await a.context().grantPermissions(["clipboard-read", "clipboard-write"], { origin: alice.url })
+    await a.getByRole("button", { name: "Copy link" }).click()
+    await poll(() => a.getByText("Copied.").count()).toBe(1)
+    expect(await a.evaluate(() => navigator.clipboard.readText())).toBe(link)
     await noSeriousViolations(a, "invite")
     await shot(a, "invite", true)
 
@@ -184,7 +223,7 @@ describe("the web page on two daemons", () => {
     await b.getByLabel("Invite link").fill("save+dweb:invite?v=1&cap=read")
     await b.getByRole("button", { name: "Join" }).click()
     await poll(() => b.getByRole("alert").textContent()).toMatch(/\w+ \w+/)
-    expect(await b.getByRole("alert").textContent()).not.toMatch(/at \w+ \(|undefined|\[object/)
+    expect(isSentence(await b.getByRole("alert").textContent())).toBe(true)
     await b.getByLabel("Invite link").fill(link)
     await b.getByRole("button", { name: "Join" }).click()
     await poll(() => b.getByRole("heading", { name: "Family photos" }).count(), 120_000).toBe(1)
@@ -202,7 +241,23 @@ describe("the web page on two daemons", () => {
     expect(download.suggestedFilename()).toBe("holiday.jpg")
     const path = await download.path()
     expect(sha256(readFileSync(path))).toBe(sha256(bytes))
+    // The download's progress ends at every byte.
+    await poll(() => b.getByRole("progressbar", { name: "holiday.jpg: done" }).count()).toBe(1)
+    expect(await b.getByText(/done 293 KiB of 293 KiB/).count()).toBe(1)
     await shot(b, "reader-files")
+    // Sync now reports what it reached; the activity panel shows the daemon's sync events.
+    await b.getByRole("button", { name: "Sync now" }).click()
+    await poll(() => b.getByText(/^Synced \d+ members?/).count(), 60_000).toBe(1)
+    await poll(() => b.locator(".events li").filter({ hasText: /sync/ }).count()).toBeGreaterThan(0)
+    // Another member's file, held here: the reader may unpin it (the API answers, no error).
+    const held = fileRow(b, "holiday.jpg")
+    expect(await held.getByRole("cell", { name: "here", exact: true }).count()).toBe(1)
+    expect(await held.getByRole("button", { name: /^Delete/ }).count()).toBe(0)
+    await held.getByRole("button", { name: "Unpin holiday.jpg" }).click()
+    // Still held by the synced collection, or remote only again (then "Keep here").
+    const pinToggle = held.getByRole("button", { name: /^(Unpin|Keep here) holiday\.jpg$/ })
+    await poll(() => pinToggle.isEnabled({ timeout: 1_000 })).toBe(true)
+    expect(await b.getByRole("alert").count()).toBe(0)
 
     // Alice deletes her second file; Bob's list follows (events, or a sync pass).
     await a.getByRole("tab", { name: "Files" }).click()
