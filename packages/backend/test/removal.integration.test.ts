@@ -5,6 +5,7 @@
 import { readdir, readFile } from "node:fs/promises"
 import { join } from "node:path"
 import { assert, layer } from "@effect/vitest"
+import type { BlobHash, IrohSource } from "@save-dweb/blob-store"
 import { decryptFile } from "@save-dweb/crypto"
 import { groupProtocols } from "@save-dweb/data-repo"
 import type { RecordKey } from "@save-dweb/veilid"
@@ -14,6 +15,7 @@ import { bytesOf, failureOf, pattern } from "./support.ts"
 import {
   eventually,
   groupOf,
+  holdsBlobFile,
   type Member,
   Net,
   NetLive,
@@ -58,6 +60,27 @@ const readThrough = (m: Member, group: RecordKey, repo: RecordKey, name: string)
     Effect.flatMap(m.node.backend.readFile(group, repo, name), (read) => bytesOf(read.bytes)),
     () => true,
     transient,
+  )
+
+/** `node`'s Iroh endpoint as a direct group's member is told it (node id and addresses). */
+const irohOf = (node: Started, id: string) =>
+  Effect.map(node.backend.status, (status): IrohSource => {
+    if (status.iroh === undefined) throw new Error(`${id} has no Iroh endpoint`)
+    return { _tag: "IrohSource", id, ...status.iroh }
+  })
+
+/** Whether `node`'s store gets blob `hash` from `source` (and nothing else) now. */
+const fetchedFrom = (node: Started, source: IrohSource, hash: string) =>
+  Effect.map(
+    Effect.result(
+      node.store.fetch({
+        hash: hash as BlobHash,
+        kind: "blob",
+        sources: [source],
+        timeoutMillis: 15_000,
+      }),
+    ),
+    (result) => result._tag === "Success",
   )
 
 layer(NetLive, { excludeTestServices: true, timeout: 300_000 })(
@@ -221,6 +244,57 @@ layer(NetLive, { excludeTestServices: true, timeout: 300_000 })(
             (yield* a.node.backend.members(to)).map((m) => m.name),
             ["M0", "M1"],
           )
+        }),
+      timeout,
+    )
+
+    it.effect(
+      "removed from a direct group: the Iroh endpoints it was told give it no blob it knew, but one whose new hash it names",
+      () =>
+        Effect.gen(function* () {
+          const testnet = yield* Net
+          const [a, b, c] = yield* groupOf(testnet, ["drm-a", "drm-b", "drm-c"], {
+            transport: "direct",
+          })
+          if (a === undefined || b === undefined || c === undefined) {
+            return yield* Effect.die(new Error("members"))
+          }
+          const key = a.group.key
+          const seen = yield* repoOf(a).write("seen.bin", Stream.make(pattern(120_000, 1)))
+          const unread = yield* repoOf(a).write("unread.bin", Stream.make(pattern(110_000, 2)))
+          const probe = yield* repoOf(a).write("probe.bin", Stream.make(pattern(100_000, 3)))
+          // Carol reads a file, so she asks for and is told Alice's address (a direct group).
+          yield* readThrough(c, key, repoOf(a).key, "seen.bin")
+          const alice = yield* irohOf(a.node, "iroh:alice")
+          // The endpoint answers her, by hash alone: the probe was never read by her.
+          assert.isTrue(yield* fetchedFrom(c.node, alice, probe.hash), "carol fetches before")
+
+          const { group: to } = yield* a.node.backend.removeMember(key, slotOf(c))
+          yield* eventually(
+            "bob follows the rotation",
+            Effect.map(b.node.backend.listGroups, (gs) => gs.map((g) => g.key)),
+            (keys) => keys.length === 1 && keys[0] === to,
+          )
+          const aRepo = Option.getOrThrow((yield* a.node.backend.loadGroup(to)).repo)
+          const after = yield* aRepo.write("after.bin", Stream.make(pattern(130_000, 4)))
+
+          // Every old blob is freed by the rotation: one she knew of but never fetched is not
+          // handed to her any more (the others she holds already).
+          for (const hash of [seen.hash, unread.hash, probe.hash]) {
+            yield* eventually(
+              "alice frees the old blob",
+              holdsBlobFile(a.node, hash),
+              (held) => !held,
+            )
+          }
+          assert.isFalse(yield* fetchedFrom(c.node, alice, unread.hash), "an old blob")
+          // The files moved under new hashes, which nothing gives her...
+          const moved = (yield* a.node.backend.files(to, aRepo.key)).map((f) => f.hash)
+          assert.lengthOf(moved, 4)
+          for (const hash of [seen.hash, unread.hash, probe.hash]) assert.notInclude(moved, hash)
+          // ...but the endpoint checks no key: named, a new blob is handed to her (the
+          // threat model says so in bold; she still cannot decrypt it).
+          assert.isTrue(yield* fetchedFrom(c.node, alice, after.hash), "the endpoint checks no key")
         }),
       timeout,
     )

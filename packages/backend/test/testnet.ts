@@ -3,6 +3,7 @@
 import { mkdtemp, readdir, rm } from "node:fs/promises"
 import { tmpdir } from "node:os"
 import { join } from "node:path"
+import type { BlobStoreService } from "@save-dweb/blob-store"
 import { eventually } from "@save-dweb/test-support"
 import type { TunnelsShape } from "@save-dweb/tunnels"
 import { formatLink } from "@save-dweb/uri-scheme"
@@ -31,6 +32,8 @@ export interface Started {
   readonly storageDir: string
   /** The node's own tunnels, to call a peer as this node would, from outside the backend. */
   readonly tunnels: TunnelsShape
+  /** The node's own blob store, to fetch from a peer as this node could, from outside the backend. */
+  readonly store: BlobStoreService
   /** Stops the backend (idempotent); also run when the test's scope closes. */
   readonly stop: Effect.Effect<void>
 }
@@ -60,7 +63,7 @@ export const start = (
       }),
     )
     const backend: BackendShape = yield* Scope.provide(scope)(makeBackend({ storageDir, ...node }))
-    const started: Started = { backend, storageDir, tunnels: node.tunnels, stop }
+    const started: Started = { backend, storageDir, tunnels: node.tunnels, store: node.store, stop }
     return started
   })
 

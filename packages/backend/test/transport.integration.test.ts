@@ -7,16 +7,19 @@
 // nftables table is made in); every wait has a deadline.
 import { execFileSync } from "node:child_process"
 import { assert, layer } from "@effect/vitest"
-import { LEARNED_ADDRESS, TOLD_ADDRESS } from "@save-dweb/data-repo"
+import { type Source, tunnelSource } from "@save-dweb/blob-store"
+import { groupProtocols, LEARNED_ADDRESS, TOLD_ADDRESS } from "@save-dweb/data-repo"
 import type { Testnet } from "@save-dweb/veilid-testnet"
 import { Effect, Logger, Option, References, Stream } from "effect"
 import type { CreateGroupOptions } from "../src/index.ts"
 import { bytesOf, pattern } from "./support.ts"
 import {
   eventually,
+  groupOf,
   holdsBlobFile,
   Net,
   NetLive,
+  repoOf,
   type Started,
   startFresh,
   timeout,
@@ -179,6 +182,66 @@ layer(NetLive, { excludeTestServices: true, timeout: 300_000 })(
           assert.isFalse(firstChunk?.blobHeld, "the first bytes came before the blob was whole")
           assert.isTrue(Buffer.concat(chunks).equals(Buffer.from(bytes)))
           assert.isTrue(yield* holdsBlobFile(bob, written.hash), "the whole blob is kept once read")
+        }),
+      timeout,
+    )
+
+    it.effect(
+      "private: a large file held by three members comes from all three at once, over their private routes",
+      () =>
+        Effect.gen(function* () {
+          const testnet = yield* Net
+          const members = yield* groupOf(testnet, ["par-a", "par-b", "par-c", "par-d"])
+          const [a, b, c, d] = members
+          if (a === undefined || b === undefined || c === undefined || d === undefined) {
+            return yield* Effect.die(new Error("members"))
+          }
+          assert.strictEqual((yield* a.group.group.info).transport, "private")
+          const bytes = pattern(9 * 1024 * 1024 + 5, 24)
+          const file = yield* repoOf(a).write("big.bin", Stream.make(bytes))
+          for (const holder of [b, c]) {
+            yield* eventually(
+              `${holder.name} syncs a's repo`,
+              Effect.andThen(holder.group.sync(), holdsBlobFile(holder.node, file.hash)),
+              (held) => held,
+              transient,
+            )
+          }
+          // The reader calls each holder's published route with the group's tunnel key, as
+          // a read with no sources given finds them (data-repo's discovery, policy `any`).
+          const sources: Array<Source> = []
+          for (const holder of [a, b, c]) {
+            const [route] = yield* eventually(
+              `${holder.name}'s route is published`,
+              Effect.flatMap(d.group.openRepo(repoOf(holder).key), (repo) => repo.routes),
+              (routes) => routes.length > 0,
+            )
+            if (route === undefined) return yield* Effect.die(new Error("no route"))
+            const peer = yield* d.node.tunnels.connect(route, d.group.group.keys.tunnelAuth)
+            sources.push(
+              tunnelSource(peer, { id: holder.name, protocol: groupProtocols(d.group.key).blobs }),
+            )
+          }
+          const result = yield* eventually(
+            "d fetches the file from the three",
+            d.node.store.fetch({
+              hash: file.hash,
+              kind: "blob",
+              sources,
+              expectedSize: file.storedSize,
+              timeoutMillis: 60_000,
+            }),
+            () => true,
+            transient,
+          )
+          const from = new Map(result.sources.map((s) => [s.source, s.bytes]))
+          for (const holder of [a, b, c]) {
+            assert.isAbove(from.get(holder.name) ?? 0, 0, JSON.stringify(result.sources))
+          }
+          assert.isTrue(yield* holdsBlobFile(d.node, file.hash))
+          const theirs = yield* d.group.openRepo(repoOf(a).key)
+          const read = yield* bytesOf(theirs.read("big.bin"))
+          assert.isTrue(Buffer.from(read).equals(Buffer.from(bytes)))
         }),
       timeout,
     )

@@ -234,6 +234,36 @@ describe("tiers", () => {
     }).pipe(Effect.scoped),
   )
 
+  it.live("a write member cannot write another member's repo, through the API or around it", () =>
+    Effect.gen(function* () {
+      const { repo, join } = yield* setup
+      yield* repo.write("photo", Stream.make(utf8.encode("pixels")))
+      const bob = yield* join("write", "Bob")
+      yield* bob.repos.create(bob.group, { name: "Bob" })
+      const theirs = yield* bob.repos.open(bob.group, repo.key)
+      assert.isFalse(theirs.writable)
+      assert.strictEqual(
+        (yield* failureOf(theirs.write("x", Stream.make(utf8.encode("no")))))._tag,
+        "NotWritable",
+      )
+      assert.strictEqual((yield* failureOf(theirs.delete("photo")))._tag, "NotWritable")
+      // Around the API, with a writer key of his own: the DHT refuses every subkey.
+      const raw = yield* bob.records.open(RepoRecord, repo.key, {
+        encryptionKey: bob.group.keys.dhtValues,
+        writer: yield* bob.records.generateKeyPair,
+      })
+      // Alice's own values, written back unchanged: only the writer differs.
+      const info = Option.getOrThrow(yield* raw.get(0)).value
+      const manifest = Option.getOrThrow(yield* raw.get(1)).value
+      assert.strictEqual((yield* failureOf(raw.set(0, info)))._tag, "RecordNotWritable")
+      assert.strictEqual((yield* failureOf(raw.set(1, manifest)))._tag, "RecordNotWritable")
+      assert.deepStrictEqual(
+        (yield* repo.list()).map((f) => f.name),
+        ["photo"],
+      )
+    }).pipe(Effect.scoped),
+  )
+
   it.live(
     "a write member opens another's repo, lists it and reads identical bytes fetched from the owner",
     () =>
