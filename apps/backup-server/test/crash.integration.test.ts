@@ -2,6 +2,8 @@
 // idle and while it copies a member's file, started again on the same data dir with the same
 // Veilid node identity (the same config file: keys and address). Ready means its descriptor
 // link is printed again (it is online on its route).
+import { readdirSync, statSync } from "node:fs"
+import { basename, join } from "node:path"
 import { assert, layer } from "@effect/vitest"
 import { pattern } from "@save-dweb/test-support"
 import { Effect, Option, Stream } from "effect"
@@ -34,6 +36,23 @@ const kill9 = (pid: number) =>
         }, 20)
       }),
   )
+
+/** Bytes in the files under `dir` (partial downloads and temp files included). */
+const bytesUnder = (dir: string): number =>
+  readdirSync(dir, { withFileTypes: true, recursive: true }).reduce((total, entry) => {
+    if (!entry.isFile()) return total
+    try {
+      return total + statSync(join(entry.parentPath, entry.name)).size
+    } catch {
+      return total // removed meanwhile
+    }
+  }, 0)
+
+/** Hashes of the blobs with a data file of their own (`<hash>.data`) under `dir`. */
+const blobFilesUnder = (dir: string): Array<string> =>
+  readdirSync(dir, { recursive: true, encoding: "utf8" })
+    .filter((name) => name.endsWith(".data"))
+    .map((name) => basename(name).slice(0, -".data".length))
 
 const transient = ["BackupUnreachable", "PeerUnreachable", "NoSource", "AllSourcesFailed"]
 
@@ -80,36 +99,53 @@ layer(NetLive, { excludeTestServices: true, timeout })("the backup server killed
       }),
   )
 
-  it.effect("killed while it copies a member's file, it comes back and holds the file", () =>
-    Effect.gen(function* () {
-      const testnet = yield* Net
-      const dir = yield* tempDir
-      let server = yield* startServer(testnet, dir, { name: "Copying box", node: "crash-copy" })
-      const a = yield* startMember(testnet, "crash-member", yield* tempDir)
-      const created = yield* a.backend.createGroup("Copied", { memberName: "A" })
-      const file = yield* Option.getOrThrow(created.repo).write(
-        "big.bin",
-        Stream.make(pattern(48 * 1024 * 1024, 5)),
-      )
-      yield* eventually(
-        "A registers the group with the server",
-        a.backend.addBackup(created.key, server.link),
-        () => true,
-        transient,
-      )
-      // Killed as soon as the copy has started (or right away if it is quick).
-      yield* Effect.sleep("300 millis")
-      yield* kill9(server.pid)
-      const t0 = performance.now()
-      server = yield* startServer(testnet, dir, { node: "crash-copy" })
-      assert.isBelow(performance.now() - t0, READY_BOUND_MILLIS)
-      yield* eventually(
-        "the restarted server holds A's file",
-        holdsBlobFile(server.dataDir, file.hash),
-        (h) => h,
-      )
-      yield* a.stop
-      yield* kill9(server.pid)
-    }),
+  it.effect(
+    "killed while it copies a member's file (8 MiB of it on disk, the pass not ended), it is online within 15 s, then holds the file and no other blob file",
+    () =>
+      Effect.gen(function* () {
+        const testnet = yield* Net
+        const dir = yield* tempDir
+        let server = yield* startServer(testnet, dir, { name: "Copying box", node: "crash-copy" })
+        const before = bytesUnder(join(server.dataDir, "iroh"))
+        const a = yield* startMember(testnet, "crash-member", yield* tempDir)
+        const created = yield* a.backend.createGroup("Copied", { memberName: "A" })
+        const file = yield* Option.getOrThrow(created.repo).write(
+          "big.bin",
+          Stream.make(pattern(48 * 1024 * 1024, 5)),
+        )
+        yield* eventually(
+          "A registers the group with the server",
+          a.backend.addBackup(created.key, server.link),
+          () => true,
+          transient,
+        )
+        // Killed once part of the file is on the server's disk, before the pass that copies it
+        // has ended (it logs `backup-server: pass` with `updated` once it has).
+        const copied = () =>
+          server.logs.some((l) => l.message === "backup-server: pass" && Number(l.updated) > 0)
+        const deadline = Date.now() + 120_000
+        while (bytesUnder(join(server.dataDir, "iroh")) < before + 8 * 1024 * 1024) {
+          if (Date.now() > deadline) assert.fail("the copy never reached the server's disk")
+          yield* Effect.sleep("10 millis")
+        }
+        assert.isFalse(copied(), "killed after the copy had ended")
+        yield* kill9(server.pid)
+        const t0 = performance.now()
+        server = yield* startServer(testnet, dir, { node: "crash-copy" })
+        assert.isBelow(performance.now() - t0, READY_BOUND_MILLIS)
+        yield* eventually(
+          "the restarted server holds A's file",
+          holdsBlobFile(server.dataDir, file.hash),
+          (h) => h,
+        )
+        // ...and nothing else of its own (small blobs live inline in Iroh's database).
+        yield* eventually(
+          "the restarted server's blob files are A's file only",
+          Effect.sync(() => blobFilesUnder(join(server.dataDir, "iroh"))),
+          (files) => files.length === 1 && files[0] === file.hash,
+        )
+        yield* a.stop
+        yield* kill9(server.pid)
+      }),
   )
 })

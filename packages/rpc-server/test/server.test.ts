@@ -562,6 +562,35 @@ describe("the API over a memory backend", () => {
     }).pipe(Effect.scoped),
   )
 
+  it.live(
+    "a link with a record key of an unknown crypto kind is a 400 InvalidLink naming the parameter and the kind",
+    () =>
+      Effect.gen(function* () {
+        const a = yield* node(yield* networks)
+        const g = yield* a.client.groups.create({ name: "Kinds" })
+        const part = "A".repeat(43)
+        const cases = [
+          [
+            "/v1/groups/join",
+            `save+dweb:invite?v=1&cap=read&group=VLD9:${part}:${part}&secret=${part}`,
+            /group: crypto kind VLD9 is not supported/,
+          ],
+          [
+            `/v1/groups/${encodeURIComponent(g.key)}/backups`,
+            `save+dweb:backup?v=1&record=ZZZ1:${part}&access=${part}`,
+            /record: crypto kind ZZZ1 is not supported/,
+          ],
+        ] as const
+        for (const [path, link, names] of cases) {
+          const answer = yield* raw(`${a.served.url}${path}`, json(a.served.token, { link }))
+          assert.strictEqual(answer.status, 400, answer.text)
+          const error = errorOf(answer.text)
+          assert.strictEqual(error.error, "InvalidLink")
+          assert.match(error.message, names)
+        }
+      }).pipe(Effect.scoped),
+  )
+
   it.live("oversized bodies get 413: a declared length, a chunked upload, a large JSON body", () =>
     Effect.gen(function* () {
       const a = yield* node(yield* networks, { maxUploadBytes: 100_000, maxJsonBytes: 1000 })

@@ -72,3 +72,38 @@ describe("pairing data", () => {
     )
   })
 })
+
+describe("pairing data record keys", () => {
+  it("random crypto kinds in a group or repo record key are accepted only when known, else named with the entry and field", () => {
+    fc.assert(
+      fc.property(
+        pairingLink,
+        fc.oneof(fc.constant("VLD0"), fc.stringMatching(/^[A-Z0-9]{4}$/)),
+        fc.uint8Array({ minLength: 4, maxLength: 4 }),
+        fc.boolean(),
+        fc.boolean(),
+        (link, textKind, rawKind, raw, inRepo) => {
+          const bytes = encodePairingData(link.entries)
+          // Entry 1's group key is the first field (offset 2); its repo key the fifth.
+          let at = 2
+          if (inRepo) for (let field = 0; field < 4; field++) at += 1 + (bytes[at] ?? 0)
+          const kind = raw ? rawKind : Uint8Array.from(textKind, (c) => c.charCodeAt(0))
+          const changed = Uint8Array.from(bytes)
+          changed.set(kind, at + 1)
+          const known = String.fromCharCode(...kind) === "VLD0"
+          const outcome = failureOf(changed)
+          if (known) expect(outcome).toBe("decoded")
+          else
+            expect(outcome).toMatch(
+              new RegExp(`^entry 1 ${inRepo ? "repo" : "group"} record key: (crypto kind )?`),
+            )
+          if (!known && /^[A-Z0-9]{4}$/.test(String.fromCharCode(...kind)))
+            expect(outcome).toContain(
+              `crypto kind ${String.fromCharCode(...kind)} is not supported`,
+            )
+        },
+      ),
+      { numRuns: 500 },
+    )
+  })
+})
