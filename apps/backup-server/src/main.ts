@@ -11,7 +11,7 @@ import {
   veilidNetworkOf,
 } from "@save-dweb/backend"
 import { Effect, Schedule } from "effect"
-import { ConfigError, type ProcessConfig, resolveConfig, usage } from "./config.ts"
+import { type ProcessConfig, resolveConfig, usage } from "./config.ts"
 import { makeRealBackupServer } from "./real.ts"
 
 /**
@@ -24,17 +24,18 @@ const EXIT_LOCKED = 4
 const SHUTDOWN_GRACE_MILLIS = 60_000
 
 const configOrExit = (): ProcessConfig => {
-  try {
-    const resolved = resolveConfig(process.argv.slice(2), process.env)
-    if (resolved.help) {
-      process.stdout.write(`${usage}\n`)
-      process.exit(0)
-    }
-    return resolved.config
-  } catch (cause) {
-    if (cause instanceof ConfigError) return exitWith(cause.message, EXIT_CONFIG)
-    throw cause
+  const resolved = Effect.runSync(
+    resolveConfig(process.argv.slice(2), process.env).pipe(
+      Effect.catchTag("ConfigError", (error) =>
+        Effect.sync(() => exitWith(error.message, EXIT_CONFIG)),
+      ),
+    ),
+  )
+  if (resolved.help) {
+    process.stdout.write(`${usage}\n`)
+    process.exit(0)
   }
+  return resolved.config
 }
 
 const config = configOrExit()
