@@ -93,6 +93,8 @@ export {
   parseNetworkChoice,
   readJsonConfigFile,
   runProcess,
+  type Settings,
+  settingsOrExit,
   veilidNetworkOf,
 } from "./process.ts"
 export type {

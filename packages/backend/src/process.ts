@@ -1,5 +1,6 @@
 // What a long-running process built on the backend needs alike (the daemon and the backup
-// server): JSON-lines logs, and the choice of Veilid network from a flag or a config file.
+// server): JSON-lines logs, its settings or an exit, and the choice of Veilid network from a
+// flag or a config file.
 import { readFileSync } from "node:fs"
 import { resolve } from "node:path"
 import { Cause, Data, Effect, Exit, Fiber, Layer, Logger, References, Scope } from "effect"
@@ -176,6 +177,30 @@ export const exitWith = (message: string, code: number): never => {
     `${JSON.stringify({ time: new Date().toISOString(), level: "error", message })}\n`,
   )
   process.exit(code)
+}
+
+/** What a process's settings resolve to: the usage text asked for, or the settings. */
+export type Settings<C> = { readonly help: true } | { readonly help: false; readonly config: C }
+
+/**
+ * The settings `resolved` answers, read before logging starts: `--help` prints `usage` on
+ * stdout and exits 0; a `ConfigError` is one JSON line on stderr and exit `code`.
+ */
+export const settingsOrExit = <C>(
+  resolved: Effect.Effect<Settings<C>, { readonly _tag: "ConfigError"; readonly message: string }>,
+  usage: string,
+  code: number,
+): C => {
+  const settings = Effect.runSync(
+    resolved.pipe(
+      Effect.catchTag("ConfigError", (error) => Effect.sync(() => exitWith(error.message, code))),
+    ),
+  )
+  if (settings.help) {
+    process.stdout.write(`${usage}\n`)
+    process.exit(0)
+  }
+  return settings.config
 }
 
 export interface ProcessOptions {
