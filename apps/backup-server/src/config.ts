@@ -6,13 +6,12 @@ import { homedir } from "node:os"
 import { dirname, isAbsolute, join, resolve } from "node:path"
 import { parseArgs } from "node:util"
 import {
-  InvalidConfigFile,
+  configSourcesOf,
   InvalidNetworkChoice,
   type LogLevel,
   logLevels,
   type NetworkChoice,
   parseNetworkChoice,
-  readJsonConfigFile,
 } from "@save-dweb/backend"
 import { DisplayName } from "@save-dweb/uri-scheme"
 import { Data, Effect, Schema } from "effect"
@@ -143,11 +142,6 @@ const integer = (
     : Effect.succeed(n)
 }
 
-const readConfigFile = (file: string, required: boolean): Effect.Effect<Raw, ConfigError> => {
-  const read = readJsonConfigFile(file, fileKeys, required)
-  return read instanceof InvalidConfigFile ? fail(read.message) : Effect.succeed(read as Raw)
-}
-
 const parseFlags = (argv: ReadonlyArray<string>) =>
   Effect.try({
     try: () => parseArgsOf(argv),
@@ -191,21 +185,20 @@ export const resolveConfig = (
   Effect.gen(function* () {
     const flags = yield* parseFlags(argv)
     if (flags.help === true) return { help: true } as const
-    const dataDirEarly = flags["data-dir"] ?? env.SAVE_DWEB_BACKUP_DATA_DIR
-    const explicitFile = flags.config ?? env.SAVE_DWEB_BACKUP_CONFIG
-    const baseDir = resolve(dataDirEarly ?? defaultDataDir(env))
-    const configFile =
-      explicitFile === undefined ? join(baseDir, "config.json") : resolve(explicitFile)
-    const file = yield* readConfigFile(configFile, explicitFile !== undefined)
-    const fileUsed =
-      explicitFile !== undefined || Object.keys(file).length > 0 ? configFile : undefined
+    const { dataDirGiven, baseDir, configFile, fileUsed, file, pick } = yield* configSourcesOf<Raw>(
+      {
+        dataDir: flags["data-dir"] ?? env.SAVE_DWEB_BACKUP_DATA_DIR,
+        config: flags.config ?? env.SAVE_DWEB_BACKUP_CONFIG,
+        defaultDataDir: defaultDataDir(env),
+        env,
+        fileKeys,
+      },
+    ).pipe(Effect.mapError((e) => new ConfigError({ message: e.message })))
     const fileDir = dirname(configFile)
-    const pick = <K extends keyof Raw>(flag: string | undefined, envName: string, key: K) =>
-      flag ?? env[envName] ?? file[key]
 
     const dataDir =
-      dataDirEarly !== undefined
-        ? resolve(dataDirEarly)
+      dataDirGiven !== undefined
+        ? resolve(dataDirGiven)
         : file.dataDir !== undefined
           ? isAbsolute(file.dataDir)
             ? file.dataDir

@@ -81,6 +81,8 @@ export {
   veilidConfigOf,
 } from "./node.ts"
 export {
+  type ConfigSources,
+  configSourcesOf,
   effectLogLevel,
   exitWith,
   InvalidConfigFile,

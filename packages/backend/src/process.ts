@@ -2,7 +2,7 @@
 // server): JSON-lines logs, its settings or an exit, and the choice of Veilid network from a
 // flag or a config file.
 import { readFileSync } from "node:fs"
-import { resolve } from "node:path"
+import { join, resolve } from "node:path"
 import { Cause, Data, Effect, Exit, Fiber, Layer, Logger, References, Scope } from "effect"
 import type { BackendConfig } from "./backend.ts"
 
@@ -111,6 +111,56 @@ export const readJsonConfigFile = (
       return invalid(`${key} must be a string or a number`)
   }
   return parsed as Record<string, string | number>
+}
+
+/** Where a process's settings come from: flags, then the environment, then its config file. */
+export interface ConfigSources<Raw> {
+  /** The data dir a flag or the environment gives (as given), if any. */
+  readonly dataDirGiven: string | undefined
+  /** That data dir resolved, else the default: where `config.json` is looked for. */
+  readonly baseDir: string
+  /** The config file named by a flag or the environment, else `baseDir/config.json`. */
+  readonly configFile: string
+  /** The config file, when one was named or found not empty (for the start-up log). */
+  readonly fileUsed: string | undefined
+  /** What the config file holds (`{}` when there is none). */
+  readonly file: Raw
+  /** A setting: the flag, else the environment variable `envName`, else the file's `key`. */
+  readonly pick: <K extends keyof Raw>(
+    flag: string | undefined,
+    envName: string,
+    key: K,
+  ) => string | Raw[K] | undefined
+}
+
+/**
+ * Finds and reads a process's config file: named by `config` (a flag or the environment:
+ * then it must exist), else `config.json` in the data dir (`dataDir`, else `defaultDataDir`)
+ * when it is there.
+ */
+export const configSourcesOf = <
+  Raw extends Readonly<Record<string, string | number | undefined>>,
+>(options: {
+  readonly dataDir: string | undefined
+  readonly config: string | undefined
+  readonly defaultDataDir: string
+  readonly env: NodeJS.ProcessEnv
+  readonly fileKeys: ReadonlyArray<keyof Raw & string>
+}): Effect.Effect<ConfigSources<Raw>, InvalidConfigFile> => {
+  const { dataDir, config, env } = options
+  const baseDir = resolve(dataDir ?? options.defaultDataDir)
+  const configFile = config === undefined ? join(baseDir, "config.json") : resolve(config)
+  const read = readJsonConfigFile(configFile, options.fileKeys, config !== undefined)
+  if (read instanceof InvalidConfigFile) return Effect.fail(read)
+  const file = read as Raw
+  return Effect.succeed({
+    dataDirGiven: dataDir,
+    baseDir,
+    configFile,
+    fileUsed: config !== undefined || Object.keys(file).length > 0 ? configFile : undefined,
+    file,
+    pick: (flag, envName, key) => flag ?? env[envName] ?? file[key],
+  })
 }
 
 /**
