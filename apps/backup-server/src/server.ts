@@ -3,7 +3,8 @@
 // and for each group it holds a replication loop (data-repo's keepSynced as a backup) and
 // the group's blobs served to its members. It learns no name: a replicate link carries
 // none, and the group's, members' and repos' names are sealed under the group secret it
-// does not hold; it stores and logs groups by key only.
+// does not hold; it stores and logs groups by key only. A held group's loop is
+// `group-loop.ts`'s.
 
 import {
   BACKUP_PROTOCOL,
@@ -26,16 +27,9 @@ import {
   BackupRecord,
   type DataReposShape,
   publishRoute,
-  type SyncResult,
 } from "@save-dweb/data-repo"
 import type { DhtRecordsError, DhtRecordsShape, RecordKey } from "@save-dweb/dht-records"
-import {
-  decodeCredentials,
-  encodeCredentials,
-  type Group,
-  GroupCredentials,
-  type GroupsShape,
-} from "@save-dweb/group"
+import { encodeCredentials, type GroupsShape } from "@save-dweb/group"
 import { requestHandler, type TunnelsShape } from "@save-dweb/tunnels"
 import {
   BackupDescriptor,
@@ -46,7 +40,6 @@ import {
 import type { VeilidError } from "@save-dweb/veilid"
 import {
   Cause,
-  Clock,
   Data,
   Duration,
   Effect,
@@ -54,10 +47,10 @@ import {
   Option,
   Redacted,
   Result,
-  Schedule,
   Scope,
   Semaphore,
 } from "effect"
+import { forgetNames, type Held, makeGroupLoop } from "./group-loop.ts"
 import type { InvalidServerState, ServerStateStore } from "./state.ts"
 
 /** A request the server turns down; the caller gets `reason` and `message`. */
@@ -111,12 +104,6 @@ export interface BackupServerShape {
 }
 
 export type StartError = VeilidError | InvalidServerState | InvalidKnownGroup | DhtRecordsError
-
-interface Held {
-  readonly key: RecordKey
-  readonly scope: Scope.Closeable
-  last: { readonly result: SyncResult; readonly at: number } | undefined
-}
 
 const DEFAULT_MAX_GROUPS = 64
 
@@ -182,103 +169,19 @@ export const makeBackupServer = (
           ? (false as const)
           : { slowest: options.pollInterval ?? Duration.seconds(30) },
     }
-    const restartDelay = options.restartDelay ?? Duration.seconds(10)
-
-    const onPass = (entry: Held, result: SyncResult) =>
-      Effect.gen(function* () {
-        const previous = entry.last?.result
-        entry.last = { result, at: yield* Clock.currentTimeMillis }
-        const moved = [...result.synced].filter(
-          ([repo, root]) => previous?.synced.get(repo) !== root,
-        )
-        const log =
-          moved.length > 0 || result.freed.length > 0 || result.failed.size > 0
-            ? Effect.logInfo
-            : Effect.logDebug
-        yield* log("backup-server: pass").pipe(
-          Effect.annotateLogs({
-            group: entry.key,
-            repos: result.synced.size + result.failed.size,
-            synced: result.synced.size,
-            updated: moved.length,
-            freed: result.freed.length,
-            failed: [...result.failed].map(([repo, e]) => `${repo}: ${e._tag}`),
-          }),
-        )
-      })
-
-    /** Opens the group, serves it and keeps it synced, until `entry.scope` closes. */
-    const run = (entry: Held, opened: Option.Option<Group>, stored: KnownGroup | undefined) =>
-      Effect.gen(function* () {
-        let group: Group
-        if (Option.isSome(opened)) {
-          group = opened.value
-        } else {
-          if (stored === undefined) return yield* Effect.die(new Error("no credentials"))
-          const credentials = yield* Effect.option(decodeCredentials(stored.credentials))
-          // Never written by this server: a damaged or tampered entry is not served.
-          if (Option.isNone(credentials) || credentials.value.tier !== "replicate") {
-            return yield* Effect.logError(
-              "backup-server: a stored group's credentials are not replicate credentials; skipped",
-            )
-          }
-          group = yield* groups.open(credentials.value).pipe(
-            Effect.tapError((e) =>
-              Effect.logWarning("backup-server: cannot open a group; trying again", e),
-            ),
-            Effect.retry(Schedule.spaced(restartDelay)),
-          )
-        }
-        yield* repos.serve(group, tunnels)
-        yield* repos
-          .keepSynced(group, { ...syncOptions, onResult: (result) => onPass(entry, result) })
-          .pipe(
-            Effect.tapError((e) =>
-              Effect.logWarning("backup-server: a group's sync stopped; starting it again", e),
-            ),
-            Effect.retry(Schedule.spaced(restartDelay)),
-          )
-      }).pipe(Effect.annotateLogs({ group: entry.key }))
+    const run = makeGroupLoop({
+      groups,
+      repos,
+      tunnels,
+      syncOptions,
+      restartDelay: options.restartDelay ?? Duration.seconds(10),
+    })
 
     const start = (key: RecordKey, scope: Scope.Closeable) => {
       const entry: Held = { key, scope, last: undefined }
       held.set(key, entry)
       return entry
     }
-
-    /**
-     * `entry` without the names a server of an earlier version stored (the group's name, and
-     * the name hint of the replicate link it was sent), rewritten so they leave the disk.
-     */
-    const forgetNames = (entry: KnownGroup) =>
-      Effect.gen(function* () {
-        const credentials = Option.getOrUndefined(
-          yield* Effect.option(decodeCredentials(entry.credentials)),
-        )
-        if (entry.name === undefined && credentials?.name === undefined) return entry
-        const scrubbed: KnownGroup = {
-          ...entry,
-          name: undefined,
-          ...(credentials === undefined
-            ? {}
-            : {
-                credentials: encodeCredentials(
-                  new GroupCredentials({
-                    group: credentials.group,
-                    capability: credentials.capability,
-                  }),
-                ),
-              }),
-        }
-        yield* known
-          .put(scrubbed)
-          .pipe(
-            Effect.catch((e) =>
-              Effect.logWarning("backup-server: could not drop a stored group's name", e),
-            ),
-          )
-        return scrubbed
-      })
 
     // ---- Start: sweep what no held group references, then run the stored groups.
     const stored = yield* known.all
@@ -292,7 +195,7 @@ export const makeBackupServer = (
     }
     const replicate = yield* Effect.forEach(
       stored.filter((e) => e.tier === "replicate"),
-      forgetNames,
+      forgetNames(known),
     )
     // A server has no repo of its own: what its groups' sync state names is all it keeps.
     const swept = yield* Effect.orElseSucceed(
