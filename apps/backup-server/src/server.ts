@@ -4,20 +4,14 @@
 // the group's blobs served to its members. It learns no name: a replicate link carries
 // none, and the group's, members' and repos' names are sealed under the group secret it
 // does not hold; it stores and logs groups by key only. A held group's loop is
-// `group-loop.ts`'s.
+// `group-loop.ts`'s, the request protocol's wire side `requests.ts`'s.
 
 import {
-  BACKUP_PROTOCOL,
-  type BackupResponse,
   backupKeysOf,
-  decodeBackupRequest,
-  encodeBackupResponse,
   type HeldGroup,
   type InvalidKnownGroup,
   type KnownGroup,
   type KnownGroupsStore,
-  MAX_BACKUP_REQUEST_BYTES,
-  type RejectionReason,
 } from "@save-dweb/backend"
 import type { BlobStoreService } from "@save-dweb/blob-store"
 import { SecretKey } from "@save-dweb/crypto"
@@ -30,7 +24,7 @@ import {
 } from "@save-dweb/data-repo"
 import type { DhtRecordsError, DhtRecordsShape, RecordKey } from "@save-dweb/dht-records"
 import { encodeCredentials, type GroupsShape } from "@save-dweb/group"
-import { requestHandler, type TunnelsShape } from "@save-dweb/tunnels"
+import type { TunnelsShape } from "@save-dweb/tunnels"
 import {
   BackupDescriptor,
   formatLink,
@@ -38,26 +32,10 @@ import {
   parseGroupInvite,
 } from "@save-dweb/uri-scheme"
 import type { VeilidError } from "@save-dweb/veilid"
-import {
-  Cause,
-  Data,
-  Duration,
-  Effect,
-  Exit,
-  Option,
-  Redacted,
-  Result,
-  Scope,
-  Semaphore,
-} from "effect"
+import { Cause, Duration, Effect, Exit, Option, Redacted, Scope, Semaphore } from "effect"
 import { forgetNames, type Held, makeGroupLoop } from "./group-loop.ts"
+import { type Rejected, reject, serveRequests } from "./requests.ts"
 import type { InvalidServerState, ServerStateStore } from "./state.ts"
-
-/** A request the server turns down; the caller gets `reason` and `message`. */
-export class Rejected extends Data.TaggedError("Rejected")<{
-  readonly reason: RejectionReason
-  readonly message: string
-}> {}
 
 export interface BackupServerServices {
   readonly records: DhtRecordsShape
@@ -106,8 +84,6 @@ export interface BackupServerShape {
 export type StartError = VeilidError | InvalidServerState | InvalidKnownGroup | DhtRecordsError
 
 const DEFAULT_MAX_GROUPS = 64
-
-const reject = (reason: RejectionReason, message: string) => new Rejected({ reason, message })
 
 /**
  * Starts the server in the current scope: identity (made on first start), the sweep of
@@ -314,57 +290,7 @@ export const makeBackupServer = (
       ),
     )
 
-    const respond = (body: Uint8Array): Effect.Effect<BackupResponse> =>
-      Effect.gen(function* () {
-        const decoded = decodeBackupRequest(body)
-        if (Result.isFailure(decoded)) return yield* reject("BadRequest", decoded.failure)
-        const request = decoded.success
-        switch (request._tag) {
-          case "Add": {
-            const added = yield* add(request.link)
-            return {
-              _tag: "Added" as const,
-              v: 1 as const,
-              group: added.key,
-              name: null,
-              already: added.already,
-            }
-          }
-          case "List":
-            return { _tag: "Groups" as const, v: 1 as const, groups: yield* list }
-          case "Remove": {
-            const removed = yield* remove(request.group)
-            return { _tag: "Removed" as const, v: 1 as const, group: request.group, ...removed }
-          }
-        }
-      }).pipe(
-        Effect.catchTag("Rejected", (e) =>
-          Effect.as(
-            Effect.logInfo("backup-server: request refused").pipe(
-              Effect.annotateLogs({ reason: e.reason, detail: e.message }),
-            ),
-            { _tag: "Rejected", v: 1, reason: e.reason, message: e.message } as const,
-          ),
-        ),
-        Effect.catchCause((cause) =>
-          Effect.as(Effect.logError("backup-server: request failed", cause), {
-            _tag: "Rejected",
-            v: 1,
-            reason: "Failed",
-            message: "internal error",
-          } as const),
-        ),
-      )
-
-    yield* tunnels
-      .serve(
-        BACKUP_PROTOCOL,
-        requestHandler((body) => Effect.map(respond(body), encodeBackupResponse), {
-          maxRequestBytes: MAX_BACKUP_REQUEST_BYTES,
-        }),
-        { keys: [keys.requests] },
-      )
-      .pipe(Effect.orDie)
+    yield* serveRequests(tunnels, keys.requests, { add, list, remove })
 
     // ---- The route, published last (requests are served by then), cleared at close.
     yield* publishRoute(record, BACKUP_ROUTE_SUBKEY, tunnels, { logPrefix: "backup-server" })
