@@ -1,21 +1,20 @@
 // The process's settings: flags win over the environment, which wins over the config
-// file (JSON), which wins over the defaults. Every mistake is a `ConfigError` whose message
-// is meant for the person starting the server.
+// file (JSON), which wins over the defaults. Every mistake fails with a `ConfigError` (an
+// Effect failure, never a throw) whose message is meant for the person starting the server.
 
 import { homedir } from "node:os"
 import { dirname, isAbsolute, join, resolve } from "node:path"
 import { parseArgs } from "node:util"
 import {
-  InvalidConfigFile,
+  configSourcesOf,
   InvalidNetworkChoice,
   type LogLevel,
   logLevels,
   type NetworkChoice,
   parseNetworkChoice,
-  readJsonConfigFile,
 } from "@save-dweb/backend"
 import { DisplayName } from "@save-dweb/uri-scheme"
-import { Data, Schema } from "effect"
+import { Data, Effect, Schema } from "effect"
 
 /** Which Veilid network the server's node joins (see the backend's `NetworkChoice`). */
 export type Network = NetworkChoice
@@ -121,29 +120,35 @@ const fileKeys: ReadonlyArray<keyof Raw> = [
   "passphraseFile",
 ]
 
-const fail = (message: string): never => {
-  throw new ConfigError({ message })
-}
+const fail = (message: string) => Effect.fail(new ConfigError({ message }))
 
-export const parseNetwork = (text: string, base: string = process.cwd()): Network => {
+export const parseNetwork = (
+  text: string,
+  base: string = process.cwd(),
+): Effect.Effect<Network, ConfigError> => {
   const choice = parseNetworkChoice(text, "backup-server", base)
-  return choice instanceof InvalidNetworkChoice ? fail(choice.message) : choice
+  return choice instanceof InvalidNetworkChoice ? fail(choice.message) : Effect.succeed(choice)
 }
 
-const integer = (name: string, value: string | number, min: number, max: number): number => {
+const integer = (
+  name: string,
+  value: string | number,
+  min: number,
+  max: number,
+): Effect.Effect<number, ConfigError> => {
   const n = typeof value === "number" ? value : Number(value)
-  if (!Number.isSafeInteger(n) || n < min || n > max) {
-    return fail(`${name} ${JSON.stringify(value)}: expected an integer from ${min} to ${max}`)
-  }
-  return n
-}
-
-const readConfigFile = (file: string, required: boolean): Raw => {
-  const read = readJsonConfigFile(file, fileKeys, required)
-  return read instanceof InvalidConfigFile ? fail(read.message) : (read as Raw)
+  return !Number.isSafeInteger(n) || n < min || n > max
+    ? fail(`${name} ${JSON.stringify(value)}: expected an integer from ${min} to ${max}`)
+    : Effect.succeed(n)
 }
 
 const parseFlags = (argv: ReadonlyArray<string>) =>
+  Effect.try({
+    try: () => parseArgsOf(argv),
+    catch: (cause) => new ConfigError({ message: `${(cause as Error).message}\n\n${usage}` }),
+  })
+
+const parseArgsOf = (argv: ReadonlyArray<string>) =>
   parseArgs({
     args: [...argv],
     strict: true,
@@ -173,116 +178,125 @@ const isDisplayName = Schema.is(DisplayName)
 export const resolveConfig = (
   argv: ReadonlyArray<string>,
   env: NodeJS.ProcessEnv,
-): { readonly help: true } | { readonly help: false; readonly config: ProcessConfig } => {
-  let flags: ReturnType<typeof parseFlags>
-  try {
-    flags = parseFlags(argv)
-  } catch (cause) {
-    return fail(`${(cause as Error).message}\n\n${usage}`)
-  }
-  if (flags.help === true) return { help: true }
-  const dataDirEarly = flags["data-dir"] ?? env.SAVE_DWEB_BACKUP_DATA_DIR
-  const explicitFile = flags.config ?? env.SAVE_DWEB_BACKUP_CONFIG
-  const baseDir = resolve(dataDirEarly ?? defaultDataDir(env))
-  const configFile =
-    explicitFile === undefined ? join(baseDir, "config.json") : resolve(explicitFile)
-  const file = readConfigFile(configFile, explicitFile !== undefined)
-  const fileUsed =
-    explicitFile !== undefined || Object.keys(file).length > 0 ? configFile : undefined
-  const fileDir = dirname(configFile)
-  const pick = <K extends keyof Raw>(flag: string | undefined, envName: string, key: K) =>
-    flag ?? env[envName] ?? file[key]
+): Effect.Effect<
+  { readonly help: true } | { readonly help: false; readonly config: ProcessConfig },
+  ConfigError
+> =>
+  Effect.gen(function* () {
+    const flags = yield* parseFlags(argv)
+    if (flags.help === true) return { help: true } as const
+    const { dataDirGiven, baseDir, configFile, fileUsed, file, pick } = yield* configSourcesOf<Raw>(
+      {
+        dataDir: flags["data-dir"] ?? env.SAVE_DWEB_BACKUP_DATA_DIR,
+        config: flags.config ?? env.SAVE_DWEB_BACKUP_CONFIG,
+        defaultDataDir: defaultDataDir(env),
+        env,
+        fileKeys,
+      },
+    ).pipe(Effect.mapError((e) => new ConfigError({ message: e.message })))
+    const fileDir = dirname(configFile)
 
-  const dataDir =
-    dataDirEarly !== undefined
-      ? resolve(dataDirEarly)
-      : file.dataDir !== undefined
-        ? isAbsolute(file.dataDir)
-          ? file.dataDir
-          : resolve(fileDir, file.dataDir)
-        : baseDir
-  const networkText = pick(flags.network, "SAVE_DWEB_BACKUP_NETWORK", "network")
-  const network =
-    networkText === undefined
-      ? ({ _tag: "Public" } as const)
-      : parseNetwork(
-          String(networkText),
-          flags.network === undefined && env.SAVE_DWEB_BACKUP_NETWORK === undefined
-            ? fileDir
-            : process.cwd(),
-        )
-  const logLevel = String(
-    pick(flags["log-level"], "SAVE_DWEB_BACKUP_LOG_LEVEL", "logLevel") ?? "info",
-  )
-  if (!logLevels.includes(logLevel as LogLevel)) {
-    fail(`log level ${JSON.stringify(logLevel)}: expected one of ${logLevels.join(", ")}`)
-  }
-  const name = pick(flags.name, "SAVE_DWEB_BACKUP_NAME", "name")
-  if (name !== undefined && !isDisplayName(String(name))) {
-    fail(`name ${JSON.stringify(name)}: 1 to 128 UTF-8 bytes, no control characters`)
-  }
-  const minSyncSeconds = integer(
-    "min sync",
-    pick(flags["min-sync"], "SAVE_DWEB_BACKUP_MIN_SYNC", "minSyncSeconds") ?? 1,
-    0,
-    86_400,
-  )
-  const maxRetrySeconds = integer(
-    "max retry",
-    pick(flags["max-retry"], "SAVE_DWEB_BACKUP_MAX_RETRY", "maxRetrySeconds") ?? 60,
-    1,
-    86_400,
-  )
-  const pollSeconds = integer(
-    "poll",
-    pick(flags.poll, "SAVE_DWEB_BACKUP_POLL", "pollSeconds") ?? 30,
-    0,
-    86_400,
-  )
-  const memoryLogSeconds = integer(
-    "memory log",
-    pick(flags["memory-log"], "SAVE_DWEB_BACKUP_MEMORY_LOG", "memoryLogSeconds") ?? 300,
-    0,
-    86_400,
-  )
-  const irohIpv4 = pick(flags["iroh-ipv4"], "SAVE_DWEB_BACKUP_IROH_IPV4", "irohIpv4")
-  const irohIpv6 = pick(flags["iroh-ipv6"], "SAVE_DWEB_BACKUP_IROH_IPV6", "irohIpv6")
-  const passphraseFlag = flags["passphrase-file"] ?? env.SAVE_DWEB_BACKUP_PASSPHRASE_FILE
-  const passphraseText = passphraseFlag ?? file.passphraseFile
-  if (passphraseText !== undefined && (typeof passphraseText !== "string" || passphraseText === ""))
-    fail(`passphrase file ${JSON.stringify(passphraseText)}: expected a path`)
-  const passphraseFile =
-    passphraseText === undefined
-      ? undefined
-      : resolve(passphraseFlag === undefined ? fileDir : process.cwd(), passphraseText)
-  return {
-    help: false,
-    config: {
-      dataDir,
-      network,
-      logLevel: logLevel as LogLevel,
-      name: name === undefined ? undefined : String(name),
-      maxGroups: integer(
-        "max groups",
-        pick(flags["max-groups"], "SAVE_DWEB_BACKUP_MAX_GROUPS", "maxGroups") ?? DEFAULT_MAX_GROUPS,
-        1,
-        10_000,
-      ),
-      minSyncSeconds,
-      maxRetrySeconds,
-      memoryLogSeconds,
-      pollSeconds,
-      attachTimeoutSeconds: integer(
-        "attach timeout",
-        pick(flags["attach-timeout"], "SAVE_DWEB_BACKUP_ATTACH_TIMEOUT", "attachTimeoutSeconds") ??
-          300,
-        1,
-        86_400,
-      ),
-      irohIpv4: irohIpv4 === undefined ? undefined : String(irohIpv4),
-      irohIpv6: irohIpv6 === undefined ? undefined : String(irohIpv6),
-      passphraseFile,
-      configFile: fileUsed,
-    },
-  }
-}
+    const dataDir =
+      dataDirGiven !== undefined
+        ? resolve(dataDirGiven)
+        : file.dataDir !== undefined
+          ? isAbsolute(file.dataDir)
+            ? file.dataDir
+            : resolve(fileDir, file.dataDir)
+          : baseDir
+    const networkText = pick(flags.network, "SAVE_DWEB_BACKUP_NETWORK", "network")
+    const network =
+      networkText === undefined
+        ? ({ _tag: "Public" } as const)
+        : yield* parseNetwork(
+            String(networkText),
+            flags.network === undefined && env.SAVE_DWEB_BACKUP_NETWORK === undefined
+              ? fileDir
+              : process.cwd(),
+          )
+    const logLevel = String(
+      pick(flags["log-level"], "SAVE_DWEB_BACKUP_LOG_LEVEL", "logLevel") ?? "info",
+    )
+    if (!logLevels.includes(logLevel as LogLevel)) {
+      return yield* fail(
+        `log level ${JSON.stringify(logLevel)}: expected one of ${logLevels.join(", ")}`,
+      )
+    }
+    const name = pick(flags.name, "SAVE_DWEB_BACKUP_NAME", "name")
+    if (name !== undefined && !isDisplayName(String(name))) {
+      return yield* fail(
+        `name ${JSON.stringify(name)}: 1 to 128 UTF-8 bytes, no control characters`,
+      )
+    }
+    const minSyncSeconds = yield* integer(
+      "min sync",
+      pick(flags["min-sync"], "SAVE_DWEB_BACKUP_MIN_SYNC", "minSyncSeconds") ?? 1,
+      0,
+      86_400,
+    )
+    const maxRetrySeconds = yield* integer(
+      "max retry",
+      pick(flags["max-retry"], "SAVE_DWEB_BACKUP_MAX_RETRY", "maxRetrySeconds") ?? 60,
+      1,
+      86_400,
+    )
+    const pollSeconds = yield* integer(
+      "poll",
+      pick(flags.poll, "SAVE_DWEB_BACKUP_POLL", "pollSeconds") ?? 30,
+      0,
+      86_400,
+    )
+    const memoryLogSeconds = yield* integer(
+      "memory log",
+      pick(flags["memory-log"], "SAVE_DWEB_BACKUP_MEMORY_LOG", "memoryLogSeconds") ?? 300,
+      0,
+      86_400,
+    )
+    const irohIpv4 = pick(flags["iroh-ipv4"], "SAVE_DWEB_BACKUP_IROH_IPV4", "irohIpv4")
+    const irohIpv6 = pick(flags["iroh-ipv6"], "SAVE_DWEB_BACKUP_IROH_IPV6", "irohIpv6")
+    const passphraseFlag = flags["passphrase-file"] ?? env.SAVE_DWEB_BACKUP_PASSPHRASE_FILE
+    const passphraseText = passphraseFlag ?? file.passphraseFile
+    if (
+      passphraseText !== undefined &&
+      (typeof passphraseText !== "string" || passphraseText === "")
+    )
+      return yield* fail(`passphrase file ${JSON.stringify(passphraseText)}: expected a path`)
+    const passphraseFile =
+      passphraseText === undefined
+        ? undefined
+        : resolve(passphraseFlag === undefined ? fileDir : process.cwd(), passphraseText)
+    return {
+      help: false as const,
+      config: {
+        dataDir,
+        network,
+        logLevel: logLevel as LogLevel,
+        name: name === undefined ? undefined : String(name),
+        maxGroups: yield* integer(
+          "max groups",
+          pick(flags["max-groups"], "SAVE_DWEB_BACKUP_MAX_GROUPS", "maxGroups") ??
+            DEFAULT_MAX_GROUPS,
+          1,
+          10_000,
+        ),
+        minSyncSeconds,
+        maxRetrySeconds,
+        memoryLogSeconds,
+        pollSeconds,
+        attachTimeoutSeconds: yield* integer(
+          "attach timeout",
+          pick(
+            flags["attach-timeout"],
+            "SAVE_DWEB_BACKUP_ATTACH_TIMEOUT",
+            "attachTimeoutSeconds",
+          ) ?? 300,
+          1,
+          86_400,
+        ),
+        irohIpv4: irohIpv4 === undefined ? undefined : String(irohIpv4),
+        irohIpv6: irohIpv6 === undefined ? undefined : String(irohIpv6),
+        passphraseFile,
+        configFile: fileUsed,
+      },
+    }
+  })

@@ -7,12 +7,12 @@ export {
   usage,
 } from "./config.ts"
 export { type BackupServerConfig, makeRealBackupServer } from "./real.ts"
+export { Rejected } from "./requests.ts"
 export {
   type BackupServerOptions,
   type BackupServerServices,
   type BackupServerShape,
   makeBackupServer,
-  Rejected,
   type StartError,
 } from "./server.ts"
 export {

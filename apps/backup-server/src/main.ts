@@ -7,11 +7,12 @@ import {
   exitWith,
   lockDataDir,
   runProcess,
+  settingsOrExit,
   unlockWithPassphraseFile,
   veilidNetworkOf,
 } from "@save-dweb/backend"
 import { Effect, Schedule } from "effect"
-import { ConfigError, type ProcessConfig, resolveConfig, usage } from "./config.ts"
+import { resolveConfig, usage } from "./config.ts"
 import { makeRealBackupServer } from "./real.ts"
 
 /**
@@ -23,21 +24,7 @@ const EXIT_RUNNING = 3
 const EXIT_LOCKED = 4
 const SHUTDOWN_GRACE_MILLIS = 60_000
 
-const configOrExit = (): ProcessConfig => {
-  try {
-    const resolved = resolveConfig(process.argv.slice(2), process.env)
-    if (resolved.help) {
-      process.stdout.write(`${usage}\n`)
-      process.exit(0)
-    }
-    return resolved.config
-  } catch (cause) {
-    if (cause instanceof ConfigError) return exitWith(cause.message, EXIT_CONFIG)
-    throw cause
-  }
-}
-
-const config = configOrExit()
+const config = settingsOrExit(resolveConfig(process.argv.slice(2), process.env), usage, EXIT_CONFIG)
 try {
   mkdirSync(config.dataDir, { recursive: true, mode: 0o700 })
 } catch (cause) {

@@ -3,20 +3,15 @@
 // and for each group it holds a replication loop (data-repo's keepSynced as a backup) and
 // the group's blobs served to its members. It learns no name: a replicate link carries
 // none, and the group's, members' and repos' names are sealed under the group secret it
-// does not hold; it stores and logs groups by key only.
+// does not hold; it stores and logs groups by key only. A held group's loop is
+// `group-loop.ts`'s, the request protocol's wire side `requests.ts`'s.
 
 import {
-  BACKUP_PROTOCOL,
-  type BackupResponse,
   backupKeysOf,
-  decodeBackupRequest,
-  encodeBackupResponse,
   type HeldGroup,
   type InvalidKnownGroup,
   type KnownGroup,
   type KnownGroupsStore,
-  MAX_BACKUP_REQUEST_BYTES,
-  type RejectionReason,
 } from "@save-dweb/backend"
 import type { BlobStoreService } from "@save-dweb/blob-store"
 import { SecretKey } from "@save-dweb/crypto"
@@ -26,17 +21,10 @@ import {
   BackupRecord,
   type DataReposShape,
   publishRoute,
-  type SyncResult,
 } from "@save-dweb/data-repo"
 import type { DhtRecordsError, DhtRecordsShape, RecordKey } from "@save-dweb/dht-records"
-import {
-  decodeCredentials,
-  encodeCredentials,
-  type Group,
-  GroupCredentials,
-  type GroupsShape,
-} from "@save-dweb/group"
-import { requestHandler, type TunnelsShape } from "@save-dweb/tunnels"
+import { encodeCredentials, type GroupsShape } from "@save-dweb/group"
+import type { TunnelsShape } from "@save-dweb/tunnels"
 import {
   BackupDescriptor,
   formatLink,
@@ -44,27 +32,10 @@ import {
   parseGroupInvite,
 } from "@save-dweb/uri-scheme"
 import type { VeilidError } from "@save-dweb/veilid"
-import {
-  Cause,
-  Clock,
-  Data,
-  Duration,
-  Effect,
-  Exit,
-  Option,
-  Redacted,
-  Result,
-  Schedule,
-  Scope,
-  Semaphore,
-} from "effect"
+import { Cause, Duration, Effect, Exit, Option, Redacted, Scope, Semaphore } from "effect"
+import { forgetNames, type Held, makeGroupLoop } from "./group-loop.ts"
+import { type Rejected, reject, serveRequests } from "./requests.ts"
 import type { InvalidServerState, ServerStateStore } from "./state.ts"
-
-/** A request the server turns down; the caller gets `reason` and `message`. */
-export class Rejected extends Data.TaggedError("Rejected")<{
-  readonly reason: RejectionReason
-  readonly message: string
-}> {}
 
 export interface BackupServerServices {
   readonly records: DhtRecordsShape
@@ -112,15 +83,7 @@ export interface BackupServerShape {
 
 export type StartError = VeilidError | InvalidServerState | InvalidKnownGroup | DhtRecordsError
 
-interface Held {
-  readonly key: RecordKey
-  readonly scope: Scope.Closeable
-  last: { readonly result: SyncResult; readonly at: number } | undefined
-}
-
 const DEFAULT_MAX_GROUPS = 64
-
-const reject = (reason: RejectionReason, message: string) => new Rejected({ reason, message })
 
 /**
  * Starts the server in the current scope: identity (made on first start), the sweep of
@@ -182,103 +145,19 @@ export const makeBackupServer = (
           ? (false as const)
           : { slowest: options.pollInterval ?? Duration.seconds(30) },
     }
-    const restartDelay = options.restartDelay ?? Duration.seconds(10)
-
-    const onPass = (entry: Held, result: SyncResult) =>
-      Effect.gen(function* () {
-        const previous = entry.last?.result
-        entry.last = { result, at: yield* Clock.currentTimeMillis }
-        const moved = [...result.synced].filter(
-          ([repo, root]) => previous?.synced.get(repo) !== root,
-        )
-        const log =
-          moved.length > 0 || result.freed.length > 0 || result.failed.size > 0
-            ? Effect.logInfo
-            : Effect.logDebug
-        yield* log("backup-server: pass").pipe(
-          Effect.annotateLogs({
-            group: entry.key,
-            repos: result.synced.size + result.failed.size,
-            synced: result.synced.size,
-            updated: moved.length,
-            freed: result.freed.length,
-            failed: [...result.failed].map(([repo, e]) => `${repo}: ${e._tag}`),
-          }),
-        )
-      })
-
-    /** Opens the group, serves it and keeps it synced, until `entry.scope` closes. */
-    const run = (entry: Held, opened: Option.Option<Group>, stored: KnownGroup | undefined) =>
-      Effect.gen(function* () {
-        let group: Group
-        if (Option.isSome(opened)) {
-          group = opened.value
-        } else {
-          if (stored === undefined) return yield* Effect.die(new Error("no credentials"))
-          const credentials = yield* Effect.option(decodeCredentials(stored.credentials))
-          // Never written by this server: a damaged or tampered entry is not served.
-          if (Option.isNone(credentials) || credentials.value.tier !== "replicate") {
-            return yield* Effect.logError(
-              "backup-server: a stored group's credentials are not replicate credentials; skipped",
-            )
-          }
-          group = yield* groups.open(credentials.value).pipe(
-            Effect.tapError((e) =>
-              Effect.logWarning("backup-server: cannot open a group; trying again", e),
-            ),
-            Effect.retry(Schedule.spaced(restartDelay)),
-          )
-        }
-        yield* repos.serve(group, tunnels)
-        yield* repos
-          .keepSynced(group, { ...syncOptions, onResult: (result) => onPass(entry, result) })
-          .pipe(
-            Effect.tapError((e) =>
-              Effect.logWarning("backup-server: a group's sync stopped; starting it again", e),
-            ),
-            Effect.retry(Schedule.spaced(restartDelay)),
-          )
-      }).pipe(Effect.annotateLogs({ group: entry.key }))
+    const run = makeGroupLoop({
+      groups,
+      repos,
+      tunnels,
+      syncOptions,
+      restartDelay: options.restartDelay ?? Duration.seconds(10),
+    })
 
     const start = (key: RecordKey, scope: Scope.Closeable) => {
       const entry: Held = { key, scope, last: undefined }
       held.set(key, entry)
       return entry
     }
-
-    /**
-     * `entry` without the names a server of an earlier version stored (the group's name, and
-     * the name hint of the replicate link it was sent), rewritten so they leave the disk.
-     */
-    const forgetNames = (entry: KnownGroup) =>
-      Effect.gen(function* () {
-        const credentials = Option.getOrUndefined(
-          yield* Effect.option(decodeCredentials(entry.credentials)),
-        )
-        if (entry.name === undefined && credentials?.name === undefined) return entry
-        const scrubbed: KnownGroup = {
-          ...entry,
-          name: undefined,
-          ...(credentials === undefined
-            ? {}
-            : {
-                credentials: encodeCredentials(
-                  new GroupCredentials({
-                    group: credentials.group,
-                    capability: credentials.capability,
-                  }),
-                ),
-              }),
-        }
-        yield* known
-          .put(scrubbed)
-          .pipe(
-            Effect.catch((e) =>
-              Effect.logWarning("backup-server: could not drop a stored group's name", e),
-            ),
-          )
-        return scrubbed
-      })
 
     // ---- Start: sweep what no held group references, then run the stored groups.
     const stored = yield* known.all
@@ -292,7 +171,7 @@ export const makeBackupServer = (
     }
     const replicate = yield* Effect.forEach(
       stored.filter((e) => e.tier === "replicate"),
-      forgetNames,
+      forgetNames(known),
     )
     // A server has no repo of its own: what its groups' sync state names is all it keeps.
     const swept = yield* Effect.orElseSucceed(
@@ -411,57 +290,7 @@ export const makeBackupServer = (
       ),
     )
 
-    const respond = (body: Uint8Array): Effect.Effect<BackupResponse> =>
-      Effect.gen(function* () {
-        const decoded = decodeBackupRequest(body)
-        if (Result.isFailure(decoded)) return yield* reject("BadRequest", decoded.failure)
-        const request = decoded.success
-        switch (request._tag) {
-          case "Add": {
-            const added = yield* add(request.link)
-            return {
-              _tag: "Added" as const,
-              v: 1 as const,
-              group: added.key,
-              name: null,
-              already: added.already,
-            }
-          }
-          case "List":
-            return { _tag: "Groups" as const, v: 1 as const, groups: yield* list }
-          case "Remove": {
-            const removed = yield* remove(request.group)
-            return { _tag: "Removed" as const, v: 1 as const, group: request.group, ...removed }
-          }
-        }
-      }).pipe(
-        Effect.catchTag("Rejected", (e) =>
-          Effect.as(
-            Effect.logInfo("backup-server: request refused").pipe(
-              Effect.annotateLogs({ reason: e.reason, detail: e.message }),
-            ),
-            { _tag: "Rejected", v: 1, reason: e.reason, message: e.message } as const,
-          ),
-        ),
-        Effect.catchCause((cause) =>
-          Effect.as(Effect.logError("backup-server: request failed", cause), {
-            _tag: "Rejected",
-            v: 1,
-            reason: "Failed",
-            message: "internal error",
-          } as const),
-        ),
-      )
-
-    yield* tunnels
-      .serve(
-        BACKUP_PROTOCOL,
-        requestHandler((body) => Effect.map(respond(body), encodeBackupResponse), {
-          maxRequestBytes: MAX_BACKUP_REQUEST_BYTES,
-        }),
-        { keys: [keys.requests] },
-      )
-      .pipe(Effect.orDie)
+    yield* serveRequests(tunnels, keys.requests, { add, list, remove })
 
     // ---- The route, published last (requests are served by then), cleared at close.
     yield* publishRoute(record, BACKUP_ROUTE_SUBKEY, tunnels, { logPrefix: "backup-server" })

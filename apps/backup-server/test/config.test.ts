@@ -15,19 +15,21 @@ import {
   resolveConfig,
 } from "../src/index.ts"
 
+const resolved = (argv: ReadonlyArray<string>, env: NodeJS.ProcessEnv = {}) =>
+  resolveConfig(argv, { HOME: "/home/test", ...env })
+
 const configOf = (argv: ReadonlyArray<string>, env: NodeJS.ProcessEnv = {}): ProcessConfig => {
-  const resolved = resolveConfig(argv, { HOME: "/home/test", ...env })
-  if (resolved.help) throw new Error("help")
-  return resolved.config
+  const config = Effect.runSync(resolved(argv, env))
+  if (config.help) throw new Error("help")
+  return config.config
 }
 
+/** The `ConfigError`'s message (a failure, never a throw). */
 const errorOf = (argv: ReadonlyArray<string>, env: NodeJS.ProcessEnv = {}): string => {
-  try {
-    configOf(argv, env)
-  } catch (error) {
-    return (error as Error).message
-  }
-  throw new Error("expected a ConfigError")
+  const result = Effect.runSync(Effect.result(resolved(argv, env)))
+  if (Result.isSuccess(result)) throw new Error("expected a ConfigError")
+  assert.strictEqual(result.failure._tag, "ConfigError")
+  return result.failure.message
 }
 
 const withDir = <A>(f: (dir: string) => A): A => {
@@ -126,7 +128,7 @@ describe("configuration", () => {
     }))
 
   it("--help asks for the usage", () => {
-    assert.deepStrictEqual(resolveConfig(["--help"], {}), { help: true })
+    assert.deepStrictEqual(Effect.runSync(resolveConfig(["--help"], {})), { help: true })
   })
 })
 

@@ -2,13 +2,12 @@ import { homedir } from "node:os"
 import { isAbsolute, join, resolve } from "node:path"
 import { parseArgs } from "node:util"
 import {
-  InvalidConfigFile,
+  configSourcesOf,
   InvalidNetworkChoice,
   type LogLevel,
   logLevels,
   type NetworkChoice,
   parseNetworkChoice,
-  readJsonConfigFile,
 } from "@save-dweb/backend"
 import { Data, Effect } from "effect"
 
@@ -136,7 +135,7 @@ const positiveInt = (
     : Effect.succeed(n)
 }
 
-const fileKeys = [
+const fileKeys: ReadonlyArray<keyof Raw> = [
   "dataDir",
   "listen",
   "saveAppApi",
@@ -147,11 +146,6 @@ const fileKeys = [
   "attachTimeoutSeconds",
   "passphraseFile",
 ]
-
-const readConfigFile = (file: string, required: boolean): Effect.Effect<Raw, ConfigError> => {
-  const read = readJsonConfigFile(file, fileKeys, required)
-  return read instanceof InvalidConfigFile ? fail(read.message) : Effect.succeed(read as Raw)
-}
 
 const loopbackHosts = ["127.0.0.1", "::1", "localhost"]
 
@@ -187,17 +181,14 @@ export const resolveConfig = (
   Effect.gen(function* () {
     const flags = yield* parseFlags(argv)
     if (flags.help === true) return { help: true } as const
-    const dataDirEarly = flags["data-dir"] ?? env.SAVE_DWEB_DATA_DIR
-    const explicitFile = flags.config ?? env.SAVE_DWEB_CONFIG
-    const baseDir = resolve(dataDirEarly ?? defaultDataDir(env))
-    const configFile =
-      explicitFile === undefined ? join(baseDir, "config.json") : resolve(explicitFile)
-    const file = yield* readConfigFile(configFile, explicitFile !== undefined)
-    const fileUsed =
-      explicitFile !== undefined || Object.keys(file).length > 0 ? configFile : undefined
-    const pick = <K extends keyof Raw>(flag: string | undefined, envName: string, key: K) =>
-      flag ?? env[envName] ?? file[key]
-    const dataDirRaw = dataDirEarly ?? file.dataDir
+    const { dataDirGiven, baseDir, fileUsed, file, pick } = yield* configSourcesOf<Raw>({
+      dataDir: flags["data-dir"] ?? env.SAVE_DWEB_DATA_DIR,
+      config: flags.config ?? env.SAVE_DWEB_CONFIG,
+      defaultDataDir: defaultDataDir(env),
+      env,
+      fileKeys,
+    }).pipe(Effect.mapError((e) => new ConfigError({ message: e.message })))
+    const dataDirRaw = dataDirGiven ?? file.dataDir
     const dataDir =
       dataDirRaw === undefined ? baseDir : isAbsolute(dataDirRaw) ? dataDirRaw : resolve(dataDirRaw)
     const logLevel = String(pick(flags["log-level"], "SAVE_DWEB_LOG_LEVEL", "logLevel") ?? "info")

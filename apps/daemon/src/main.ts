@@ -3,11 +3,12 @@ import {
   exitWith,
   lockDataDir,
   runProcess,
+  settingsOrExit,
   unlockWithPassphraseFile,
   veilidNetworkOf,
 } from "@save-dweb/backend"
 import { Effect } from "effect"
-import { type DaemonConfig, resolveConfig, usage } from "./config.ts"
+import { resolveConfig, usage } from "./config.ts"
 import { backendDir, type DaemonEnvironment, runDaemon } from "./daemon.ts"
 import { ensureDataDir } from "./state.ts"
 
@@ -39,24 +40,7 @@ const environment: DaemonEnvironment = {
   network: (choice) => veilidNetworkOf(choice, attachTestnet),
 }
 
-// The configuration is read before logging starts: a mistake is one JSON line on stderr and
-// exit code 2, the usage text is printed on stdout.
-const configOrExit = (): DaemonConfig => {
-  const resolved = Effect.runSync(
-    resolveConfig(process.argv.slice(2), process.env).pipe(
-      Effect.catchTag("ConfigError", (error) =>
-        Effect.sync(() => exitWith(error.message, EXIT_CONFIG)),
-      ),
-    ),
-  )
-  if (resolved.help) {
-    process.stdout.write(`${usage}\n`)
-    process.exit(0)
-  }
-  return resolved.config
-}
-
-const config = configOrExit()
+const config = settingsOrExit(resolveConfig(process.argv.slice(2), process.env), usage, EXIT_CONFIG)
 ensureDataDir(config.dataDir)
 // One daemon per data dir from the first instant, before Veilid or Iroh open a store there;
 // the kernel drops the lock when this process dies. `daemon.json` is only information.

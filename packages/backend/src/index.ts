@@ -81,6 +81,8 @@ export {
   veilidConfigOf,
 } from "./node.ts"
 export {
+  type ConfigSources,
+  configSourcesOf,
   effectLogLevel,
   exitWith,
   InvalidConfigFile,
@@ -93,6 +95,8 @@ export {
   parseNetworkChoice,
   readJsonConfigFile,
   runProcess,
+  type Settings,
+  settingsOrExit,
   veilidNetworkOf,
 } from "./process.ts"
 export type {

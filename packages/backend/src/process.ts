@@ -1,7 +1,8 @@
 // What a long-running process built on the backend needs alike (the daemon and the backup
-// server): JSON-lines logs, and the choice of Veilid network from a flag or a config file.
+// server): JSON-lines logs, its settings or an exit, and the choice of Veilid network from a
+// flag or a config file.
 import { readFileSync } from "node:fs"
-import { resolve } from "node:path"
+import { join, resolve } from "node:path"
 import { Cause, Data, Effect, Exit, Fiber, Layer, Logger, References, Scope } from "effect"
 import type { BackendConfig } from "./backend.ts"
 
@@ -112,6 +113,56 @@ export const readJsonConfigFile = (
   return parsed as Record<string, string | number>
 }
 
+/** Where a process's settings come from: flags, then the environment, then its config file. */
+export interface ConfigSources<Raw> {
+  /** The data dir a flag or the environment gives (as given), if any. */
+  readonly dataDirGiven: string | undefined
+  /** That data dir resolved, else the default: where `config.json` is looked for. */
+  readonly baseDir: string
+  /** The config file named by a flag or the environment, else `baseDir/config.json`. */
+  readonly configFile: string
+  /** The config file, when one was named or found not empty (for the start-up log). */
+  readonly fileUsed: string | undefined
+  /** What the config file holds (`{}` when there is none). */
+  readonly file: Raw
+  /** A setting: the flag, else the environment variable `envName`, else the file's `key`. */
+  readonly pick: <K extends keyof Raw>(
+    flag: string | undefined,
+    envName: string,
+    key: K,
+  ) => string | Raw[K] | undefined
+}
+
+/**
+ * Finds and reads a process's config file: named by `config` (a flag or the environment:
+ * then it must exist), else `config.json` in the data dir (`dataDir`, else `defaultDataDir`)
+ * when it is there.
+ */
+export const configSourcesOf = <
+  Raw extends Readonly<Record<string, string | number | undefined>>,
+>(options: {
+  readonly dataDir: string | undefined
+  readonly config: string | undefined
+  readonly defaultDataDir: string
+  readonly env: NodeJS.ProcessEnv
+  readonly fileKeys: ReadonlyArray<keyof Raw & string>
+}): Effect.Effect<ConfigSources<Raw>, InvalidConfigFile> => {
+  const { dataDir, config, env } = options
+  const baseDir = resolve(dataDir ?? options.defaultDataDir)
+  const configFile = config === undefined ? join(baseDir, "config.json") : resolve(config)
+  const read = readJsonConfigFile(configFile, options.fileKeys, config !== undefined)
+  if (read instanceof InvalidConfigFile) return Effect.fail(read)
+  const file = read as Raw
+  return Effect.succeed({
+    dataDirGiven: dataDir,
+    baseDir,
+    configFile,
+    fileUsed: config !== undefined || Object.keys(file).length > 0 ? configFile : undefined,
+    file,
+    pick: (flag, envName, key) => flag ?? env[envName] ?? file[key],
+  })
+}
+
 /**
  * A process's data dir holds one node's stores alone, so veilid-core's `namespace` (which
  * partitions stores shared by several nodes) is cleared: a testnet config names one per
@@ -176,6 +227,30 @@ export const exitWith = (message: string, code: number): never => {
     `${JSON.stringify({ time: new Date().toISOString(), level: "error", message })}\n`,
   )
   process.exit(code)
+}
+
+/** What a process's settings resolve to: the usage text asked for, or the settings. */
+export type Settings<C> = { readonly help: true } | { readonly help: false; readonly config: C }
+
+/**
+ * The settings `resolved` answers, read before logging starts: `--help` prints `usage` on
+ * stdout and exits 0; a `ConfigError` is one JSON line on stderr and exit `code`.
+ */
+export const settingsOrExit = <C>(
+  resolved: Effect.Effect<Settings<C>, { readonly _tag: "ConfigError"; readonly message: string }>,
+  usage: string,
+  code: number,
+): C => {
+  const settings = Effect.runSync(
+    resolved.pipe(
+      Effect.catchTag("ConfigError", (error) => Effect.sync(() => exitWith(error.message, code))),
+    ),
+  )
+  if (settings.help) {
+    process.stdout.write(`${usage}\n`)
+    process.exit(0)
+  }
+  return settings.config
 }
 
 export interface ProcessOptions {

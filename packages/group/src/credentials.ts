@@ -3,6 +3,7 @@
 
 import { SecretKey, toBase64Url } from "@save-dweb/crypto"
 import {
+  capabilityTier,
   DisplayName,
   type GroupInvite,
   makeSecretKey,
@@ -43,18 +44,8 @@ export type GroupCapability =
   | ManageCapability
 
 /** The tier a capability grants. */
-export const tierOf = (capability: GroupCapability): Tier => {
-  switch (capability._tag) {
-    case "ReplicateCapability":
-      return "replicate"
-    case "ReadCapability":
-      return "read"
-    case "WriteCapability":
-      return "write"
-    case "ManageCapability":
-      return "manage"
-  }
-}
+export const tierOf = (capability: GroupCapability): Tier =>
+  capability._tag === "ManageCapability" ? "manage" : capabilityTier(capability)
 
 /**
  * A group's record key and the capability held for it. Secrets are `Redacted`: printing

@@ -5,6 +5,7 @@ import {
   type ComplianceIt,
   Doc,
   failureOf,
+  newDoc,
   newKey,
   Participants,
   type Suite,
@@ -28,13 +29,8 @@ export const lifecycleTests = (it: ComplianceIt, { timeout }: Suite) => {
     "a record is found by others once a value is written",
     () =>
       Effect.gen(function* () {
-        const { a, b } = yield* Participants
-        const encryptionKey = yield* newKey
         // veilid-core creates a record locally; its first value takes it to the network.
-        const record = yield* a.create(Doc, {
-          schema: { kind: "DFLT", subkeys: 2 },
-          encryptionKey,
-        })
+        const { b, encryptionKey, record } = yield* newDoc(2)
         const early = yield* failureOf(b.open(Doc, record.key, { encryptionKey }))
         assert.strictEqual(early._tag, "RecordNotFound")
         yield* record.set(1, { text: "published", n: 0 })
@@ -80,12 +76,7 @@ export const lifecycleTests = (it: ComplianceIt, { timeout }: Suite) => {
     "inspect reports the sequence numbers held here and on the network",
     () =>
       Effect.gen(function* () {
-        const { a, b } = yield* Participants
-        const encryptionKey = yield* newKey
-        const record = yield* a.create(Doc, {
-          schema: { kind: "DFLT", subkeys: 3 },
-          encryptionKey,
-        })
+        const { b, encryptionKey, record } = yield* newDoc(3)
         yield* record.set(0, "one")
         yield* record.set(0, "two")
         const local = yield* record.inspect()
@@ -114,12 +105,7 @@ export const lifecycleTests = (it: ComplianceIt, { timeout }: Suite) => {
     "delete drops this participant's copy; others keep reading the record",
     () =>
       Effect.gen(function* () {
-        const { a, b } = yield* Participants
-        const encryptionKey = yield* newKey
-        const record = yield* a.create(Doc, {
-          schema: { kind: "DFLT", subkeys: 1 },
-          encryptionKey,
-        })
+        const { a, b, encryptionKey, record } = yield* newDoc(1)
         yield* record.set(0, "kept by the network")
         yield* a.delete(record.key)
         const gone = yield* failureOf(record.get(0))

@@ -1,19 +1,14 @@
 // Writing a value and reading it from another participant: the local copy, refreshing.
 import { assert } from "@effect/vitest"
 import { Effect, Option } from "effect"
-import { type ComplianceIt, Doc, newKey, Participants, type Suite, valueIn } from "./support.ts"
+import { type ComplianceIt, Doc, newDoc, type Suite, valueIn } from "./support.ts"
 
 export const readWriteTests = (it: ComplianceIt, { timeout }: Suite) => {
   it.effect(
     "a value written by one participant is read by another",
     () =>
       Effect.gen(function* () {
-        const { a, b } = yield* Participants
-        const encryptionKey = yield* newKey
-        const record = yield* a.create(Doc, {
-          schema: { kind: "DFLT", subkeys: 3 },
-          encryptionKey,
-        })
+        const { b, encryptionKey, record } = yield* newDoc(3)
         assert.isTrue(Option.isSome(record.ownerKeyPair))
         yield* record.set(0, "hello")
         yield* record.set(1, { text: "note", n: 1.5 })
@@ -38,12 +33,7 @@ export const readWriteTests = (it: ComplianceIt, { timeout }: Suite) => {
     "get returns the local copy unless asked to refresh",
     () =>
       Effect.gen(function* () {
-        const { a, b } = yield* Participants
-        const encryptionKey = yield* newKey
-        const record = yield* a.create(Doc, {
-          schema: { kind: "DFLT", subkeys: 1 },
-          encryptionKey,
-        })
+        const { b, encryptionKey, record } = yield* newDoc(1)
         yield* record.set(0, "first")
         const opened = yield* b.open(Doc, record.key, { encryptionKey })
         assert.deepStrictEqual(valueIn(yield* opened.get(0)), Option.some("first"))

@@ -1,5 +1,5 @@
 // What the compliance topics share: the participants, the record definitions they
-// write, and helpers for failures and watch events.
+// write, a new record of them, and helpers for failures and watch events.
 import { randomBytes } from "node:crypto"
 import type { Vitest } from "@effect/vitest"
 import { SecretKey } from "@save-dweb/crypto"
@@ -37,6 +37,18 @@ export const Numbers = defineRecord("compliance-numbers", { "0..": Schema.Number
 export const Slots = defineRecord("compliance-slots", { 0: Schema.String, "1..": Schema.String })
 
 export const newKey = SecretKey.generate
+
+/**
+ * A `Doc` record of `subkeys` DFLT subkeys that `a` created under a new encryption key,
+ * with both participants (`b` opens it with that key once a value is written).
+ */
+export const newDoc = (subkeys: number) =>
+  Effect.gen(function* () {
+    const { a, b } = yield* Participants
+    const encryptionKey = yield* newKey
+    const record = yield* a.create(Doc, { schema: { kind: "DFLT", subkeys }, encryptionKey })
+    return { a, b, encryptionKey, record }
+  })
 
 /** A record key no one created: `VLD0:` and 32 random bytes. */
 export const unknownKey = () => `VLD0:${randomBytes(32).toString("base64url")}`

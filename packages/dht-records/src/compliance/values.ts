@@ -6,6 +6,7 @@ import {
   Doc,
   failureOf,
   Numbers,
+  newDoc,
   newKey,
   Participants,
   Slots,
@@ -73,12 +74,7 @@ export const valueTests = (it: ComplianceIt, { timeout }: Suite) => {
     "a value that does not match the subkey's Schema is invalid",
     () =>
       Effect.gen(function* () {
-        const { a, b } = yield* Participants
-        const encryptionKey = yield* newKey
-        const record = yield* a.create(Doc, {
-          schema: { kind: "DFLT", subkeys: 2 },
-          encryptionKey,
-        })
+        const { b, encryptionKey, record } = yield* newDoc(2)
         yield* record.set(0, "a string")
         const asNumbers = yield* b.open(Numbers, record.key, { encryptionKey })
         const read = yield* failureOf(asNumbers.get(0, { refresh: true }))

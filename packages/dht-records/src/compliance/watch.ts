@@ -2,19 +2,14 @@
 import { assert } from "@effect/vitest"
 import { Effect, Queue, Stream } from "effect"
 import type { WatchEvent } from "../types.ts"
-import { type ComplianceIt, changedTo, Doc, newKey, Participants, type Suite } from "./support.ts"
+import { type ComplianceIt, changedTo, Doc, newDoc, type Suite } from "./support.ts"
 
 export const watchTests = (it: ComplianceIt, { timeout, nextEvent, nextFrom }: Suite) => {
   it.effect(
     "a watcher hears another participant's change",
     () =>
       Effect.gen(function* () {
-        const { a, b } = yield* Participants
-        const encryptionKey = yield* newKey
-        const record = yield* a.create(Doc, {
-          schema: { kind: "DFLT", subkeys: 2 },
-          encryptionKey,
-        })
+        const { b, encryptionKey, record } = yield* newDoc(2)
         yield* record.set(0, "before")
         yield* record.set(1, { text: "marker", n: 0 })
         const opened = yield* b.open(Doc, record.key, { encryptionKey })
@@ -43,12 +38,7 @@ export const watchTests = (it: ComplianceIt, { timeout, nextEvent, nextFrom }: S
     "a watch reports values newer than the ones held when it starts",
     () =>
       Effect.gen(function* () {
-        const { a, b } = yield* Participants
-        const encryptionKey = yield* newKey
-        const record = yield* a.create(Doc, {
-          schema: { kind: "DFLT", subkeys: 2 },
-          encryptionKey,
-        })
+        const { b, encryptionKey, record } = yield* newDoc(2)
         yield* record.set(1, { text: "written before the watch", n: 7 })
         const opened = yield* b.open(Doc, record.key, { encryptionKey })
         const event = yield* nextEvent(

@@ -6,6 +6,7 @@ import {
   type ComplianceIt,
   Doc,
   failureOf,
+  newDoc,
   newKey,
   Participants,
   Slots,
@@ -18,12 +19,7 @@ export const writerTests = (it: ComplianceIt, { timeout }: Suite) => {
     "a read-only open cannot write",
     () =>
       Effect.gen(function* () {
-        const { a, b } = yield* Participants
-        const encryptionKey = yield* newKey
-        const record = yield* a.create(Doc, {
-          schema: { kind: "DFLT", subkeys: 1 },
-          encryptionKey,
-        })
+        const { b, encryptionKey, record } = yield* newDoc(1)
         yield* record.set(0, "owner's")
         const opened = yield* b.open(Doc, record.key, { encryptionKey })
         assert.isTrue(Option.isNone(opened.writer))
@@ -125,12 +121,7 @@ export const writerTests = (it: ComplianceIt, { timeout }: Suite) => {
     "a stale write fails with a conflict carrying the newer value",
     () =>
       Effect.gen(function* () {
-        const { a, b } = yield* Participants
-        const encryptionKey = yield* newKey
-        const record = yield* a.create(Doc, {
-          schema: { kind: "DFLT", subkeys: 1 },
-          encryptionKey,
-        })
+        const { b, encryptionKey, record } = yield* newDoc(1)
         yield* record.set(0, "v1")
         const owner = Option.getOrThrow(record.ownerKeyPair)
         const other = yield* b.open(Doc, record.key, { encryptionKey, writer: owner })
