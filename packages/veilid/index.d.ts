@@ -17,15 +17,30 @@ export declare class VeilidNode {
    *
    * The running node keeps the Node process alive until `shutdown()` resolves.
    */
-  static start(configJson: string, onUpdate: (updateJson: string) => void): Promise<VeilidNode>
+  static start(configJson: string, onUpdate: (updateJson: string, message?: Buffer | null) => void): Promise<VeilidNode>
   /**
    * veilid-remote-api Request JSON in, Response JSON out (JsonRequestProcessor).
    * Veilid errors come back inside the Response (`{"error": {...}}`); the promise rejects
    * only when the request is not valid Request JSON.
    */
   request(requestJson: string): Promise<string>
+  /**
+   * `request` for the ops that carry bytes (`AppCall`, `AppMessage`, `AppCallReply`): the
+   * request JSON's `message` is empty and `message` holds the bytes; an `AppCall` answer's
+   * bytes come back beside the Response JSON. No base64 on either side: on the private
+   * path every 32 KiB frame crosses here.
+   */
+  requestBytes(requestJson: string, message: Buffer): Promise<BytesResponse>
   /** Detach and shut down; resolves when veilid-core has fully stopped; idempotent. */
   shutdown(): Promise<void>
+}
+
+/** A response whose bytes travel beside its JSON: see `VeilidNode::request_bytes`. */
+export interface BytesResponse {
+  /** The Response JSON; an `AppCall` answer's `value` is empty here. */
+  json: string
+  /** An `AppCall` answer's bytes. */
+  message?: Buffer
 }
 
 /**

@@ -12,11 +12,69 @@ use std::time::Duration;
 use napi::bindgen_prelude::*;
 use napi::threadsafe_function::{ThreadsafeFunction, ThreadsafeFunctionCallMode};
 use napi_derive::napi;
-use veilid_remote_api::{JsonRequestProcessor, Request};
+use veilid_remote_api::{
+  ApiResultWithVecU8, JsonRequestProcessor, Request, RequestOp, ResponseOp, RoutingContextRequest,
+  RoutingContextRequestOp, RoutingContextResponseOp,
+};
 
-/// `(updateJson: string) => void`, called on the JS thread. Not "callee handled": the
-/// callback receives the value only.
-type UpdateFn = ThreadsafeFunction<String, (), String, Status, false>;
+/// One update: its JSON and, for `AppCall` and `AppMessage`, the message's bytes (the JSON's
+/// `message` is then empty), so bulk data crosses as a Buffer rather than base64 text.
+type UpdateArgs = FnArgs<(String, Option<Buffer>)>;
+
+/// `(updateJson: string, message?: Buffer) => void`, called on the JS thread. Not "callee
+/// handled": the callback receives the values only.
+type UpdateFn = ThreadsafeFunction<UpdateArgs, (), UpdateArgs, Status, false>;
+
+/// A response whose bytes travel beside its JSON: see `VeilidNode::request_bytes`.
+#[napi(object)]
+pub struct BytesResponse {
+  /// The Response JSON; an `AppCall` answer's `value` is empty here.
+  pub json: String,
+  /// An `AppCall` answer's bytes.
+  pub message: Option<Buffer>,
+}
+
+/// An update's JSON with an `AppCall`'s or `AppMessage`'s bytes split off.
+fn split_update(update: &veilid_core::VeilidUpdate) -> serde_json::Result<(String, Option<Buffer>)> {
+  let text = |id: Option<String>| id.map_or(serde_json::Value::Null, serde_json::Value::String);
+  match update {
+    veilid_core::VeilidUpdate::AppCall(call) => {
+      let json = serde_json::json!({
+        "kind": "AppCall",
+        "sender": text(call.sender().map(ToString::to_string)),
+        "route_id": text(call.route_id().map(ToString::to_string)),
+        "call_id": call.id().to_string(),
+        "message": "",
+      });
+      Ok((json.to_string(), Some(call.message().to_vec().into())))
+    }
+    veilid_core::VeilidUpdate::AppMessage(message) => {
+      let json = serde_json::json!({
+        "kind": "AppMessage",
+        "sender": text(message.sender().map(ToString::to_string)),
+        "route_id": text(message.route_id().map(ToString::to_string)),
+        "message": "",
+      });
+      Ok((json.to_string(), Some(message.message().to_vec().into())))
+    }
+    other => Ok((serde_json::to_string(other)?, None)),
+  }
+}
+
+/// The `message` field of a request that carries one (`AppCall`, `AppMessage` on a routing
+/// context, `AppCallReply`).
+fn message_of(op: &mut RequestOp) -> Option<&mut Vec<u8>> {
+  match op {
+    RequestOp::RoutingContext(RoutingContextRequest {
+      rc_op:
+        RoutingContextRequestOp::AppCall { message, .. }
+        | RoutingContextRequestOp::AppMessage { message, .. },
+      ..
+    })
+    | RequestOp::AppCallReply { message, .. } => Some(message),
+    _ => None,
+  }
+}
 
 /// Longest wait for veilid-core's own shutdown. It normally takes well under a second;
 /// past this the promise rejects instead of hanging the caller.
@@ -92,18 +150,19 @@ impl VeilidNode {
   #[napi]
   pub async fn start(
     config_json: String,
-    #[napi(ts_arg_type = "(updateJson: string) => void")] on_update: UpdateFn,
+    #[napi(ts_arg_type = "(updateJson: string, message?: Buffer | null) => void")]
+    on_update: UpdateFn,
   ) -> Result<VeilidNode> {
     let updates = Arc::new(std::sync::Mutex::new(Some(on_update)));
     let callback_updates = updates.clone();
     let update_callback: veilid_core::UpdateCallback = Arc::new(move |update| {
-      let Ok(json) = serde_json::to_string(&update) else {
+      let Ok(args) = split_update(&update) else {
         return;
       };
       if let Ok(guard) = callback_updates.lock() {
         if let Some(tsfn) = guard.as_ref() {
           // The queue is unbounded, so NonBlocking never drops an update.
-          tsfn.call(json, ThreadsafeFunctionCallMode::NonBlocking);
+          tsfn.call(args.into(), ThreadsafeFunctionCallMode::NonBlocking);
         }
       }
     });
@@ -140,6 +199,43 @@ impl VeilidNode {
       .clone();
     let response = processor.process_request(request).await;
     serde_json::to_string(&response).map_err(generic_error)
+  }
+
+  /// `request` for the ops that carry bytes (`AppCall`, `AppMessage`, `AppCallReply`): the
+  /// request JSON's `message` is empty and `message` holds the bytes; an `AppCall` answer's
+  /// bytes come back beside the Response JSON. No base64 on either side: on the private
+  /// path every 32 KiB frame crosses here.
+  #[napi]
+  pub async fn request_bytes(&self, request_json: String, message: Buffer) -> Result<BytesResponse> {
+    let mut request: Request = serde_json::from_str(&request_json)
+      .map_err(|e| Error::new(Status::InvalidArg, format!("invalid veilid request: {e}")))?;
+    let Some(slot) = message_of(&mut request.op) else {
+      return Err(Error::new(
+        Status::InvalidArg,
+        "invalid veilid request: this op carries no message",
+      ));
+    };
+    *slot = message.to_vec();
+    drop(message);
+    let processor = self
+      .processor
+      .read()
+      .map_err(|_| generic_error("request processor lock poisoned"))?
+      .clone();
+    let mut response = processor.process_request(request).await;
+    let answer = match &mut response.op {
+      ResponseOp::RoutingContext(rc) => match &mut rc.rc_op {
+        RoutingContextResponseOp::AppCall {
+          result: ApiResultWithVecU8::Ok { value },
+        } => Some(std::mem::take(value).into()),
+        _ => None,
+      },
+      _ => None,
+    };
+    Ok(BytesResponse {
+      json: serde_json::to_string(&response).map_err(generic_error)?,
+      message: answer,
+    })
   }
 
   /// Detach and shut down; resolves when veilid-core has fully stopped; idempotent.

@@ -36,6 +36,7 @@ import type {
 } from "./types.ts"
 import {
   AttachmentWire,
+  asBuffer,
   DhtRecordDescriptorWire,
   DhtRecordReportWire,
   decodeResponse,
@@ -206,8 +207,8 @@ const make = Effect.fnUntraced(function* (config: VeilidConfig, options: VeilidL
   const context = yield* Effect.context<never>()
   const runFork = Effect.runForkWith(context)
 
-  const onUpdate = (json: string) => {
-    const decoded = decodeUpdate(json)
+  const onUpdate = (json: string, message?: Buffer | null) => {
+    const decoded = decodeUpdate(json, message ?? undefined)
     if (Result.isSuccess(decoded)) PubSub.publishUnsafe(updates, decoded.success)
     else runFork(Effect.logWarning(decoded.failure.message))
   }
@@ -231,6 +232,24 @@ const make = Effect.fnUntraced(function* (config: VeilidConfig, options: VeilidL
       catch: fromNativeRejection,
     }).pipe(Effect.flatMap((json) => Effect.fromResult(decodeResponse(json, responsePathOf(op)))))
 
+  // The ops that carry bytes pass them beside the JSON (no base64): `message` in, an
+  // AppCall's answer out.
+  const callBytes = (op: RequestOp, message: Uint8Array): Effect.Effect<Uint8Array, VeilidError> =>
+    Effect.tryPromise({
+      try: () =>
+        node.requestBytes(encodeRequest(nextId++, { ...op, message: "" }), asBuffer(message)),
+      catch: fromNativeRejection,
+    }).pipe(
+      Effect.flatMap((answer) =>
+        Effect.fromResult(
+          Result.map(
+            decodeResponse(answer.json, responsePathOf(op)),
+            () => answer.message ?? new Uint8Array(0),
+          ),
+        ),
+      ),
+    )
+
   const callAs = <S extends Schema.Decoder<unknown>>(op: RequestOp, schema: S) =>
     Effect.flatMap(call(op), decodeValue(schema, op.op))
 
@@ -246,16 +265,11 @@ const make = Effect.fnUntraced(function* (config: VeilidConfig, options: VeilidL
     return {
       appCall: Effect.fn("Veilid.appCall")(function* (target: RouteId, message: Uint8Array) {
         yield* checkLength("appCall", "message", message, MAX_APP_MESSAGE_BYTES)
-        return yield* callAs(
-          rc("AppCall", { target: { RouteId: target }, message: toBase64Url(message) }),
-          Schema.Uint8ArrayFromBase64Url,
-        )
+        return yield* callBytes(rc("AppCall", { target: { RouteId: target } }), message)
       }),
       appMessage: Effect.fn("Veilid.appMessage")(function* (target: RouteId, message: Uint8Array) {
         yield* checkLength("appMessage", "message", message, MAX_APP_MESSAGE_BYTES)
-        yield* call(
-          rc("AppMessage", { target: { RouteId: target }, message: toBase64Url(message) }),
-        )
+        yield* callBytes(rc("AppMessage", { target: { RouteId: target } }), message)
       }),
       dhtCreate: Effect.fn("Veilid.dhtCreate")(function* (
         schema: DhtSchema,
@@ -506,7 +520,7 @@ const make = Effect.fnUntraced(function* (config: VeilidConfig, options: VeilidL
     releasePrivateRoute,
     appCallReply: Effect.fn("Veilid.appCallReply")(function* (callId: string, message: Uint8Array) {
       yield* checkLength("appCallReply", "message", message, MAX_APP_MESSAGE_BYTES)
-      yield* call({ op: "AppCallReply", call_id: callId, message: toBase64Url(message) })
+      yield* callBytes({ op: "AppCallReply", call_id: callId }, message)
     }),
     openTableDb,
     deleteTableDb: Effect.fn("Veilid.deleteTableDb")(function* (name: string) {

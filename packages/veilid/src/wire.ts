@@ -220,12 +220,29 @@ export const toUpdate = (u: typeof UpdateWire.Type): VeilidUpdate => {
 
 const decodeUpdateWire = Schema.decodeUnknownResult(Schema.fromJsonString(UpdateWire))
 
-/** Decodes one update JSON string from the native callback. */
-export const decodeUpdate = (json: string): Result.Result<VeilidUpdate, VeilidError> =>
+/**
+ * Decodes one update from the native callback: its JSON and, for `AppCall` and
+ * `AppMessage`, the message's bytes, which the binding passes beside the JSON.
+ */
+export const decodeUpdate = (
+  json: string,
+  message?: Uint8Array,
+): Result.Result<VeilidUpdate, VeilidError> =>
   Result.match(decodeUpdateWire(json), {
-    onSuccess: (u) => Result.succeed(toUpdate(u)),
+    onSuccess: (u) => {
+      const update = toUpdate(u)
+      return Result.succeed(
+        message !== undefined && (update._tag === "AppCall" || update._tag === "AppMessage")
+          ? { ...update, message }
+          : update,
+      )
+    },
     onFailure: (issue) => Result.fail(bindingError(`undecodable veilid update: ${issue}`)),
   })
+
+/** A Buffer over the same bytes (no copy), as the binding takes them. */
+export const asBuffer = (bytes: Uint8Array): Buffer =>
+  Buffer.isBuffer(bytes) ? bytes : Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength)
 
 /** Bytes to veilid-core's JSON form (base64url, no padding). */
 export const toBase64Url = (bytes: Uint8Array): string =>

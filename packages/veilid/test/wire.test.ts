@@ -130,6 +130,24 @@ describe("update decoding", () => {
     })
   })
 
+  it("takes an AppCall's or AppMessage's bytes from beside the JSON, as the binding passes them", () => {
+    const bytes = Buffer.from([9, 8, 7])
+    const call = ok(
+      decodeUpdate(
+        '{"kind":"AppCall","sender":null,"route_id":"r1","message":"","call_id":"7"}',
+        bytes,
+      ),
+    )
+    expect(call).toMatchObject({ _tag: "AppCall", routeId: "r1", callId: "7" })
+    expect(call._tag === "AppCall" && [...call.message]).toEqual([9, 8, 7])
+    const message = ok(
+      decodeUpdate('{"kind":"AppMessage","sender":"VLD0:s","route_id":null,"message":""}', bytes),
+    )
+    expect(message._tag === "AppMessage" && [...message.message]).toEqual([9, 8, 7])
+    // Bytes beside any other update are not taken for anything.
+    expect(ok(decodeUpdate('{"kind":"Shutdown"}', bytes))).toEqual({ _tag: "Shutdown" })
+  })
+
   it("decodes Attachment readiness", () => {
     const json = JSON.stringify({
       kind: "Attachment",
