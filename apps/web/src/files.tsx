@@ -90,7 +90,7 @@ export const FilesTab = ({
     for (const file of files) {
       track(file.name, { state: "sending" })
       try {
-        // Browsers send a File as one body over HTTP/1.1: progress arrives when it is sent.
+        // The client counts the bytes as the browser sends them (XMLHttpRequest's progress).
         await client.files.upload(detail.key, file.name, file, {
           onProgress: (sent) => track(file.name, { done: sent }),
         })

@@ -21,6 +21,8 @@ let alice: Daemon
 let bob: Daemon
 let browser: Browser
 const contexts: Array<BrowserContext> = []
+/** Alice's page on the group she removed Bob from, for the drop test after it. */
+let team: Page | undefined
 /** Content-Security-Policy reports from every page: the page must cause none. */
 const cspErrors: Array<string> = []
 
@@ -83,6 +85,16 @@ const noSeriousViolations = async (page: Page, screen: string) => {
 
 const shot = (page: Page, name: string, fullPage = false) =>
   page.screenshot({ path: join(SCREENSHOTS, `${name}.png`), scale: "css", fullPage })
+
+/** Waits up to `timeout` for `check`; false if it never held (the caller decides). */
+const until = async (check: () => Promise<boolean>, timeout: number) => {
+  const deadline = Date.now() + timeout
+  while (Date.now() < deadline) {
+    if (await check()) return true
+    await new Promise((r) => setTimeout(r, 250))
+  }
+  return false
+}
 
 const sha256 = (bytes: Uint8Array) => createHash("sha256").update(bytes).digest("hex")
 
@@ -264,6 +276,100 @@ describe("the web page on two daemons", () => {
     await a.getByRole("button", { name: "Delete notes.txt" }).click()
     await poll(() => a.getByRole("cell", { name: "notes.txt", exact: true }).count()).toBe(0)
     await poll(() => a.getByRole("cell", { name: "holiday.jpg", exact: true }).count()).toBe(1)
+    expect(cspErrors).toEqual([])
+  })
+
+  it("Bob joins a second group by a write link on his own daemon; Alice sees him reachable and, as manager, removes him", async () => {
+    const a = await signedIn(alice, await newPage())
+    await a.getByLabel("Group name").fill("Team")
+    await a.getByLabel("Your name in it", { exact: true }).fill("Alice")
+    await a.getByRole("button", { name: "Create" }).click()
+    await poll(() => a.getByRole("heading", { name: "Team" }).count(), 120_000).toBe(1)
+    await a.getByRole("tab", { name: "Invite" }).click()
+    await a.getByRole("radio", { name: /^write/ }).check()
+    await a.getByRole("button", { name: "Make a write link" }).click()
+    const linkBox = a.getByLabel("Invite link (write)")
+    await poll(() => linkBox.inputValue(), 60_000).toMatch(/^save\+dweb:/)
+
+    const b = await signedIn(bob, await newPage())
+    await b.getByLabel("Invite link").fill(await linkBox.inputValue())
+    await b.getByLabel("Your name (for write invites)").fill("Bob")
+    await b.getByRole("button", { name: "Join" }).click()
+    await poll(() => b.getByRole("heading", { name: "Team" }).count(), 120_000).toBe(1)
+    expect(await b.getByText(/^Member: can read every/).count()).toBe(1)
+
+    // Alice's Members tab lists Bob and asks him for a round trip over his private route;
+    // each visit of the tab asks again, until his route answers.
+    const bobRow = a
+      .getByRole("row")
+      .filter({ has: a.getByRole("cell", { name: "Bob", exact: true }) })
+    const reached = bobRow.getByRole("cell", { name: /^yes \(\d+ ms\)$/ })
+    const deadline = Date.now() + 240_000
+    for (;;) {
+      await a.getByRole("tab", { name: "Members" }).click()
+      const answered = bobRow.getByRole("cell", { name: /^(yes|no)\b/ })
+      await until(async () => (await answered.count()) === 1, 45_000)
+      if ((await reached.count()) === 1) break
+      if (Date.now() > deadline) {
+        throw new Error(`Bob never answered: ${await a.getByRole("table").textContent()}`)
+      }
+      await a.getByRole("tab", { name: "Files" }).click()
+    }
+    expect(await bobRow.getByRole("cell", { name: "member (write)" }).count()).toBe(1)
+    await noSeriousViolations(a, "members with a reachable member")
+    await shot(a, "members")
+
+    // Removing him moves the group to new keys; its member list no longer has him.
+    await bobRow.getByRole("button", { name: "Remove Bob" }).click()
+    await poll(async () => {
+      const mine = await a.getByRole("cell", { name: "this device" }).count()
+      const his = await a.getByRole("cell", { name: "Bob", exact: true }).count()
+      return mine === 1 && his === 0
+    }, 180_000).toBe(true)
+    expect(await a.getByRole("alert").count()).toBe(0)
+    await noSeriousViolations(a, "members after a removal")
+    team = a
+    expect(cspErrors).toEqual([])
+  })
+
+  it("the manager drops a 20 MB file onto Add files: the bytes sent show as they go, and it ends done", async () => {
+    expect(team, "the previous test left Alice on the Team group").toBeDefined()
+    const a = team as Page
+    await a.getByRole("tab", { name: "Files" }).click()
+    const dropArea = a.getByRole("region", { name: "Add files" })
+    await poll(() => dropArea.count()).toBe(1)
+    // Every text the transfers list shows, as it changes.
+    await a.evaluate(() => {
+      const seen: Array<string> = []
+      ;(window as unknown as { transferTexts: Array<string> }).transferTexts = seen
+      new MutationObserver(() => {
+        for (const li of document.querySelectorAll(".transfers li")) seen.push(li.textContent ?? "")
+      }).observe(document.body, { subtree: true, childList: true, characterData: true })
+    })
+    // A real drop: a DataTransfer holding a File made in the page.
+    const dataTransfer = await a.evaluateHandle(() => {
+      const bytes = new Uint8Array(20 * 1024 * 1024)
+      for (let at = 0; at < bytes.length; at += 65_536) {
+        crypto.getRandomValues(bytes.subarray(at, at + 65_536))
+      }
+      const transfer = new DataTransfer()
+      transfer.items.add(new File([bytes], "big.bin", { type: "application/octet-stream" }))
+      return transfer
+    })
+    await dropArea.dispatchEvent("dragover", { dataTransfer })
+    await dropArea.dispatchEvent("drop", { dataTransfer })
+    await poll(() => a.getByRole("progressbar", { name: "big.bin: done" }).count(), 180_000).toBe(1)
+    await poll(() => a.getByRole("cell", { name: "big.bin", exact: true }).count(), 60_000).toBe(1)
+    expect(await fileRow(a, "big.bin").getByRole("cell", { name: "20 MiB" }).count()).toBe(1)
+    expect(await a.getByText("done 20 MiB of 20 MiB").count()).toBe(1)
+    // At least one count between nothing and everything was shown while sending.
+    const texts = await a.evaluate(
+      () => (window as unknown as { transferTexts: Array<string> }).transferTexts,
+    )
+    const between = texts
+      .map((t) => /^big\.bin\s*sending (.+) of 20 MiB$/.exec(t)?.[1])
+      .filter((sent) => sent !== undefined && sent !== "0 B" && sent !== "20 MiB")
+    expect(between.length, `shown: ${[...new Set(texts)].join(" | ")}`).toBeGreaterThan(0)
     expect(cspErrors).toEqual([])
   })
 

@@ -38,6 +38,7 @@ import {
   type Status,
   type SyncReport,
 } from "./schemas.ts"
+import { hasXhr, xhrPut } from "./xhr-upload.ts"
 
 /** The request never got an answer of the API's shape: connection refused, cut, or garbled. */
 export class TransportError extends Data.TaggedError("TransportError")<{
@@ -68,7 +69,10 @@ export interface ClientOptions {
 export type UploadInput<E = never> = Stream.Stream<Uint8Array, E> | Uint8Array | Blob | string
 
 export interface UploadOptions<E = never> {
-  /** Called with the bytes sent so far, as they are read from the input. */
+  /**
+   * Called with the bytes sent so far: as a stream is read; for bytes and a `Blob`, as the
+   * browser sends them (XHR, with the default transport) or once when sent (elsewhere).
+   */
   readonly onProgress?: (bytesSent: number) => Effect.Effect<void, E>
 }
 
@@ -224,17 +228,19 @@ const call = <A, E, R>(effect: Effect.Effect<A, E, R>): Effect.Effect<A, ClientE
 const ErrorBody = Schema.Struct({ error: Schema.String, message: Schema.String })
 const decodeErrorBody = Schema.decodeUnknownOption(Schema.fromJsonString(ErrorBody))
 
-/** The API error in a non-2xx response's body, or a `TransportError` naming the status. */
+/** The API error in a non-2xx answer's body, or a `TransportError` naming the status. */
+const errorOfBody = (status: number, text: string): ClientError => {
+  const body = decodeErrorBody(text)
+  if (Option.isSome(body) && isApiErrorTag(body.value.error)) {
+    return apiError(body.value.error, body.value.message)
+  }
+  return new TransportError({ message: `HTTP ${status} without an API error body` })
+}
+
 const errorOf = (response: HttpClientResponse.HttpClientResponse) =>
   Effect.map(
     Effect.orElseSucceed(response.text, () => ""),
-    (text): ClientError => {
-      const body = decodeErrorBody(text)
-      if (Option.isSome(body) && isApiErrorTag(body.value.error)) {
-        return apiError(body.value.error, body.value.message)
-      }
-      return new TransportError({ message: `HTTP ${response.status} without an API error body` })
-    },
+    (text) => errorOfBody(response.status, text),
   )
 
 /** "." and ".." cannot travel in a URL path (they would be resolved away). */
@@ -296,7 +302,11 @@ export const makeClient = (options: ClientOptions): Effect.Effect<RpcClient, nev
         .execute(authed(request))
         .pipe(Effect.mapError((e) => new TransportError({ message: describe(e), cause: e })))
 
-    /** Bytes or a Blob as one request body (no stream: browsers send those over HTTP/1.1). */
+    /**
+     * Bytes or a Blob as one request body (no stream: browsers send those over HTTP/1.1).
+     * Its progress, when asked for, comes once when sent, or as it goes over the runtime's
+     * own XHR in a browser using the default transport (`hasXhr`: never in Node).
+     */
     const uploadWhole = <E>(
       group: string,
       name: string,
@@ -305,23 +315,68 @@ export const makeClient = (options: ClientOptions): Effect.Effect<RpcClient, nev
     ): Effect.Effect<FileInfo, ClientError | E> =>
       Effect.gen(function* () {
         const size = body instanceof Uint8Array ? body.length : body.size
+        const viaXhr =
+          onProgress !== undefined &&
+          options.httpClient === undefined &&
+          (yield* FetchHttpClient.Fetch) === globalThis.fetch &&
+          hasXhr()
+        const answer = viaXhr
+          ? yield* putWithXhr(filePath(group, "mine", name), body, onProgress)
+          : yield* putWhole(filePath(group, "mine", name), body, size)
+        if (answer.status !== 201)
+          return yield* Effect.fail(errorOfBody(answer.status, answer.text))
+        const info = decodeFileInfo(answer.text)
+        if (Option.isNone(info)) {
+          return yield* new TransportError({ message: "the upload's answer is not a FileInfo" })
+        }
+        if (onProgress !== undefined && !viaXhr) yield* onProgress(size)
+        return info.value
+      })
+
+    const putWhole = (url: string, body: Uint8Array | Blob, size: number) =>
+      Effect.gen(function* () {
         const response = yield* send(
-          HttpClientRequest.put(filePath(group, "mine", name)).pipe(
+          HttpClientRequest.put(url).pipe(
             HttpClientRequest.setBody(
               HttpBody.raw(body, { contentType: "application/octet-stream", contentLength: size }),
             ),
           ),
         )
-        if (response.status !== 201) return yield* Effect.flatMap(errorOf(response), Effect.fail)
         const text = yield* response.text.pipe(
           Effect.mapError((e) => new TransportError({ message: describe(e), cause: e })),
         )
-        const info = decodeFileInfo(text)
-        if (Option.isNone(info)) {
-          return yield* new TransportError({ message: "the upload's answer is not a FileInfo" })
+        return { status: response.status, text }
+      })
+
+    const putWithXhr = <E>(
+      url: string,
+      body: Uint8Array | Blob,
+      onProgress: (bytesSent: number) => Effect.Effect<void, E>,
+    ): Effect.Effect<{ readonly status: number; readonly text: string }, TransportError | E> =>
+      Effect.gen(function* () {
+        const headers: Record<string, string> = { "content-type": "application/octet-stream" }
+        if (options.token !== undefined) headers.authorization = `Bearer ${options.token}`
+        let answer: { readonly status: number; readonly text: string } | undefined
+        let reported = -1
+        yield* Stream.runForEach(
+          Stream.mapError(
+            xhrPut(url, headers, body),
+            (e) => new TransportError({ message: describe(e), cause: e }),
+          ),
+          (event): Effect.Effect<void, E> => {
+            if (event._tag === "Answered") {
+              answer = event
+              return Effect.void
+            }
+            if (event.bytes === reported) return Effect.void
+            reported = event.bytes
+            return onProgress(event.bytes)
+          },
+        )
+        if (answer === undefined) {
+          return yield* new TransportError({ message: "the upload ended without an answer" })
         }
-        if (onProgress !== undefined) yield* onProgress(size)
-        return info.value
+        return answer
       })
 
     const upload = <E>(

@@ -55,7 +55,11 @@ export type PromiseUploadInput =
   | string
 
 export interface PromiseUploadOptions {
-  /** Called with the bytes sent so far (for bytes and a `Blob`: once, when sent). */
+  /**
+   * Called with the bytes sent so far. Bytes and a `Blob` go as one body: in a browser on
+   * the default transport they are counted as they are sent (`XMLHttpRequest`), elsewhere
+   * reported once, when sent.
+   */
   readonly onProgress?: (bytesSent: number) => void
 }
 

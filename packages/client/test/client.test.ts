@@ -258,6 +258,114 @@ describe("the Promise API", () => {
   })
 })
 
+/** What a fake `XMLHttpRequest` saw, and how it answers: progress in halves, then `answer`. */
+interface XhrSeen {
+  method: string
+  url: string
+  readonly headers: Record<string, string>
+  body: Blob | undefined
+}
+
+const installFakeXhr = (answer: { status: number; text: string } | "network error") => {
+  const seen: Array<XhrSeen> = []
+  class FakeXhr {
+    readonly upload: { onprogress: ((event: { loaded: number }) => void) | null } = {
+      onprogress: null,
+    }
+    status = 0
+    responseText = ""
+    readyState = 1
+    onload: (() => void) | null = null
+    onerror: (() => void) | null = null
+    readonly request: XhrSeen = { method: "", url: "", headers: {}, body: undefined }
+    open(method: string, url: string) {
+      this.request.method = method
+      this.request.url = url
+      seen.push(this.request)
+    }
+    setRequestHeader(name: string, value: string) {
+      this.request.headers[name.toLowerCase()] = value
+    }
+    send(body: Blob) {
+      this.request.body = body
+      const half = Math.floor(body.size / 2)
+      const later = (f: () => void) => setTimeout(f, 1)
+      later(() => {
+        this.upload.onprogress?.({ loaded: half })
+        later(() => {
+          if (answer === "network error") return this.onerror?.()
+          this.upload.onprogress?.({ loaded: body.size })
+          this.upload.onprogress?.({ loaded: body.size })
+          this.readyState = 4
+          this.status = answer.status
+          this.responseText = answer.text
+          this.onload?.()
+        })
+      })
+    }
+    abort() {}
+  }
+  const global = globalThis as { XMLHttpRequest?: unknown }
+  global.XMLHttpRequest = FakeXhr
+  return { seen, [Symbol.dispose]: () => delete global.XMLHttpRequest }
+}
+
+describe("in a browser (XMLHttpRequest present)", () => {
+  it("uploads a Blob with XHR when progress is asked for, reporting bytes as they are sent", async () => {
+    using xhr = installFakeXhr({ status: 201, text: JSON.stringify(file) })
+    const client = makeClient({ baseUrl: base, token: "t" })
+    const progress: Array<number> = []
+    const blob = new Blob([new Uint8Array(1000)])
+    const info = await client.files.upload("g", "a b.txt", blob, {
+      onProgress: (sent) => void progress.push(sent),
+    })
+    assert.deepStrictEqual(info, file)
+    // Each count once, the last one the whole body.
+    assert.deepStrictEqual(progress, [500, 1000])
+    const [request] = xhr.seen
+    assert.strictEqual(request?.method, "PUT")
+    assert.strictEqual(request?.url, `${base}/v1/groups/g/repos/mine/files/a%20b.txt`)
+    assert.strictEqual(request?.headers.authorization, "Bearer t")
+    assert.strictEqual(request?.headers["content-type"], "application/octet-stream")
+    assert.strictEqual(request?.body?.size, 1000)
+    await client.close()
+  })
+
+  it("an API error over XHR rejects with its class; no answer with a TransportError", async () => {
+    {
+      using _ = installFakeXhr({
+        status: 404,
+        text: JSON.stringify({ error: "UnknownGroup", message: "no such group" }),
+      })
+      const client = makeClient({ baseUrl: base, token: "t" })
+      const error = await client.files
+        .upload("g", "x", new Uint8Array(10), { onProgress: () => {} })
+        .catch((e: unknown) => e)
+      assert.instanceOf(error, UnknownGroup)
+      assert.strictEqual((error as UnknownGroup).message, "no such group")
+    }
+    using _ = installFakeXhr("network error")
+    const client = makeClient({ baseUrl: base, token: "t" })
+    const error = await client.files
+      .upload("g", "x", new Uint8Array(10), { onProgress: () => {} })
+      .catch((e: unknown) => e)
+    assert.instanceOf(error, TransportError)
+  })
+
+  it("keeps to fetch without a progress callback or with a fetch of the caller's", async () => {
+    using xhr = installFakeXhr({ status: 500, text: "" })
+    const { fetch, seen } = fakeFetch(() => json(file, 201))
+    const own = makeClient({ baseUrl: base, token: "t", fetch })
+    await own.files.upload("g", "a", new Blob([new Uint8Array(3)]), { onProgress: () => {} })
+    assert.strictEqual(seen.length, 1)
+    // No callback: the default fetch (to a closed port here), not XHR.
+    const refused = makeClient({ baseUrl: "http://127.0.0.1:9", token: "t" })
+    const error = await refused.files.upload("g", "a", new Uint8Array(3)).catch((e: unknown) => e)
+    assert.instanceOf(error, TransportError)
+    assert.strictEqual(xhr.seen.length, 0)
+  })
+})
+
 describe("the Effect API", () => {
   it.effect("fails with tagged errors that catchTag matches", () =>
     Effect.gen(function* () {
