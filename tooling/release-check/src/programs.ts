@@ -1,7 +1,8 @@
-// The programs as a person gets them: `npm install -g` of the CLI, the daemon and the
-// backup server from the run's registry into a temporary prefix, then run from there:
-// `--version` and `--help`, and (with a testnet, as root) a daemon on a private testnet
-// that adds a file and reads it back through the installed CLI.
+// The programs as a person gets them: `npm install -g` of the CLI (which brings the
+// daemon and puts `save-dweb-daemon` on PATH too) and the backup server from the run's
+// registry into a temporary prefix, then run from there: `--version` and `--help`, and
+// (with a testnet, as root) a daemon on a private testnet that adds a file and reads it
+// back through the installed CLI.
 import { execFileSync, spawnSync } from "node:child_process"
 import { existsSync, mkdirSync, readdirSync, statSync, writeFileSync } from "node:fs"
 import { join } from "node:path"
@@ -79,9 +80,7 @@ export const checkSourceBuildNotice = (options: ProgramsOptions): void => {
 export const runInstalledPrograms = (options: ProgramsOptions): void => {
   const prefix = join(options.work, "global")
   mkdirSync(prefix, { recursive: true })
-  console.log(
-    `\nnpm install -g (prefix ${prefix}): @save-dweb/cli @save-dweb/daemon @save-dweb/backup-server`,
-  )
+  console.log(`\nnpm install -g (prefix ${prefix}): @save-dweb/cli @save-dweb/backup-server`)
   const started = Date.now()
   // Without Rust: a `cargo` first on PATH that only notes it was called.
   const noRust = withoutRust(options.work)
@@ -97,7 +96,6 @@ export const runInstalledPrograms = (options: ProgramsOptions): void => {
       "--loglevel=error",
       ...options.npmOptions,
       "@save-dweb/cli",
-      "@save-dweb/daemon",
       "@save-dweb/backup-server",
     ],
     { stdio: ["ignore", "ignore", "inherit"], env: { ...npmEnvironment(), PATH: noRust.path } },
@@ -125,6 +123,7 @@ export const runInstalledPrograms = (options: ProgramsOptions): void => {
   const version = program(["save-dweb", "--version"]).trim()
   console.log(`  ok   save-dweb --version: ${version}`)
   for (const bin of ["save-dweb-daemon", "save-dweb-backup-server"]) {
+    if (!existsSync(join(prefix, "bin", bin))) throw new Error(`npm linked no ${bin}`)
     const help = program([bin, "--help"])
     if (!help.startsWith(`${bin} [options]`)) throw new Error(`${bin} --help printed no usage`)
     console.log(`  ok   ${bin} --help: ${help.split("\n")[0]}`)
