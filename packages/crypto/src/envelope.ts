@@ -15,7 +15,8 @@ import { DecryptError, InvalidEnvelope } from "./errors.ts"
 import type { SecretKey } from "./keys.ts"
 import { sodium } from "./sodium.ts"
 
-export const ENVELOPE_MAGIC = new TextEncoder().encode("SDWE")
+// Typed here: inferred, the declaration would name @types/node's NodeJS.NonSharedUint8Array.
+export const ENVELOPE_MAGIC: Uint8Array<ArrayBuffer> = new TextEncoder().encode("SDWE")
 export const ENVELOPE_VERSION = 1
 const HEADER_BYTES = ENVELOPE_MAGIC.length + 1
 const NONCE_BYTES = 24

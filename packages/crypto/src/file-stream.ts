@@ -39,7 +39,8 @@ import { DecryptError, InvalidEnvelope } from "./errors.ts"
 import type { SecretKey } from "./keys.ts"
 import { freeSecretstreamState, sodium } from "./sodium.ts"
 
-export const FILE_MAGIC = new TextEncoder().encode("SDWF")
+// Typed here: inferred, the declaration would name @types/node's NodeJS.NonSharedUint8Array.
+export const FILE_MAGIC: Uint8Array<ArrayBuffer> = new TextEncoder().encode("SDWF")
 /** The versions of the file format: 1 (libsodium secretstream), 2 (native ChaCha20-Poly1305). */
 export type FileFormatVersion = 1 | 2
 /** The version `encryptFileStream` writes unless told otherwise. */

