@@ -342,6 +342,9 @@ describe("the backup server on memory layers", () => {
       assert.deepStrictEqual(yield* a.member.value.backups.listBackups(link), [])
       assert.deepStrictEqual(yield* a.repo.backups, [])
       assert.deepStrictEqual([...(yield* serverNode.known.all)], [])
+      // The member no longer keeps the server's link (a rotation does not register it again).
+      const entry = Option.getOrThrow(yield* a.node.known.get(a.loaded.key))
+      assert.deepStrictEqual(entry.backups ?? [], [])
       // Removing again: the server no longer holds it.
       const again = yield* a.member.value.backups.removeBackup(a.loaded.key, link)
       assert.isFalse(again.held)

@@ -77,11 +77,12 @@ export const makeBackend = (
       subscribe: events.subscribe,
       ...makeMemberOperations({ registry, tunnels }),
       ...makeTransportOperations(registry),
-      ...(yield* makeRotations({ registry, repos, store, events })),
+      ...(yield* makeRotations({ registry, repos, store, events, known, tunnels })),
       ...makeFileOperations({ loadGroup: registry.loadGroup, events }),
       ...makePairing({ known, registry }),
       ...makeBackups({
         repos,
+        known,
         tunnels,
         loadGroup: registry.loadGroup,
         listGroups: registry.listGroups,

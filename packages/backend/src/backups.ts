@@ -1,11 +1,18 @@
 // The backend's side of backup servers: register a group with a server (its replicate link
 // goes over the server's route, behind the descriptor's request key; the server is listed
 // in this member's repo record so the other members find it as a source), ask a server
-// what it holds, and take a group off it again.
-import type { DataReposShape } from "@save-dweb/data-repo"
+// what it holds, and take a group off it again. The links (with their access secrets) of
+// the servers this member registered a group with are kept in the group's known entry, so
+// a rotation's new group is registered with them too (`backup-follow.ts`).
+import type { DataReposShape, Repo } from "@save-dweb/data-repo"
 import { NotWritable } from "@save-dweb/data-repo"
 import type { CallError, ResponseTooLarge, TunnelsShape } from "@save-dweb/tunnels"
-import { type BackupDescriptor, formatLink, parseBackupDescriptor } from "@save-dweb/uri-scheme"
+import {
+  type BackupDescriptor,
+  formatLink,
+  parseBackupDescriptor,
+  parseLinkResult,
+} from "@save-dweb/uri-scheme"
 import type { RecordKey } from "@save-dweb/veilid"
 import { Effect, Option, Redacted, Result } from "effect"
 import {
@@ -24,6 +31,7 @@ import {
   type HeldGroup,
   MAX_BACKUP_RESPONSE_BYTES,
 } from "./backup-protocol.ts"
+import type { KnownGroupsStore } from "./known-groups.ts"
 import type { BackendError, GroupSummary, LoadedGroup } from "./shape.ts"
 
 /** What `addBackup` did. */
@@ -98,10 +106,9 @@ export interface BackupsShape {
   ) => Effect.Effect<BackupRemoved, BackendError | BackupError>
 }
 
-export interface BackupsDeps {
-  readonly repos: DataReposShape
-  /** Without tunnels no server can be reached (`BackupUnreachable`). */
-  readonly tunnels: TunnelsShape | undefined
+export interface BackupsDeps extends BackupClientDeps {
+  /** Where the links of the servers this member registered groups with are kept. */
+  readonly known: KnownGroupsStore
   readonly loadGroup: (key: RecordKey) => Effect.Effect<LoadedGroup, BackendError>
   /** The groups known here, whose names fill in what a server lists without one. */
   readonly listGroups?: Effect.Effect<ReadonlyArray<GroupSummary>, BackendError>
@@ -127,9 +134,28 @@ const callFailure = (server: RecordKey) => (e: CallError | ResponseTooLarge) => 
   }
 }
 
-export const makeBackups = (deps: BackupsDeps): BackupsShape => {
-  const { repos, tunnels, loadGroup } = deps
+export interface BackupClientDeps {
+  readonly repos: DataReposShape
+  /** Without tunnels no server can be reached (`BackupUnreachable`). */
+  readonly tunnels: TunnelsShape | undefined
+}
 
+/** The requests of the backup protocol, one call each, to the server of a descriptor. */
+export interface BackupClient {
+  readonly add: (
+    descriptor: BackupDescriptor,
+    replicateLink: string,
+  ) => Effect.Effect<{ readonly already: boolean }, BackupError>
+  readonly list: (
+    descriptor: BackupDescriptor,
+  ) => Effect.Effect<ReadonlyArray<HeldGroup>, BackupError>
+  readonly remove: (
+    descriptor: BackupDescriptor,
+    group: RecordKey,
+  ) => Effect.Effect<{ readonly held: boolean; readonly freed: number }, BackupError>
+}
+
+export const makeBackupClient = ({ repos, tunnels }: BackupClientDeps): BackupClient => {
   /** One request to the server of `descriptor`, over the route its record publishes now. */
   const ask = (descriptor: BackupDescriptor, request: BackupRequest) =>
     Effect.gen(function* () {
@@ -194,6 +220,78 @@ export const makeBackups = (deps: BackupsDeps): BackupsShape => {
           }),
         )
 
+  return {
+    add: (descriptor, link) =>
+      Effect.flatMap(ask(descriptor, { _tag: "Add", v: 1, link }), (r) =>
+        expect(descriptor, r, "Added"),
+      ),
+    list: (descriptor) =>
+      Effect.flatMap(ask(descriptor, { _tag: "List", v: 1 }), (r) =>
+        Effect.map(expect(descriptor, r, "Groups"), (g) => g.groups),
+      ),
+    remove: (descriptor, group) =>
+      Effect.flatMap(ask(descriptor, { _tag: "Remove", v: 1, group }), (r) =>
+        expect(descriptor, r, "Removed"),
+      ),
+  }
+}
+
+/** The server a kept link names (`undefined` for one that no longer parses). */
+const serverOf = (link: string): RecordKey | undefined => {
+  const parsed = parseLinkResult(link)
+  return Result.isSuccess(parsed) && parsed.success._tag === "BackupDescriptor"
+    ? parsed.success.record
+    : undefined
+}
+
+/** Kept links without the one of `server` (and without any that no longer parse). */
+export const withoutBackupLink = (
+  links: ReadonlyArray<string> | undefined,
+  server: RecordKey,
+): ReadonlyArray<string> =>
+  (links ?? []).filter((link) => {
+    const of = serverOf(link)
+    return of !== undefined && of !== server
+  })
+
+/** Kept links with the one of `descriptor`'s server (in place of an older one of it). */
+export const withBackupLink = (
+  links: ReadonlyArray<string> | undefined,
+  descriptor: BackupDescriptor,
+): ReadonlyArray<string> => [...withoutBackupLink(links, descriptor.record), formatLink(descriptor)]
+
+/** Changes the backup links kept in the stored entry of `key`. */
+export const changeBackupLinks = (
+  known: KnownGroupsStore,
+  key: RecordKey,
+  change: (links: ReadonlyArray<string> | undefined) => ReadonlyArray<string>,
+) =>
+  Effect.gen(function* () {
+    const stored = yield* known.get(key)
+    if (Option.isSome(stored)) {
+      yield* known.put({ ...stored.value, backups: change(stored.value.backups) })
+    }
+  })
+
+/** Lists the server of `descriptor` in `repo`'s record (its route key, not the secret). */
+export const listIn = (repo: Repo, descriptor: BackupDescriptor) =>
+  Effect.flatMap(descriptorKeys(descriptor), (keys) =>
+    repo.addBackup({
+      record: descriptor.record,
+      routeKey: Redacted.value(keys.route),
+      ...(descriptor.name === undefined ? {} : { name: descriptor.name }),
+    }),
+  )
+
+export const makeBackups = (deps: BackupsDeps): BackupsShape => {
+  const { loadGroup, known } = deps
+  const client = makeBackupClient(deps)
+
+  const changeLinks = (
+    key: RecordKey,
+    change: (links: ReadonlyArray<string> | undefined) => ReadonlyArray<string>,
+  ) => changeBackupLinks(known, key, change)
+
   const addBackup = Effect.fn("Backend.addBackup")(function* (groupKey: RecordKey, link: string) {
     const descriptor = yield* parse(link)
     const loaded = yield* loadGroup(groupKey)
@@ -201,17 +299,10 @@ export const makeBackups = (deps: BackupsDeps): BackupsShape => {
       return yield* new NotWritable({ repo: undefined, operation: "addBackup" })
     }
     const replicate = formatLink(yield* loaded.group.invite("replicate"))
-    const added = yield* expect(
-      descriptor,
-      yield* ask(descriptor, { _tag: "Add", v: 1, link: replicate }),
-      "Added",
-    )
-    const keys = yield* descriptorKeys(descriptor)
-    yield* loaded.repo.value.addBackup({
-      record: descriptor.record,
-      routeKey: Redacted.value(keys.route),
-      ...(descriptor.name === undefined ? {} : { name: descriptor.name }),
-    })
+    const added = yield* client.add(descriptor, replicate)
+    yield* listIn(loaded.repo.value, descriptor)
+    // Kept (with its access secret) so a rotation's new group is registered there too.
+    yield* changeLinks(loaded.key, (links) => withBackupLink(links, descriptor))
     const result: BackupAdded = {
       group: groupKey,
       server: descriptor.record,
@@ -223,8 +314,7 @@ export const makeBackups = (deps: BackupsDeps): BackupsShape => {
 
   const listBackups = Effect.fn("Backend.listBackups")(function* (link: string) {
     const descriptor = yield* parse(link)
-    const response = yield* ask(descriptor, { _tag: "List", v: 1 })
-    const groups = (yield* expect(descriptor, response, "Groups")).groups
+    const groups = yield* client.list(descriptor)
     const known = new Map(
       (yield* Effect.orElseSucceed(deps.listGroups ?? Effect.succeed([]), () => [])).map(
         (g) => [g.key, g.name] as const,
@@ -269,15 +359,12 @@ export const makeBackups = (deps: BackupsDeps): BackupsShape => {
   ) {
     const descriptor = yield* parse(link)
     const loaded = yield* loadGroup(groupKey)
-    const asked = yield* Effect.result(
-      Effect.flatMap(ask(descriptor, { _tag: "Remove", v: 1, group: groupKey }), (r) =>
-        expect(descriptor, r, "Removed"),
-      ),
-    )
+    const asked = yield* Effect.result(client.remove(descriptor, groupKey))
     if (Result.isFailure(asked) && !(options.force && asked.failure._tag === "BackupUnreachable")) {
       return yield* asked.failure
     }
     if (Option.isSome(loaded.repo)) yield* loaded.repo.value.removeBackup(descriptor.record)
+    yield* changeLinks(loaded.key, (links) => withoutBackupLink(links, descriptor.record))
     const removed: BackupRemoved = Result.isSuccess(asked)
       ? {
           group: groupKey,

@@ -31,10 +31,13 @@ export {
 } from "./backup-protocol.ts"
 export {
   type BackupAdded,
+  type BackupClient,
+  type BackupClientDeps,
   type BackupRemoved,
   type BackupsDeps,
   type BackupsShape,
   type GroupBackup,
+  makeBackupClient,
   makeBackups,
   type RemoveBackupOptions,
 } from "./backups.ts"

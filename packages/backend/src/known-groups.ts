@@ -22,6 +22,12 @@ export interface KnownGroup {
   readonly movedTo?: RecordKey | undefined
   /** "Keep at least this many copies off this device" (`undefined`: no target). */
   readonly copiesTarget?: number | undefined
+  /**
+   * The `save+dweb:backup` links (with their access secrets) of the servers this member
+   * registered the group with, so it can register the group's successor after a rotation.
+   * In a moved entry: the servers not carried over to the new group yet.
+   */
+  readonly backups?: ReadonlyArray<string> | undefined
 }
 
 /** Where known groups are kept: Veilid's table store, or a map in tests. */
@@ -48,6 +54,8 @@ const KnownGroupWire = Schema.Struct({
   copiesTarget: Schema.optionalKey(
     Schema.Int.check(Schema.isBetween({ minimum: 1, maximum: 1000 })),
   ),
+  /** Added with backups that follow rotations; entries without it kept no backup link. */
+  backups: Schema.optionalKey(Schema.Array(Schema.String)),
 })
 
 const KnownGroupJson = Schema.fromJsonString(KnownGroupWire)
@@ -68,6 +76,9 @@ export const encodeKnownGroup = (entry: KnownGroup): Uint8Array =>
       tier: entry.tier,
       ...(entry.movedTo === undefined ? {} : { movedTo: entry.movedTo }),
       ...(entry.copiesTarget === undefined ? {} : { copiesTarget: entry.copiesTarget }),
+      ...(entry.backups === undefined || entry.backups.length === 0
+        ? {}
+        : { backups: entry.backups }),
     }),
   )
 
@@ -90,6 +101,7 @@ export const decodeKnownGroup = (
       tier: wire.tier,
       ...(wire.movedTo === undefined ? {} : { movedTo: wire.movedTo }),
       ...(wire.copiesTarget === undefined ? {} : { copiesTarget: wire.copiesTarget }),
+      ...(wire.backups === undefined ? {} : { backups: wire.backups }),
     })),
   )
 

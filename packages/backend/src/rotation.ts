@@ -5,13 +5,19 @@
 // for the new group (`followRotation`), joins it, makes a new repo there and re-encrypts
 // its own files into it, then closes the old group (its route and tunnel handlers go with
 // it) and frees what the old group held on its disk. The old key keeps finding the group.
+// Then the backup servers it had registered the old group with get the new one instead
+// (`backup-follow.ts`), in the background, tried again at each start until done.
 import type { BlobStoreService } from "@save-dweb/blob-store"
 import type { DataReposShape, Repo } from "@save-dweb/data-repo"
 import type { GroupCredentials } from "@save-dweb/group"
+import type { TunnelsShape } from "@save-dweb/tunnels"
 import type { RecordKey } from "@save-dweb/veilid"
 import { Effect, Option, Schedule, type Scope, Semaphore, Stream } from "effect"
+import { carryBackups } from "./backup-follow.ts"
+import { makeBackupClient } from "./backups.ts"
 import type { EventHub } from "./events.ts"
 import type { GroupRegistry } from "./group-registry.ts"
+import type { KnownGroupsStore } from "./known-groups.ts"
 import type { BackendError, BackendShape, JoinGroupOptions, LoadedGroup } from "./shape.ts"
 
 export type RotationOperations = Pick<BackendShape, "removeMember">
@@ -21,6 +27,10 @@ export interface RotationDeps {
   readonly repos: DataReposShape
   readonly store: BlobStoreService
   readonly events: EventHub
+  /** Where the backup links of each group are kept. */
+  readonly known: KnownGroupsStore
+  /** Reaches the backup servers a rotation's new group is registered with. */
+  readonly tunnels: TunnelsShape | undefined
 }
 
 /**
@@ -56,7 +66,8 @@ export const makeRotations = (
   deps: RotationDeps,
 ): Effect.Effect<RotationOperations, never, Scope.Scope> =>
   Effect.gen(function* () {
-    const { registry, repos, store, events } = deps
+    const { registry, repos, store, events, known } = deps
+    const scope = yield* Effect.scope
     // One move at a time: a manager's own rotation and its watch's report of it meet here.
     const lock = yield* Semaphore.make(1)
     /** Groups whose removal of this member was reported already. */
@@ -94,7 +105,10 @@ export const makeRotations = (
         // Moved already (the manager's own removal, or an earlier report).
         if (Option.isNone(loaded)) return
         const next = yield* loaded.value.group.followRotation
-        if (Option.isSome(next)) yield* moveTo(loaded.value, next.value)
+        if (Option.isSome(next)) {
+          yield* moveTo(loaded.value, next.value)
+          yield* carry(key)
+        }
       }).pipe(
         lock.withPermit,
         Effect.retry({
@@ -114,7 +128,41 @@ export const makeRotations = (
         Effect.withSpan("Backend.followRotation"),
       )
 
+    const client = makeBackupClient(deps)
+    /**
+     * Carries the backup servers of the moved group `from` over in the background, with
+     * retries while servers are unreachable; what is left is tried again at the next start.
+     */
+    const carry = (from: RecordKey) =>
+      carryBackups({ registry, known, client }, from).pipe(
+        Effect.retry({ schedule: Schedule.exponential("2 seconds"), times: 8 }),
+        Effect.tap((carried) =>
+          carried === 0
+            ? Effect.void
+            : Effect.logInfo(`backend: ${carried} backup server(s) follow the rotation of ${from}`),
+        ),
+        Effect.catchCause((cause) =>
+          Effect.logWarning(
+            `backend: the backup servers of ${from} do not hold its new group yet (tried again at the next start)`,
+            cause,
+          ),
+        ),
+        Effect.withSpan("Backend.carryBackups"),
+        Effect.forkIn(scope),
+        Effect.asVoid,
+      )
+
     yield* Stream.runForEach(registry.rotated, follow).pipe(Effect.forkScoped)
+    // Moves of earlier runs whose backup servers were not all carried over.
+    yield* known.all.pipe(
+      Effect.map((all) =>
+        all.filter((e) => e.movedTo !== undefined && (e.backups ?? []).length > 0),
+      ),
+      Effect.flatMap((pending) => Effect.forEach(pending, (e) => carry(e.key), { discard: true })),
+      Effect.catchCause((cause) =>
+        Effect.logWarning("backend: could not look for backup servers left to carry over", cause),
+      ),
+    )
 
     const removeMember = Effect.fn("Backend.removeMember")(function* (
       groupKey: RecordKey,
@@ -128,6 +176,7 @@ export const makeRotations = (
             Effect.map(loaded.group.rotate, (rotation) => rotation.group.credentials),
           )
           const to = yield* moveTo(loaded, credentials)
+          yield* carry(loaded.key)
           return { previous: loaded.key, group: to.key }
         }),
       )

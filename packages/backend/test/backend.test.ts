@@ -324,6 +324,12 @@ describe("Backend on memory networks", () => {
       // A rotated group's entry names where it went; entries from before read as in use.
       const moved = { ...entry, movedTo: "VLD0:BBBBBBBBBBBBBBBBBBBBBBBBBBBBBBBBBBBBBBBBBBB" }
       assert.deepStrictEqual(yield* decodeKnownGroup(entry.key, encodeKnownGroup(moved)), moved)
+      // The links of the backup servers it registered the group with; entries from before have none.
+      const backedUp = { ...moved, backups: ["save+dweb:backup?one", "save+dweb:backup?two"] }
+      assert.deepStrictEqual(
+        yield* decodeKnownGroup(entry.key, encodeKnownGroup(backedUp)),
+        backedUp,
+      )
       const damaged = encodeKnownGroup(entry).subarray(0, 20)
       assert.strictEqual(
         (yield* failureOf(decodeKnownGroup(entry.key, damaged)))._tag,

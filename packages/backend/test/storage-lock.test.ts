@@ -35,6 +35,8 @@ const entry: KnownGroup = {
   repo: { key: "VLD0:repo", owner: "VLD0:pub:owner-secret" },
   name: "Newsroom",
   tier: "manage",
+  // A backup server's link, kept with its access secret for rotations.
+  backups: ["save+dweb:backup?access-secret"],
 }
 
 /** Whether `haystack` holds `secret`, as bytes or in base64url (how JSON entries keep it). */
@@ -113,8 +115,8 @@ describe("known groups under a storage key", () => {
       const stored = raw.get(entry.key)
       assert.isDefined(stored)
       if (stored === undefined) return
-      for (const secret of [entry.credentials, new TextEncoder().encode("owner-secret")])
-        assert.isFalse(contains(stored, secret))
+      const secrets = ["owner-secret", "access-secret"].map((s) => new TextEncoder().encode(s))
+      for (const secret of [entry.credentials, ...secrets]) assert.isFalse(contains(stored, secret))
       assert.deepStrictEqual(Option.getOrUndefined(yield* sealed.get(entry.key)), entry)
 
       // Without the key, or with another, the entry is an InvalidKnownGroup.

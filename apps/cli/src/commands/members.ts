@@ -20,8 +20,8 @@ const membersRemove = Command.make("remove", { group: groupArg, member: memberAr
         [
           `removed member ${f.member}: the group now has new keys`,
           `  new key ${r.group} (the old one still finds it here)`,
-          "  the other members' daemons follow by themselves; read and replicate links",
-          "  (backup servers too) must be given again",
+          "  the other members' daemons follow by themselves, and so do the backup servers",
+          "  you added (no `backup add` needed); read and replicate links must be given again",
         ].join("\n"),
       )
     }),
