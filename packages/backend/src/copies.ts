@@ -7,7 +7,7 @@ import { type DataReposShape, FileNotFound, type Holder } from "@save-dweb/data-
 import type { TunnelsShape } from "@save-dweb/tunnels"
 import type { RecordKey } from "@save-dweb/veilid"
 import { Clock, Duration, Effect, Option, Schedule, type Scope } from "effect"
-import { UnknownGroup } from "./errors.ts"
+import { NeedsLocalCopy, UnknownGroup } from "./errors.ts"
 import type { EventHub } from "./events.ts"
 import { repoOf } from "./files.ts"
 import type { GroupRegistry } from "./group-registry.ts"
@@ -81,7 +81,19 @@ export const makeCopyOperations = (
       const file = (yield* repo.list()).find((f) => f.name === name)
       if (file === undefined) return yield* new FileNotFound({ repo: repo.key, name })
       const checks =
-        tunnels === undefined ? [] : yield* repos.copies(loaded.group, repo.key, file.hash, tunnels)
+        tunnels === undefined
+          ? []
+          : yield* repos.copies(loaded.group, repo.key, file.hash, tunnels).pipe(
+              Effect.catchTag("NotLocal", () =>
+                Effect.fail(
+                  new NeedsLocalCopy({
+                    repo: repo.key,
+                    name,
+                    message: `checking who holds ${name} needs a copy of it on this device, to check their proofs against: pin it first`,
+                  }),
+                ),
+              ),
+            )
       const names = new Map((yield* loaded.group.members).map((m) => [m.slot, m.name]))
       const now = yield* Clock.currentTimeMillis
       const copies: Array<FileCopy> = []

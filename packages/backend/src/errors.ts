@@ -39,6 +39,16 @@ export class NotOwnSlot extends Data.TaggedError("NotOwnSlot")<{
   readonly message: string
 }> {}
 
+/**
+ * Asking who else holds a file needs a copy here: each holder's proof is checked against
+ * this device's own bytes. A member without one pins the file first.
+ */
+export class NeedsLocalCopy extends Data.TaggedError("NeedsLocalCopy")<{
+  readonly repo: RecordKey
+  readonly name: string
+  readonly message: string
+}> {}
+
 /** No repo with that key in the group, or no own repo (read and replicate tiers). */
 export class UnknownRepo extends Data.TaggedError("UnknownRepo")<{
   readonly group: RecordKey

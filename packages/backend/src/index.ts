@@ -54,6 +54,7 @@ export {
   InvalidKnownGroup,
   InvalidPairingLink,
   MemberUnreachable,
+  NeedsLocalCopy,
   NotOwnSlot,
   NotPairable,
   UnknownGroup,

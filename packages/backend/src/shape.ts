@@ -20,6 +20,7 @@ import type {
   InvalidKnownGroup,
   InvalidPairingLink,
   MemberUnreachable,
+  NeedsLocalCopy,
   NotOwnSlot,
   NotPairable,
   UnknownGroup,
@@ -37,6 +38,7 @@ export type BackendError =
   | InvalidKnownGroup
   | UnknownRepo
   | NotOwnSlot
+  | NeedsLocalCopy
 
 /** What device pairing fails with besides `BackendError`. */
 export type PairingError = NotPairable | InvalidPairingLink
@@ -310,7 +312,7 @@ export interface BackendShape extends BackupsShape {
    * The file's copies off this device: every other member and every backup server the
    * repo lists is asked to prove it holds the file's blob now (over its private route);
    * an unreachable holder is `unknown`, one that does not hold it or fails the proof is
-   * left out. Needs a local copy to check the proofs against (`NotLocal`).
+   * left out. Needs a local copy to check the proofs against (`NeedsLocalCopy` without one).
    */
   readonly fileCopies: (
     groupKey: RecordKey,

@@ -24,6 +24,7 @@ const byTag: Readonly<Record<string, ApiError["_tag"]>> = {
   GroupFull: "Conflict",
   RecordConflict: "Conflict",
   NotPairable: "Conflict",
+  NeedsLocalCopy: "Conflict",
   InvalidRange: "RangeNotSatisfiable",
   MemberUnreachable: "PeerUnreachable",
   BackupUnreachable: "PeerUnreachable",

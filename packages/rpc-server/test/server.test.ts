@@ -217,6 +217,12 @@ describe("the API over a memory backend", () => {
           Stream.runDrain,
           Effect.forkScoped,
         )
+        // A member without a copy has nothing to check proofs against: told to pin it first.
+        const withoutCopy = yield* Effect.flip(
+          b.client.files.copies(created.key, created.repo ?? "", "clip.mp4"),
+        )
+        assert.strictEqual(withoutCopy._tag, "Conflict")
+        assert.match(withoutCopy.message, /needs a copy of it on this device.*pin it first/)
         yield* b.client.files.pin(created.key, created.repo ?? "", "clip.mp4")
         const one = yield* a.client.files.copies(created.key, "mine", "clip.mp4")
         assert.deepStrictEqual(
