@@ -129,14 +129,17 @@ export const makeRepo = (
       })
 
     const toFile = (owner: string) => (entry: ManifestEntry) =>
-      Effect.map(
-        store.has(entry.hash),
-        (local): RepoFile => ({
+      Effect.gen(function* () {
+        const local = yield* store.has(entry.hash)
+        const pinned =
+          !writable && local && (yield* context.pins.isTracked(group.key, key, entry.hash))
+        return {
           ...entry,
           owner,
           status: local ? "local" : "remote-only",
-        }),
-      )
+          pinned,
+        } satisfies RepoFile
+      })
 
     const requireWritable = (operation: string) =>
       writable ? Effect.void : Effect.fail(new NotWritable({ repo: key, operation }))
@@ -229,7 +232,7 @@ export const makeRepo = (
                 entry,
               ].sort((a, b) => (a.name < b.name ? -1 : a.name > b.name ? 1 : 0))
               yield* publish(previous, { v: 1, files }, "later")
-              return { ...entry, owner: yield* name, status: "local" as const }
+              return { ...entry, owner: yield* name, status: "local" as const, pinned: false }
             }),
           )
           .pipe(
@@ -302,12 +305,17 @@ export const makeRepo = (
     const pin = Effect.fn("Repo.pin")(function* (fileName: string, readOptions?: ReadOptions) {
       const { manifest } = yield* state(readOptions?.sources)
       const entry = yield* find(manifest, fileName)
+      // Held already (by a sync): tracked, so it shows as pinned and `unpin` lets it go.
+      if (!writable && (yield* store.has(entry.hash))) {
+        yield* context.pins.track(group.key, key, entry.hash)
+      }
       yield* ensureLocal(
         entry.hash,
         readOptions?.sources,
         entry.storedSize,
         readOptions?.onFetchProgress,
       )
+      if (!writable) yield* context.synced.undrop(group.key, key, entry.hash)
     })
 
     const unpin = Effect.fn("Repo.unpin")(function* (fileName: string) {
@@ -317,6 +325,8 @@ export const makeRepo = (
       // A fetched blob is a loose pin; deleting the pin frees it unless a collection holds it
       // (or another repo's handle pinned the same hash).
       if (yield* context.pins.untrack(group.key, key, entry.hash)) yield* store.delete(entry.hash)
+      // The synced collection holding it lets it go too, for good (until a `pin`).
+      yield* context.synced.drop(group.key, key, entry.hash)
     })
 
     const routes = routesOf(record).pipe(
