@@ -17,9 +17,9 @@ export interface HeldState {
    * The owner's root that `syncAll` last synced, for the repos whose held root is a local
    * collection of it minus dropped files (so it differs from `roots`).
    */
-  readonly synced: ReadonlyMap<RecordKey, BlobHash>
+  readonly synced?: ReadonlyMap<RecordKey, BlobHash>
   /** Files of the repo this member dropped: the sync holds its collection minus these. */
-  readonly dropped: ReadonlyMap<RecordKey, ReadonlySet<BlobHash>>
+  readonly dropped?: ReadonlyMap<RecordKey, ReadonlySet<BlobHash>>
 }
 
 export const emptyHeldState: HeldState = {
@@ -29,11 +29,14 @@ export const emptyHeldState: HeldState = {
   dropped: new Map(),
 }
 
-const noneIn = (sets: ReadonlyMap<RecordKey, ReadonlySet<BlobHash>>) =>
-  [...sets.values()].every((hashes) => hashes.size === 0)
+const noneIn = (sets: ReadonlyMap<RecordKey, ReadonlySet<BlobHash>> | undefined) =>
+  [...(sets?.values() ?? [])].every((hashes) => hashes.size === 0)
 
 export const isEmptyHeldState = (state: HeldState) =>
-  state.roots.size === 0 && state.synced.size === 0 && noneIn(state.pins) && noneIn(state.dropped)
+  state.roots.size === 0 &&
+  (state.synced?.size ?? 0) === 0 &&
+  noneIn(state.pins) &&
+  noneIn(state.dropped)
 
 /**
  * Where an instance keeps its `HeldState` per group, so a later process frees what an
@@ -69,8 +72,8 @@ const HeldStateJson = Schema.fromJsonString(HeldStateWire)
 const utf8 = new TextEncoder()
 const fromUtf8 = new TextDecoder("utf-8", { fatal: true })
 
-const encodeSets = (sets: ReadonlyMap<RecordKey, ReadonlySet<BlobHash>>) => {
-  const kept = [...sets].filter(([, hashes]) => hashes.size > 0)
+const encodeSets = (sets: ReadonlyMap<RecordKey, ReadonlySet<BlobHash>> | undefined) => {
+  const kept = [...(sets ?? [])].filter(([, hashes]) => hashes.size > 0)
   return kept.length === 0
     ? undefined
     : Object.fromEntries(kept.map(([repo, hashes]) => [repo, [...hashes].sort()]))
@@ -84,7 +87,9 @@ export const encodeHeldState = (state: HeldState): Uint8Array => {
       v: 1,
       roots: Object.fromEntries(state.roots),
       ...(pins === undefined ? {} : { pins }),
-      ...(state.synced.size === 0 ? {} : { synced: Object.fromEntries(state.synced) }),
+      ...((state.synced?.size ?? 0) === 0
+        ? {}
+        : { synced: Object.fromEntries(state.synced ?? []) }),
       ...(dropped === undefined ? {} : { dropped }),
     }),
   )

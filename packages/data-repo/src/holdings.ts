@@ -59,8 +59,10 @@ export const makeHoldings = (syncState: SyncStateStore | undefined): Holdings =>
       const holdings: GroupHoldings = {
         roots: new Map(loaded.roots),
         pins: new Map([...loaded.pins].map(([repo, hashes]) => [repo, new Set(hashes)])),
-        synced: new Map(loaded.synced),
-        dropped: new Map([...loaded.dropped].map(([repo, hashes]) => [repo, new Set(hashes)])),
+        synced: new Map(loaded.synced ?? []),
+        dropped: new Map(
+          [...(loaded.dropped ?? [])].map(([repo, hashes]) => [repo, new Set(hashes)]),
+        ),
       }
       byGroup.set(groupKey, holdings)
       return holdings

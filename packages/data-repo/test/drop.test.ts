@@ -60,7 +60,7 @@ describe("dropping a synced file", () => {
       assert.isFalse(yield* store.has(one.hash))
       assert.isTrue(yield* store.has(two.hash))
       assert.deepStrictEqual(
-        [...((yield* state.load(group.key)).dropped.get(repo.key) ?? [])],
+        [...((yield* state.load(group.key)).dropped?.get(repo.key) ?? [])],
         [one.hash],
       )
 
@@ -83,7 +83,7 @@ describe("dropping a synced file", () => {
       const after = new Map((yield* theirs.list()).map((f) => [f.name, f]))
       assert.strictEqual(after.get("one")?.status, "local")
       assert.isTrue(after.get("one")?.pinned)
-      assert.strictEqual((yield* state.load(group.key)).dropped.size, 0)
+      assert.strictEqual((yield* state.load(group.key)).dropped?.size, 0)
       yield* sync()
       assert.isTrue(yield* store.has(one.hash))
     }).pipe(Effect.scoped),
@@ -128,7 +128,7 @@ describe("dropping a synced file", () => {
 
       yield* repo.delete("one")
       yield* sync(again.repos, againGroup)
-      assert.strictEqual((yield* state.load(group.key)).dropped.size, 0)
+      assert.strictEqual((yield* state.load(group.key)).dropped?.size, 0)
       assert.isTrue(yield* store.has(two.hash))
     }).pipe(Effect.scoped),
   )

@@ -30,8 +30,8 @@ const heldState: fc.Arbitrary<HeldState> = fc.record({
 const normal = (state: HeldState) => ({
   roots: [...state.roots].sort(),
   pins: [...state.pins].map(([k, v]) => [k, [...v].sort()]).sort(),
-  synced: [...state.synced].sort(),
-  dropped: [...state.dropped].map(([k, v]) => [k, [...v].sort()]).sort(),
+  synced: [...(state.synced ?? [])].sort(),
+  dropped: [...(state.dropped ?? [])].map(([k, v]) => [k, [...v].sort()]).sort(),
 })
 
 describe("held state codec", () => {
@@ -52,7 +52,7 @@ describe("held state codec", () => {
       const state = yield* decodeHeldState(old)
       assert.deepStrictEqual([...state.roots], [["VLD0:r", root]])
       assert.strictEqual(state.pins.size, 0)
-      assert.strictEqual(state.dropped.size, 0)
+      assert.strictEqual(state.dropped?.size ?? 0, 0)
     }),
   )
 
