@@ -20,10 +20,10 @@ import {
 import type { DhtRecordsShape, OpenedRecord, RecordKey } from "@save-dweb/dht-records"
 import type { Group, RepoPointer } from "@save-dweb/group"
 import type { TunnelsShape } from "@save-dweb/tunnels"
-import { Effect, Option, Stream } from "effect"
+import { Effect, Option, Semaphore, Stream } from "effect"
 import type { DataRepoError } from "./errors.ts"
 import type { GroupBlobs } from "./group-blobs.ts"
-import type { Holdings } from "./holdings.ts"
+import type { GroupHoldings, Holdings } from "./holdings.ts"
 import { backupsOf } from "./listed-backups.ts"
 import { readBlob } from "./read-blob.ts"
 import { POINTER_SUBKEY, RepoRecord } from "./record.ts"
@@ -259,6 +259,7 @@ export const makeSync = (context: SyncContext): Sync => {
     /** The repo's current root, held here, and its pins that the collection no longer names. */
     const syncOne = (repo: RepoPointer) =>
       Effect.gen(function* () {
+        const before = held.get(repo.repoKey)
         // Pins made after the pointer is read may be of a newer collection: not judged now.
         const pinned = [...(pins.get(repo.repoKey) ?? [])]
         const record = yield* openRecord(group, repo.repoKey)
@@ -270,6 +271,7 @@ export const makeSync = (context: SyncContext): Sync => {
         const local = yield* withoutDropped(fetched.local, dropped.get(repo.repoKey))
         const named = new Set([root, ...fetched.entries.map((e) => e.hash)])
         return {
+          before,
           root,
           local,
           replaced: local === fetched.local ? undefined : fetched.local,
@@ -295,7 +297,17 @@ export const makeSync = (context: SyncContext): Sync => {
         continue
       }
       if (result.success === undefined) continue
-      const { root, local, replaced, named, stale } = result.success
+      const { before, root, local, replaced, named, stale } = result.success
+      const now = held.get(repo.repoKey)
+      if (now !== before) {
+        // A drop or a pin replaced the held root while this pass fetched: what the pass
+        // made goes (it may hold a file just dropped), and the repo is left to the next
+        // pass, which starts from what is held now.
+        for (const made of [local, replaced]) {
+          if (made !== undefined && made !== now && made !== before) drop.push(made)
+        }
+        continue
+      }
       synced.set(repo.repoKey, root)
       // The owner deleted these (or moved on from this manifest): so does this member.
       untrack(repo.repoKey, stale)
@@ -375,32 +387,68 @@ export const makeSync = (context: SyncContext): Sync => {
     return freed
   })
 
+  // Drops and undrops of one instance, one at a time (a sync pass does not wait for them).
+  const changing = Semaphore.makeUnsafe(1)
+
+  /**
+   * Holds `next` (made from `held`) for the repo instead of `held`, the owner's root being
+   * `owner`: saved, then `held` deleted; the hashes freed. Undefined when a sync pass
+   * replaced `held` meanwhile: then `next` goes, and the caller looks again.
+   */
+  const replaceHeld = (
+    groupKey: RecordKey,
+    state: GroupHoldings,
+    repo: RecordKey,
+    held: BlobHash,
+    next: BlobHash,
+    owner: BlobHash,
+  ) =>
+    Effect.gen(function* () {
+      const current = state.roots.get(repo)
+      if (current !== held) {
+        if (next !== held && next !== current) yield* store.delete(next)
+        return undefined
+      }
+      state.roots.set(repo, next)
+      if (next === owner) state.synced.delete(repo)
+      else state.synced.set(repo, owner)
+      // Saved before the old root goes, as a sync does: a crash leaves a root the sweep frees.
+      yield* store.flush
+      yield* holdings.save(groupKey)
+      const { freed } = yield* store.delete(held)
+      yield* store.flush
+      yield* blobs.forget(groupKey, freed)
+      yield* blobs.rememberCollection(groupKey, next)
+      return freed
+    })
+
+  const attempts = 3
+
   const drop = Effect.fn("DataRepos.drop")(function* (
     groupKey: RecordKey,
     repo: RecordKey,
     hash: BlobHash,
   ) {
     const state = yield* holdings.of(groupKey)
-    const held = state.roots.get(repo)
-    if (held === undefined) return []
-    const entries = yield* store
-      .readCollection(held)
-      .pipe(Effect.catchTag("BlobNotFound", () => Effect.succeed([])))
-    if (!entries.some((e) => e.hash === hash)) return []
-    const without = state.dropped.get(repo) ?? new Set<BlobHash>()
-    without.add(hash)
-    state.dropped.set(repo, without)
-    const local = yield* withoutDropped(held, without)
-    state.roots.set(repo, local)
-    if (!state.synced.has(repo)) state.synced.set(repo, held)
-    // Saved before the old root goes, as a sync does: a crash leaves a root the sweep frees.
-    yield* store.flush
+    for (let attempt = 0; attempt < attempts; attempt++) {
+      const held = state.roots.get(repo)
+      if (held === undefined) return []
+      const entries = yield* store
+        .readCollection(held)
+        .pipe(Effect.catchTag("BlobNotFound", () => Effect.succeed([])))
+      if (!entries.some((e) => e.hash === hash)) return []
+      const without = state.dropped.get(repo) ?? new Set<BlobHash>()
+      without.add(hash)
+      state.dropped.set(repo, without)
+      const next = yield* withoutDropped(held, without)
+      const owner = state.synced.get(repo) ?? held
+      const freed = yield* replaceHeld(groupKey, state, repo, held, next, owner)
+      if (freed !== undefined) return freed
+    }
+    // Still replaced by sync passes: saved as dropped, the next pass leaves it out.
     yield* holdings.save(groupKey)
-    const { freed } = yield* store.delete(held)
-    yield* store.flush
-    yield* blobs.forget(groupKey, freed)
-    return freed
-  })
+    return []
+  }, changing.withPermit)
 
   const undrop = Effect.fn("DataRepos.undrop")(function* (
     groupKey: RecordKey,
@@ -410,26 +458,20 @@ export const makeSync = (context: SyncContext): Sync => {
     const state = yield* holdings.of(groupKey)
     if (state.dropped.get(repo)?.delete(hash) !== true) return false
     // Back in the held collection, so it stays the owner's minus what is still dropped.
-    const held = state.roots.get(repo)
-    const owner = state.synced.get(repo)
-    if (held === undefined || owner === undefined || !(yield* store.has(hash))) {
-      yield* holdings.save(groupKey)
-      return true
+    for (let attempt = 0; attempt < attempts; attempt++) {
+      const held = state.roots.get(repo)
+      const owner = state.synced.get(repo)
+      if (held === undefined || owner === undefined || !(yield* store.has(hash))) break
+      const next = yield* store.updateCollection(
+        held,
+        { set: [{ name: hash, hash }] },
+        { keepOld: true },
+      )
+      if ((yield* replaceHeld(groupKey, state, repo, held, next, owner)) !== undefined) return true
     }
-    const local = yield* store.updateCollection(
-      held,
-      { set: [{ name: hash, hash }] },
-      { keepOld: true },
-    )
-    state.roots.set(repo, local)
-    if (local === owner) state.synced.delete(repo)
-    yield* store.flush
     yield* holdings.save(groupKey)
-    yield* store.delete(held)
-    yield* store.flush
-    yield* blobs.rememberCollection(groupKey, local)
     return true
-  })
+  }, changing.withPermit)
 
   return { syncAll, purge, sweep, drop, undrop }
 }
