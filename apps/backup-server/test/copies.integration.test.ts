@@ -9,7 +9,16 @@ import { pattern } from "@save-dweb/test-support"
 import { requestHandler } from "@save-dweb/tunnels"
 import { formatLink } from "@save-dweb/uri-scheme"
 import { Effect, Exit, Option, Schema, Scope, Stream } from "effect"
-import { eventually, Net, NetLive, startMember, startServer, tempDir, timeout } from "./testnet.ts"
+import {
+  eventually,
+  holdsBlobFile,
+  Net,
+  NetLive,
+  startMember,
+  startServer,
+  tempDir,
+  timeout,
+} from "./testnet.ts"
 
 const transient = [
   "BackupUnreachable",
@@ -24,7 +33,7 @@ layer(NetLive, { excludeTestServices: true, timeout })(
   "copies on a private Veilid testnet",
   (it) => {
     it.effect(
-      "copies lists the member and the backup server that hold the file, drops the member after it unpins, never the holder that lies, and the stopped server as unknown",
+      "copies lists the member that synced the file and the backup server, drops the member after it unpins with sync off (its blob file gone), never the holder that lies, and the stopped server as unknown",
       () =>
         Effect.gen(function* () {
           const testnet = yield* Net
@@ -35,7 +44,11 @@ layer(NetLive, { excludeTestServices: true, timeout })(
           const a = yield* startMember(testnet, "copies-a", yield* tempDir)
           const created = yield* a.backend.createGroup("Footage", { memberName: "Alice" })
           const aRepo = Option.getOrThrow(created.repo).key
-          yield* a.backend.writeFile(created.key, "clip.bin", Stream.make(pattern(300_000, 5)))
+          const clip = yield* a.backend.writeFile(
+            created.key,
+            "clip.bin",
+            Stream.make(pattern(300_000, 5)),
+          )
           yield* eventually(
             "A registers the group with the server",
             a.backend.addBackup(created.key, server.link),
@@ -43,7 +56,7 @@ layer(NetLive, { excludeTestServices: true, timeout })(
             transient,
           )
 
-          // Bob keeps a copy (pinned; no background sync).
+          // Bob syncs the group once (no background sync: sync is off between passes).
           const b = yield* startMember(testnet, "copies-b", yield* tempDir)
           yield* eventually(
             "B joins",
@@ -52,11 +65,12 @@ layer(NetLive, { excludeTestServices: true, timeout })(
             }),
           )
           yield* eventually(
-            "B pins A's file",
-            b.backend.pin(created.key, aRepo, "clip.bin"),
-            () => true,
+            "B syncs A's repo",
+            b.backend.syncGroup(created.key),
+            (result) => result.synced.has(aRepo),
             transient,
           )
+          assert.isTrue(yield* holdsBlobFile(b.storageDir, clip.hash))
 
           // Carol holds nothing and answers every challenge with a digest of zeros; the
           // count shows she was asked, so her absence from the list is her proof failing.
@@ -119,8 +133,14 @@ layer(NetLive, { excludeTestServices: true, timeout })(
             assert.isNumber(copy.since)
           }
 
-          // Bob drops his copy: the next check lists only the server.
+          // Bob drops his synced copy: its data file leaves his disk, the next check lists
+          // only the server.
           yield* b.backend.unpin(created.key, aRepo, "clip.bin")
+          assert.isFalse(yield* holdsBlobFile(b.storageDir, clip.hash))
+          assert.deepStrictEqual(
+            (yield* b.backend.files(created.key, aRepo)).map((f) => [f.status, f.pinned]),
+            [["remote-only", false]],
+          )
           const after = yield* eventually(
             "copies drops Bob",
             a.backend.fileCopies(created.key, "mine", "clip.bin"),

@@ -40,6 +40,12 @@ export const table = (
   return [line(headers), ...cells.map(line)].join("\n")
 }
 
+/** A file's place here: `local`, `local, pinned` (kept by this member's pin) or `remote-only`. */
+export const fileStatus = (file: {
+  readonly status: "local" | "remote-only"
+  readonly pinned?: boolean
+}): string => (file.pinned === true ? `${file.status}, pinned` : file.status)
+
 const units = ["B", "KiB", "MiB", "GiB", "TiB"]
 
 export const formatBytes = (n: number): string => {

@@ -1,6 +1,6 @@
 import { describe, expect, it } from "vitest"
 import { ExitCode, exitCodeOfApiError, hintOfApiError } from "../src/exit-codes.ts"
-import { emit, formatBytes, makeOutput, type Output, table } from "../src/output.ts"
+import { emit, fileStatus, formatBytes, makeOutput, type Output, table } from "../src/output.ts"
 
 const capture = (json: boolean) => {
   const lines: Array<string> = []
@@ -19,6 +19,13 @@ describe("CLI output", () => {
         ],
       ),
     ).toBe("NAME    SIZE\na       1\nlonger  -")
+  })
+
+  it("says a file is local, local and pinned, or remote-only (an older daemon: no pinned)", () => {
+    expect(fileStatus({ status: "local", pinned: true })).toBe("local, pinned")
+    expect(fileStatus({ status: "local", pinned: false })).toBe("local")
+    expect(fileStatus({ status: "local" })).toBe("local")
+    expect(fileStatus({ status: "remote-only", pinned: false })).toBe("remote-only")
   })
 
   it("formats byte counts in binary units", () => {

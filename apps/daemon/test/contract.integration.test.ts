@@ -174,7 +174,7 @@ describe("the RPC contract on a real daemon", () => {
       owner: "alice",
     })
     expect(await json(await call(a, "GET", "/v1/groups/{group}/repos/{repo}/files", file))).toEqual(
-      [expect.objectContaining({ name: "report 1.bin", status: "local" })],
+      [expect.objectContaining({ name: "report 1.bin", status: "local", pinned: false })],
     )
     const whole = await call(a, "GET", "/v1/groups/{group}/repos/{repo}/files/{name}", file)
     expect(whole.status).toBe(200)
@@ -230,21 +230,23 @@ describe("the RPC contract on a real daemon", () => {
     const alicesFile = { ...file, repo: g.repo }
     expect(
       await json(await call(b, "GET", "/v1/groups/{group}/repos/{repo}/files", alicesFile)),
-    ).toEqual([expect.objectContaining({ name: "report 1.bin", status: "remote-only" })])
+    ).toEqual([
+      expect.objectContaining({ name: "report 1.bin", status: "remote-only", pinned: false }),
+    ])
     expect(
       (await call(b, "POST", "/v1/groups/{group}/repos/{repo}/files/{name}/pin", alicesFile))
         .status,
     ).toBe(204)
     expect(
       await json(await call(b, "GET", "/v1/groups/{group}/repos/{repo}/files", alicesFile)),
-    ).toEqual([expect.objectContaining({ status: "local" })])
+    ).toEqual([expect.objectContaining({ status: "local", pinned: true })])
     expect(
       (await call(b, "DELETE", "/v1/groups/{group}/repos/{repo}/files/{name}/pin", alicesFile))
         .status,
     ).toBe(204)
     expect(
       await json(await call(b, "GET", "/v1/groups/{group}/repos/{repo}/files", alicesFile)),
-    ).toEqual([expect.objectContaining({ status: "remote-only" })])
+    ).toEqual([expect.objectContaining({ status: "remote-only", pinned: false })])
     const sync = await json(await call(b, "POST", "/v1/groups/{group}/sync", { group: g.key }))
     expect(sync).toMatchObject({ failed: [] })
     expect(sync.synced).toEqual(expect.arrayContaining([expect.objectContaining({ repo: g.repo })]))

@@ -1,5 +1,5 @@
 // Every member's files: upload (drop or pick, several at once), download with progress,
-// delete own, keep a copy here (pin) or drop it (unpin).
+// delete own, keep a copy here (pin) or drop it (unpin: a pinned or synced copy).
 import type {
   FileInfo,
   GroupDetail,
@@ -8,7 +8,7 @@ import type {
   ServerEvent,
 } from "@save-dweb/client/promise"
 import { useEffect, useState } from "preact/hooks"
-import { errorText, formatBytes } from "./format.ts"
+import { errorText, formatBytes, place } from "./format.ts"
 import { ErrorLine, useAction } from "./use-action.tsx"
 
 interface RepoFiles {
@@ -209,7 +209,7 @@ export const FilesTab = ({
                   <tr key={f.name}>
                     <td class="name">{f.name}</td>
                     <td>{formatBytes(f.size)}</td>
-                    <td>{f.status === "local" ? "here" : "remote only"}</td>
+                    <td>{place(f)}</td>
                     <td class="actions">
                       <button type="button" onClick={() => void download(repo, f)}>
                         Download<span class="visually-hidden"> {f.name}</span>
@@ -226,30 +226,36 @@ export const FilesTab = ({
                         >
                           Delete<span class="visually-hidden"> {f.name}</span>
                         </button>
-                      ) : f.status === "remote-only" ? (
-                        <button
-                          type="button"
-                          disabled={act.busy}
-                          onClick={() =>
-                            void act
-                              .run(() => client.files.pin(detail.key, repo.key, f.name))
-                              .then(refresh)
-                          }
-                        >
-                          Keep here<span class="visually-hidden"> {f.name}</span>
-                        </button>
                       ) : (
-                        <button
-                          type="button"
-                          disabled={act.busy}
-                          onClick={() =>
-                            void act
-                              .run(() => client.files.unpin(detail.key, repo.key, f.name))
-                              .then(refresh)
-                          }
-                        >
-                          Unpin<span class="visually-hidden"> {f.name}</span>
-                        </button>
+                        <>
+                          {f.pinned !== true && (
+                            <button
+                              type="button"
+                              disabled={act.busy}
+                              onClick={() =>
+                                void act
+                                  .run(() => client.files.pin(detail.key, repo.key, f.name))
+                                  .then(refresh)
+                              }
+                            >
+                              Keep here<span class="visually-hidden"> {f.name}</span>
+                            </button>
+                          )}
+                          {f.status === "local" && (
+                            // Pinned, or held by the group's sync: either way it is dropped here.
+                            <button
+                              type="button"
+                              disabled={act.busy}
+                              onClick={() =>
+                                void act
+                                  .run(() => client.files.unpin(detail.key, repo.key, f.name))
+                                  .then(refresh)
+                              }
+                            >
+                              Unpin<span class="visually-hidden"> {f.name}</span>
+                            </button>
+                          )}
+                        </>
                       )}
                     </td>
                   </tr>

@@ -1,5 +1,5 @@
 // How values read on the page.
-import type { InviteTier, Tier } from "@save-dweb/client/promise"
+import type { FileInfo, InviteTier, Tier } from "@save-dweb/client/promise"
 
 /** The sentence an API error carries (never a stack); anything else as text. */
 export const errorText = (error: unknown): string =>
@@ -16,6 +16,10 @@ export const formatBytes = (n: number): string => {
   }
   return `${value.toFixed(value < 10 ? 1 : 0)} ${units[unit]}`
 }
+
+/** Where a file is: here (kept by this member's pin, or by the group's sync) or remote only. */
+export const place = (file: Pick<FileInfo, "status" | "pinned">): string =>
+  file.status === "remote-only" ? "remote only" : file.pinned === true ? "here, pinned" : "here"
 
 export const tierWords: Record<Tier, string> = {
   manage: "Manager: can read and add files, invite and remove members, rename the group.",

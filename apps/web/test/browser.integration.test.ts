@@ -263,12 +263,12 @@ describe("the web page on two daemons", () => {
     await poll(() => b.locator(".events li").filter({ hasText: /sync/ }).count()).toBeGreaterThan(0)
     // Another member's file, held here: the reader may unpin it (the API answers, no error).
     const held = fileRow(b, "holiday.jpg")
-    expect(await held.getByRole("cell", { name: "here", exact: true }).count()).toBe(1)
+    expect(await held.getByRole("cell", { name: "here, pinned", exact: true }).count()).toBe(1)
     expect(await held.getByRole("button", { name: /^Delete/ }).count()).toBe(0)
     await held.getByRole("button", { name: "Unpin holiday.jpg" }).click()
-    // Still held by the synced collection, or remote only again (then "Keep here").
-    const pinToggle = held.getByRole("button", { name: /^(Unpin|Keep here) holiday\.jpg$/ })
-    await poll(() => pinToggle.isEnabled({ timeout: 1_000 })).toBe(true)
+    // Dropped here though the sync held it too: remote only, "Keep here" offered.
+    await poll(() => held.getByRole("cell", { name: "remote only", exact: true }).count()).toBe(1)
+    expect(await held.getByRole("button", { name: "Keep here holiday.jpg" }).count()).toBe(1)
     expect(await b.getByRole("alert").count()).toBe(0)
 
     // Alice deletes her second file; Bob's list follows (events, or a sync pass).

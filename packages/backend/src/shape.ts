@@ -286,7 +286,7 @@ export interface BackendShape extends BackupsShape {
   readonly leaveGroup: (groupKey: RecordKey) => Effect.Effect<void, BackendError>
   /** One sync pass of the group (as `LoadedGroup.sync`), reported on `events`. */
   readonly syncGroup: (groupKey: RecordKey) => Effect.Effect<SyncResult, BackendError>
-  /** The files of a repo of the group, each `local` or `remote-only` here. */
+  /** The files of a repo of the group, each `local` or `remote-only` here, and `pinned` or not. */
   readonly files: (
     groupKey: RecordKey,
     repo: RepoRef,
@@ -337,7 +337,10 @@ export interface BackendShape extends BackupsShape {
     repo: RepoRef,
     name: string,
   ) => Effect.Effect<void, BackendError>
-  /** Drops the local copy of another member's file (own files stay: they are the repo). */
+  /**
+   * Drops the local copy of another member's file, pinned or synced (later syncs leave it
+   * out until `pin`); own files stay: they are the repo.
+   */
   readonly unpin: (
     groupKey: RecordKey,
     repo: RepoRef,

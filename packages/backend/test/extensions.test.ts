@@ -112,54 +112,72 @@ describe("Backend calls for the RPC server", () => {
     }).pipe(Effect.scoped),
   )
 
-  it.live("files by group: write, list as local or remote-only, read, pin and unpin, delete", () =>
-    Effect.gen(function* () {
-      const nets = yield* networks
-      const a = yield* started(nets)
-      const b = yield* started(nets)
-      const ga = yield* a.backend.createGroup("Files", { memberName: "Alice" })
-      yield* b.backend.joinGroup(yield* a.backend.invite(ga.key, "read"))
-      const bytes = pattern(70_000)
-      const written = yield* a.backend.writeFile(ga.key, "a.bin", Stream.make(bytes))
-      assert.strictEqual(written.size, bytes.length)
-      const repo = Option.getOrThrow(ga.repo).key
-      assert.deepStrictEqual(
-        (yield* a.backend.files(ga.key, "mine")).map((f) => [f.name, f.status]),
-        [["a.bin", "local"]],
-      )
-      assert.deepStrictEqual(
-        (yield* b.backend.files(ga.key, repo)).map((f) => [f.name, f.status]),
-        [["a.bin", "remote-only"]],
-      )
-      const read = yield* b.backend.readFile(ga.key, repo, "a.bin")
-      assert.strictEqual(read.file.size, bytes.length)
-      assert.deepStrictEqual(yield* bytesOf(read.bytes), bytes)
-      assert.strictEqual((yield* b.backend.files(ga.key, repo))[0]?.status, "local")
-      yield* b.backend.unpin(ga.key, repo, "a.bin")
-      assert.strictEqual((yield* b.backend.files(ga.key, repo))[0]?.status, "remote-only")
-      yield* b.backend.pin(ga.key, repo, "a.bin")
-      assert.strictEqual((yield* b.backend.files(ga.key, repo))[0]?.status, "local")
+  it.live(
+    "files by group: write, list as local or remote-only and pinned, read, pin and unpin (a synced file too), delete",
+    () =>
+      Effect.gen(function* () {
+        const nets = yield* networks
+        const a = yield* started(nets)
+        const b = yield* started(nets)
+        const ga = yield* a.backend.createGroup("Files", { memberName: "Alice" })
+        yield* b.backend.joinGroup(yield* a.backend.invite(ga.key, "read"))
+        const bytes = pattern(70_000)
+        const written = yield* a.backend.writeFile(ga.key, "a.bin", Stream.make(bytes))
+        assert.strictEqual(written.size, bytes.length)
+        const repo = Option.getOrThrow(ga.repo).key
+        assert.deepStrictEqual(
+          (yield* a.backend.files(ga.key, "mine")).map((f) => [f.name, f.status]),
+          [["a.bin", "local"]],
+        )
+        assert.deepStrictEqual(
+          (yield* b.backend.files(ga.key, repo)).map((f) => [f.name, f.status]),
+          [["a.bin", "remote-only"]],
+        )
+        const read = yield* b.backend.readFile(ga.key, repo, "a.bin")
+        assert.strictEqual(read.file.size, bytes.length)
+        assert.deepStrictEqual(yield* bytesOf(read.bytes), bytes)
+        const place = Effect.map(b.backend.files(ga.key, repo), (files) =>
+          files.map((f) => [f.status, f.pinned]),
+        )
+        // The read keeps it here: a pin of this member's.
+        assert.deepStrictEqual(yield* place, [["local", true]])
+        yield* b.backend.unpin(ga.key, repo, "a.bin")
+        assert.deepStrictEqual(yield* place, [["remote-only", false]])
+        yield* b.backend.pin(ga.key, repo, "a.bin")
+        assert.deepStrictEqual(yield* place, [["local", true]])
+        assert.isFalse((yield* a.backend.files(ga.key, "mine"))[0]?.pinned)
 
-      assert.strictEqual((yield* failureOf(b.backend.files(ga.key, "mine")))._tag, "UnknownRepo")
-      assert.strictEqual(
-        (yield* failureOf(
-          b.backend.files(ga.key, "VLD0:AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA"),
-        ))._tag,
-        "UnknownRepo",
-      )
-      assert.strictEqual(
-        (yield* failureOf(b.backend.writeFile(ga.key, "b.bin", Stream.make(bytes))))._tag,
-        "NotWritable",
-      )
-      assert.strictEqual(
-        (yield* failureOf(a.backend.readFile(ga.key, "mine", "missing")))._tag,
-        "FileNotFound",
-      )
-      yield* a.backend.deleteFile(ga.key, "a.bin")
-      assert.deepStrictEqual(yield* a.backend.files(ga.key, "mine"), [])
-      yield* b.stop
-      yield* a.stop
-    }).pipe(Effect.scoped),
+        // Synced, then unpinned: dropped, and the next sync leaves it out until a pin.
+        yield* b.backend.unpin(ga.key, repo, "a.bin")
+        yield* b.backend.syncGroup(ga.key)
+        assert.deepStrictEqual(yield* place, [["local", false]])
+        yield* b.backend.unpin(ga.key, repo, "a.bin")
+        assert.deepStrictEqual(yield* place, [["remote-only", false]])
+        yield* b.backend.syncGroup(ga.key)
+        assert.deepStrictEqual(yield* place, [["remote-only", false]])
+        yield* b.backend.pin(ga.key, repo, "a.bin")
+        assert.deepStrictEqual(yield* place, [["local", true]])
+
+        assert.strictEqual((yield* failureOf(b.backend.files(ga.key, "mine")))._tag, "UnknownRepo")
+        assert.strictEqual(
+          (yield* failureOf(
+            b.backend.files(ga.key, "VLD0:AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA"),
+          ))._tag,
+          "UnknownRepo",
+        )
+        assert.strictEqual(
+          (yield* failureOf(b.backend.writeFile(ga.key, "b.bin", Stream.make(bytes))))._tag,
+          "NotWritable",
+        )
+        assert.strictEqual(
+          (yield* failureOf(a.backend.readFile(ga.key, "mine", "missing")))._tag,
+          "FileNotFound",
+        )
+        yield* a.backend.deleteFile(ga.key, "a.bin")
+        assert.deepStrictEqual(yield* a.backend.files(ga.key, "mine"), [])
+        yield* b.stop
+        yield* a.stop
+      }).pipe(Effect.scoped),
   )
 
   it.live("events: groups opened, own file changes, membership changes, sync progress", () =>

@@ -6,7 +6,7 @@ export {
   type DeleteResult,
   type StoredRoot,
 } from "./blob-store.ts"
-export { type CollectionEntry, encodeCollection } from "./collection.ts"
+export { type CollectionEntry, decodeHashSeq, encodeCollection } from "./collection.ts"
 export {
   AllSourcesFailed,
   BlobNotFound,

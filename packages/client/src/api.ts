@@ -217,7 +217,7 @@ export class FilesGroup extends HttpApiGroup.make("files")
       success: Schema.Array(FileInfo),
     }).annotate(
       OpenApi.Description,
-      "Files of a repo (`mine` names this member's own) with local or remote-only status.",
+      "Files of a repo (`mine` names this member's own) with local or remote-only status, and whether this member pinned each.",
     ),
     HttpApiEndpoint.put("upload", "/groups/:group/repos/:repo/files/:name", {
       params: fileParams,
@@ -255,7 +255,7 @@ export class FilesGroup extends HttpApiGroup.make("files")
       success: HttpApiSchema.NoContent,
     }).annotate(
       OpenApi.Description,
-      "Drop the local copy of another member's file (own files stay).",
+      "Drop the local copy of another member's file, pinned or synced: later syncs leave it out until it is pinned again (own files stay).",
     ),
   )
   .middleware(Decoding)

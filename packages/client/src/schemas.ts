@@ -155,6 +155,11 @@ export const FileInfo = Schema.Struct({
   owner: Schema.String,
   /** `local`: the bytes are in this node's store; `remote-only`: fetched on download or pin. */
   status: Schema.Literals(["local", "remote-only"]),
+  /**
+   * Another member's file kept here by this member's pin (a pin, or a download that fetched
+   * it): `unpin` lets it go. Absent from daemons before it: read as not pinned.
+   */
+  pinned: Schema.optionalKey(Schema.Boolean),
 })
 export type FileInfo = typeof FileInfo.Type
 

@@ -142,6 +142,16 @@ describe("the Promise API", () => {
     assert.instanceOf(error, TransportError)
   })
 
+  it("lists files with whether each is pinned, and an older daemon's list without it", async () => {
+    const pinned = { ...file, name: "kept", pinned: true }
+    const { fetch } = fakeFetch(() => json([pinned, file]))
+    const client = makeClient({ baseUrl: base, token: "t", fetch })
+    const files = await client.files.list("g", "VLD0:repo")
+    assert.deepStrictEqual(files, [pinned, file])
+    assert.isUndefined(files[1]?.pinned)
+    await client.close()
+  })
+
   it("uploads bytes and a Blob as one body, a web stream and an async iterable streamed, with progress", async () => {
     const { fetch, seen } = fakeFetch(() => json(file, 201))
     const client = makeClient({ baseUrl: base, token: "t", fetch })

@@ -1,5 +1,6 @@
 // What an instance holds, per group, of other members' repos: the root `syncAll` synced for
-// each, and the blobs it pinned for each (read, pinned, listed). Kept by a `SyncStateStore`
+// each, the blobs it pinned for each (read, pinned, listed), and the files of each that this
+// member dropped (unpinned while a sync held them). Kept by a `SyncStateStore`
 // across restarts, as versioned JSON over bytes (Veilid's table store in the backend and
 // the backup server, a map in tests).
 import { type BlobHash, isBlobHash } from "@save-dweb/blob-store"
@@ -8,16 +9,34 @@ import { Data, Effect, Option, Schema } from "effect"
 
 /** One group's holdings, per other member's repo. */
 export interface HeldState {
-  /** The collection root `syncAll` holds for the repo. */
+  /** The collection root `syncAll` holds in the store for the repo. */
   readonly roots: ReadonlyMap<RecordKey, BlobHash>
   /** Blobs pinned for the repo outside `syncAll` (a read, `pin`, a listed manifest). */
   readonly pins: ReadonlyMap<RecordKey, ReadonlySet<BlobHash>>
+  /**
+   * The owner's root that `syncAll` last synced, for the repos whose held root is a local
+   * collection of it minus dropped files (so it differs from `roots`).
+   */
+  readonly synced?: ReadonlyMap<RecordKey, BlobHash>
+  /** Files of the repo this member dropped: the sync holds its collection minus these. */
+  readonly dropped?: ReadonlyMap<RecordKey, ReadonlySet<BlobHash>>
 }
 
-export const emptyHeldState: HeldState = { roots: new Map(), pins: new Map() }
+export const emptyHeldState: HeldState = {
+  roots: new Map(),
+  pins: new Map(),
+  synced: new Map(),
+  dropped: new Map(),
+}
+
+const noneIn = (sets: ReadonlyMap<RecordKey, ReadonlySet<BlobHash>> | undefined) =>
+  [...(sets?.values() ?? [])].every((hashes) => hashes.size === 0)
 
 export const isEmptyHeldState = (state: HeldState) =>
-  state.roots.size === 0 && [...state.pins.values()].every((hashes) => hashes.size === 0)
+  state.roots.size === 0 &&
+  (state.synced?.size ?? 0) === 0 &&
+  noneIn(state.pins) &&
+  noneIn(state.dropped)
 
 /**
  * Where an instance keeps its `HeldState` per group, so a later process frees what an
@@ -37,26 +56,41 @@ export class InvalidHeldState extends Data.TaggedError("InvalidHeldState")<{
   readonly message: string
 }> {}
 
-// `pins` came after `roots` (the backup server saved `{ v: 1, roots }` before): optional.
+// `pins` came after `roots` (the backup server saved `{ v: 1, roots }` before), `synced` and
+// `dropped` after `pins`: optional. A version before them drops those keys, reads the held
+// root as one to replace, and syncs the whole collection again.
+const HashSets = Schema.Record(Schema.String, Schema.Array(Schema.String))
 const HeldStateWire = Schema.Struct({
   v: Schema.Literal(1),
   roots: Schema.Record(Schema.String, Schema.String),
-  pins: Schema.optionalKey(Schema.Record(Schema.String, Schema.Array(Schema.String))),
+  pins: Schema.optionalKey(HashSets),
+  synced: Schema.optionalKey(Schema.Record(Schema.String, Schema.String)),
+  dropped: Schema.optionalKey(HashSets),
 })
 const HeldStateJson = Schema.fromJsonString(HeldStateWire)
 
 const utf8 = new TextEncoder()
 const fromUtf8 = new TextDecoder("utf-8", { fatal: true })
 
+const encodeSets = (sets: ReadonlyMap<RecordKey, ReadonlySet<BlobHash>> | undefined) => {
+  const kept = [...(sets ?? [])].filter(([, hashes]) => hashes.size > 0)
+  return kept.length === 0
+    ? undefined
+    : Object.fromEntries(kept.map(([repo, hashes]) => [repo, [...hashes].sort()]))
+}
+
 export const encodeHeldState = (state: HeldState): Uint8Array => {
-  const pins = [...state.pins].filter(([, hashes]) => hashes.size > 0)
+  const pins = encodeSets(state.pins)
+  const dropped = encodeSets(state.dropped)
   return utf8.encode(
     Schema.encodeSync(HeldStateJson)({
       v: 1,
       roots: Object.fromEntries(state.roots),
-      ...(pins.length === 0
+      ...(pins === undefined ? {} : { pins }),
+      ...((state.synced?.size ?? 0) === 0
         ? {}
-        : { pins: Object.fromEntries(pins.map(([repo, hashes]) => [repo, [...hashes].sort()])) }),
+        : { synced: Object.fromEntries(state.synced ?? []) }),
+      ...(dropped === undefined ? {} : { dropped }),
     }),
   )
 }
@@ -74,13 +108,26 @@ export const decodeHeldState = (bytes: Uint8Array): Effect.Effect<HeldState, Inv
     )
     const hash = (value: string) =>
       isBlobHash(value) ? Effect.succeed(value) : Effect.fail(invalid(`not a blob hash: ${value}`))
-    const roots = new Map<RecordKey, BlobHash>()
-    for (const [repo, root] of Object.entries(wire.roots)) roots.set(repo, yield* hash(root))
-    const pins = new Map<RecordKey, ReadonlySet<BlobHash>>()
-    for (const [repo, hashes] of Object.entries(wire.pins ?? {})) {
-      pins.set(repo, new Set(yield* Effect.forEach(hashes, hash)))
-    }
-    return { roots, pins } satisfies HeldState
+    const hashes = (values: Readonly<Record<string, string>> | undefined) =>
+      Effect.gen(function* () {
+        const map = new Map<RecordKey, BlobHash>()
+        for (const [repo, value] of Object.entries(values ?? {})) map.set(repo, yield* hash(value))
+        return map
+      })
+    const sets = (values: Readonly<Record<string, ReadonlyArray<string>>> | undefined) =>
+      Effect.gen(function* () {
+        const map = new Map<RecordKey, ReadonlySet<BlobHash>>()
+        for (const [repo, list] of Object.entries(values ?? {})) {
+          map.set(repo, new Set(yield* Effect.forEach(list, hash)))
+        }
+        return map
+      })
+    return {
+      roots: yield* hashes(wire.roots),
+      pins: yield* sets(wire.pins),
+      synced: yield* hashes(wire.synced),
+      dropped: yield* sets(wire.dropped),
+    } satisfies HeldState
   })
 
 /** The bytes a `SyncStateStore` is kept in: one value per group. */

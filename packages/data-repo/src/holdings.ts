@@ -2,7 +2,8 @@
 // loaded from the `SyncStateStore` on first use, saved after each change. Repo handles track
 // the pins they make here; `syncAll` reads and changes both halves, and drops a repo's pins
 // that its current collection no longer names (a member's pin never outlives the owner's
-// delete).
+// delete). It also keeps, per repo, the files this member dropped (`unpin` of a file the sync
+// held) and the owner's root when the held one is a local copy of it minus those files.
 import type { BlobHash } from "@save-dweb/blob-store"
 import type { RecordKey } from "@save-dweb/dht-records"
 import { Effect } from "effect"
@@ -12,6 +13,8 @@ import { emptyHeldState, type HeldState, type SyncStateStore } from "./held-stat
 export interface GroupHoldings {
   readonly roots: Map<RecordKey, BlobHash>
   readonly pins: Map<RecordKey, Set<BlobHash>>
+  readonly synced: Map<RecordKey, BlobHash>
+  readonly dropped: Map<RecordKey, Set<BlobHash>>
 }
 
 /** What a repo handle needs: pins of another member's blobs, tracked before they are made. */
@@ -23,6 +26,12 @@ export interface PinTracker {
    * so the store's pin (a set, not counts) may go.
    */
   readonly untrack: (groupKey: RecordKey, repo: RecordKey, hash: BlobHash) => Effect.Effect<boolean>
+  /** Whether a handle on `repo` pinned `hash` here (a `pin`, or a read that fetched it). */
+  readonly isTracked: (
+    groupKey: RecordKey,
+    repo: RecordKey,
+    hash: BlobHash,
+  ) => Effect.Effect<boolean>
 }
 
 export interface Holdings extends PinTracker {
@@ -50,6 +59,10 @@ export const makeHoldings = (syncState: SyncStateStore | undefined): Holdings =>
       const holdings: GroupHoldings = {
         roots: new Map(loaded.roots),
         pins: new Map([...loaded.pins].map(([repo, hashes]) => [repo, new Set(hashes)])),
+        synced: new Map(loaded.synced ?? []),
+        dropped: new Map(
+          [...(loaded.dropped ?? [])].map(([repo, hashes]) => [repo, new Set(hashes)]),
+        ),
       }
       byGroup.set(groupKey, holdings)
       return holdings
@@ -59,7 +72,8 @@ export const makeHoldings = (syncState: SyncStateStore | undefined): Holdings =>
     Effect.gen(function* () {
       const holdings = byGroup.get(groupKey)
       if (syncState === undefined || holdings === undefined) return
-      for (const [repo, hashes] of holdings.pins) if (hashes.size === 0) holdings.pins.delete(repo)
+      for (const sets of [holdings.pins, holdings.dropped])
+        for (const [repo, hashes] of sets) if (hashes.size === 0) sets.delete(repo)
       yield* syncState.save(groupKey, holdings)
     })
 
@@ -84,6 +98,8 @@ export const makeHoldings = (syncState: SyncStateStore | undefined): Holdings =>
         if (hashes?.delete(hash) === true) yield* save(groupKey)
         return !tracked(hash)
       }),
+    isTracked: (groupKey, repo, hash) =>
+      Effect.map(of(groupKey), ({ pins }) => pins.get(repo)?.has(hash) === true),
     unpinned: (hashes) => [...hashes].filter((hash) => !tracked(hash)),
     forget: (groupKey) =>
       Effect.gen(function* () {

@@ -13,6 +13,7 @@ import { readBlob } from "./read-blob.ts"
 import { INFO_SUBKEY, type ManifestPointer, POINTER_SUBKEY, type RepoRecord } from "./record.ts"
 import { makeRepoFetch } from "./repo-fetch.ts"
 import type { RepoContext, RepoHandleOptions } from "./repo-shape.ts"
+import type { SyncedFiles } from "./sync.ts"
 
 /** The pointer this handle last saw and the manifest it names. */
 export interface State {
@@ -24,6 +25,8 @@ export interface RepoHandleContext {
   readonly store: BlobStoreService
   readonly groupBlobs: GroupBlobs
   readonly pins: PinTracker
+  /** This member's synced collections: `unpin` drops a file from them, `pin` takes it back. */
+  readonly synced: SyncedFiles
   readonly group: Group
   readonly record: OpenedRecord<RepoRecord>
   readonly key: RecordKey
@@ -116,6 +119,7 @@ export const makeRepoContext = Effect.fnUntraced(function* (
     store,
     groupBlobs,
     pins,
+    synced: context.synced,
     group,
     record,
     key,

@@ -15,14 +15,17 @@ export const makeRepoReads = (
   const { fetchPinned, ensureLocal, readFetching } = ctx.fetch
 
   const toFile = (owner: string) => (entry: ManifestEntry) =>
-    Effect.map(
-      store.has(entry.hash),
-      (local): RepoFile => ({
+    Effect.gen(function* () {
+      const local = yield* store.has(entry.hash)
+      const pinned =
+        !ctx.writable && local && (yield* ctx.pins.isTracked(group.key, key, entry.hash))
+      return {
         ...entry,
         owner,
         status: local ? "local" : "remote-only",
-      }),
-    )
+        pinned,
+      } satisfies RepoFile
+    })
 
   const list = Effect.fn("Repo.list")(function* (readOptions?: ReadOptions) {
     const { manifest } = yield* ctx.state(readOptions?.sources)
@@ -70,12 +73,17 @@ export const makeRepoReads = (
   const pin = Effect.fn("Repo.pin")(function* (fileName: string, readOptions?: ReadOptions) {
     const { manifest } = yield* ctx.state(readOptions?.sources)
     const entry = yield* ctx.find(manifest, fileName)
+    // Held already (by a sync): tracked, so it shows as pinned and `unpin` lets it go.
+    if (!ctx.writable && (yield* store.has(entry.hash))) {
+      yield* ctx.pins.track(group.key, key, entry.hash)
+    }
     yield* ensureLocal(
       entry.hash,
       readOptions?.sources,
       entry.storedSize,
       readOptions?.onFetchProgress,
     )
+    if (!ctx.writable) yield* ctx.synced.undrop(group.key, key, entry.hash)
   })
 
   const unpin = Effect.fn("Repo.unpin")(function* (fileName: string) {
@@ -85,6 +93,8 @@ export const makeRepoReads = (
     // A fetched blob is a loose pin; deleting the pin frees it unless a collection holds it
     // (or another repo's handle pinned the same hash).
     if (yield* ctx.pins.untrack(group.key, key, entry.hash)) yield* store.delete(entry.hash)
+    // The synced collection holding it lets it go too, for good (until a `pin`).
+    yield* ctx.synced.drop(group.key, key, entry.hash)
   })
 
   return { list, blobs, read, pin, unpin }

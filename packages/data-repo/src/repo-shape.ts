@@ -10,6 +10,7 @@ import type { PinTracker } from "./holdings.ts"
 import type { BackupRef, ManifestPointer } from "./record.ts"
 import type { OnFetchProgress } from "./repo-fetch.ts"
 import type { SourceDiscovery } from "./source-discovery.ts"
+import type { SyncedFiles } from "./sync.ts"
 
 /** What the member stores to open its own repo again (with `openMine`). */
 export interface RepoCredentials {
@@ -31,6 +32,11 @@ export interface RepoFile {
   /** The repo's name (its member's, as subkey 0 says; read tier, so always readable). */
   readonly owner: string
   readonly status: "local" | "remote-only"
+  /**
+   * Another member's file kept here by this member's pin (a `pin`, or a read that fetched
+   * it), which `unpin` lets go; false for own files and for files only a sync holds.
+   */
+  readonly pinned: boolean
 }
 
 /** What any tier sees of a repo: hashes and sizes of its collection's blobs, nothing more. */
@@ -113,9 +119,15 @@ export interface Repo {
    * what earlier writes replaced has been freed too.
    */
   readonly delete: (name: string) => Effect.Effect<void, DataRepoError>
-  /** Keep a local copy of a file (fetched from `sources` if missing). */
+  /**
+   * Keep a local copy of a file (fetched from `sources` if missing); another member's file
+   * is then pinned, and no longer dropped if it was.
+   */
   readonly pin: (name: string, options?: ReadOptions) => Effect.Effect<void, DataRepoError>
-  /** Drop the local copy of another member's file (own files stay: they are the repo). */
+  /**
+   * Drop the local copy of another member's file: its pin, and its place in the synced
+   * collection (later syncs leave it out until a `pin`). Own files stay: they are the repo.
+   */
   readonly unpin: (name: string) => Effect.Effect<void, DataRepoError>
   /** The backup servers this repo lists (subkey 0), from the network; any tier reads them. */
   readonly backups: Effect.Effect<ReadonlyArray<BackupRef>, DataRepoError>
@@ -137,6 +149,8 @@ export interface RepoContext {
   readonly discovery: SourceDiscovery
   /** Pins of other members' blobs, tracked so a sync drops them once the owner deletes. */
   readonly pins: PinTracker
+  /** Synced files of other members' repos this member dropped. */
+  readonly synced: SyncedFiles
 }
 
 export interface RepoHandleOptions {

@@ -117,7 +117,12 @@ export const makeRepoWrites = (
                 entry,
               ].sort((a, b) => (a.name < b.name ? -1 : a.name > b.name ? 1 : 0))
               yield* publish(previous, { v: 1, files }, "later")
-              return { ...entry, owner: yield* ctx.name, status: "local" as const }
+              return {
+                ...entry,
+                owner: yield* ctx.name,
+                status: "local" as const,
+                pinned: false,
+              }
             }),
           )
           .pipe(

@@ -156,7 +156,7 @@ export const makeDataRepos = (
   const blobs = makeGroupBlobs(store)
   const discovery = makeSourceDiscovery(records, { askTimeout: instanceOptions.askTimeout })
   const holdings = makeHoldings(instanceOptions.syncState)
-  const { syncAll, purge, sweep } = makeSync({
+  const { syncAll, purge, sweep, drop, undrop } = makeSync({
     records,
     store,
     blobs,
@@ -171,7 +171,7 @@ export const makeDataRepos = (
     owner: KeyPair | undefined,
     tunnels: TunnelsShape | undefined,
   ) =>
-    makeRepo({ store, blobs, discovery, pins: holdings }, group, record, {
+    makeRepo({ store, blobs, discovery, pins: holdings, synced: { drop, undrop } }, group, record, {
       owner,
       tunnels,
       fetchVia: tunnels ?? instanceOptions.tunnels,

@@ -3,21 +3,29 @@
 // and frees what no synced collection holds any more, and the pins of blobs a repo's
 // current collection no longer names; what it holds per repo is `Holdings`' (in memory,
 // or in a `SyncStateStore` across restarts). `sweep` frees, at start, what nothing holds.
-import type {
-  BlobHash,
-  BlobStoreService,
-  FetchEvent,
-  Source,
-  StoreError,
+// A member may drop a file it synced (`drop`): the repo is then held as a local collection
+// of the owner's minus the dropped files, and a sync fetches the owner's collection blob by
+// blob without them.
+import {
+  type BlobHash,
+  type BlobStoreService,
+  type CollectionEntry,
+  decodeHashSeq,
+  type FetchEvent,
+  type FetchRequest,
+  InvalidCollection,
+  type Source,
+  type StoreError,
 } from "@save-dweb/blob-store"
 import type { DhtRecordsShape, OpenedRecord, RecordKey } from "@save-dweb/dht-records"
 import type { Group, RepoPointer } from "@save-dweb/group"
 import type { TunnelsShape } from "@save-dweb/tunnels"
-import { Effect, Option, Stream } from "effect"
+import { Effect, Option, Semaphore, Stream } from "effect"
 import type { DataRepoError } from "./errors.ts"
 import type { GroupBlobs } from "./group-blobs.ts"
-import type { Holdings } from "./holdings.ts"
+import type { GroupHoldings, Holdings } from "./holdings.ts"
 import { backupsOf } from "./listed-backups.ts"
+import { readBlob } from "./read-blob.ts"
 import { POINTER_SUBKEY, RepoRecord } from "./record.ts"
 import type { SourceDiscovery } from "./source-discovery.ts"
 
@@ -77,7 +85,29 @@ export interface SyncContext {
   readonly holdings: Holdings
 }
 
-export interface Sync {
+/** A member's say over which synced files of another member's repo it keeps here. */
+export interface SyncedFiles {
+  /**
+   * When the repo's synced collection holds `hash`: stops holding it and remembers it as
+   * dropped, so later passes do not fetch it again. Returns the hashes freed.
+   */
+  readonly drop: (
+    groupKey: RecordKey,
+    repo: RecordKey,
+    hash: BlobHash,
+  ) => Effect.Effect<ReadonlyArray<BlobHash>, DataRepoError>
+  /**
+   * Forgets a drop (the member keeps the file again), and puts the blob back in the held
+   * collection when it is here; true when there was one.
+   */
+  readonly undrop: (
+    groupKey: RecordKey,
+    repo: RecordKey,
+    hash: BlobHash,
+  ) => Effect.Effect<boolean, DataRepoError>
+}
+
+export interface Sync extends SyncedFiles {
   readonly syncAll: (group: Group, options: SyncOptions) => Effect.Effect<SyncResult, DataRepoError>
   /** Drops every root held for the group (and its saved state); returns the freed hashes. */
   readonly purge: (groupKey: RecordKey) => Effect.Effect<ReadonlyArray<BlobHash>, StoreError>
@@ -120,11 +150,58 @@ export const makeSync = (context: SyncContext): Sync => {
       return freed
     })
 
+  /**
+   * `root` (held here) without the members in `dropped`: a new local collection when any is
+   * in it (`root` kept: the caller deletes it once the state is saved), else `root`.
+   */
+  const withoutDropped = (root: BlobHash, dropped: ReadonlySet<BlobHash> | undefined) =>
+    Effect.gen(function* () {
+      const entries = yield* store.readCollection(root)
+      const remove = entries.filter((e) => dropped?.has(e.hash) === true).map((e) => e.name)
+      if (remove.length === 0) return root
+      return yield* store.updateCollection(root, { remove }, { keepOld: true })
+    })
+
+  /**
+   * The owner's collection `root` without the `dropped` members: its hash sequence and names
+   * and every other member fetched as blobs, then collected here; the loose pins of the
+   * owner's hash sequence and names go. Returns the local root and the owner's entries.
+   */
+  const fetchWithout = (
+    request: Omit<FetchRequest, "kind">,
+    dropped: ReadonlySet<BlobHash>,
+    onEvent: (event: FetchEvent) => Effect.Effect<void>,
+  ) =>
+    Effect.gen(function* () {
+      const fetchBlob = (hash: BlobHash) =>
+        store.fetchWithProgress({ ...request, hash, kind: "blob" }).pipe(Stream.runForEach(onEvent))
+      const root = request.hash
+      yield* fetchBlob(root)
+      const meta = decodeHashSeq(yield* readBlob(store, root))?.[0]
+      if (meta === undefined)
+        return yield* new InvalidCollection({ hash: root, reason: "not a hash sequence" })
+      if (!(yield* store.has(meta))) yield* fetchBlob(meta)
+      const entries = yield* store.readCollection(root)
+      const kept = entries.filter((e) => !dropped.has(e.hash))
+      yield* Effect.forEach(
+        kept,
+        (e) => Effect.flatMap(store.has(e.hash), (has) => (has ? Effect.void : fetchBlob(e.hash))),
+        { concurrency: 4, discard: true },
+      )
+      const local = yield* store.createCollection(kept)
+      // None of them in it any more: the same collection as the owner's, held as it is.
+      if (local !== root) {
+        yield* store.delete(root)
+        yield* store.delete(meta)
+      }
+      return { local, entries }
+    })
+
   const syncAll = Effect.fn("DataRepos.syncAll")(function* (group: Group, options: SyncOptions) {
     const report = options.onProgress ?? (() => Effect.void)
     const policy = (yield* group.info).sourcePolicy
     const pointers = yield* reposToSync(group, policy, options.asBackup)
-    const { roots: held, pins } = yield* holdings.of(group.key)
+    const { roots: held, pins, synced: syncedRoots, dropped } = yield* holdings.of(group.key)
     let changed = false
     const drop: Array<BlobHash> = []
     const dropPins: Array<BlobHash> = []
@@ -132,15 +209,24 @@ export const makeSync = (context: SyncContext): Sync => {
     const failed = new Map<RecordKey, DataRepoError>()
 
     const tunnels = options.tunnels ?? context.tunnels
+    /**
+     * The owner's `root` held here: the local root holding it (itself, or a collection of it
+     * minus the dropped files) and the owner's entries.
+     */
     const fetchRoot = (repo: RepoPointer, record: OpenedRecord<RepoRecord>, root: BlobHash) =>
       Effect.gen(function* () {
-        if (held.get(repo.repoKey) === root && (yield* store.has(root))) {
+        const local = held.get(repo.repoKey)
+        const syncedRoot = syncedRoots.get(repo.repoKey) ?? local
+        if (local !== undefined && syncedRoot === root && (yield* store.has(local))) {
           // Held since an earlier process: serve it on the group's tunnel again.
-          if (!(yield* blobs.has(group.key, root))) {
-            yield* blobs.rememberCollection(group.key, root)
+          if (!(yield* blobs.has(group.key, local))) {
+            yield* blobs.rememberCollection(group.key, local)
           }
           yield* report({ _tag: "RepoUnchanged", repo: repo.repoKey, root })
-          return
+          // The owner's entries: what is held, and what was dropped from it.
+          const entries: Array<CollectionEntry> = [...(yield* store.readCollection(local))]
+          for (const hash of dropped.get(repo.repoKey) ?? []) entries.push({ name: hash, hash })
+          return { local, entries }
         }
         const others = policy === "any"
         const found = yield* discovery.find(group, record, tunnels, {
@@ -154,29 +240,44 @@ export const makeSync = (context: SyncContext): Sync => {
           ...found,
         ]
         yield* report({ _tag: "RepoStarted", repo: repo.repoKey, root })
-        yield* store
-          .fetchWithProgress({ hash: root, kind: "collection", sources })
-          .pipe(
-            Stream.runForEach((event) =>
-              report({ _tag: "RepoProgress", repo: repo.repoKey, event }),
-            ),
-          )
-        yield* blobs.rememberCollection(group.key, root)
+        const onEvent = (event: FetchEvent) =>
+          report({ _tag: "RepoProgress", repo: repo.repoKey, event })
+        const without = dropped.get(repo.repoKey)
+        const fetched: { local: BlobHash; entries: ReadonlyArray<CollectionEntry> } =
+          without === undefined || without.size === 0
+            ? yield* store.fetchWithProgress({ hash: root, kind: "collection", sources }).pipe(
+                Stream.runForEach(onEvent),
+                Effect.andThen(store.readCollection(root)),
+                Effect.map((entries) => ({ local: root, entries })),
+              )
+            : yield* fetchWithout({ hash: root, sources }, without, onEvent)
+        yield* blobs.rememberCollection(group.key, fetched.local)
         yield* report({ _tag: "RepoSynced", repo: repo.repoKey, root })
+        return fetched
       })
 
     /** The repo's current root, held here, and its pins that the collection no longer names. */
     const syncOne = (repo: RepoPointer) =>
       Effect.gen(function* () {
+        const before = held.get(repo.repoKey)
         // Pins made after the pointer is read may be of a newer collection: not judged now.
         const pinned = [...(pins.get(repo.repoKey) ?? [])]
         const record = yield* openRecord(group, repo.repoKey)
         const current = yield* record.get(POINTER_SUBKEY, { refresh: true })
         if (Option.isNone(current)) return undefined
         const root = current.value.value.root
-        yield* fetchRoot(repo, record, root)
-        const named = new Set([root, ...(yield* store.readCollection(root)).map((e) => e.hash)])
-        return { root, stale: pinned.filter((hash) => !named.has(hash)) }
+        const fetched = yield* fetchRoot(repo, record, root)
+        // A file dropped while this pass fetched is still in what it fetched.
+        const local = yield* withoutDropped(fetched.local, dropped.get(repo.repoKey))
+        const named = new Set([root, ...fetched.entries.map((e) => e.hash)])
+        return {
+          before,
+          root,
+          local,
+          replaced: local === fetched.local ? undefined : fetched.local,
+          named,
+          stale: pinned.filter((hash) => !named.has(hash)),
+        }
       }).pipe(Effect.scoped)
 
     const untrack = (repoKey: RecordKey, stale: Iterable<BlobHash>) => {
@@ -196,13 +297,34 @@ export const makeSync = (context: SyncContext): Sync => {
         continue
       }
       if (result.success === undefined) continue
-      const { root, stale } = result.success
+      const { before, root, local, replaced, named, stale } = result.success
+      const now = held.get(repo.repoKey)
+      if (now !== before) {
+        // A drop or a pin replaced the held root while this pass fetched: what the pass
+        // made goes (it may hold a file just dropped), and the repo is left to the next
+        // pass, which starts from what is held now.
+        for (const made of [local, replaced]) {
+          if (made !== undefined && made !== now && made !== before) drop.push(made)
+        }
+        continue
+      }
       synced.set(repo.repoKey, root)
       // The owner deleted these (or moved on from this manifest): so does this member.
       untrack(repo.repoKey, stale)
+      // A dropped file the owner changed or deleted is no longer there to fetch.
+      const without = dropped.get(repo.repoKey)
+      for (const hash of [...(without ?? [])]) {
+        if (named.has(hash)) continue
+        without?.delete(hash)
+        changed = true
+      }
+      if (replaced !== undefined && replaced !== held.get(repo.repoKey)) drop.push(replaced)
+      if ((syncedRoots.get(repo.repoKey) ?? held.get(repo.repoKey)) !== root) changed = true
+      if (local === root) syncedRoots.delete(repo.repoKey)
+      else syncedRoots.set(repo.repoKey, root)
       const previous = held.get(repo.repoKey)
-      if (previous === root) continue
-      held.set(repo.repoKey, root)
+      if (previous === local) continue
+      held.set(repo.repoKey, local)
       changed = true
       if (previous !== undefined) drop.push(previous)
     }
@@ -217,6 +339,12 @@ export const makeSync = (context: SyncContext): Sync => {
     }
     for (const [repoKey, hashes] of [...pins]) {
       if (!current.has(repoKey)) untrack(repoKey, [...hashes])
+    }
+    for (const repoKey of [...syncedRoots.keys(), ...dropped.keys()]) {
+      if (current.has(repoKey)) continue
+      syncedRoots.delete(repoKey)
+      dropped.delete(repoKey)
+      changed = true
     }
     // Saved before deleting: a crash in between leaves unreferenced roots and pins (the
     // start-up sweep frees them), never a saved root or pin that is gone. Flushed first, so
@@ -259,5 +387,91 @@ export const makeSync = (context: SyncContext): Sync => {
     return freed
   })
 
-  return { syncAll, purge, sweep }
+  // Drops and undrops of one instance, one at a time (a sync pass does not wait for them).
+  const changing = Semaphore.makeUnsafe(1)
+
+  /**
+   * Holds `next` (made from `held`) for the repo instead of `held`, the owner's root being
+   * `owner`: saved, then `held` deleted; the hashes freed. Undefined when a sync pass
+   * replaced `held` meanwhile: then `next` goes, and the caller looks again.
+   */
+  const replaceHeld = (
+    groupKey: RecordKey,
+    state: GroupHoldings,
+    repo: RecordKey,
+    held: BlobHash,
+    next: BlobHash,
+    owner: BlobHash,
+  ) =>
+    Effect.gen(function* () {
+      const current = state.roots.get(repo)
+      if (current !== held) {
+        if (next !== held && next !== current) yield* store.delete(next)
+        return undefined
+      }
+      state.roots.set(repo, next)
+      if (next === owner) state.synced.delete(repo)
+      else state.synced.set(repo, owner)
+      // Saved before the old root goes, as a sync does: a crash leaves a root the sweep frees.
+      yield* store.flush
+      yield* holdings.save(groupKey)
+      const { freed } = yield* store.delete(held)
+      yield* store.flush
+      yield* blobs.forget(groupKey, freed)
+      yield* blobs.rememberCollection(groupKey, next)
+      return freed
+    })
+
+  const attempts = 3
+
+  const drop = Effect.fn("DataRepos.drop")(function* (
+    groupKey: RecordKey,
+    repo: RecordKey,
+    hash: BlobHash,
+  ) {
+    const state = yield* holdings.of(groupKey)
+    for (let attempt = 0; attempt < attempts; attempt++) {
+      const held = state.roots.get(repo)
+      if (held === undefined) return []
+      const entries = yield* store
+        .readCollection(held)
+        .pipe(Effect.catchTag("BlobNotFound", () => Effect.succeed([])))
+      if (!entries.some((e) => e.hash === hash)) return []
+      const without = state.dropped.get(repo) ?? new Set<BlobHash>()
+      without.add(hash)
+      state.dropped.set(repo, without)
+      const next = yield* withoutDropped(held, without)
+      const owner = state.synced.get(repo) ?? held
+      const freed = yield* replaceHeld(groupKey, state, repo, held, next, owner)
+      if (freed !== undefined) return freed
+    }
+    // Still replaced by sync passes: saved as dropped, the next pass leaves it out.
+    yield* holdings.save(groupKey)
+    return []
+  }, changing.withPermit)
+
+  const undrop = Effect.fn("DataRepos.undrop")(function* (
+    groupKey: RecordKey,
+    repo: RecordKey,
+    hash: BlobHash,
+  ) {
+    const state = yield* holdings.of(groupKey)
+    if (state.dropped.get(repo)?.delete(hash) !== true) return false
+    // Back in the held collection, so it stays the owner's minus what is still dropped.
+    for (let attempt = 0; attempt < attempts; attempt++) {
+      const held = state.roots.get(repo)
+      const owner = state.synced.get(repo)
+      if (held === undefined || owner === undefined || !(yield* store.has(hash))) break
+      const next = yield* store.updateCollection(
+        held,
+        { set: [{ name: hash, hash }] },
+        { keepOld: true },
+      )
+      if ((yield* replaceHeld(groupKey, state, repo, held, next, owner)) !== undefined) return true
+    }
+    yield* holdings.save(groupKey)
+    return true
+  }, changing.withPermit)
+
+  return { syncAll, purge, sweep, drop, undrop }
 }

@@ -16,16 +16,22 @@ const utf8 = new TextEncoder()
 const hash = fc.stringMatching(/^[0-9a-f]{64}$/).map((h) => h as BlobHash)
 const repoKey = fc.string({ minLength: 1, maxLength: 20 }).map((k) => `VLD0:${k}`)
 
+const hashSets = fc
+  .dictionary(repoKey, fc.uniqueArray(hash, { minLength: 1, maxLength: 4 }))
+  .map((d) => new Map(Object.entries(d).map(([k, v]) => [k, new Set(v)])))
+
 const heldState: fc.Arbitrary<HeldState> = fc.record({
   roots: fc.dictionary(repoKey, hash).map((d) => new Map(Object.entries(d))),
-  pins: fc
-    .dictionary(repoKey, fc.uniqueArray(hash, { minLength: 1, maxLength: 4 }))
-    .map((d) => new Map(Object.entries(d).map(([k, v]) => [k, new Set(v)]))),
+  pins: hashSets,
+  synced: fc.dictionary(repoKey, hash).map((d) => new Map(Object.entries(d))),
+  dropped: hashSets,
 })
 
 const normal = (state: HeldState) => ({
   roots: [...state.roots].sort(),
   pins: [...state.pins].map(([k, v]) => [k, [...v].sort()]).sort(),
+  synced: [...(state.synced ?? [])].sort(),
+  dropped: [...(state.dropped ?? [])].map(([k, v]) => [k, [...v].sort()]).sort(),
 })
 
 describe("held state codec", () => {
@@ -46,6 +52,7 @@ describe("held state codec", () => {
       const state = yield* decodeHeldState(old)
       assert.deepStrictEqual([...state.roots], [["VLD0:r", root]])
       assert.strictEqual(state.pins.size, 0)
+      assert.strictEqual(state.dropped?.size ?? 0, 0)
     }),
   )
 
@@ -73,7 +80,7 @@ describe("held state codec", () => {
         keys: Effect.sync(() => [...saved.keys()]),
       })
       const root = "b".repeat(64) as BlobHash
-      yield* store.save("g", { roots: new Map([["r", root]]), pins: new Map() })
+      yield* store.save("g", { ...emptyHeldState, roots: new Map([["r", root]]) })
       assert.deepStrictEqual(yield* store.groups, ["g"])
       yield* store.save("g", emptyHeldState)
       assert.deepStrictEqual(yield* store.groups, [])

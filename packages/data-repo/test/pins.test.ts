@@ -10,7 +10,12 @@ import {
 } from "@save-dweb/dht-records"
 import { makeGroups } from "@save-dweb/group"
 import { Context, Effect, Layer, Stream } from "effect"
-import { makeDataRepos, memorySyncState, type SyncStateStore } from "../src/index.ts"
+import {
+  emptyHeldState,
+  makeDataRepos,
+  memorySyncState,
+  type SyncStateStore,
+} from "../src/index.ts"
 import { pattern } from "./support.ts"
 
 /** A participant whose store and sync state may outlive it (a restart). */
@@ -68,7 +73,7 @@ describe("pins of other members' files", () => {
     }).pipe(Effect.scoped),
   )
 
-  it.live("a file pinned and synced is gone too, and unpin forgets the pin", () =>
+  it.live("a file pinned and synced is gone too, and unpin forgets the pin and the copy", () =>
     Effect.gen(function* () {
       const { net, group, repo, one, two, sources, options } = yield* setup
       const state = memorySyncState()
@@ -85,13 +90,13 @@ describe("pins of other members' files", () => {
         ),
         [one.hash],
       )
-      // Held by the synced collection, not by the dropped pin.
-      assert.isTrue(yield* bob.store.has(two.hash))
+      // The synced collection lets it go too (test/drop.test.ts).
+      assert.isFalse(yield* bob.store.has(two.hash))
 
       yield* repo.delete("one")
       yield* bob.repos.syncAll(bobGroup, options)
       assert.isFalse(yield* bob.store.has(one.hash))
-      assert.isTrue(yield* bob.store.has(two.hash))
+      assert.isFalse(yield* bob.store.has(two.hash))
       assert.deepStrictEqual([...(yield* state.load(group.key)).pins], [])
     }).pipe(Effect.scoped),
   )
@@ -148,8 +153,8 @@ describe("sweep", () => {
       if (unsaved._tag !== "Some") return
       yield* store.fetch({ hash: unsaved.value.root, kind: "collection", sources })
       yield* state.save("VLD0:gone", {
+        ...emptyHeldState,
         roots: new Map([["VLD0:repo", unsaved.value.root]]),
-        pins: new Map(),
       })
 
       // The restart: a new instance on the same store and state sweeps before anything else.

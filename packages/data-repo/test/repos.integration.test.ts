@@ -1,7 +1,7 @@
 // data-repo on real nodes: two Veilid nodes on a private testnet (tooling/veilid-testnet)
 // and two real Iroh stores. Run inside `veilid-testnet exec` (the package's `test`
 // script does). Every wait has a deadline; nothing sleeps.
-import { mkdtemp, rm } from "node:fs/promises"
+import { mkdtemp, readdir, rm } from "node:fs/promises"
 import { tmpdir } from "node:os"
 import { join } from "node:path"
 import { assert, layer } from "@effect/vitest"
@@ -17,6 +17,8 @@ import { type DataReposShape, groupProtocols, IrohAddress, makeDataRepos } from 
 import { bytesOf, chunked, pattern } from "./support.ts"
 
 interface Person {
+  /** The Iroh store's directory. */
+  readonly dir: string
   readonly groups: GroupsShape
   readonly store: BlobStoreService
   readonly repos: DataReposShape
@@ -31,6 +33,13 @@ const tempDir = Effect.acquireRelease(
   Effect.promise(() => mkdtemp(join(tmpdir(), "data-repo-it-"))),
   (dir) => Effect.promise(() => rm(dir, { recursive: true, force: true })),
 )
+
+/** Whether the store under `dir` keeps `hash` as a data file (blobs over 16 KiB). */
+const holdsDataFile = (dir: string, hash: string) =>
+  Effect.map(
+    Effect.promise(() => readdir(dir, { recursive: true })),
+    (files) => files.some((f) => f.endsWith(`${hash}.data`)),
+  )
 
 const PeopleLive = Layer.effect(
   People,
@@ -56,6 +65,7 @@ const PeopleLive = Layer.effect(
         const records = yield* makeDhtRecords(veilid)
         const tunnels = yield* makeTunnels().pipe(Effect.provideService(Veilid, veilid))
         return {
+          dir,
           groups: makeGroups(records),
           store,
           tunnels,
@@ -174,6 +184,50 @@ layer(PeopleLive, { excludeTestServices: true, timeout: 300_000 })(
         assert.isFalse(yield* bob.store.has(gone.hash))
         assert.isTrue(yield* bob.store.has(kept.hash))
       }).pipe(Effect.scoped),
+    )
+
+    it.effect(
+      "a member drops a synced file: its data file goes, later syncs over Iroh leave it out, pin brings it back",
+      () =>
+        Effect.gen(function* () {
+          const { alice, bob } = yield* People
+          const group = yield* alice.groups.create("Drops", { memberName: "Alice" })
+          const repo = yield* alice.repos.create(group, { name: "Alice" })
+          const one = yield* repo.write("one", chunked(pattern(512 * 1024, 3), 64 * 1024))
+          const two = yield* repo.write("two", chunked(pattern(256 * 1024, 4), 64 * 1024))
+          const member = yield* bob.groups.join(yield* group.invite("read"))
+          const aliceSource = yield* alice.store.source()
+          const options = { ownerSources: () => [aliceSource] }
+          yield* eventually("both files synced", bob.repos.syncAll(member, options), (r) =>
+            r.synced.has(repo.key),
+          )
+          assert.isTrue(yield* holdsDataFile(bob.dir, one.hash))
+          const theirs = yield* bob.repos.open(member, repo.key)
+
+          yield* theirs.unpin("one")
+          assert.isFalse(yield* holdsDataFile(bob.dir, one.hash))
+          assert.isTrue(yield* holdsDataFile(bob.dir, two.hash))
+
+          // The owner's next write: the pass fetches the new collection without the drop.
+          const three = yield* repo.write("three", chunked(pattern(300 * 1024, 5), 64 * 1024))
+          yield* eventually(
+            "the new file synced",
+            bob.repos.syncAll(member, options),
+            (r) => r.failed.size === 0 && r.synced.has(repo.key),
+          )
+          assert.isTrue(yield* holdsDataFile(bob.dir, three.hash))
+          assert.isFalse(yield* bob.store.has(one.hash))
+          assert.isFalse(yield* holdsDataFile(bob.dir, one.hash))
+
+          yield* theirs.pin("one", { sources: [aliceSource] })
+          assert.isTrue(yield* holdsDataFile(bob.dir, one.hash))
+          const listed = (yield* theirs.list()).map((f) => [f.name, f.status, f.pinned])
+          assert.deepStrictEqual(listed, [
+            ["one", "local", true],
+            ["three", "local", false],
+            ["two", "local", false],
+          ])
+        }).pipe(Effect.scoped),
     )
   },
 )

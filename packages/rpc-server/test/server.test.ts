@@ -387,15 +387,16 @@ describe("the API over a memory backend", () => {
           onDisk,
         )
         const statusOf = (name: string) =>
-          Effect.map(
-            b.client.files.list(g.key, repo),
-            (all) => all.find((f) => f.name === name)?.status,
-          )
-        assert.strictEqual(yield* statusOf("photo one.jpg"), "local")
+          Effect.map(b.client.files.list(g.key, repo), (all) => {
+            const found = all.find((f) => f.name === name)
+            return [found?.status, found?.pinned]
+          })
+        assert.deepStrictEqual(yield* statusOf("photo one.jpg"), ["local", true])
         yield* b.client.files.unpin(g.key, repo, "photo one.jpg")
-        assert.strictEqual(yield* statusOf("photo one.jpg"), "remote-only")
+        assert.deepStrictEqual(yield* statusOf("photo one.jpg"), ["remote-only", false])
         yield* b.client.files.pin(g.key, repo, "from-disk.bin")
-        assert.strictEqual(yield* statusOf("from-disk.bin"), "local")
+        assert.deepStrictEqual(yield* statusOf("from-disk.bin"), ["local", true])
+        assert.isFalse((yield* a.client.files.list(g.key, "mine"))[0]?.pinned)
 
         yield* a.client.files.delete(g.key, "photo one.jpg")
         assert.strictEqual(

@@ -7,7 +7,7 @@ import { Effect, Fiber, Option, Stream } from "effect"
 import { Argument, Command, Flag } from "effect/cli"
 import { copiesLine, waitForCopies } from "../copies.ts"
 import { LocalFileError, UsageError } from "../errors.ts"
-import { emit, formatBytes, progressBar, table } from "../output.ts"
+import { emit, fileStatus, formatBytes, progressBar, table } from "../output.ts"
 import { resolveGroup } from "../session.ts"
 import { groupArg, repoFlag, session } from "./common.ts"
 
@@ -239,7 +239,7 @@ const fileLs = Command.make("ls", { group: groupArg, repo: repoFlag }, (f) =>
               fs.map((x) => [
                 x.name,
                 formatBytes(x.size),
-                x.status,
+                fileStatus(x),
                 x.owner,
                 new Date(x.modifiedAt).toISOString(),
               ]),
@@ -247,7 +247,11 @@ const fileLs = Command.make("ls", { group: groupArg, repo: repoFlag }, (f) =>
       )
     }),
   ),
-).pipe(Command.withDescription("files of every repo (or --repo) with local / remote-only status"))
+).pipe(
+  Command.withDescription(
+    "files of every repo (or --repo) with local / remote-only status, and pinned when kept by a pin",
+  ),
+)
 
 const fileRm = Command.make("rm", { group: groupArg, name: Argument.String("name") }, (f) =>
   session(({ client, out }) =>

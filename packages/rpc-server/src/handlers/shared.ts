@@ -49,6 +49,7 @@ export const fileInfo = (f: {
   readonly modifiedAt: number
   readonly owner: string
   readonly status: "local" | "remote-only"
+  readonly pinned: boolean
 }): FileInfo => ({
   name: f.name,
   hash: f.hash,
@@ -58,6 +59,7 @@ export const fileInfo = (f: {
   modifiedAt: f.modifiedAt,
   owner: f.owner,
   status: f.status,
+  pinned: f.pinned,
 })
 
 export const repoRef = (repo: string): RepoRef => repo
