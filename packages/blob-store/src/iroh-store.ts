@@ -193,6 +193,10 @@ export const makeIroh = (config: IrohStoreConfig) =>
           freed.push(hash)
         }
       yield* waitGone(freed)
+      if (freed.length > 0)
+        yield* Effect.logInfo("blob-store: freed what cut-off writes had stored").pipe(
+          Effect.annotateLogs({ freed: freed.length }),
+        )
       for (const file of files) yield* unjournal(file)
     })
 
