@@ -206,6 +206,9 @@ export const makeBackupServer = (
           if (held.size >= maxGroups) {
             return yield* reject("TooManyGroups", `this server holds ${maxGroups} groups already`)
           }
+          yield* Effect.logInfo("backup-server: joining group").pipe(
+            Effect.annotateLogs({ group: invite.group }),
+          )
           const scope = yield* Scope.fork(serverScope, "sequential")
           const joined = yield* Effect.exit(Scope.provide(scope)(groups.join(invite)))
           if (Exit.isFailure(joined)) {

@@ -3,16 +3,18 @@
 // Veilid node identity (the same config file: keys and address). Ready means its descriptor
 // link is printed again (it is online on its route).
 import { readdirSync, statSync } from "node:fs"
+import { loadavg } from "node:os"
 import { basename, join } from "node:path"
 import { assert, layer } from "@effect/vitest"
 import { pattern } from "@save-dweb/test-support"
-import { Effect, Option, Stream } from "effect"
+import { Effect, Fiber, Option, Stream } from "effect"
 import {
   eventually,
   holdsBlobFile,
   Net,
   NetLive,
   ServerExited,
+  spawnServer,
   startMember,
   startServer,
   tempDir,
@@ -55,6 +57,16 @@ const blobFilesUnder = (dir: string): Array<string> =>
     .map((name) => basename(name).slice(0, -".data".length))
 
 const transient = ["BackupUnreachable", "PeerUnreachable", "NoSource", "AllSourcesFailed"]
+
+/** Waits (10 ms polls, 2 minutes at most) until `holds` is true. */
+const until = (what: string, holds: () => boolean) =>
+  Effect.gen(function* () {
+    const deadline = Date.now() + 120_000
+    while (!holds()) {
+      if (Date.now() > deadline) assert.fail(`${what}: not within 2 minutes`)
+      yield* Effect.sleep("10 millis")
+    }
+  })
 
 layer(NetLive, { excludeTestServices: true, timeout })("the backup server killed with -9", (it) => {
   it.effect(
@@ -146,6 +158,84 @@ layer(NetLive, { excludeTestServices: true, timeout })("the backup server killed
         )
         yield* a.stop
         yield* kill9(server.pid)
+      }),
+  )
+
+  it.effect(
+    "killed while it registers a member's group (the join started), it is online within 15 s; the member's addBackup, tried again, succeeds and the server then holds the member's file",
+    () =>
+      Effect.gen(function* () {
+        const testnet = yield* Net
+        const dir = yield* tempDir
+        let server = yield* startServer(testnet, dir, { name: "Joining box", node: "crash-join" })
+        const a = yield* startMember(testnet, "crash-joiner", yield* tempDir)
+        const created = yield* a.backend.createGroup("Joined", { memberName: "A" })
+        const file = yield* Option.getOrThrow(created.repo).write(
+          "joined.bin",
+          Stream.make(pattern(1024 * 1024, 7)),
+        )
+        // A asks, and asks again on a transient failure (the server gone, then starting), as a
+        // user would.
+        const registering = yield* Effect.forkChild(
+          eventually(
+            "A registers the group with the server",
+            a.backend.addBackup(created.key, server.link),
+            () => true,
+            transient,
+          ),
+        )
+        const logged = (message: string) => server.logs.some((l) => l.message === message)
+        yield* until("the server starts joining A's group", () =>
+          logged("backup-server: joining group"),
+        )
+        assert.isFalse(logged("backup-server: group added"), "killed after the join had ended")
+        yield* kill9(server.pid)
+        const t0 = performance.now()
+        server = yield* startServer(testnet, dir, { node: "crash-join" })
+        // On failure, where the start spent its time (the machine's load counts too).
+        assert.isBelow(
+          performance.now() - t0,
+          READY_BOUND_MILLIS,
+          `load ${loadavg()[0]?.toFixed(1)}; ${server.logs.map((l) => `${String(l.time).slice(11, 23)} ${String(l.message)}`).join(" | ")}`,
+        )
+        const added = yield* Fiber.join(registering)
+        assert.strictEqual(added.group, created.key)
+        yield* eventually(
+          "the restarted server holds A's file",
+          holdsBlobFile(server.dataDir, file.hash),
+          (h) => h,
+        )
+        yield* a.stop
+        yield* kill9(server.pid)
+      }),
+  )
+
+  it.effect(
+    "a second server on the data dir of one still attaching (not yet online) exits 3 within 10 s, naming the first",
+    () =>
+      Effect.gen(function* () {
+        const testnet = yield* Net
+        const dir = yield* tempDir
+        const first = yield* spawnServer(testnet, dir, { name: "Locked box", node: "crash-lock" })
+        // `starting` is logged once its lock is taken, before Veilid starts.
+        yield* until("the first server starts", () =>
+          first.logs.some((l) => l.message === "starting"),
+        )
+        const t0 = performance.now()
+        const second = yield* spawnServer(testnet, dir, { node: "crash-lock" })
+        const code = yield* second.exited
+        const elapsed = performance.now() - t0
+        const online = () => first.logs.some((l) => l.message === "online")
+        assert.isFalse(online(), "the first server was online before the second was refused")
+        assert.strictEqual(code, 3)
+        assert.isBelow(elapsed, 10_000)
+        assert.include(second.output.join("\n"), `pid ${first.pid}`)
+        // The first was not disturbed: it comes online, then its lock dies with it.
+        const server = yield* first.online
+        yield* kill9(server.pid)
+        const again = yield* startServer(testnet, dir, { node: "crash-lock" })
+        assert.strictEqual(again.link, server.link)
+        yield* kill9(again.pid)
       }),
   )
 })

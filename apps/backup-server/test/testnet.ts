@@ -64,12 +64,24 @@ export interface ServerProcess {
 
 const mainScript = new URL("../src/main.ts", import.meta.url).pathname
 
+/** A backup server process just spawned: what it wrote so far, and its link once online. */
+export interface SpawnedServer {
+  readonly pid: number
+  readonly dataDir: string
+  readonly logs: ReadonlyArray<Record<string, unknown>>
+  readonly output: ReadonlyArray<string>
+  /** Its exit code once it is gone. */
+  readonly exited: Effect.Effect<number | null>
+  /** Its descriptor link once online; dies with `ServerExited` if it exits first. */
+  readonly online: Effect.Effect<ServerProcess>
+}
+
 /**
  * Writes the server's config (data dir `dir/data`, the testnet node's veilid config in
- * `dir/veilid.json`, Iroh on loopback) unless it exists, starts `src/main.ts` on it and
- * waits for the descriptor link on stdout. Killed when the scope closes if still running.
+ * `dir/veilid.json`, Iroh on loopback) unless it exists and starts `src/main.ts` on it,
+ * without waiting. Killed when the scope closes if still running.
  */
-export const startServer = (
+export const spawnServer = (
   testnet: Testnet,
   dir: string,
   options: {
@@ -145,7 +157,13 @@ export const startServer = (
         .slice(-30)
         .map((l) => JSON.stringify(l))
         .join("\n")
-    const link = yield* Effect.raceFirst(
+    const stop = Effect.suspend(() => {
+      if (child.exitCode === null && child.signalCode === null) child.kill("SIGTERM")
+      return Deferred.await(exited)
+    })
+    const pid = child.pid ?? -1
+    const dataDir = join(dir, "data")
+    const online = Effect.raceFirst(
       Deferred.await(linked),
       Effect.flatMap(Deferred.await(exited), (code) =>
         Effect.die(new ServerExited({ code, log: tail() })),
@@ -155,21 +173,25 @@ export const startServer = (
         duration: Duration.minutes(6),
         orElse: () => Effect.die(new Error(`no link within 6 minutes:\n${tail()}`)),
       }),
+      Effect.map((link): ServerProcess => ({ pid, link, dataDir, logs, output, stop })),
     )
-    const stop = Effect.suspend(() => {
-      if (child.exitCode === null && child.signalCode === null) child.kill("SIGTERM")
-      return Deferred.await(exited)
-    })
-    const server: ServerProcess = {
-      pid: child.pid ?? -1,
-      link,
-      dataDir: join(dir, "data"),
+    const spawned: SpawnedServer = {
+      pid,
+      dataDir,
       logs,
       output,
-      stop,
+      exited: Deferred.await(exited),
+      online,
     }
-    return server
+    return spawned
   })
+
+/** `spawnServer`, then waits for its descriptor link on stdout. */
+export const startServer = (
+  testnet: Testnet,
+  dir: string,
+  options: Parameters<typeof spawnServer>[2] = {},
+) => Effect.flatMap(spawnServer(testnet, dir, options), (spawned) => spawned.online)
 
 /** Whether the store under `dir` keeps `hash` as a file of its own (blobs over 16 KiB). */
 export const holdsBlobFile = (dir: string, hash: string) =>

@@ -6,6 +6,7 @@
 // cleaned up), starts it again and times spawn → ready (state file written, API up).
 // The two kinds of stop take turns, so a load change falls on both. Prints a table,
 // asserts nothing.
+import { rmSync } from "node:fs"
 import { loadavg } from "node:os"
 import { parseArgs } from "node:util"
 import { makeClient } from "@save-dweb/client"
@@ -62,6 +63,7 @@ for (let round = 0; round < rounds; round++) {
 await stopWith(d, "SIGTERM")
 await Effect.runPromise(Scope.close(scope, Exit.void))
 await testnet.stop()
+rmSync(dir, { recursive: true, force: true })
 
 const median = (xs: ReadonlyArray<number>) => {
   const s = [...xs].sort((a, b) => a - b)

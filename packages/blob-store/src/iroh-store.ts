@@ -27,7 +27,7 @@ import {
 } from "./errors.ts"
 import { runFetch } from "./fetch-engine.ts"
 import { followPrefix, Prefixes } from "./growing.ts"
-import { type BlobHash, blake3 } from "./hash.ts"
+import { type BlobHash, blake3, isBlobHash } from "./hash.ts"
 import { HashSeq, IrohNode, type IrohStoreConfig, RANGE_ALPN, Raw } from "./iroh-node.ts"
 import {
   exportCollectionWith,
@@ -65,6 +65,30 @@ const readChunk = 64 * 1024
 const writeBatch = 4 * 1024 * 1024
 /** How long a download given up on may still set its tag. */
 const lateDownloadGraceMillis = 120_000
+
+/** One add's or fetch's temporary tags, and the blobs it stored under them, in `pending/`. */
+interface JournalEntry {
+  readonly tags: ReadonlyArray<string>
+  readonly hashes: ReadonlyArray<BlobHash>
+}
+
+const isStrings = (value: unknown): value is ReadonlyArray<string> =>
+  Array.isArray(value) && value.every((v) => typeof v === "string")
+
+/** A journal file's entry (earlier versions wrote the tags alone); undefined if cut short. */
+const parseJournal = (text: string): JournalEntry | undefined => {
+  let value: unknown
+  try {
+    value = JSON.parse(text)
+  } catch {
+    return undefined
+  }
+  if (isStrings(value)) return { tags: value, hashes: [] }
+  if (typeof value !== "object" || value === null) return undefined
+  const { tags, hashes } = value as Record<string, unknown>
+  if (!isStrings(tags) || !isStrings(hashes)) return undefined
+  return { tags, hashes: hashes.filter(isBlobHash) }
+}
 
 const exists = (file: string) =>
   fs.access(file).then(
@@ -121,10 +145,12 @@ export const makeIroh = (config: IrohStoreConfig) =>
         }
       })
 
-    // A journal of temporary tags, so a crash cannot leave them pinning data.
-    const journal = (id: string, tags: ReadonlyArray<string>) =>
+    // A journal of temporary tags, so a crash cannot leave them pinning data, and of the
+    // blobs they were set on, so the next start frees those at once (Iroh's GC would take
+    // up to a minute).
+    const journal = (id: string, entry: JournalEntry) =>
       Effect.tryPromise({
-        try: () => fs.writeFile(path.join(node.pendingDir, id), JSON.stringify(tags)),
+        try: () => fs.writeFile(path.join(node.pendingDir, id), JSON.stringify(entry)),
         catch: (cause) => ioError(node.pendingDir, cause),
       })
     const unjournal = (id: string) =>
@@ -146,18 +172,31 @@ export const makeIroh = (config: IrohStoreConfig) =>
         catalog.addCollection(root, { meta, entries })
       }
       const stale: Array<string> = []
+      const orphans: Array<BlobHash> = []
       const files = yield* Effect.promise(() => fs.readdir(node.pendingDir))
       for (const file of files) {
         const text = yield* Effect.promise(() =>
           fs.readFile(path.join(node.pendingDir, file), "utf8"),
         )
-        try {
-          stale.push(...(JSON.parse(text) as Array<string>))
-        } catch {
-          // a journal cut short by the crash: its tags were never created
-        }
+        // undefined: a journal cut short by the crash, its tags were never created
+        const entry = parseJournal(text)
+        stale.push(...(entry?.tags ?? []))
+        orphans.push(...(entry?.hashes ?? []))
       }
       yield* writeRegistry(stale)
+      // What a cut-off add or fetch had stored is freed before the store is used, unless a
+      // root reaches it (the same content added before).
+      const freed: Array<BlobHash> = []
+      for (const hash of new Set(orphans))
+        if (!catalog.isHeld(hash) && (yield* node.has(hash))) {
+          yield* forceFree(hash)
+          freed.push(hash)
+        }
+      yield* waitGone(freed)
+      if (freed.length > 0)
+        yield* Effect.logInfo("blob-store: freed what cut-off writes had stored").pipe(
+          Effect.annotateLogs({ freed: freed.length }),
+        )
       for (const file of files) yield* unjournal(file)
     })
 
@@ -213,8 +252,10 @@ export const makeIroh = (config: IrohStoreConfig) =>
     const addFile = (file: string) =>
       Effect.gen(function* () {
         const id = `add-${randomUUID()}`
-        yield* journal(id, [tmpTag(id)])
+        yield* journal(id, { tags: [tmpTag(id)], hashes: [] })
         const { hash } = yield* node.addFromPath(file, tmpTag(id))
+        // Killed between Iroh setting the tag and this write, the blob is left to Iroh's GC.
+        yield* journal(id, { tags: [tmpTag(id)], hashes: [hash] })
         yield* locked(
           Effect.gen(function* () {
             catalog.pin(hash)
@@ -535,7 +576,7 @@ export const makeIroh = (config: IrohStoreConfig) =>
         const guards: Array<{ root: BlobHash; meta: BlobHash }> = []
         const timeoutMillis = request.timeoutMillis ?? config.fetchTimeoutMillis ?? 10_000
         let abandoned = false
-        yield* journal(id, [guardTag, downloadTag])
+        yield* journal(id, { tags: [guardTag, downloadTag], hashes: [request.hash] })
 
         // Everything the fetch brings is held by a guard collection (members
         // may be partial: Iroh's GC spares what a tag reaches), so a source
