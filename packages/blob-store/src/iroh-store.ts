@@ -15,6 +15,7 @@ import {
   normalizeEntries,
 } from "./collection.ts"
 import {
+  AllSourcesFailed,
   BlobNotFound,
   InvalidCollection,
   ioError,
@@ -38,7 +39,13 @@ import {
   updateCollectionWith,
 } from "./shared.ts"
 import type { FetchEvent, FetchRequest, Source, SourceProgress } from "./source.ts"
-import { type RangeSource, type SplitOutcome, splitFetch, splitMinBytes } from "./split-fetch.ts"
+import {
+  type RangeSource,
+  type SplitOutcome,
+  sourcesAfterSplit,
+  splitFetch,
+  splitMinBytes,
+} from "./split-fetch.ts"
 import { encodeRequest, MAX_REQUEST_BYTES } from "./tunnel-protocol.ts"
 import { blobsHandler } from "./tunnel-provider.ts"
 import { blobResponseBody, openTunnelBlob } from "./tunnel-source.ts"
@@ -625,8 +632,19 @@ export const makeIroh = (config: IrohStoreConfig) =>
           // A large blob from several tunnel sources comes in ranges from all of them at
           // once; whatever that leaves undone, the engine fetches from one at a time.
           split = yield* splitAcross(request, downloadTag, timeoutMillis, emit)
+          const failedSplit = split
+          const sources =
+            failedSplit === undefined || failedSplit.complete
+              ? request.sources
+              : sourcesAfterSplit(request.sources, failedSplit)
+          if (failedSplit !== undefined && sources.length === 0) {
+            return yield* new AllSourcesFailed({
+              hash: request.hash,
+              failures: failedSplit.sources.flatMap((s) => (s.failure ? [s.failure] : [])),
+            })
+          }
           const result = yield* runFetch(
-            request,
+            { ...request, sources },
             {
               has: (h) => node.has(h),
               size: sizeOf,

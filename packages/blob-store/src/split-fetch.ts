@@ -50,6 +50,29 @@ export interface SplitOutcome {
   readonly sources: ReadonlyArray<SourceProgress>
 }
 
+/**
+ * The sources worth asking again, one at a time, after a split fetch that did not
+ * complete: not those it found unreachable or silent before their first byte (asking them
+ * again would only wait out the same timeout once more). Sources that sent bytes stay,
+ * and so does every source when the assembled bytes were not the blob: one of them lied,
+ * and only a single-source fetch names which.
+ */
+export const sourcesAfterSplit = <S extends { readonly id: string }>(
+  sources: ReadonlyArray<S>,
+  split: SplitOutcome,
+): ReadonlyArray<S> => {
+  const dead = new Set(
+    split.sources
+      .filter(
+        (p) =>
+          p.bytes === 0 &&
+          (p.failure?._tag === "SourceUnreachable" || p.failure?._tag === "SourceTimeout"),
+      )
+      .map((p) => p.source),
+  )
+  return sources.filter((s) => !dead.has(s.id))
+}
+
 /** The piece size: about four per source, within 1 to 8 MiB. */
 export const pieceBytes = (size: number, sources: number) =>
   Math.min(8 * 1024 * 1024, Math.max(1024 * 1024, Math.ceil(size / (sources * 4))))

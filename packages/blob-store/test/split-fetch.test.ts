@@ -6,7 +6,14 @@ import { MemoryNetwork, makeTunnelsMemory, Tunnels, type TunnelsShape } from "@s
 import { Context, Effect, Layer, Stream } from "effect"
 import { BlobStore, type BlobStoreService } from "../src/blob-store.ts"
 import { bytesOf, equalBytes, readAll } from "../src/compliance/support.ts"
-import { pieceBytes, splitMinBytes } from "../src/split-fetch.ts"
+import {
+  HashMismatch,
+  type SourceFailure,
+  SourceTimeout,
+  SourceUnreachable,
+} from "../src/errors.ts"
+import type { BlobHash } from "../src/hash.ts"
+import { pieceBytes, sourcesAfterSplit, splitMinBytes } from "../src/split-fetch.ts"
 import { serveBlobs } from "../src/tunnel-provider.ts"
 import { tunnelSource } from "../src/tunnel-source.ts"
 import { irohStore } from "./iroh-helpers.ts"
@@ -49,6 +56,45 @@ const served = (
   })
 
 layer(world, { timeout: "180 seconds", excludeTestServices: true })("split fetch (Iroh)", (it) => {
+  it("after a split that failed, only sources it found unreachable or silent before any byte are left out", () => {
+    const sources = [{ id: "a" }, { id: "b" }, { id: "c" }, { id: "d" }]
+    const progress = (source: string, bytes: number, failure: SourceFailure | undefined) => ({
+      source,
+      bytes,
+      blobs: 0,
+      failure,
+    })
+    const unreachable = new SourceUnreachable({ source: "a", reason: "no route" })
+    const silent = new SourceTimeout({ source: "b", afterMillis: 10_000 })
+    const slowLater = new SourceTimeout({ source: "c", afterMillis: 10_000 })
+    const left = sourcesAfterSplit(sources, {
+      complete: false,
+      sources: [
+        progress("a", 0, unreachable),
+        progress("b", 0, silent),
+        progress("c", 4096, slowLater),
+        progress("d", 8192, undefined),
+      ],
+    })
+    assert.deepStrictEqual(
+      left.map((s) => s.id),
+      ["c", "d"],
+    )
+    // Bytes that were not the blob: every source is asked again, one at a time, to name the liar.
+    const mismatch = new HashMismatch({
+      source: "a+b",
+      expected: "x" as BlobHash,
+      actual: "y" as BlobHash,
+    })
+    assert.strictEqual(
+      sourcesAfterSplit(sources, {
+        complete: false,
+        sources: sources.map((s) => progress(s.id, 100, mismatch)),
+      }).length,
+      4,
+    )
+  })
+
   it("pieces are about four per source, within 1 and 8 MiB", () => {
     assert.strictEqual(pieceBytes(16 * 1024 * 1024, 2), 2 * 1024 * 1024)
     assert.strictEqual(pieceBytes(9 * 1024 * 1024, 3), 1024 * 1024)
