@@ -351,6 +351,39 @@ describe("the backup server on memory layers", () => {
     }).pipe(Effect.scoped),
   )
 
+  it.live(
+    "the member who added a server removes it by its key alone; an unknown key is UnknownBackup",
+    () =>
+      Effect.gen(function* () {
+        const nets = yield* networks
+        const serverNode = yield* memoryNode(nets)
+        const server = yield* startServer(nets, serverNode)
+        const a = yield* owner(nets)
+        const { record } = yield* parseBackupDescriptor(server.value.link)
+        const backups = a.member.value.backups
+        yield* backups.addBackup(a.loaded.key, server.value.link)
+        assert.deepStrictEqual(
+          (yield* backups.groupBackups(a.loaded.key)).map((b) => [b.server, b.kept]),
+          [[record, true]],
+        )
+        const unknown = yield* failureOf(backups.removeKeptBackup(a.loaded.key, a.loaded.key))
+        assert.strictEqual(unknown._tag, "UnknownBackup")
+
+        const removed = yield* backups.removeKeptBackup(a.loaded.key, record)
+        assert.deepStrictEqual(
+          [removed.server, removed.reached, removed.held],
+          [record, true, true],
+        )
+        assert.deepStrictEqual(yield* backups.groupBackups(a.loaded.key), [])
+        assert.deepStrictEqual(yield* backups.listBackups(server.value.link), [])
+        // Its link went with it: a second removal by key has nothing to go by.
+        assert.strictEqual(
+          (yield* failureOf(backups.removeKeptBackup(a.loaded.key, record)))._tag,
+          "UnknownBackup",
+        )
+      }).pipe(Effect.scoped),
+  )
+
   it.live("a restart keeps the link and the groups, and frees what changed while it was down", () =>
     Effect.gen(function* () {
       const nets = yield* networks

@@ -179,11 +179,19 @@ describe("save-dweb backup", () => {
     const bad = await runCli(as("backup", "add", g.key, "save+dweb:backup?v=1"))
     expect(bad.code).toBe(5)
 
+    // Removed by its key: the daemon kept its link when it added it.
     const removed = await cliJson<{ reached: boolean; held: boolean; freed: number }>(
-      as("backup", "remove", g.key, link),
+      as("backup", "remove", g.key, added.server),
     )
     expect(removed).toMatchObject({ reached: true, held: true })
     expect(removed.freed).toBeGreaterThan(0)
+    // Its key no longer names a kept link; its link still reaches it.
+    const unknown = await runCli(as("backup", "remove", g.key, added.server, "--json"))
+    expect(JSON.parse(unknown.stdout)).toMatchObject({ error: "NotFound" })
+    expect(await cliJson(as("backup", "remove", g.key, link))).toMatchObject({
+      reached: true,
+      held: false,
+    })
     expect(await cliJson<Array<unknown>>(as("backup", "list", link))).toEqual([])
     expect(await cliJson<Array<unknown>>(as("backup", "list", g.key))).toEqual([])
   }, 400_000)

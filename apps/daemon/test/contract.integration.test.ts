@@ -481,6 +481,14 @@ describe("the RPC contract on a real daemon", () => {
         "InvalidLink",
       ],
       [
+        await call(a, "DELETE", "/v1/groups/{group}/backups/{server}", {
+          group: g.key,
+          server: g.key,
+        }),
+        404,
+        "NotFound",
+      ],
+      [
         await call(a, "POST", "/v1/backups/groups", {}, { json: { link: "save+dweb:invite?v=1" } }),
         400,
         "InvalidLink",

@@ -330,31 +330,65 @@ const BackupsTab = ({ client, detail }: { client: SaveDwebClient; detail: GroupD
   const change = useAction()
   const refresh = () => void load.run(() => client.backups.forGroup(detail.key).then(setBackups))
   useEffect(refresh, [client, detail.key])
+  /** Runs a change; on success the list is asked again (and `then` runs). */
+  const changing = <A,>(action: () => Promise<A>, then = () => {}) =>
+    void change.run(action).then((r) => {
+      if (r !== undefined) {
+        then()
+        refresh()
+      }
+    })
+  const nameOf = (b: GroupBackup) => b.name ?? b.server.slice(0, 16)
   return (
     <>
       <h3>Backup servers</h3>
       <ErrorLine error={load.error ?? change.error} />
       {backups?.length === 0 && <p>No backup server holds this group.</p>}
-      <ul>
-        {backups?.map((b) => (
-          <li key={b.server}>
-            {b.name ?? b.server.slice(0, 16)} — listed by{" "}
-            {b.listedBy.map((m) => m.memberName ?? `member ${m.slot}`).join(", ")}
-          </li>
-        ))}
-      </ul>
+      {backups !== undefined && backups.length > 0 && (
+        <table>
+          <thead>
+            <tr>
+              <th scope="col">Server</th>
+              <th scope="col">Listed by</th>
+              <th scope="col">Action</th>
+            </tr>
+          </thead>
+          <tbody>
+            {backups.map((b) => (
+              <tr key={b.server}>
+                <td title={b.server}>{nameOf(b)}</td>
+                <td>
+                  {b.listedBy
+                    .map((m) => (m.mine ? "you" : (m.memberName ?? `member ${m.slot}`)))
+                    .join(", ")}
+                </td>
+                <td>
+                  {b.kept ? (
+                    <button
+                      type="button"
+                      disabled={change.busy}
+                      onClick={() =>
+                        changing(() => client.backups.removeServer(detail.key, b.server))
+                      }
+                    >
+                      Remove {nameOf(b)}
+                    </button>
+                  ) : (
+                    <span class="muted">added elsewhere: remove it with its link</span>
+                  )}
+                </td>
+              </tr>
+            ))}
+          </tbody>
+        </table>
+      )}
       <form
         onSubmit={(e) => {
           e.preventDefault()
-          const l = link.trim()
-          void change
-            .run(() => client.backups.add(detail.key, l))
-            .then((r) => {
-              if (r !== undefined) {
-                setLink("")
-                refresh()
-              }
-            })
+          changing(
+            () => client.backups.add(detail.key, link.trim()),
+            () => setLink(""),
+          )
         }}
       >
         <label>
@@ -369,15 +403,20 @@ const BackupsTab = ({ client, detail }: { client: SaveDwebClient; detail: GroupD
             type="button"
             disabled={change.busy || link.trim() === ""}
             onClick={() =>
-              void change.run(() => client.backups.remove(detail.key, link.trim())).then(refresh)
+              changing(
+                () => client.backups.remove(detail.key, link.trim()),
+                () => setLink(""),
+              )
             }
           >
-            Remove
+            Remove by link
           </button>
         </div>
       </form>
       <p class="muted">
         A backup server keeps encrypted copies and cannot read them; every member can fetch from it.
+        A server added from this device is removed with its button; one another member or device
+        added needs its link.
       </p>
     </>
   )

@@ -11,7 +11,14 @@ import { makeClient } from "@save-dweb/client/promise"
 import { startTestnet, type Testnet } from "@save-dweb/veilid-testnet"
 import { type Browser, type BrowserContext, chromium, type Page } from "playwright-core"
 import { afterAll, beforeAll, describe, expect, it } from "vitest"
-import { type Daemon, ensureChromium, seriousViolations, startDaemon } from "./support.ts"
+import {
+  type BackupServer,
+  type Daemon,
+  ensureChromium,
+  seriousViolations,
+  startBackupServer,
+  startDaemon,
+} from "./support.ts"
 
 const SCREENSHOTS = join(import.meta.dirname, "..", "screenshots")
 const REBIND_HOST = "rebind.test"
@@ -19,6 +26,7 @@ const REBIND_HOST = "rebind.test"
 let testnet: Testnet
 let alice: Daemon
 let bob: Daemon
+let box: BackupServer
 let browser: Browser
 const contexts: Array<BrowserContext> = []
 /** Alice's page on the group she removed Bob from, for the drop test after it. */
@@ -29,9 +37,10 @@ const cspErrors: Array<string> = []
 beforeAll(async () => {
   const executablePath = ensureChromium()
   testnet = await startTestnet({ readyTimeoutMs: 120_000 })
-  ;[alice, bob] = await Promise.all([
+  ;[alice, bob, box] = await Promise.all([
     startDaemon(testnet, "web-alice"),
     startDaemon(testnet, "web-bob"),
+    startBackupServer(testnet, "web-box", "Archive box"),
   ])
   browser = await chromium.launch({
     executablePath,
@@ -43,7 +52,7 @@ beforeAll(async () => {
 afterAll(async () => {
   for (const c of contexts) await c.close().catch(() => {})
   await browser?.close().catch(() => {})
-  for (const d of [alice, bob])
+  for (const d of [alice, bob, box])
     if (d !== undefined && d.child.exitCode === null) d.child.kill("SIGTERM")
   await testnet?.stop()
 }, 120_000)
@@ -207,6 +216,25 @@ describe("the web page on two daemons", () => {
     await a.getByRole("button", { name: "Add" }).click()
     await poll(() => a.getByRole("alert").count()).toBe(1)
     expect(isSentence(await a.getByRole("alert").textContent())).toBe(true)
+    // A real backup server: pasted once, listed, removed with its own button.
+    const listed = a.getByRole("cell", { name: "Archive box", exact: true })
+    const added = await until(async () => {
+      if ((await a.getByLabel(/Backup server link/).inputValue()) !== box.link) {
+        await a.getByLabel(/Backup server link/).fill(box.link)
+      }
+      await a.getByRole("button", { name: "Add" }).click()
+      // Its route may not be published yet: the page says so, and Add is tried again.
+      return until(async () => (await listed.count()) === 1, 20_000)
+    }, 180_000)
+    expect(added, "the backup server is listed").toBe(true)
+    expect(await a.getByRole("alert").count()).toBe(0)
+    expect(await a.getByRole("cell", { name: "you", exact: true }).count()).toBe(1)
+    await noSeriousViolations(a, "backups with a server")
+    await shot(a, "backups")
+    await a.getByRole("button", { name: "Remove Archive box" }).click()
+    await poll(() => a.getByText("No backup server holds this group.").count(), 60_000).toBe(1)
+    expect(await listed.count()).toBe(0)
+    expect(await a.getByRole("alert").count()).toBe(0)
 
     await a.getByRole("tab", { name: "Invite" }).click()
     // Each tier is said in words beside its choice.

@@ -4,6 +4,7 @@ import { type ChildProcess, execFileSync, spawn } from "node:child_process"
 import { existsSync, mkdtempSync, readFileSync, writeFileSync } from "node:fs"
 import { tmpdir } from "node:os"
 import { join } from "node:path"
+import { createInterface } from "node:readline"
 import type { Testnet } from "@save-dweb/veilid-testnet"
 import axe, { type AxeResults } from "axe-core"
 import type { Page } from "playwright-core"
@@ -15,6 +16,15 @@ export const daemonBin = join(
   "daemon",
   "bin",
   "save-dweb-daemon.mjs",
+)
+
+export const backupServerBin = join(
+  import.meta.dirname,
+  "..",
+  "..",
+  "backup-server",
+  "bin",
+  "save-dweb-backup-server.mjs",
 )
 
 export const tempDir = (prefix = "sdw-web-") => mkdtempSync(join(tmpdir(), prefix))
@@ -84,6 +94,46 @@ export const startDaemon = async (testnet: Testnet, node: string): Promise<Daemo
   }
   child.kill("SIGKILL")
   throw new Error(`daemon not ready:\n${stderr}`)
+}
+
+export interface BackupServer {
+  readonly child: ChildProcess
+  /** The descriptor link it prints (with its access secret). */
+  readonly link: string
+}
+
+/** Starts the built backup server on `node` of the testnet; resolves with its link. */
+export const startBackupServer = (
+  testnet: Testnet,
+  node: string,
+  name: string,
+): Promise<BackupServer> => {
+  const dataDir = tempDir("sdw-web-box-")
+  const networkFile = join(dataDir, `${node}-veilid.json`)
+  writeFileSync(networkFile, JSON.stringify(testnet.nodeConfig(node)))
+  const child = spawn(
+    process.execPath,
+    [
+      backupServerBin,
+      "--data-dir",
+      join(dataDir, "box"),
+      "--network",
+      `config:${networkFile}`,
+      "--name",
+      name,
+    ],
+    { stdio: ["ignore", "pipe", "pipe"] },
+  )
+  let stderr = ""
+  child.stderr?.setEncoding("utf8").on("data", (d: string) => {
+    stderr += d
+  })
+  return new Promise((resolve, reject) => {
+    createInterface({ input: child.stdout as NodeJS.ReadableStream }).on("line", (line) => {
+      if (line.startsWith("save+dweb:backup?")) resolve({ child, link: line })
+    })
+    child.once("exit", (code) => reject(new Error(`backup server exited ${code}:\n${stderr}`)))
+  })
 }
 
 export interface AxeViolation {

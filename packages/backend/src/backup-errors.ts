@@ -56,4 +56,20 @@ export class BackupRefused extends Data.TaggedError("BackupRefused")<{
   }
 }
 
+/**
+ * No link of that backup server is kept for the group here: this device did not add it (or
+ * added it before links were kept), so removing it needs its link.
+ */
+export class UnknownBackup extends Data.TaggedError("UnknownBackup")<{
+  readonly server: string
+  readonly message: string
+}> {
+  constructor(args: { readonly server: string }) {
+    super({
+      ...args,
+      message: `no backup server ${args.server} was added to this group from here: remove it with its link`,
+    })
+  }
+}
+
 export type BackupError = InvalidBackupLink | BackupUnreachable | BackupRefused

@@ -20,6 +20,7 @@ import {
   BackupRefused,
   BackupUnreachable,
   InvalidBackupLink,
+  UnknownBackup,
 } from "./backup-errors.ts"
 import {
   BACKUP_PROTOCOL,
@@ -61,6 +62,8 @@ export interface BackupRemoved {
 export interface GroupBackup {
   readonly server: RecordKey
   readonly name: string | undefined
+  /** Its link is kept here (this device added it): `removeKeptBackup` takes it off by key. */
+  readonly kept: boolean
   readonly listedBy: ReadonlyArray<{
     readonly slot: number
     readonly memberName: string | undefined
@@ -104,6 +107,15 @@ export interface BackupsShape {
     link: string,
     options?: RemoveBackupOptions,
   ) => Effect.Effect<BackupRemoved, BackendError | BackupError>
+  /**
+   * `removeBackup` with the link kept for the group here (this device added the server):
+   * `UnknownBackup` when none of `server` is kept.
+   */
+  readonly removeKeptBackup: (
+    groupKey: RecordKey,
+    server: RecordKey,
+    options?: RemoveBackupOptions,
+  ) => Effect.Effect<BackupRemoved, BackendError | BackupError | UnknownBackup>
 }
 
 export interface BackupsDeps extends BackupClientDeps {
@@ -323,8 +335,15 @@ export const makeBackups = (deps: BackupsDeps): BackupsShape => {
     return groups.map((g) => ({ ...g, name: g.name ?? known.get(g.key) ?? null }))
   })
 
+  /** The kept links of the group `loaded` (its current key's entry). */
+  const keptLinks = (loaded: LoadedGroup) =>
+    Effect.map(known.get(loaded.key), (stored) =>
+      Option.match(stored, { onNone: () => [], onSome: (entry) => entry.backups ?? [] }),
+    )
+
   const groupBackups = Effect.fn("Backend.groupBackups")(function* (groupKey: RecordKey) {
     const loaded = yield* loadGroup(groupKey)
+    const kept = new Set((yield* keptLinks(loaded)).map(serverOf))
     const found = new Map<
       RecordKey,
       { name: string | undefined; listedBy: GroupBackup["listedBy"] }
@@ -348,7 +367,12 @@ export const makeBackups = (deps: BackupsDeps): BackupsShape => {
       }
     }
     return [...found].map(
-      ([server, { name, listedBy }]): GroupBackup => ({ server, name, listedBy }),
+      ([server, { name, listedBy }]): GroupBackup => ({
+        server,
+        name,
+        kept: kept.has(server),
+        listedBy,
+      }),
     )
   })
 
@@ -377,5 +401,16 @@ export const makeBackups = (deps: BackupsDeps): BackupsShape => {
     return removed
   })
 
-  return { addBackup, listBackups, groupBackups, removeBackup }
+  const removeKeptBackup = Effect.fn("Backend.removeKeptBackup")(function* (
+    groupKey: RecordKey,
+    server: RecordKey,
+    options: RemoveBackupOptions = {},
+  ) {
+    const loaded = yield* loadGroup(groupKey)
+    const link = (yield* keptLinks(loaded)).find((l) => serverOf(l) === server)
+    if (link === undefined) return yield* new UnknownBackup({ server })
+    return yield* removeBackup(groupKey, link, options)
+  })
+
+  return { addBackup, listBackups, groupBackups, removeBackup, removeKeptBackup }
 }

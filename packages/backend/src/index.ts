@@ -11,6 +11,7 @@ export {
   BackupRefused,
   BackupUnreachable,
   InvalidBackupLink,
+  UnknownBackup,
 } from "./backup-errors.ts"
 export {
   BACKUP_PROTOCOL,

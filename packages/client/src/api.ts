@@ -65,6 +65,7 @@ export class Decoding extends HttpApiMiddleware.Service<Decoding>()("@save-dweb/
 const groupParams = { group: Schema.String }
 /** A member by its slot number in the group. */
 const memberParams = { group: Schema.String, member: Schema.NumberFromString }
+const backupParams = { group: Schema.String, server: Schema.String }
 const repoParams = { group: Schema.String, repo: Schema.String }
 const fileParams = { group: Schema.String, repo: Schema.String, name: Schema.String }
 
@@ -331,6 +332,14 @@ export class BackupsGroup extends HttpApiGroup.make("backups")
     }).annotate(
       OpenApi.Description,
       "Ask the backup server to drop the group and free its blobs, and stop listing it (`force`: stop listing it even when it cannot be reached).",
+    ),
+    HttpApiEndpoint.delete("removeServer", "/groups/:group/backups/:server", {
+      params: backupParams,
+      query: { force: Schema.optionalKey(Schema.Literals(["true", "false"])) },
+      success: BackupRemoved,
+    }).annotate(
+      OpenApi.Description,
+      "`remove` by the server's key, with the link this device kept when it added the server (its access secret never travels in a URL): 404 NotFound when none of that server is kept here (another member added it, or it was added before links were kept; remove it with its link then). `force=true` as for `remove`.",
     ),
     HttpApiEndpoint.post("held", "/backups/groups", {
       payload: BackupLink,

@@ -37,6 +37,8 @@ export type BackupRemoved = typeof BackupRemoved.Type
 export const GroupBackup = Schema.Struct({
   server: Schema.String,
   name: Schema.NullOr(Schema.String),
+  /** This device added it and keeps its link: it can be removed by `server` alone. */
+  kept: Schema.Boolean,
   listedBy: Schema.Array(
     Schema.Struct({
       slot: Schema.Number,

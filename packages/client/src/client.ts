@@ -202,6 +202,12 @@ export interface RpcClient {
       link: string,
       force?: boolean,
     ) => Effect.Effect<BackupRemoved, ClientError>
+    /** `remove` by the server's key, with the link kept here (`kept` in `forGroup`). */
+    readonly removeServer: (
+      group: string,
+      server: string,
+      force?: boolean,
+    ) => Effect.Effect<BackupRemoved, ClientError>
     /** The groups the server of `link` holds. */
     readonly held: (link: string) => Effect.Effect<ReadonlyArray<HeldGroup>, ClientError>
   }
@@ -607,6 +613,13 @@ export const makeClient = (options: ClientOptions): Effect.Effect<RpcClient, nev
             client.backups.remove({
               params: { group },
               payload: force === undefined ? { link } : { link, force },
+            }),
+          ),
+        removeServer: (group, server, force) =>
+          call(
+            client.backups.removeServer({
+              params: { group, server },
+              query: force === undefined ? {} : { force: force ? "true" : "false" },
             }),
           ),
         held: (link) => call(client.backups.held({ payload: { link } })),

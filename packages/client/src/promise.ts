@@ -146,6 +146,12 @@ export interface SaveDwebClient {
     readonly add: (group: string, link: string) => Promise<BackupAdded>
     readonly forGroup: (group: string) => Promise<ReadonlyArray<GroupBackup>>
     readonly remove: (group: string, link: string, force?: boolean) => Promise<BackupRemoved>
+    /** `remove` by the server's key, with the link kept here (`kept` in `forGroup`). */
+    readonly removeServer: (
+      group: string,
+      server: string,
+      force?: boolean,
+    ) => Promise<BackupRemoved>
     readonly held: (link: string) => Promise<ReadonlyArray<HeldGroup>>
   }
   /** Ends the client (its transport's connections); running calls are not waited for. */
@@ -307,6 +313,8 @@ export const makeClient = (options: PromiseClientOptions = {}): SaveDwebClient =
       add: (group, link) => run((c) => c.backups.add(group, link)),
       forGroup: (group) => run((c) => c.backups.forGroup(group)),
       remove: (group, link, force) => run((c) => c.backups.remove(group, link, force)),
+      removeServer: (group, server, force) =>
+        run((c) => c.backups.removeServer(group, server, force)),
       held: (link) => run((c) => c.backups.held(link)),
     },
     close: () => Effect.runPromise(Scope.close(scope, Exit.void)),

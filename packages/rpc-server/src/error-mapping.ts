@@ -29,6 +29,7 @@ const byTag: Readonly<Record<string, ApiError["_tag"]>> = {
   MemberUnreachable: "PeerUnreachable",
   BackupUnreachable: "PeerUnreachable",
   BackupRefused: "Forbidden",
+  UnknownBackup: "NotFound",
   NotLocal: "PeerUnreachable",
   NoSource: "PeerUnreachable",
   AllSourcesFailed: "PeerUnreachable",

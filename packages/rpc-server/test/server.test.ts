@@ -63,6 +63,7 @@ const routes = (group: string): ReadonlyArray<readonly [string, string, RequestI
     ["POST", `${g}/backups`, body({ link: "x" })],
     ["GET", `${g}/backups`],
     ["POST", `${g}/backups/remove`, body({ link: "x" })],
+    ["DELETE", `${g}/backups/a-server`],
     ["POST", "/v1/backups/groups", body({ link: "x" })],
     ["POST", "/v1/sign-in/codes"],
   ]
@@ -750,6 +751,38 @@ describe("the API over a memory backend", () => {
       }).pipe(Effect.scoped),
   )
 
+  it.live(
+    "backups: DELETE /groups/{group}/backups/{server} removes by the kept link, force passed through",
+    () =>
+      Effect.gen(function* () {
+        const inner = yield* memoryBackend(yield* networks)
+        const asked: Array<readonly [string, string, boolean | undefined]> = []
+        const backend: BackendShape = {
+          ...inner,
+          removeKeptBackup: (group, server, options) =>
+            Effect.sync(() => {
+              asked.push([group, server, options?.force])
+              return { group, server, reached: true, held: true, freed: 3 }
+            }),
+        }
+        const served = yield* serve({ backend, dataDir: yield* tempDir, listen: { port: 0 } })
+        const client = yield* makeClient({ baseUrl: served.url, token: served.token })
+        const server = "VLD0:server:with/slash"
+        assert.deepStrictEqual(yield* client.backups.removeServer("VLD0:g", server), {
+          group: "VLD0:g",
+          server,
+          reached: true,
+          held: true,
+          freed: 3,
+        })
+        yield* client.backups.removeServer("VLD0:g", server, true)
+        assert.deepStrictEqual(asked, [
+          ["VLD0:g", server, undefined],
+          ["VLD0:g", server, true],
+        ])
+      }).pipe(Effect.scoped),
+  )
+
   it.live("pairing: a new device takes the member over and writes; another member reads it", () =>
     Effect.gen(function* () {
       const nets = yield* networks
@@ -820,6 +853,7 @@ describe("the API over a memory backend", () => {
             .replace(encodeURIComponent("{group}"), "{group}")
             .replace("/repos/mine/", "/repos/{repo}/")
             .replace("/files/a.bin", "/files/{name}")
+            .replace("/backups/a-server", "/backups/{server}")
           assert.include(described, `${method} ${template}`)
         }
         assert.include(described, "GET /v1/health")
@@ -867,7 +901,7 @@ describe("the API over a memory backend", () => {
   )
 
   it.live(
-    "backups: a bad descriptor link is 400 InvalidLink, an unknown group 404, a wrong access secret 403, a read member 403",
+    "backups: a bad descriptor link is 400 InvalidLink, an unknown group 404, a wrong access secret 403, a server kept nowhere 404, a read member 403",
     () =>
       Effect.gen(function* () {
         const nets = yield* networks
@@ -896,6 +930,14 @@ describe("the API over a memory backend", () => {
         assert.strictEqual(refused._tag, "Forbidden")
         assert.match(refused.message, /backup server/)
         assert.deepStrictEqual(yield* a.client.backups.forGroup(g.key), [])
+        // Removing by key needs a link kept here; none is.
+        const unknown = yield* failureOf(a.client.backups.removeServer(g.key, UNKNOWN))
+        assert.strictEqual(unknown._tag, "NotFound")
+        assert.match(unknown.message, /^UnknownBackup: .*remove it with its link/)
+        assert.strictEqual(
+          (yield* failureOf(a.client.backups.removeServer("VLD0:nope", UNKNOWN)))._tag,
+          "UnknownGroup",
+        )
         // A read member has no repo to list a backup in.
         const b = yield* node(nets)
         yield* b.client.groups.join({ link: yield* a.client.groups.invite(g.key, "read") })

@@ -67,11 +67,17 @@ const list = Command.make(
     ),
 ).pipe(Command.withDescription("a group's backup servers, or the groups a backup server holds"))
 
+const serverArg = Argument.String("server").pipe(
+  Argument.withDescription(
+    "the server's key as `backup list GROUP` shows it (when you added it from here), its save+dweb:backup link, or - to read the link from stdin",
+  ),
+)
+
 const remove = Command.make(
   "remove",
   {
     group: groupArg,
-    link: linkArg,
+    server: serverArg,
     force: Flag.Boolean("force").pipe(
       Flag.withDescription("stop listing the server even if it cannot be reached"),
       Flag.withDefault(false),
@@ -80,12 +86,16 @@ const remove = Command.make(
   (f) =>
     session(({ client, out }) =>
       Effect.gen(function* () {
-        const link = yield* readLink(f.link, out, "save-dweb backup remove GROUP")
-        const removed = yield* client.backups.remove(
-          yield* resolveGroup(client, f.group),
-          link,
-          f.force,
-        )
+        const group = yield* resolveGroup(client, f.group)
+        // A key carries no secret: the daemon removes it with the link it kept.
+        const removed =
+          f.server === "-" || f.server.startsWith("save+dweb:")
+            ? yield* client.backups.remove(
+                group,
+                yield* readLink(f.server, out, "save-dweb backup remove GROUP"),
+                f.force,
+              )
+            : yield* client.backups.removeServer(group, f.server, f.force)
         emit(out, removed, (r) =>
           r.reached
             ? `backup server dropped the group (${r.freed} blobs freed)`

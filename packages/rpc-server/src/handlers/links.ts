@@ -46,6 +46,7 @@ export const backupRoutes = (deps: HandlerDeps) => {
             all.map((b) => ({
               server: b.server,
               name: b.name ?? null,
+              kept: b.kept,
               listedBy: b.listedBy.map((m) => ({
                 slot: m.slot,
                 memberName: m.memberName ?? null,
@@ -59,6 +60,12 @@ export const backupRoutes = (deps: HandlerDeps) => {
         api(
           backend.removeBackup(params.group, payload.link, {
             ...(payload.force === undefined ? {} : { force: payload.force }),
+          }),
+        ),
+      removeServer: ({ params, query }) =>
+        api(
+          backend.removeKeptBackup(params.group, params.server, {
+            ...(query.force === undefined ? {} : { force: query.force === "true" }),
           }),
         ),
       held: ({ payload }) => api(backend.listBackups(payload.link)),
