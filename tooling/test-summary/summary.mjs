@@ -41,8 +41,7 @@ for (const group of ["packages", "apps", "tooling"]) {
       // failure, and its message is printed: it is the only trace of the cause.
       const broken = (report.testResults ?? []).filter(
         (r) =>
-          r.status === "failed" &&
-          !(r.assertionResults ?? []).some((a) => a.status === "failed"),
+          r.status === "failed" && !(r.assertionResults ?? []).some((a) => a.status === "failed"),
       )
       const brokenFiles = broken.length
       for (const r of broken)
