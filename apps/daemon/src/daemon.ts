@@ -2,14 +2,14 @@ import { existsSync } from "node:fs"
 import { createRequire } from "node:module"
 import { dirname, join } from "node:path"
 import {
+  Backend,
   type BackendConfig,
   type BackendShape,
-  makeRealBackend,
   type UnlockedStorage,
 } from "@save-dweb/backend"
 import { serve } from "@save-dweb/rpc-server"
 import { serveSaveAppApi } from "@save-dweb/save-app-api"
-import { Clock, Deferred, Duration, Effect } from "effect"
+import { Clock, Context, Deferred, Duration, Effect, Layer } from "effect"
 import type { DaemonConfig, Listen, Network } from "./config.ts"
 import { clearState, writeState } from "./state.ts"
 
@@ -104,7 +104,8 @@ export const runDaemon = (config: DaemonConfig, environment: DaemonEnvironment) 
         : yield* startSaveAppApi(config, config.saveAppApi)
     const network = yield* environment.network(config.network)
     const started = yield* Clock.currentTimeMillis
-    const backend = yield* makeRealBackend({
+    // Built in this scope: closing it stops the backend after the server.
+    const backendLayer = Backend.layer({
       storageDir: backendDir(config.dataDir),
       network,
       ...(environment.storage === undefined ? {} : { storage: environment.storage }),
@@ -116,6 +117,7 @@ export const runDaemon = (config: DaemonConfig, environment: DaemonEnvironment) 
           ? false
           : { minInterval: Duration.seconds(config.syncIntervalSeconds) },
     })
+    const backend = Context.get(yield* Layer.build(backendLayer), Backend)
     const attachedAt = yield* Clock.currentTimeMillis
     yield* Effect.logInfo("network attached").pipe(
       Effect.annotateLogs({ afterMillis: attachedAt - started }),

@@ -54,7 +54,6 @@ export {
 } from "./tunnel-protocol.ts"
 export {
   blobsHandler,
-  layerServeBlobs,
   type ServeBlobsOptions,
   serveBlobs,
 } from "./tunnel-provider.ts"

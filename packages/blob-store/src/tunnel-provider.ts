@@ -8,7 +8,7 @@ import {
   type ProtocolInUse,
   Tunnels,
 } from "@save-dweb/tunnels"
-import { Effect, Layer, Result, type Scope, Stream } from "effect"
+import { Effect, Result, type Scope, Stream } from "effect"
 import { BlobStore, type BlobStoreService } from "./blob-store.ts"
 import type { BlobNotFound, InvalidRange, StoreError } from "./errors.ts"
 import type { BlobHash } from "./hash.ts"
@@ -111,9 +111,3 @@ export const serveBlobs = (
       keys: options.keys,
     })
   }).pipe(Effect.withSpan("BlobStore.serveBlobs"))
-
-/** `serveBlobs` for the layer's lifetime. */
-export const layerServeBlobs = (
-  options: ServeBlobsOptions,
-): Layer.Layer<never, ProtocolInUse | InvalidProtocolName, BlobStore | Tunnels> =>
-  Layer.effectDiscard(serveBlobs(options))

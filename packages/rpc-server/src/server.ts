@@ -3,11 +3,9 @@
 // routes, defects), `/docs`, and listening on 127.0.0.1 or a unix socket in the caller's
 // scope.
 
-import { chmod } from "node:fs/promises"
-import { createServer, type IncomingMessage, type Server } from "node:http"
+import type { IncomingMessage, Server } from "node:http"
 import type { Socket } from "node:net"
-import * as NodeHttpServer from "@effect/platform-node/NodeHttpServer"
-import { type BackendShape, freeSocketPath } from "@save-dweb/backend"
+import type { BackendShape } from "@save-dweb/backend"
 import {
   Api,
   type ApiError,
@@ -24,10 +22,8 @@ import {
 import {
   ByteSize,
   Cause,
-  Context,
   Data,
   Deferred,
-  Duration,
   Effect,
   Layer,
   Redacted,
@@ -37,7 +33,6 @@ import {
 import {
   HttpIncomingMessage,
   HttpRouter,
-  HttpServer,
   HttpServerError,
   HttpServerRequest,
   HttpServerResponse,
@@ -46,25 +41,19 @@ import { HttpApiBuilder, HttpApiError, HttpApiSecurity } from "effect/http-api"
 import { docsGate, docsLayer } from "./docs.ts"
 import { errorResponse, handlers } from "./handlers/index.ts"
 import { allowedHosts, hostAllowed } from "./host-check.ts"
+import { type Listening, type ListenOn, listenHttp } from "./listen.ts"
 import { makeSignInCodes } from "./sign-in.ts"
 import { loadStaticFiles, pageHeaders, type StaticFile } from "./static-files.ts"
 import { loadOrCreateToken, tokensEqual } from "./token.ts"
 
-/** The server's connections that have not begun a request yet, kept up to date. */
-const connectionsWithoutRequest = (server: Server): ReadonlySet<Socket> => {
-  const waiting = new Set<Socket>()
+/** Keeps `waiting` to the server's connections that have not begun a request yet. */
+const followConnectionsWithoutRequest = (server: Server, waiting: Set<Socket>): void => {
   server.on("connection", (connection: Socket) => {
     waiting.add(connection)
     connection.once("close", () => waiting.delete(connection))
   })
   server.on("request", (request: IncomingMessage) => waiting.delete(request.socket))
-  return waiting
 }
-
-/** Where to listen: TCP (default host 127.0.0.1; port 0 = any free port) or a unix socket. */
-export type ListenOn =
-  | { readonly host?: string; readonly port: number }
-  | { readonly socket: string }
 
 export interface ServeOptions {
   readonly backend: BackendShape
@@ -84,14 +73,9 @@ export interface ServeOptions {
   readonly staticDir?: string
 }
 
-export interface Served {
-  /** `http://127.0.0.1:<port>` (TCP), or `http://localhost` for a unix socket. */
-  readonly url: string
+export interface Served extends Listening {
   readonly token: string
   readonly tokenFile: string
-  readonly address:
-    | { readonly _tag: "Tcp"; readonly host: string; readonly port: number }
-    | { readonly _tag: "Socket"; readonly path: string }
 }
 
 /** The server could not start: token file, address in use, socket path taken. */
@@ -250,12 +234,6 @@ export const serve = (options: ServeOptions): Effect.Effect<Served, ServeError, 
       Effect.mapError((e) => new ServeError({ message: `token file ${e.path}: ${e.message}` })),
     )
     const listen = options.listen
-    const socket = "socket" in listen ? listen.socket : undefined
-    const host = "socket" in listen ? undefined : (listen.host ?? "127.0.0.1")
-    if (socket !== undefined)
-      yield* freeSocketPath(socket).pipe(
-        Effect.mapError((e) => new ServeError({ message: e.message })),
-      )
 
     const closing = yield* Deferred.make<void>()
     const codes = makeSignInCodes()
@@ -267,7 +245,7 @@ export const serve = (options: ServeOptions): Effect.Effect<Served, ServeError, 
             try: () => loadStaticFiles(staticDir),
             catch: (e) => new ServeError({ message: `web files in ${staticDir}: ${String(e)}` }),
           })
-    const hosts: HostsAllowed = { current: undefined, socket: socket !== undefined }
+    const hosts: HostsAllowed = { current: undefined, socket: "socket" in listen }
     const routes = Layer.mergeAll(
       HttpApiBuilder.layer(Api).pipe(
         Layer.provide(
@@ -295,27 +273,12 @@ export const serve = (options: ServeOptions): Effect.Effect<Served, ServeError, 
       hostCheck(hosts),
       errorShape,
     )
-    // No overall request timeout: a large upload may take longer than Node's 5 minutes.
-    const nodeServer = createServer({ requestTimeout: 0, headersTimeout: 60_000 })
-    const waiting = connectionsWithoutRequest(nodeServer)
-    const server = NodeHttpServer.layer(() => nodeServer, {
-      ...(socket !== undefined
-        ? { path: socket }
-        : { host, port: "port" in listen ? listen.port : 0 }),
-      // Requests still running when the scope closes get this long to finish.
-      gracefulShutdownTimeout: Duration.seconds(5),
-    })
-    const context = yield* Layer.build(
-      HttpRouter.serve(routes, {
-        // A file name may be 255 UTF-8 bytes, up to 765 characters percent-encoded;
-        // the router's default (100) would answer a long name with 404.
-        routerConfig: { maxParamLength: 1024 },
-        disableListenLog: true,
-        disableLogger: options.logRequests !== true,
-      }).pipe(Layer.provideMerge(server)),
-    ).pipe(
-      Effect.mapError((e) => new ServeError({ message: `cannot listen: ${String(e.cause ?? e)}` })),
-    )
+    const waiting = new Set<Socket>()
+    const listening = yield* listenHttp(routes, {
+      listen,
+      ...(options.logRequests === undefined ? {} : { logRequests: options.logRequests }),
+      onServer: (server) => followConnectionsWithoutRequest(server, waiting),
+    }).pipe(Effect.mapError((e) => new ServeError({ message: e.message })))
     // Runs before the server's own shutdown (finalizers run last-added first).
     yield* Effect.addFinalizer(() =>
       Effect.andThen(
@@ -328,26 +291,11 @@ export const serve = (options: ServeOptions): Effect.Effect<Served, ServeError, 
         }),
       ),
     )
-    const bound = Context.get(context, HttpServer.HttpServer).address
-    if (socket !== undefined) {
-      // Only this user may connect: the socket is the API's door.
-      yield* Effect.promise(() => chmod(socket, 0o600))
-      return {
-        url: "http://localhost",
-        token,
-        tokenFile,
-        address: { _tag: "Socket", path: socket },
-      } satisfies Served
+    const served = { ...listening, token, tokenFile } satisfies Served
+    if (served.address._tag === "Tcp") {
+      const allowed = allowedHosts(served.address.host, served.address.port)
+      if (allowed === undefined) hosts.socket = true
+      else hosts.current = allowed
     }
-    const port = bound._tag === "UnixPathAddress" ? 0 : bound.port
-    const allowed = allowedHosts(host ?? "127.0.0.1", port)
-    if (allowed === undefined) hosts.socket = true
-    else hosts.current = allowed
-    const urlHost = host?.includes(":") ? `[${host}]` : (host ?? "127.0.0.1")
-    return {
-      url: `http://${urlHost}:${port}`,
-      token,
-      tokenFile,
-      address: { _tag: "Tcp", host: host ?? "127.0.0.1", port },
-    } satisfies Served
+    return served
   })

@@ -1,19 +1,14 @@
 // The listener: TCP (127.0.0.1 unless told otherwise) or a unix socket made 0600, in the
 // caller's scope. It has no token, because the app sends none: whoever can connect can
 // use every group of the daemon (see the README, "Who can reach it").
-import { chmod } from "node:fs/promises"
-import { createServer } from "node:http"
-import * as NodeHttpServer from "@effect/platform-node/NodeHttpServer"
-import { type BackendShape, freeSocketPath } from "@save-dweb/backend"
-import { Context, Data, Deferred, Duration, Effect, Layer, type Scope } from "effect"
-import { HttpRouter, HttpServer } from "effect/http"
+import type { BackendShape } from "@save-dweb/backend"
+import { type Listening, type ListenOn, listenHttp } from "@save-dweb/rpc-server"
+import { Data, Deferred, Effect, Layer, type Scope } from "effect"
 import { makeGroupLinks } from "./group-links.ts"
 import { makeRoutes, notFoundRoute } from "./routes.ts"
 
 /** Where to listen: TCP (default host 127.0.0.1; port 0 = any free port) or a unix socket. */
-export type SaveAppListen =
-  | { readonly host?: string; readonly port: number }
-  | { readonly socket: string }
+export type SaveAppListen = ListenOn
 
 export interface SaveAppApiOptions {
   readonly listen: SaveAppListen
@@ -30,13 +25,7 @@ export interface SaveAppApiOptions {
   readonly maxUploadBytes?: number
 }
 
-export interface SaveAppApiServed {
-  /** `http://127.0.0.1:<port>` (TCP), or `http://localhost` for a unix socket. */
-  readonly url: string
-  readonly address:
-    | { readonly _tag: "Tcp"; readonly host: string; readonly port: number }
-    | { readonly _tag: "Socket"; readonly path: string }
-}
+export type SaveAppApiServed = Listening
 
 /** The listener could not start: address in use, socket path taken. */
 export class SaveAppApiError extends Data.TaggedError("SaveAppApiError")<{
@@ -48,13 +37,6 @@ export const serveSaveAppApi = (
   options: SaveAppApiOptions,
 ): Effect.Effect<SaveAppApiServed, SaveAppApiError, Scope.Scope> =>
   Effect.gen(function* () {
-    const listen = options.listen
-    const socket = "socket" in listen ? listen.socket : undefined
-    const host = "socket" in listen ? undefined : (listen.host ?? "127.0.0.1")
-    if (socket !== undefined)
-      yield* freeSocketPath(socket).pipe(
-        Effect.mapError((e) => new SaveAppApiError({ message: e.message })),
-      )
     const links = yield* makeGroupLinks(options.dataDir)
     yield* Deferred.await(options.backend).pipe(
       Effect.flatMap(links.followMembers),
@@ -69,38 +51,7 @@ export const serveSaveAppApi = (
       }),
       notFoundRoute,
     )
-    const server = NodeHttpServer.layer(
-      // No overall request timeout: a large upload may take longer than Node's 5 minutes.
-      () => createServer({ requestTimeout: 0, headersTimeout: 60_000 }),
-      {
-        ...(socket !== undefined
-          ? { path: socket }
-          : { host, port: "port" in listen ? listen.port : 0 }),
-        gracefulShutdownTimeout: Duration.seconds(5),
-      },
+    return yield* listenHttp(routes, { listen: options.listen }).pipe(
+      Effect.mapError((e) => new SaveAppApiError({ message: e.message })),
     )
-    const context = yield* Layer.build(
-      HttpRouter.serve(routes, {
-        // File names travel percent-encoded: up to 765 characters for 255 UTF-8 bytes.
-        routerConfig: { maxParamLength: 1024 },
-        disableListenLog: true,
-        disableLogger: true,
-      }).pipe(Layer.provideMerge(server)),
-    ).pipe(
-      Effect.mapError(
-        (e) => new SaveAppApiError({ message: `cannot listen: ${String(e.cause ?? e)}` }),
-      ),
-    )
-    const bound = Context.get(context, HttpServer.HttpServer).address
-    if (socket !== undefined) {
-      // Only this user may connect: on Android, only the app that runs the daemon.
-      yield* Effect.promise(() => chmod(socket, 0o600))
-      return { url: "http://localhost", address: { _tag: "Socket", path: socket } } as const
-    }
-    const port = bound._tag === "UnixPathAddress" ? 0 : bound.port
-    const urlHost = host?.includes(":") ? `[${host}]` : (host ?? "127.0.0.1")
-    return {
-      url: `http://${urlHost}:${port}`,
-      address: { _tag: "Tcp", host: host ?? "127.0.0.1", port },
-    } as const
   })

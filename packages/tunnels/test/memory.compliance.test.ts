@@ -1,5 +1,5 @@
 import { Effect, Layer } from "effect"
-import { TunnelsNetwork, tunnelsCompliance } from "../src/compliance.ts"
+import { TunnelsNetwork, tunnelsCompliance } from "../src/compliance/index.ts"
 import { MemoryNetwork, makeTunnelsMemory } from "../src/index.ts"
 
 const MemoryTunnelsNetwork = Layer.effect(

@@ -4,7 +4,7 @@
 import { decodeConfig, makeVeilid, Veilid, type VeilidShape } from "@save-dweb/veilid"
 import { withTestnet } from "@save-dweb/veilid-testnet"
 import { Effect, Layer } from "effect"
-import { type ComplianceNode, TunnelsNetwork, tunnelsCompliance } from "../src/compliance.ts"
+import { type ComplianceNode, TunnelsNetwork, tunnelsCompliance } from "../src/compliance/index.ts"
 import { makeTunnels } from "../src/index.ts"
 
 const VeilidTunnelsNetwork = Layer.effect(

@@ -5,20 +5,25 @@ import { layer } from "@effect/vitest"
 import { Layer } from "effect"
 import { lifecycleTests } from "./lifecycle.ts"
 import { readWriteTests } from "./read-write.ts"
-import { type ComplianceOptions, makeSuite, Participants } from "./support.ts"
+import { type ComplianceOptions, makeSuite, Participants, participantsOf } from "./support.ts"
 import { valueTests } from "./values.ts"
 import { watchTests } from "./watch.ts"
 import { writerTests } from "./writers.ts"
 
-export type { ComplianceOptions, ComplianceParticipants } from "./support.ts"
+export type {
+  ComplianceLayers,
+  ComplianceOptions,
+  ComplianceParticipants,
+} from "./support.ts"
 
 /**
  * Defines the compliance tests (vitest, `@effect/vitest`) under `name`. Call it from a
- * test file of each layer.
+ * test file of each layer with two participants built by that layer
+ * (`DhtRecords.layerMemory`, `DhtRecords.layer`).
  */
 export const dhtRecordsCompliance = (name: string, options: ComplianceOptions): void => {
   const suite = makeSuite(options)
-  layer(Layer.effect(Participants, options.participants), { excludeTestServices: true })(
+  layer(Layer.effect(Participants, participantsOf(options.layers)), { excludeTestServices: true })(
     name,
     (it) => {
       readWriteTests(it, suite)

@@ -3,10 +3,10 @@
 import { randomBytes } from "node:crypto"
 import type { Vitest } from "@effect/vitest"
 import { SecretKey } from "@save-dweb/crypto"
-import { Context, Duration, Effect, Option, Queue, Schema, type Scope, Stream } from "effect"
+import { Context, Duration, Effect, Layer, Option, Queue, Schema, type Scope, Stream } from "effect"
 import { defineRecord } from "../definition.ts"
 import type { DhtRecordsError } from "../errors.ts"
-import type { DhtRecordsShape } from "../records.ts"
+import { DhtRecords, type DhtRecordsShape } from "../records.ts"
 import type { WatchEvent } from "../types.ts"
 
 export interface ComplianceParticipants {
@@ -15,9 +15,18 @@ export interface ComplianceParticipants {
   readonly b: DhtRecordsShape
 }
 
+/** The layer under test, once per participant: two members on two nodes of the same DHT. */
+export interface ComplianceLayers {
+  readonly a: Layer.Layer<DhtRecords, unknown>
+  readonly b: Layer.Layer<DhtRecords, unknown>
+}
+
 export interface ComplianceOptions {
-  /** Makes the two participants in the given scope (e.g. two Veilid nodes on a testnet). */
-  readonly participants: Effect.Effect<ComplianceParticipants, unknown, Scope.Scope>
+  /**
+   * Makes the layer of each participant in the given scope, which holds what they share
+   * (a memory network, a testnet); the suite builds both layers once in that scope.
+   */
+  readonly layers: Effect.Effect<ComplianceLayers, unknown, Scope.Scope>
   /** Per-test limit in ms (default 120 s). */
   readonly timeout?: number
   /** How long to wait for a watch to report a change (default 60 s). */
@@ -27,6 +36,16 @@ export interface ComplianceOptions {
 export class Participants extends Context.Service<Participants, ComplianceParticipants>()(
   "@save-dweb/dht-records/compliance/Participants",
 ) {}
+
+/** Builds both participants' layers (concurrently: a Veilid node takes a while to attach). */
+export const participantsOf = (layers: ComplianceOptions["layers"]) =>
+  Effect.gen(function* () {
+    const { a, b } = yield* layers
+    const [contextA, contextB] = yield* Effect.all([Layer.build(a), Layer.build(b)], {
+      concurrency: 2,
+    })
+    return { a: Context.get(contextA, DhtRecords), b: Context.get(contextB, DhtRecords) }
+  })
 
 /** The `it` of the suite's layer: every test reads the participants from it. */
 export type ComplianceIt = Vitest.MethodsNonLive<Participants>
