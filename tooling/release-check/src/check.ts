@@ -3,15 +3,19 @@
 // stranger would: in an empty directory, with plain npm and no workspace, installs
 // @save-dweb/client, @save-dweb/crypto and @save-dweb/uri-scheme from the tarballs (their
 // other dependencies from the npm registry) and runs a script that uses them, and prints
-// what @save-dweb/client alone installs.
+// what @save-dweb/client alone installs, and runs a browser bundle of a page using it in
+// chromium.
 //
-//   node tooling/release-check/src/check.ts [--registry [--testnet]] [--keep] [--report FILE]
+//   node tooling/release-check/src/check.ts [--registry [--testnet] [--source-build]] [--keep]
+//     [--report FILE]
 //
 // --registry publishes every tarball to a private registry started for the run
 // (verdaccio, see registry.ts) and installs from it by name, including the CLI and the
 // backup server globally into a temporary prefix; --testnet (root) then starts the
 // installed daemon on a private testnet and adds and reads back a file through the
-// installed CLI. --keep leaves the temp dir; --report writes the counts where `npm test`'s
+// installed CLI. --source-build (implies --registry) installs @save-dweb/veilid without
+// its platform package, so that its install script builds the binding with cargo, and
+// loads it. --keep leaves the temp dir; --report writes the counts where `npm test`'s
 // summary reads them.
 import { execFileSync } from "node:child_process"
 import {
@@ -32,13 +36,16 @@ import { fileURLToPath } from "node:url"
 import { gzipSync } from "node:zlib"
 import { rolldown } from "rolldown"
 import { canRunChromium, runBundleInChromium } from "./browser.ts"
-import { checkSourceBuildNotice, runInstalledPrograms } from "./programs.ts"
+import { checkSourceBuild, checkSourceBuildNotice, runInstalledPrograms } from "./programs.ts"
 import { npmEnvironment, startRegistry } from "./registry.ts"
 
 const root = join(dirname(fileURLToPath(import.meta.url)), "..", "..", "..")
 const keep = process.argv.includes("--keep")
-const withRegistry = process.argv.includes("--registry") || process.argv.includes("--testnet")
 const withTestnet = process.argv.includes("--testnet")
+// The binding built from the published sources with cargo: minutes of CPU even with the
+// workspace's compiled veilid-core, so only when asked (`npm test` asks).
+const withSourceBuild = process.argv.includes("--source-build")
+const withRegistry = process.argv.includes("--registry") || withTestnet || withSourceBuild
 
 interface Manifest {
   readonly name: string
@@ -378,6 +385,17 @@ if (registry !== undefined) {
     pass("the source-build notice")
   } catch (error) {
     fail(`the source-build notice: ${(error as Error).message}`)
+  }
+  if (withSourceBuild) {
+    try {
+      console.log(
+        "\nbuilding @save-dweb/veilid from the published sources with cargo (--omit=optional)",
+      )
+      checkSourceBuild({ work, npmOptions: viaRegistry, testnet: false })
+      pass("the source build")
+    } catch (error) {
+      fail(`the source build: ${(error as Error).message}`)
+    }
   }
   registry.stop()
 }
