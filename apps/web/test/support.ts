@@ -1,6 +1,6 @@
 // The built daemon as a child process on a node of the test's testnet, Debian's chromium
 // (installed with apt when missing), and axe-core run in a page. Test code only.
-import { type ChildProcess, execFileSync, spawn } from "node:child_process"
+import { type ChildProcess, spawn } from "node:child_process"
 import { existsSync, mkdtempSync, readFileSync, writeFileSync } from "node:fs"
 import { tmpdir } from "node:os"
 import { join } from "node:path"
@@ -29,19 +29,8 @@ export const backupServerBin = join(
 
 export const tempDir = (prefix = "sdw-web-") => mkdtempSync(join(tmpdir(), prefix))
 
-const CHROMIUM = "/usr/bin/chromium"
-
-/** Debian's chromium, installed when missing (the tests run as root, with Debian's mirror). */
-export const ensureChromium = (): string => {
-  if (existsSync(CHROMIUM)) return CHROMIUM
-  const env = { ...process.env, DEBIAN_FRONTEND: "noninteractive" }
-  execFileSync("apt-get", ["update"], { stdio: "inherit", env })
-  execFileSync("apt-get", ["install", "-y", "--no-install-recommends", "chromium"], {
-    stdio: "inherit",
-    env,
-  })
-  return CHROMIUM
-}
+/** Debian's chromium, installed with apt when missing (shared with the release check). */
+export { ensureChromium } from "@save-dweb/test-support/chromium"
 
 export interface Daemon {
   readonly child: ChildProcess

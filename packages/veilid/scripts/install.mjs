@@ -64,18 +64,34 @@ if (cargo.error || cargo.status !== 0) {
   process.exit(0)
 }
 const cacheHome = process.env.XDG_CACHE_HOME || join(homedir(), ".cache")
+// CARGO_TARGET_DIR passes through: pointed at the workspace's cache
+// (~/.cache/save-dweb/cargo-target), the build reuses the compiled veilid-core.
 const targetDir =
   process.env.CARGO_TARGET_DIR || join(cacheHome, "save-dweb", "cargo-target-installed")
-const build = spawnSync("cargo", ["build", "--release", "--locked", "--lib"], {
-  cwd: packageDir,
-  env: { ...process.env, CARGO_TARGET_DIR: targetDir },
-  stdio: ["ignore", "inherit", "inherit"],
-})
+// An explicit --target, as napi's build:native passes: cargo keeps a target's artifacts in
+// <target dir>/<triple>/, so only with it does a shared target dir's veilid-core fit.
+const host = /^host: (\S+)$/m.exec(
+  spawnSync("rustc", ["-vV"], { encoding: "utf8" }).stdout ?? "",
+)?.[1]
+const triple = process.env.CARGO_BUILD_TARGET || host
+const started = Date.now()
+const build = spawnSync(
+  "cargo",
+  ["build", "--release", "--locked", "--lib", ...(triple ? ["--target", triple] : [])],
+  {
+    cwd: packageDir,
+    env: { ...process.env, CARGO_TARGET_DIR: targetDir },
+    stdio: ["ignore", "inherit", "inherit"],
+  },
+)
 if (build.status !== 0) {
   say(`cargo build failed (exit ${build.status}); the package will not load.`)
   process.exit(1)
 }
 const library =
   process.platform === "darwin" ? "libsave_dweb_veilid.dylib" : "libsave_dweb_veilid.so"
-copyFileSync(join(targetDir, "release", library), join(packageDir, file))
-say(`built ${file}`)
+copyFileSync(
+  join(targetDir, ...(triple ? [triple] : []), "release", library),
+  join(packageDir, file),
+)
+say(`built ${file} in ${Math.round((Date.now() - started) / 1000)} s (target dir ${targetDir})`)

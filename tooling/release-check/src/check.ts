@@ -3,15 +3,19 @@
 // stranger would: in an empty directory, with plain npm and no workspace, installs
 // @save-dweb/client, @save-dweb/crypto and @save-dweb/uri-scheme from the tarballs (their
 // other dependencies from the npm registry) and runs a script that uses them, and prints
-// what @save-dweb/client alone installs.
+// what @save-dweb/client alone installs, and runs a browser bundle of a page using it in
+// chromium.
 //
-//   node tooling/release-check/src/check.ts [--registry [--testnet]] [--keep] [--report FILE]
+//   node tooling/release-check/src/check.ts [--registry [--testnet] [--source-build]] [--keep]
+//     [--report FILE]
 //
 // --registry publishes every tarball to a private registry started for the run
 // (verdaccio, see registry.ts) and installs from it by name, including the CLI and the
 // backup server globally into a temporary prefix; --testnet (root) then starts the
 // installed daemon on a private testnet and adds and reads back a file through the
-// installed CLI. --keep leaves the temp dir; --report writes the counts where `npm test`'s
+// installed CLI. --source-build (implies --registry) installs @save-dweb/veilid without
+// its platform package, so that its install script builds the binding with cargo, and
+// loads it. --keep leaves the temp dir; --report writes the counts where `npm test`'s
 // summary reads them.
 import { execFileSync } from "node:child_process"
 import {
@@ -31,13 +35,17 @@ import { dirname, join, relative } from "node:path"
 import { fileURLToPath } from "node:url"
 import { gzipSync } from "node:zlib"
 import { rolldown } from "rolldown"
-import { checkSourceBuildNotice, runInstalledPrograms } from "./programs.ts"
+import { canRunChromium, runBundleInChromium } from "./browser.ts"
+import { checkSourceBuild, checkSourceBuildNotice, runInstalledPrograms } from "./programs.ts"
 import { npmEnvironment, startRegistry } from "./registry.ts"
 
 const root = join(dirname(fileURLToPath(import.meta.url)), "..", "..", "..")
 const keep = process.argv.includes("--keep")
-const withRegistry = process.argv.includes("--registry") || process.argv.includes("--testnet")
 const withTestnet = process.argv.includes("--testnet")
+// The binding built from the published sources with cargo: minutes of CPU even with the
+// workspace's compiled veilid-core, so only when asked (`npm test` asks).
+const withSourceBuild = process.argv.includes("--source-build")
+const withRegistry = process.argv.includes("--registry") || withTestnet || withSourceBuild
 
 interface Manifest {
   readonly name: string
@@ -214,7 +222,9 @@ npmInstall(consumer, [
   `effect@${packedManifests.get("@save-dweb/client")?.dependencies?.effect ?? "latest"}`,
 ])
 const consumerSources = join(dirname(fileURLToPath(import.meta.url)), "consumer")
-copyFileSync(join(consumerSources, "use-packages.mjs"), join(consumer, "use-packages.mjs"))
+for (const file of ["use-packages.mjs", "stand-in-daemon.mjs"]) {
+  copyFileSync(join(consumerSources, file), join(consumer, file))
+}
 try {
   process.stdout.write(run("node", ["use-packages.mjs"], consumer))
   pass("the consumer script")
@@ -330,10 +340,8 @@ const bundle = await rolldown({
 })
 const { output } = await bundle.generate({ format: "esm", minify: true })
 await bundle.close()
-const code = output
-  .filter((chunk) => chunk.type === "chunk")
-  .map((chunk) => chunk.code)
-  .join("")
+const chunks = output.filter((chunk) => chunk.type === "chunk")
+const code = chunks.map((chunk) => chunk.code).join("")
 const gzipped = gzipSync(code, { level: 9 }).length
 console.log(
   `  ${(code.length / 1024).toFixed(0)} kB minified, ${(gzipped / 1024).toFixed(0)} kB gzipped (target < 200 kB)`,
@@ -345,6 +353,19 @@ if (/\bfrom\s*["']node:|\bimport\s*\(\s*["']node:|\brequire\s*\(\s*["']node:/.te
 }
 if (gzipped >= 200 * 1024) fail(`the browser bundle is ${gzipped} bytes gzipped`)
 else pass("the browser bundle is under 200 kB gzipped")
+
+console.log(
+  "\nthe bundle in chromium (playwright-core), served with the stand-in daemon from one origin",
+)
+if (canRunChromium()) {
+  try {
+    const { browser, log } = await runBundleInChromium(chunks)
+    for (const line of log.trim().split("\n")) console.log(`       page: ${line}`)
+    pass(`${browser}: the page listed the groups and uploaded the picked file (1.5 MB)`)
+  } catch (error) {
+    fail(`the browser bundle in chromium: ${(error as Error).message}`)
+  }
+} else console.log("  skipped: no /usr/bin/chromium, and not root to install it with apt")
 
 if (registry !== undefined) {
   try {
@@ -364,6 +385,17 @@ if (registry !== undefined) {
     pass("the source-build notice")
   } catch (error) {
     fail(`the source-build notice: ${(error as Error).message}`)
+  }
+  if (withSourceBuild) {
+    try {
+      console.log(
+        "\nbuilding @save-dweb/veilid from the published sources with cargo (--omit=optional)",
+      )
+      checkSourceBuild({ work, npmOptions: viaRegistry, testnet: false })
+      pass("the source build")
+    } catch (error) {
+      fail(`the source build: ${(error as Error).message}`)
+    }
   }
   registry.stop()
 }

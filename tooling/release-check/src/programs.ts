@@ -5,6 +5,7 @@
 // back through the installed CLI.
 import { execFileSync, spawnSync } from "node:child_process"
 import { existsSync, mkdirSync, readdirSync, statSync, writeFileSync } from "node:fs"
+import { homedir } from "node:os"
 import { join } from "node:path"
 import { npmEnvironment } from "./registry.ts"
 
@@ -95,6 +96,76 @@ export const checkSourceBuildNotice = (options: ProgramsOptions): void => {
   }
   console.log(
     "  ok   without a prebuilt binding, the install says it builds from source and what it needs",
+  )
+}
+
+/**
+ * The install script's fallback, run for real: with cargo on PATH and the platform package
+ * left out, `npm install` builds the binding from the published sources, and the package
+ * loads what it built. Cargo's target dir is the workspace's (`build:native`'s), so
+ * veilid-core's compiled dependencies are reused and only the binding's crate compiles
+ * (a few CPU minutes; a clean target dir would take tens).
+ */
+export const checkSourceBuild = (options: ProgramsOptions): void => {
+  const dir = join(options.work, "source-build")
+  mkdirSync(dir, { recursive: true })
+  writeFileSync(
+    join(dir, "package.json"),
+    '{ "name": "source-build", "private": true, "type": "module" }\n',
+  )
+  const cacheHome = process.env.XDG_CACHE_HOME || join(homedir(), ".cache")
+  const targetDir = process.env.CARGO_TARGET_DIR || join(cacheHome, "save-dweb", "cargo-target")
+  console.log(`  npm install --omit=optional @save-dweb/veilid, cargo's target dir ${targetDir}`)
+  const started = Date.now()
+  const install = spawnSync(
+    "npm",
+    [
+      "install",
+      "--omit=optional",
+      "--foreground-scripts",
+      "--no-audit",
+      "--no-fund",
+      ...options.npmOptions,
+      "@save-dweb/veilid",
+    ],
+    {
+      cwd: dir,
+      encoding: "utf8",
+      env: { ...npmEnvironment(), CARGO_TARGET_DIR: targetDir },
+      maxBuffer: 64 * 1024 * 1024,
+    },
+  )
+  const seconds = ((Date.now() - started) / 1000).toFixed(0)
+  const said = `${install.stdout}${install.stderr}`
+  const expected = [
+    "no prebuilt binding for linux-x64-gnu: building veilid-core from source with cargo",
+    "built veilid.linux-x64-gnu.node",
+  ]
+  const missing = expected.filter((line) => !said.includes(line))
+  if (install.status !== 0 || missing.length > 0) {
+    throw new Error(
+      `npm install --omit=optional @save-dweb/veilid with cargo (exit ${install.status}) did not say: ${missing.join("; ")}\n${said.slice(-2000)}`,
+    )
+  }
+  for (const line of said.split("\n")) {
+    if (line.includes("@save-dweb/veilid:") || /^\s*(Compiling|Finished)/.test(line)) {
+      console.log(`       ${line.trim()}`)
+    }
+  }
+  if (existsSync(join(dir, "node_modules", "@save-dweb", "veilid-linux-x64-gnu"))) {
+    throw new Error("--omit=optional installed the platform package anyway")
+  }
+  const version = execFileSync(
+    process.execPath,
+    [
+      "--input-type=module",
+      "-e",
+      'const { veilidVersion } = await import("@save-dweb/veilid/native"); console.log(veilidVersion())',
+    ],
+    { cwd: dir, encoding: "utf8", env: npmEnvironment() },
+  ).trim()
+  console.log(
+    `  ok   built from the published sources in ${seconds} s (the whole install); it loads: veilidVersion() = ${version}`,
   )
 }
 

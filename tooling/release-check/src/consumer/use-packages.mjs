@@ -1,9 +1,8 @@
 // What a program outside the workspace does with the installed tarballs: plain ESM, no
 // TypeScript, no source condition. The release check copies it into an empty directory
-// after `npm install` and runs it with node.
+// after `npm install` (with stand-in-daemon.mjs) and runs it with node.
 
 import { Buffer } from "node:buffer"
-import { createServer } from "node:http"
 import { openApiDocument } from "@save-dweb/client"
 import { makeClient, UnknownGroup } from "@save-dweb/client/promise"
 import { decryptFile, deriveKey, encryptFile, GroupSecret, KeyName } from "@save-dweb/crypto"
@@ -15,6 +14,7 @@ import {
   parseLinkSync,
 } from "@save-dweb/uri-scheme"
 import { Effect } from "effect"
+import { startStandInDaemon } from "./stand-in-daemon.mjs"
 
 const check = (ok, what) => {
   if (!ok) throw new Error(`release check: ${what}`)
@@ -49,43 +49,11 @@ check(
 
 // client: the Promise API over real HTTP against a stand-in for the daemon's routes.
 const token = "release-check-token"
-const stored = new Map()
-const server = createServer(async (request, response) => {
-  const answer = (status, body) => {
-    response.writeHead(status, { "content-type": "application/json" })
-    response.end(JSON.stringify(body))
-  }
-  if (request.url === "/v1/health") return answer(200, { ok: true, api: "v1" })
-  if (request.headers.authorization !== `Bearer ${token}`)
-    return answer(401, { error: "Unauthorized", message: "no token" })
-  if (request.method === "GET" && request.url === "/v1/groups")
-    return answer(200, [{ key: record, name: "Family", tier: "manage", loaded: true }])
-  const file = /^\/v1\/groups\/([^/]+)\/repos\/mine\/files\/([^/]+)$/.exec(request.url ?? "")
-  if (request.method === "PUT" && file !== null) {
-    const chunks = []
-    for await (const chunk of request) chunks.push(chunk)
-    const bytes = Buffer.concat(chunks)
-    stored.set(decodeURIComponent(file[2]), bytes)
-    return answer(201, {
-      name: decodeURIComponent(file[2]),
-      hash: "0".repeat(64),
-      size: bytes.length,
-      storedSize: bytes.length,
-      createdAt: 0,
-      modifiedAt: 0,
-      owner: "Alice",
-      status: "local",
-    })
-  }
-  if (request.method === "GET" && file !== null) {
-    const bytes = stored.get(decodeURIComponent(file[2]))
-    response.writeHead(200, { "content-length": String(bytes.length) })
-    return response.end(bytes)
-  }
-  return answer(404, { error: "UnknownGroup", message: `no group at ${request.url}` })
+const daemon = await startStandInDaemon({
+  token,
+  groups: [{ key: record, name: "Family", tier: "manage", loaded: true }],
 })
-await new Promise((resolve) => server.listen(0, "127.0.0.1", resolve))
-const baseUrl = `http://127.0.0.1:${server.address().port}`
+const baseUrl = daemon.url
 const client = makeClient({ baseUrl, token })
 try {
   check((await client.health()).ok === true, "client: health")
@@ -103,5 +71,5 @@ try {
   check(Object.keys(openApiDocument().paths).length > 15, "client: openApiDocument()")
 } finally {
   await client.close()
-  server.close()
+  await daemon.close()
 }
