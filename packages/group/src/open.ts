@@ -1,7 +1,7 @@
 // Opening a group record with what a capability holds (checking that the record is a
 // group and that the keys are its own), and creating a new one as its manager.
 import { GroupSecret, SecretKey } from "@save-dweb/crypto"
-import { type DhtRecordsShape, publicKeyOf } from "@save-dweb/dht-records"
+import { type DhtRecordsShape, publicKeyOf, RecordNotFound } from "@save-dweb/dht-records"
 import { Clock, Effect, Option } from "effect"
 import { GroupCredentials, ManageCapability } from "./credentials.ts"
 import { InvalidCredentials, InvalidInvite, type InvalidInviteReason } from "./errors.ts"
@@ -106,8 +106,15 @@ export const openGroupRecord = Effect.fnUntraced(function* (
       Effect.fail(invalid("NotAGroup", `record ${key} holds no group info`)),
     ),
   )
+  // Every group record gets its info when it is made, so none here means the value has not
+  // reached the DHT nodes asked yet (a link used right after the group was made): not
+  // found for now, which callers may try again, rather than "not a group".
   if (Option.isNone(info)) {
-    return yield* invalid("NotAGroup", `record ${key} holds no group info`)
+    return yield* new RecordNotFound({
+      operation: "get",
+      key,
+      message: `group ${key}: its info is not on the network yet (made moments ago?): try again`,
+    })
   }
   const opened: Opened = { credentials, held, record, own }
   return opened

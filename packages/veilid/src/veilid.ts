@@ -44,6 +44,7 @@ import {
   decodeValue,
   encodeRequest,
   fromDhtSchema,
+  plainBytes,
   type RequestOp,
   RouteBlobWire,
   responsePathOf,
@@ -242,9 +243,8 @@ const make = Effect.fnUntraced(function* (config: VeilidConfig, options: VeilidL
     }).pipe(
       Effect.flatMap((answer) =>
         Effect.fromResult(
-          Result.map(
-            decodeResponse(answer.json, responsePathOf(op)),
-            () => answer.message ?? new Uint8Array(0),
+          Result.map(decodeResponse(answer.json, responsePathOf(op)), () =>
+            answer.message === undefined ? new Uint8Array(0) : plainBytes(answer.message),
           ),
         ),
       ),

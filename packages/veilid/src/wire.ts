@@ -233,12 +233,16 @@ export const decodeUpdate = (
       const update = toUpdate(u)
       return Result.succeed(
         message !== undefined && (update._tag === "AppCall" || update._tag === "AppMessage")
-          ? { ...update, message }
+          ? { ...update, message: plainBytes(message) }
           : update,
       )
     },
     onFailure: (issue) => Result.fail(bindingError(`undecodable veilid update: ${issue}`)),
   })
+
+/** A plain Uint8Array over the same bytes (no copy): what the facade hands out. */
+export const plainBytes = (bytes: Uint8Array): Uint8Array =>
+  Buffer.isBuffer(bytes) ? new Uint8Array(bytes.buffer, bytes.byteOffset, bytes.byteLength) : bytes
 
 /** A Buffer over the same bytes (no copy), as the binding takes them. */
 export const asBuffer = (bytes: Uint8Array): Buffer =>

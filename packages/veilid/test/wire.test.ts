@@ -140,6 +140,8 @@ describe("update decoding", () => {
     )
     expect(call).toMatchObject({ _tag: "AppCall", routeId: "r1", callId: "7" })
     expect(call._tag === "AppCall" && [...call.message]).toEqual([9, 8, 7])
+    // A plain Uint8Array over the binding's bytes, like every other byte array it hands out.
+    expect(call._tag === "AppCall" && Buffer.isBuffer(call.message)).toBe(false)
     const message = ok(
       decodeUpdate('{"kind":"AppMessage","sender":"VLD0:s","route_id":null,"message":""}', bytes),
     )
