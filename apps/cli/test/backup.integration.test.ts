@@ -3,11 +3,11 @@
 // `veilid-testnet exec` (the package's `test` script does).
 import { type ChildProcess, spawn } from "node:child_process"
 import { randomBytes } from "node:crypto"
-import { mkdtempSync, writeFileSync } from "node:fs"
-import { tmpdir } from "node:os"
+import { writeFileSync } from "node:fs"
 import { join } from "node:path"
 import { createInterface } from "node:readline"
 import { eventuallyAsync } from "@save-dweb/test-support"
+import { tempDirRemovedAtExit } from "@save-dweb/test-support/temp-dir"
 import { startTestnet, type Testnet } from "@save-dweb/veilid-testnet"
 import { afterAll, beforeAll, describe, expect, it } from "vitest"
 import { cliJson, runCli } from "./run-cli.ts"
@@ -23,7 +23,7 @@ const serverBin = join(
 
 let testnet: Testnet
 let server: ChildProcess | undefined
-const work = mkdtempSync(join(tmpdir(), "sdw-cli-backup-"))
+const work = tempDirRemovedAtExit("sdw-cli-backup-")
 const alice = join(work, "alice")
 
 beforeAll(async () => {

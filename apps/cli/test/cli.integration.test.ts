@@ -2,17 +2,17 @@
 // on a private Veilid testnet: every subcommand, --json output, and the exit codes and
 // messages of the common mistakes. Run inside `veilid-testnet exec` (the `test` script).
 import { createHash, randomBytes } from "node:crypto"
-import { mkdtempSync, readFileSync, writeFileSync } from "node:fs"
-import { tmpdir } from "node:os"
+import { readFileSync, writeFileSync } from "node:fs"
 import { join } from "node:path"
 import { eventuallyAsync } from "@save-dweb/test-support"
+import { tempDirRemovedAtExit } from "@save-dweb/test-support/temp-dir"
 import { startTestnet, type Testnet } from "@save-dweb/veilid-testnet"
 import { afterAll, beforeAll, describe, expect, it } from "vitest"
 import { cliJson, runCli } from "./run-cli.ts"
 
 let testnet: Testnet
 const dirs: Array<string> = []
-const work = mkdtempSync(join(tmpdir(), "sdw-cli-"))
+const work = tempDirRemovedAtExit("sdw-cli-")
 
 beforeAll(async () => {
   testnet = await startTestnet({ readyTimeoutMs: 120_000 })

@@ -1,15 +1,16 @@
 // Runs the built daemon (bin/save-dweb-daemon.mjs) as a child process on a node of the
 // test's private testnet, and samples its memory. Test code only.
 import { type ChildProcess, spawn } from "node:child_process"
-import { mkdtempSync, readdirSync, readFileSync, writeFileSync } from "node:fs"
-import { tmpdir } from "node:os"
+import { readdirSync, readFileSync, writeFileSync } from "node:fs"
 import { join } from "node:path"
+import { tempDirRemovedAtExit } from "@save-dweb/test-support/temp-dir"
 import type { Testnet } from "@save-dweb/veilid-testnet"
 import { type DaemonState, readState } from "../src/state.ts"
 
 export const daemonBin = join(import.meta.dirname, "..", "bin", "save-dweb-daemon.mjs")
 
-export const tempDir = (prefix = "sdw-daemon-") => mkdtempSync(join(tmpdir(), prefix))
+/** A data dir (or other temp dir) for a test or bench, removed when the process exits. */
+export const tempDir = (prefix = "sdw-daemon-") => tempDirRemovedAtExit(prefix)
 
 export interface RunningDaemon extends SpawnedDaemon {
   readonly state: DaemonState

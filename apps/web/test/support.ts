@@ -1,10 +1,10 @@
 // The built daemon as a child process on a node of the test's testnet, Debian's chromium
 // (installed with apt when missing), and axe-core run in a page. Test code only.
 import { type ChildProcess, spawn } from "node:child_process"
-import { existsSync, mkdtempSync, readFileSync, writeFileSync } from "node:fs"
-import { tmpdir } from "node:os"
+import { existsSync, readFileSync, writeFileSync } from "node:fs"
 import { join } from "node:path"
 import { createInterface } from "node:readline"
+import { tempDirRemovedAtExit } from "@save-dweb/test-support/temp-dir"
 import type { Testnet } from "@save-dweb/veilid-testnet"
 import axe, { type AxeResults } from "axe-core"
 import type { Page } from "playwright-core"
@@ -27,7 +27,7 @@ export const backupServerBin = join(
   "save-dweb-backup-server.mjs",
 )
 
-export const tempDir = (prefix = "sdw-web-") => mkdtempSync(join(tmpdir(), prefix))
+export const tempDir = (prefix = "sdw-web-") => tempDirRemovedAtExit(prefix)
 
 /** Debian's chromium, installed with apt when missing (shared with the release check). */
 export { ensureChromium } from "@save-dweb/test-support/chromium"
