@@ -9,6 +9,7 @@
 import { loadavg } from "node:os"
 import { parseArgs } from "node:util"
 import { pattern } from "@save-dweb/test-support"
+import { restartTable } from "@save-dweb/test-support/restart-table"
 import { Effect, Option, Stream } from "effect"
 import {
   eventually,
@@ -76,29 +77,12 @@ const program = Effect.gen(function* () {
   return times
 }).pipe(Effect.scoped, Effect.provide(NetLive))
 
-const median = (xs: ReadonlyArray<number>) => {
-  const s = [...xs].sort((a, b) => a - b)
-  const mid = Math.floor(s.length / 2)
-  return s.length % 2 === 1 ? (s[mid] ?? 0) : ((s[mid - 1] ?? 0) + (s[mid] ?? 0)) / 2
-}
-const seconds = (ms: number) => `${(ms / 1000).toFixed(1)} s`
-
 Effect.runPromise(program).then(
   (times) => {
     console.log(
       `\nbackup server restart to online, same data dir and node identity, ${rounds} rounds each (load ${loadavg()[0]?.toFixed(1)})\n`,
     )
-    console.log("| stopped with       | median | max    | all (s) |")
-    console.log("| ------------------ | ------ | ------ | ------- |")
-    for (const [signal, label] of [
-      ["SIGTERM", "SIGTERM (graceful)"],
-      ["SIGKILL", "kill -9"],
-    ] as const) {
-      const xs = times[signal]
-      console.log(
-        `| ${label.padEnd(18)} | ${seconds(median(xs)).padEnd(6)} | ${seconds(Math.max(...xs)).padEnd(6)} | ${xs.map((x) => (x / 1000).toFixed(1)).join(" ")} |`,
-      )
-    }
+    for (const line of restartTable(times)) console.log(line)
     process.exit(0)
   },
   (error: unknown) => {

@@ -10,6 +10,7 @@ import { rmSync } from "node:fs"
 import { loadavg } from "node:os"
 import { parseArgs } from "node:util"
 import { makeClient } from "@save-dweb/client"
+import { restartTable } from "@save-dweb/test-support/restart-table"
 import { startTestnet } from "@save-dweb/veilid-testnet"
 import { Effect, Exit, Scope, Stream } from "effect"
 import {
@@ -65,23 +66,7 @@ await Effect.runPromise(Scope.close(scope, Exit.void))
 await testnet.stop()
 rmSync(dir, { recursive: true, force: true })
 
-const median = (xs: ReadonlyArray<number>) => {
-  const s = [...xs].sort((a, b) => a - b)
-  const mid = Math.floor(s.length / 2)
-  return s.length % 2 === 1 ? (s[mid] ?? 0) : ((s[mid - 1] ?? 0) + (s[mid] ?? 0)) / 2
-}
-const seconds = (ms: number) => `${(ms / 1000).toFixed(1)} s`
 console.log(
   `\nrestart to ready, same data dir and node identity, ${rounds} rounds each (load ${loadavg()[0]?.toFixed(1)})\n`,
 )
-console.log("| stopped with       | median | max    | all (s) |")
-console.log("| ------------------ | ------ | ------ | ------- |")
-for (const [signal, label] of [
-  ["SIGTERM", "SIGTERM (graceful)"],
-  ["SIGKILL", "kill -9"],
-] as const) {
-  const xs = times[signal]
-  console.log(
-    `| ${label.padEnd(18)} | ${seconds(median(xs)).padEnd(6)} | ${seconds(Math.max(...xs)).padEnd(6)} | ${xs.map((x) => (x / 1000).toFixed(1)).join(" ")} |`,
-  )
-}
+for (const line of restartTable(times)) console.log(line)
