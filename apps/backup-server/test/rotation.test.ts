@@ -4,7 +4,7 @@
 import { assert, describe, it } from "@effect/vitest"
 import { formatLink, parseBackupDescriptor } from "@save-dweb/uri-scheme"
 import type { RecordKey } from "@save-dweb/veilid"
-import { Duration, Effect, Option, Schedule, Stream } from "effect"
+import { Effect, Option, Stream } from "effect"
 import {
   type MemoryNode,
   memoryNode,
@@ -13,21 +13,8 @@ import {
   pattern,
   startMember,
   startServer,
+  until,
 } from "./support.ts"
-
-/** `check` again every 20 ms until it holds, for at most 10 s (memory networks are quick). */
-const until = <E, R>(what: string, check: Effect.Effect<boolean, E, R>) =>
-  check.pipe(
-    Effect.filterOrFail(
-      (ok) => ok,
-      () => new Error(`not yet: ${what}`),
-    ),
-    Effect.retry(Schedule.spaced(Duration.millis(20))),
-    Effect.timeoutOrElse({
-      duration: Duration.seconds(10),
-      orElse: () => Effect.die(new Error(`${what}: not within 10 s`)),
-    }),
-  )
 
 /** Alice (manager) with a file, Bob and Carol (write members), each on a node of its own. */
 const team = (nets: Networks) =>

@@ -33,7 +33,7 @@ import {
   makeSecretKey,
   parseBackupDescriptor,
 } from "@save-dweb/uri-scheme"
-import { Duration, Effect, Option, Redacted, Result, Schedule, Stream } from "effect"
+import { Effect, Option, Redacted, Result, Stream } from "effect"
 import {
   bytesOf,
   failureOf,
@@ -44,24 +44,11 @@ import {
   pattern,
   startMember,
   startServer,
+  until,
 } from "./support.ts"
 
 const utf8 = new TextEncoder()
 const FILE_AD = utf8.encode("save-dweb/data-repo/file/v1")
-
-/** `check` again every 20 ms until it holds, for at most 10 s (memory networks are quick). */
-const until = <E, R>(what: string, check: Effect.Effect<boolean, E, R>) =>
-  check.pipe(
-    Effect.filterOrFail(
-      (ok) => ok,
-      () => new Error(`not yet: ${what}`),
-    ),
-    Effect.retry(Schedule.spaced(Duration.millis(20))),
-    Effect.timeoutOrElse({
-      duration: Duration.seconds(10),
-      orElse: () => Effect.die(new Error(`${what}: not within 10 s`)),
-    }),
-  )
 
 /** Every hash the store holds: each root and, for collections, their members. */
 const storedHashes = (node: MemoryNode) =>

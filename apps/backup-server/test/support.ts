@@ -19,7 +19,7 @@ import {
   type MemoryDhtNetworkShape,
 } from "@save-dweb/dht-records"
 import { MemoryNetwork, type MemoryNetworkShape, makeTunnelsMemory } from "@save-dweb/tunnels"
-import { Context, Effect, Exit, Layer, Scope } from "effect"
+import { Context, Duration, Effect, Exit, Layer, Schedule, Scope } from "effect"
 import {
   type BackupServerOptions,
   type BackupServerShape,
@@ -29,6 +29,20 @@ import {
 } from "../src/index.ts"
 
 export { bytesOf, failureOf, pattern } from "@save-dweb/test-support"
+
+/** `check` again every 20 ms until it holds, for at most 10 s (memory networks are quick). */
+export const until = <E, R>(what: string, check: Effect.Effect<boolean, E, R>) =>
+  check.pipe(
+    Effect.filterOrFail(
+      (ok) => ok,
+      () => new Error(`not yet: ${what}`),
+    ),
+    Effect.retry(Schedule.spaced(Duration.millis(20))),
+    Effect.timeoutOrElse({
+      duration: Duration.seconds(10),
+      orElse: () => Effect.die(new Error(`${what}: not within 10 s`)),
+    }),
+  )
 
 export interface Networks {
   readonly dht: MemoryDhtNetworkShape
