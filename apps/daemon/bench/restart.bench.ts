@@ -6,7 +6,6 @@
 // cleaned up), starts it again and times spawn → ready (state file written, API up).
 // The two kinds of stop take turns, so a load change falls on both. Prints a table,
 // asserts nothing.
-import { rmSync } from "node:fs"
 import { loadavg } from "node:os"
 import { parseArgs } from "node:util"
 import { makeClient } from "@save-dweb/client"
@@ -64,7 +63,6 @@ for (let round = 0; round < rounds; round++) {
 await stopWith(d, "SIGTERM")
 await Effect.runPromise(Scope.close(scope, Exit.void))
 await testnet.stop()
-rmSync(dir, { recursive: true, force: true })
 
 console.log(
   `\nrestart to ready, same data dir and node identity, ${rounds} rounds each (load ${loadavg()[0]?.toFixed(1)})\n`,
