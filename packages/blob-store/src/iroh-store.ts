@@ -631,16 +631,14 @@ export const makeIroh = (config: IrohStoreConfig) =>
         const result = yield* Effect.gen(function* () {
           // A large blob from several tunnel sources comes in ranges from all of them at
           // once; whatever that leaves undone, the engine fetches from one at a time.
-          split = yield* splitAcross(request, downloadTag, timeoutMillis, emit)
-          const failedSplit = split
+          const outcome = yield* splitAcross(request, downloadTag, timeoutMillis, emit)
+          split = outcome
           const sources =
-            failedSplit === undefined || failedSplit.complete
-              ? request.sources
-              : sourcesAfterSplit(request.sources, failedSplit)
-          if (failedSplit !== undefined && sources.length === 0) {
+            outcome === undefined ? request.sources : sourcesAfterSplit(request.sources, outcome)
+          if (outcome !== undefined && sources.length === 0) {
             return yield* new AllSourcesFailed({
               hash: request.hash,
-              failures: failedSplit.sources.flatMap((s) => (s.failure ? [s.failure] : [])),
+              failures: outcome.sources.flatMap((s) => (s.failure ? [s.failure] : [])),
             })
           }
           const result = yield* runFetch(

@@ -51,8 +51,8 @@ export interface SplitOutcome {
 }
 
 /**
- * The sources worth asking again, one at a time, after a split fetch that did not
- * complete: not those it found unreachable or silent before their first byte (asking them
+ * The sources worth asking again, one at a time, after a split fetch: all of them when it
+ * completed (the engine then finds the blob held); after one that did not, not those it found unreachable or silent before their first byte (asking them
  * again would only wait out the same timeout once more). Sources that sent bytes stay,
  * and so does every source when the assembled bytes were not the blob: one of them lied,
  * and only a single-source fetch names which.
@@ -61,6 +61,7 @@ export const sourcesAfterSplit = <S extends { readonly id: string }>(
   sources: ReadonlyArray<S>,
   split: SplitOutcome,
 ): ReadonlyArray<S> => {
+  if (split.complete) return sources
   const dead = new Set(
     split.sources
       .filter(
