@@ -59,14 +59,22 @@ export const withoutBuildTools = (
 }
 
 /**
- * Where no prebuilt binding fits (here: the optional platform package left out), the
- * binding's install script says that it builds from source, and what is missing.
+ * `npm install --omit=optional @save-dweb/veilid` (the platform package with the prebuilt
+ * binding left out) in a new project `name` with `env` added; fails unless it exits 0 and
+ * its output holds every `expected` line. Returns the project dir and the output.
  */
-export const checkSourceBuildNotice = (options: ProgramsOptions): void => {
-  const dir = join(options.work, "no-prebuilt")
+const installWithoutPrebuilt = (
+  options: ProgramsOptions,
+  name: string,
+  env: Readonly<Record<string, string>>,
+  expected: ReadonlyArray<string>,
+) => {
+  const dir = join(options.work, name)
   mkdirSync(dir, { recursive: true })
-  writeFileSync(join(dir, "package.json"), '{ "name": "no-prebuilt", "private": true }\n')
-  const noTools = withoutBuildTools(options.work)
+  writeFileSync(
+    join(dir, "package.json"),
+    `{ "name": "${name}", "private": true, "type": "module" }\n`,
+  )
   const install = spawnSync(
     "npm",
     [
@@ -78,19 +86,36 @@ export const checkSourceBuildNotice = (options: ProgramsOptions): void => {
       ...options.npmOptions,
       "@save-dweb/veilid",
     ],
-    { cwd: dir, encoding: "utf8", env: { ...npmEnvironment(), PATH: noTools.path } },
+    {
+      cwd: dir,
+      encoding: "utf8",
+      env: { ...npmEnvironment(), ...env },
+      maxBuffer: 64 * 1024 * 1024,
+    },
   )
   const said = `${install.stdout}${install.stderr}`
-  const expected = [
-    "no prebuilt binding for linux-x64-gnu: building veilid-core from source with cargo",
-    "cargo was not found on PATH",
-  ]
   const missing = expected.filter((line) => !said.includes(line))
   if (install.status !== 0 || missing.length > 0) {
     throw new Error(
-      `npm install --omit=optional @save-dweb/veilid (exit ${install.status}) did not say: ${missing.join("; ")}\n${said.slice(-1500)}`,
+      `npm install --omit=optional @save-dweb/veilid in ${name} (exit ${install.status}) did not say: ${missing.join("; ")}\n${said.slice(-2000)}`,
     )
   }
+  return { dir, said }
+}
+
+const buildsFromSource =
+  "no prebuilt binding for linux-x64-gnu: building veilid-core from source with cargo"
+
+/**
+ * Where no prebuilt binding fits (here: the optional platform package left out), the
+ * binding's install script says that it builds from source, and what is missing.
+ */
+export const checkSourceBuildNotice = (options: ProgramsOptions): void => {
+  const noTools = withoutBuildTools(options.work)
+  const { said } = installWithoutPrebuilt(options, "no-prebuilt", { PATH: noTools.path }, [
+    buildsFromSource,
+    "cargo was not found on PATH",
+  ])
   for (const line of said.split("\n").filter((l) => l.includes("@save-dweb/veilid:"))) {
     console.log(`       ${line.trim()}`)
   }
@@ -107,46 +132,17 @@ export const checkSourceBuildNotice = (options: ProgramsOptions): void => {
  * (a few CPU minutes; a clean target dir would take tens).
  */
 export const checkSourceBuild = (options: ProgramsOptions): void => {
-  const dir = join(options.work, "source-build")
-  mkdirSync(dir, { recursive: true })
-  writeFileSync(
-    join(dir, "package.json"),
-    '{ "name": "source-build", "private": true, "type": "module" }\n',
-  )
   const cacheHome = process.env.XDG_CACHE_HOME || join(homedir(), ".cache")
   const targetDir = process.env.CARGO_TARGET_DIR || join(cacheHome, "save-dweb", "cargo-target")
   console.log(`  npm install --omit=optional @save-dweb/veilid, cargo's target dir ${targetDir}`)
   const started = Date.now()
-  const install = spawnSync(
-    "npm",
-    [
-      "install",
-      "--omit=optional",
-      "--foreground-scripts",
-      "--no-audit",
-      "--no-fund",
-      ...options.npmOptions,
-      "@save-dweb/veilid",
-    ],
-    {
-      cwd: dir,
-      encoding: "utf8",
-      env: { ...npmEnvironment(), CARGO_TARGET_DIR: targetDir },
-      maxBuffer: 64 * 1024 * 1024,
-    },
+  const { dir, said } = installWithoutPrebuilt(
+    options,
+    "source-build",
+    { CARGO_TARGET_DIR: targetDir },
+    [buildsFromSource, "built veilid.linux-x64-gnu.node"],
   )
   const seconds = ((Date.now() - started) / 1000).toFixed(0)
-  const said = `${install.stdout}${install.stderr}`
-  const expected = [
-    "no prebuilt binding for linux-x64-gnu: building veilid-core from source with cargo",
-    "built veilid.linux-x64-gnu.node",
-  ]
-  const missing = expected.filter((line) => !said.includes(line))
-  if (install.status !== 0 || missing.length > 0) {
-    throw new Error(
-      `npm install --omit=optional @save-dweb/veilid with cargo (exit ${install.status}) did not say: ${missing.join("; ")}\n${said.slice(-2000)}`,
-    )
-  }
   for (const line of said.split("\n")) {
     if (line.includes("@save-dweb/veilid:") || /^\s*(Compiling|Finished)/.test(line)) {
       console.log(`       ${line.trim()}`)
