@@ -97,10 +97,18 @@ case "$job" in
     install
     rm -rf packages/*/test-results apps/*/test-results tooling/*/test-results
     status=0
-    # The testnet's emulated networks need iptables, which Debian does not preinstall.
-    if ! command -v iptables >/dev/null 2>&1 && [ "$(id -u)" = 0 ] && command -v apt-get >/dev/null 2>&1; then
-      echo "save-dweb: installing iptables (Debian package) for the testnet's emulated networks"
-      apt-get update -qq >/dev/null && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq iptables >/dev/null || true
+    # The testnet's emulated networks need iptables, and the web page's tests a real
+    # browser (Debian's chromium); Debian preinstalls neither. They are installed here,
+    # before any suite starts: a suite runs inside its testnet's network namespace, where
+    # Debian's mirror cannot be reached.
+    missing=""
+    command -v iptables >/dev/null 2>&1 || missing="$missing iptables"
+    [ -x /usr/bin/chromium ] || missing="$missing chromium"
+    if [ -n "$missing" ] && [ "$(id -u)" = 0 ] && command -v apt-get >/dev/null 2>&1; then
+      echo "save-dweb: installing Debian packages the tests need:$missing (a few minutes)"
+      # shellcheck disable=SC2086 # one word per package
+      apt-get update -qq >/dev/null &&
+        DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends $missing >/dev/null || true
     fi
     # Two at a time: several suites start a private Veilid testnet of 8 nodes, and
     # the machine this targets has two cores.
