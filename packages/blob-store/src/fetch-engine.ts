@@ -1,4 +1,6 @@
 import { Cause, Deferred, Effect, Exit, Fiber, Option, Queue } from "effect"
+import type { BatchOutcome, FetchBatch } from "./batch-fetch.ts"
+import { makeBatchPlan } from "./batch-plan.ts"
 import { type CollectionEntry, decodeHashSeq, decodeMeta, nameProblem } from "./collection.ts"
 import {
   AllSourcesFailed,
@@ -6,12 +8,20 @@ import {
   type FetchError,
   InvalidCollection,
   NoSource,
+  NotFoundAtSource,
   type SourceFailure,
   type StoreError,
 } from "./errors.ts"
 import type { BlobHash } from "./hash.ts"
 import { silenceTimer } from "./silence.ts"
-import type { FetchEvent, FetchProgress, FetchRequest, Source, SourceProgress } from "./source.ts"
+import type {
+  FetchEvent,
+  FetchProgress,
+  FetchRequest,
+  Source,
+  SourceProgress,
+  TunnelSource,
+} from "./source.ts"
 
 /** What a layer gives the shared scheduler for one fetch. */
 export interface FetchTarget {
@@ -35,6 +45,11 @@ export interface FetchTarget {
     expectedSize: number | undefined,
   ) => Effect.Effect<void, SourceFailure | StoreError>
   /**
+   * Several small blobs from one tunnel source in one call, each verified and landed on its
+   * own (as `fetchBlob` would). Without it every blob is its own call.
+   */
+  readonly fetchBatch?: FetchBatch
+  /**
    * Whether an attempt on this source stops cleanly when interrupted, so another source
    * may race it for the same blob (Iroh downloads cannot be cancelled from JS).
    */
@@ -55,11 +70,19 @@ interface SourceState {
   bytes: number
   blobs: number
   failure: SourceFailure | undefined
+  /** Cleared when the source answers a batch with `BadRequest` (it predates `GetMany`). */
+  batches: boolean
 }
 
 interface Attempt {
   readonly state: SourceState
-  readonly fiber: Fiber.Fiber<void, SourceFailure | StoreError>
+  /** Set once forked. */
+  fiber: Fiber.Fiber<unknown, SourceFailure | StoreError> | undefined
+  /**
+   * A batch's attempt carries other blobs too: a source landing one of them first does not
+   * interrupt it (the batch reads past that blob instead).
+   */
+  readonly batch: boolean
 }
 
 const isStoreError = (e: { readonly _tag: string }): e is StoreError =>
@@ -92,7 +115,7 @@ export const runFetch = (
     const states = new Map<string, SourceState>()
     for (const source of request.sources)
       if (!states.has(source.id))
-        states.set(source.id, { source, bytes: 0, blobs: 0, failure: undefined })
+        states.set(source.id, { source, bytes: 0, blobs: 0, failure: undefined, batches: true })
     const failures: Array<SourceFailure> = []
     const totals = new Map<BlobHash, number>()
     const done = new Map<BlobHash, number>()
@@ -143,15 +166,24 @@ export const runFetch = (
     }
     const allFailed = () => new AllSourcesFailed({ hash: request.hash, failures: [...failures] })
 
+    const progress = (
+      hash: BlobHash,
+      state: SourceState,
+      heard: () => void,
+      bytes: number,
+      total: number | undefined,
+    ) => {
+      heard()
+      if (total !== undefined) totals.set(hash, total)
+      credit(hash, bytes, state)
+      report(false)
+    }
+
     const attempt = (hash: BlobHash, state: SourceState) =>
       Effect.suspend(() => {
         const silence = silenceTimer(state.source.id, timeoutMillis)
-        const onProgress = (bytes: number, total: number | undefined) => {
-          silence.heard()
-          if (total !== undefined) totals.set(hash, total)
-          credit(hash, bytes, state)
-          report(false)
-        }
+        const onProgress = (bytes: number, total: number | undefined) =>
+          progress(hash, state, silence.heard, bytes, total)
         const expectedSize =
           request.kind === "blob" && hash === request.hash ? request.expectedSize : undefined
         return Effect.raceFirst(
@@ -219,6 +251,92 @@ export const runFetch = (
           return attempts
         }
 
+        /** `attempt` brought `hash` into the store; the first to do so wins. */
+        const land = (hash: BlobHash, attempt: Attempt) =>
+          Effect.gen(function* () {
+            const others = settle(hash, attempt)
+            if (landed.has(hash)) return
+            landed.add(hash)
+            for (const other of others)
+              if (!other.batch && other.fiber !== undefined) yield* Fiber.interrupt(other.fiber)
+            yield* completed(hash, attempt.state)
+            remaining--
+            if (remaining === 0) yield* Deferred.succeed(finished, undefined)
+          })
+
+        /** Ends the pool on a failure no other source can help with. */
+        const fatal = (cause: Cause.Cause<SourceFailure | StoreError>) => {
+          const error = Cause.findErrorOption(cause)
+          if (Option.isSome(error) && isStoreError(error.value))
+            return Deferred.fail(finished, error.value)
+          return Deferred.failCause(finished, cause as Cause.Cause<never>)
+        }
+
+        const drop = (state: SourceState, failure: SourceFailure) =>
+          Effect.gen(function* () {
+            dropSource(state, failure)
+            report(true)
+            if (alive().length === 0) yield* Deferred.fail(finished, allFailed())
+          })
+
+        const batching = makeBatchPlan({
+          queue,
+          landed,
+          workers: () => alive().length * concurrency,
+          sizeOf: (hash) => totals.get(hash),
+        })
+
+        /**
+         * One `GetMany` from `state`'s source: each blob lands as it comes; what did not
+         * land goes back to the queue (unless another source is on it), and a source that
+         * lacked one of them is dropped as for a single blob.
+         */
+        const runBatch = (
+          fetchBatch: FetchBatch,
+          hashes: ReadonlyArray<BlobHash>,
+          state: SourceState,
+        ) =>
+          Effect.gen(function* () {
+            const mine: Attempt = { state, fiber: undefined, batch: true }
+            const silence = silenceTimer(state.source.id, timeoutMillis)
+            const fiber = yield* Effect.forkChild(
+              Effect.raceFirst(
+                fetchBatch(state.source as TunnelSource, hashes, {
+                  onProgress: (hash, bytes, total) =>
+                    progress(hash, state, silence.heard, bytes, total),
+                  wanted: (hash) => !landed.has(hash),
+                  // Not cut off halfway by the silence timer: the pool's counts would be off.
+                  landed: (hash) => Effect.uninterruptible(land(hash, mine)),
+                }),
+                silence.expired,
+              ),
+            )
+            mine.fiber = fiber
+            for (const hash of hashes) inflight.set(hash, [...(inflight.get(hash) ?? []), mine])
+            const exit = yield* Fiber.await(fiber)
+            const again: Array<BlobHash> = []
+            for (const hash of hashes)
+              if ((inflight.get(hash) ?? []).includes(mine)) {
+                const others = settle(hash, mine)
+                if (!landed.has(hash) && others.length === 0) again.push(hash)
+              }
+            yield* Queue.offerAll(queue, again)
+            if (Exit.isFailure(exit)) {
+              const error = Cause.findErrorOption(exit.cause)
+              if (Option.isNone(error) || isStoreError(error.value)) return yield* fatal(exit.cause)
+              return yield* drop(state, error.value)
+            }
+            const outcome: BatchOutcome = exit.value
+            if (outcome._tag === "Unsupported") {
+              state.batches = false
+              return
+            }
+            for (const { hash, size } of outcome.tooLarge) batching.tooLarge(hash, size)
+            const missing = outcome.notFound[0]
+            if (missing !== undefined)
+              yield* drop(state, new NotFoundAtSource({ source: state.source.id, hash: missing }))
+          })
+
         const worker = (state: SourceState) =>
           Effect.gen(function* () {
             while (state.failure === undefined) {
@@ -231,35 +349,35 @@ export const runFetch = (
                 if (!inflight.has(hash)) yield* Queue.offer(queue, hash)
                 return
               }
-              const fiber = yield* Effect.forkChild(attempt(hash, state))
-              const mine: Attempt = { state, fiber }
+              if (
+                target.fetchBatch !== undefined &&
+                state.source._tag === "TunnelSource" &&
+                state.batches
+              ) {
+                const batch = yield* batching.gather(hash)
+                if (batch.length > 1) {
+                  yield* runBatch(target.fetchBatch, batch, state)
+                  continue
+                }
+              }
+              const mine: Attempt = { state, fiber: undefined, batch: false }
+              mine.fiber = yield* Effect.forkChild(attempt(hash, state))
               inflight.set(hash, [...(inflight.get(hash) ?? []), mine])
-              const exit = yield* Fiber.await(fiber)
-              const others = settle(hash, mine)
+              const exit = yield* Fiber.await(mine.fiber)
               if (Exit.isSuccess(exit)) {
-                if (landed.has(hash)) continue
-                landed.add(hash)
-                for (const other of others) yield* Fiber.interrupt(other.fiber)
-                yield* completed(hash, state)
-                remaining--
-                if (remaining === 0) yield* Deferred.succeed(finished, undefined)
+                yield* land(hash, mine)
                 continue
               }
+              const others = settle(hash, mine)
               const error = Cause.findErrorOption(exit.cause)
               if (Option.isNone(error)) {
                 // Interrupted because another source landed the blob first.
                 if (landed.has(hash) && Cause.hasInterruptsOnly(exit.cause)) continue
-                yield* Deferred.failCause(finished, exit.cause as Cause.Cause<never>)
-                return
+                return yield* fatal(exit.cause)
               }
-              if (isStoreError(error.value)) {
-                yield* Deferred.fail(finished, error.value)
-                return
-              }
+              if (isStoreError(error.value)) return yield* fatal(exit.cause)
               if (!landed.has(hash) && others.length === 0) yield* Queue.offer(queue, hash)
-              dropSource(state, error.value)
-              report(true)
-              if (alive().length === 0) yield* Deferred.fail(finished, allFailed())
+              yield* drop(state, error.value)
             }
           }).pipe(Effect.catchCause((cause) => Deferred.failCause(finished, cause)))
 
