@@ -298,6 +298,7 @@ export const runFetch = (
         ) =>
           Effect.gen(function* () {
             const mine: Attempt = { state, fiber: undefined, batch: true }
+            for (const hash of hashes) inflight.set(hash, [...(inflight.get(hash) ?? []), mine])
             const silence = silenceTimer(state.source.id, timeoutMillis)
             const fiber = yield* Effect.forkChild(
               Effect.raceFirst(
@@ -312,7 +313,6 @@ export const runFetch = (
               ),
             )
             mine.fiber = fiber
-            for (const hash of hashes) inflight.set(hash, [...(inflight.get(hash) ?? []), mine])
             const exit = yield* Fiber.await(fiber)
             const again: Array<BlobHash> = []
             for (const hash of hashes)
