@@ -1,5 +1,6 @@
 import { Cause, Deferred, Effect, Exit, Fiber, Option, Queue } from "effect"
-import type { BatchOutcome, FetchBatch } from "./batch-fetch.ts"
+import { type BatchPool, runBatch } from "./batch-attempt.ts"
+import type { FetchBatch } from "./batch-fetch.ts"
 import { makeBatchPlan } from "./batch-plan.ts"
 import { type CollectionEntry, decodeHashSeq, decodeMeta, nameProblem } from "./collection.ts"
 import {
@@ -7,21 +8,14 @@ import {
   type BlobNotFound,
   type FetchError,
   InvalidCollection,
+  isStoreError,
   NoSource,
-  NotFoundAtSource,
   type SourceFailure,
   type StoreError,
 } from "./errors.ts"
 import type { BlobHash } from "./hash.ts"
 import { silenceTimer } from "./silence.ts"
-import type {
-  FetchEvent,
-  FetchProgress,
-  FetchRequest,
-  Source,
-  SourceProgress,
-  TunnelSource,
-} from "./source.ts"
+import type { FetchEvent, FetchProgress, FetchRequest, Source, SourceProgress } from "./source.ts"
 
 /** What a layer gives the shared scheduler for one fetch. */
 export interface FetchTarget {
@@ -65,7 +59,7 @@ export interface EngineResult {
     | undefined
 }
 
-interface SourceState {
+export interface SourceState {
   source: Source
   bytes: number
   blobs: number
@@ -74,7 +68,7 @@ interface SourceState {
   batches: boolean
 }
 
-interface Attempt {
+export interface Attempt {
   readonly state: SourceState
   /** Set once forked. */
   fiber: Fiber.Fiber<unknown, SourceFailure | StoreError> | undefined
@@ -84,9 +78,6 @@ interface Attempt {
    */
   readonly batch: boolean
 }
-
-const isStoreError = (e: { readonly _tag: string }): e is StoreError =>
-  e._tag === "StoreClosed" || e._tag === "IoError" || e._tag === "DiskFull"
 
 const progressIntervalMillis = 100
 
@@ -279,63 +270,26 @@ export const runFetch = (
             if (alive().length === 0) yield* Deferred.fail(finished, allFailed())
           })
 
-        const batching = makeBatchPlan({
+        const batches: BatchPool = {
           queue,
           landed,
-          workers: () => alive().length * concurrency,
-          sizeOf: (hash) => totals.get(hash),
-        })
-
-        /**
-         * One `GetMany` from `state`'s source: each blob lands as it comes; what did not
-         * land goes back to the queue (unless another source is on it), and a source that
-         * lacked one of them is dropped as for a single blob.
-         */
-        const runBatch = (
-          fetchBatch: FetchBatch,
-          hashes: ReadonlyArray<BlobHash>,
-          state: SourceState,
-        ) =>
-          Effect.gen(function* () {
-            const mine: Attempt = { state, fiber: undefined, batch: true }
-            for (const hash of hashes) inflight.set(hash, [...(inflight.get(hash) ?? []), mine])
-            const silence = silenceTimer(state.source.id, timeoutMillis)
-            const fiber = yield* Effect.forkChild(
-              Effect.raceFirst(
-                fetchBatch(state.source as TunnelSource, hashes, {
-                  onProgress: (hash, bytes, total) =>
-                    progress(hash, state, silence.heard, bytes, total),
-                  wanted: (hash) => !landed.has(hash),
-                  // Not cut off halfway by the silence timer: the pool's counts would be off.
-                  landed: (hash) => Effect.uninterruptible(land(hash, mine)),
-                }),
-                silence.expired,
-              ),
-            )
-            mine.fiber = fiber
-            const exit = yield* Fiber.await(fiber)
-            const again: Array<BlobHash> = []
-            for (const hash of hashes)
-              if ((inflight.get(hash) ?? []).includes(mine)) {
-                const others = settle(hash, mine)
-                if (!landed.has(hash) && others.length === 0) again.push(hash)
-              }
-            yield* Queue.offerAll(queue, again)
-            if (Exit.isFailure(exit)) {
-              const error = Cause.findErrorOption(exit.cause)
-              if (Option.isNone(error) || isStoreError(error.value)) return yield* fatal(exit.cause)
-              return yield* drop(state, error.value)
-            }
-            const outcome: BatchOutcome = exit.value
-            if (outcome._tag === "Unsupported") {
-              state.batches = false
-              return
-            }
-            for (const { hash, size } of outcome.tooLarge) batching.tooLarge(hash, size)
-            const missing = outcome.notFound[0]
-            if (missing !== undefined)
-              yield* drop(state, new NotFoundAtSource({ source: state.source.id, hash: missing }))
-          })
+          plan: makeBatchPlan({
+            queue,
+            landed,
+            workers: () => alive().length * concurrency,
+            sizeOf: (hash) => totals.get(hash),
+          }),
+          timeoutMillis,
+          track: (hash, attempt) => {
+            inflight.set(hash, [...(inflight.get(hash) ?? []), attempt])
+          },
+          tracked: (hash, attempt) => (inflight.get(hash) ?? []).includes(attempt),
+          settle,
+          land,
+          progress,
+          drop,
+          fatal,
+        }
 
         const worker = (state: SourceState) =>
           Effect.gen(function* () {
@@ -354,9 +308,9 @@ export const runFetch = (
                 state.source._tag === "TunnelSource" &&
                 state.batches
               ) {
-                const batch = yield* batching.gather(hash)
+                const batch = yield* batches.plan.gather(hash)
                 if (batch.length > 1) {
-                  yield* runBatch(target.fetchBatch, batch, state)
+                  yield* runBatch(batches, target.fetchBatch, batch, state, state.source)
                   continue
                 }
               }
