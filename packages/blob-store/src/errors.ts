@@ -165,6 +165,10 @@ export class AllSourcesFailed extends Data.TaggedError("AllSourcesFailed")<{
 }
 
 export type StoreError = StoreClosed | IoError | DiskFull
+
+/** A failure of this store, which no other source can help with. */
+export const isStoreError = (e: { readonly _tag: string }): e is StoreError =>
+  e._tag === "StoreClosed" || e._tag === "IoError" || e._tag === "DiskFull"
 export type FetchError = NoSource | AllSourcesFailed | InvalidCollection | StoreError
 
 /** Maps a Node or Iroh failure to a typed error. */

@@ -1,10 +1,14 @@
 import { Cause, Deferred, Effect, Exit, Fiber, Option, Queue } from "effect"
+import { type BatchPool, runBatch } from "./batch-attempt.ts"
+import type { FetchBatch } from "./batch-fetch.ts"
+import { makeBatchPlan } from "./batch-plan.ts"
 import { type CollectionEntry, decodeHashSeq, decodeMeta, nameProblem } from "./collection.ts"
 import {
   AllSourcesFailed,
   type BlobNotFound,
   type FetchError,
   InvalidCollection,
+  isStoreError,
   NoSource,
   type SourceFailure,
   type StoreError,
@@ -35,6 +39,11 @@ export interface FetchTarget {
     expectedSize: number | undefined,
   ) => Effect.Effect<void, SourceFailure | StoreError>
   /**
+   * Several small blobs from one tunnel source in one call, each verified and landed on its
+   * own (as `fetchBlob` would). Without it every blob is its own call.
+   */
+  readonly fetchBatch?: FetchBatch
+  /**
    * Whether an attempt on this source stops cleanly when interrupted, so another source
    * may race it for the same blob (Iroh downloads cannot be cancelled from JS).
    */
@@ -50,20 +59,25 @@ export interface EngineResult {
     | undefined
 }
 
-interface SourceState {
+export interface SourceState {
   source: Source
   bytes: number
   blobs: number
   failure: SourceFailure | undefined
+  /** Cleared when the source answers a batch with `BadRequest` (it predates `GetMany`). */
+  batches: boolean
 }
 
-interface Attempt {
+export interface Attempt {
   readonly state: SourceState
-  readonly fiber: Fiber.Fiber<void, SourceFailure | StoreError>
+  /** Set once forked. */
+  fiber: Fiber.Fiber<unknown, SourceFailure | StoreError> | undefined
+  /**
+   * A batch's attempt carries other blobs too: a source landing one of them first does not
+   * interrupt it (the batch reads past that blob instead).
+   */
+  readonly batch: boolean
 }
-
-const isStoreError = (e: { readonly _tag: string }): e is StoreError =>
-  e._tag === "StoreClosed" || e._tag === "IoError" || e._tag === "DiskFull"
 
 const progressIntervalMillis = 100
 
@@ -92,7 +106,7 @@ export const runFetch = (
     const states = new Map<string, SourceState>()
     for (const source of request.sources)
       if (!states.has(source.id))
-        states.set(source.id, { source, bytes: 0, blobs: 0, failure: undefined })
+        states.set(source.id, { source, bytes: 0, blobs: 0, failure: undefined, batches: true })
     const failures: Array<SourceFailure> = []
     const totals = new Map<BlobHash, number>()
     const done = new Map<BlobHash, number>()
@@ -143,15 +157,24 @@ export const runFetch = (
     }
     const allFailed = () => new AllSourcesFailed({ hash: request.hash, failures: [...failures] })
 
+    const progress = (
+      hash: BlobHash,
+      state: SourceState,
+      heard: () => void,
+      bytes: number,
+      total: number | undefined,
+    ) => {
+      heard()
+      if (total !== undefined) totals.set(hash, total)
+      credit(hash, bytes, state)
+      report(false)
+    }
+
     const attempt = (hash: BlobHash, state: SourceState) =>
       Effect.suspend(() => {
         const silence = silenceTimer(state.source.id, timeoutMillis)
-        const onProgress = (bytes: number, total: number | undefined) => {
-          silence.heard()
-          if (total !== undefined) totals.set(hash, total)
-          credit(hash, bytes, state)
-          report(false)
-        }
+        const onProgress = (bytes: number, total: number | undefined) =>
+          progress(hash, state, silence.heard, bytes, total)
         const expectedSize =
           request.kind === "blob" && hash === request.hash ? request.expectedSize : undefined
         return Effect.raceFirst(
@@ -219,6 +242,55 @@ export const runFetch = (
           return attempts
         }
 
+        /** `attempt` brought `hash` into the store; the first to do so wins. */
+        const land = (hash: BlobHash, attempt: Attempt) =>
+          Effect.gen(function* () {
+            const others = settle(hash, attempt)
+            if (landed.has(hash)) return
+            landed.add(hash)
+            for (const other of others)
+              if (!other.batch && other.fiber !== undefined) yield* Fiber.interrupt(other.fiber)
+            yield* completed(hash, attempt.state)
+            remaining--
+            if (remaining === 0) yield* Deferred.succeed(finished, undefined)
+          })
+
+        /** Ends the pool on a failure no other source can help with. */
+        const fatal = (cause: Cause.Cause<SourceFailure | StoreError>) => {
+          const error = Cause.findErrorOption(cause)
+          if (Option.isSome(error) && isStoreError(error.value))
+            return Deferred.fail(finished, error.value)
+          return Deferred.failCause(finished, cause as Cause.Cause<never>)
+        }
+
+        const drop = (state: SourceState, failure: SourceFailure) =>
+          Effect.gen(function* () {
+            dropSource(state, failure)
+            report(true)
+            if (alive().length === 0) yield* Deferred.fail(finished, allFailed())
+          })
+
+        const batches: BatchPool = {
+          queue,
+          landed,
+          plan: makeBatchPlan({
+            queue,
+            landed,
+            workers: () => alive().length * concurrency,
+            sizeOf: (hash) => totals.get(hash),
+          }),
+          timeoutMillis,
+          track: (hash, attempt) => {
+            inflight.set(hash, [...(inflight.get(hash) ?? []), attempt])
+          },
+          tracked: (hash, attempt) => (inflight.get(hash) ?? []).includes(attempt),
+          settle,
+          land,
+          progress,
+          drop,
+          fatal,
+        }
+
         const worker = (state: SourceState) =>
           Effect.gen(function* () {
             while (state.failure === undefined) {
@@ -231,35 +303,35 @@ export const runFetch = (
                 if (!inflight.has(hash)) yield* Queue.offer(queue, hash)
                 return
               }
-              const fiber = yield* Effect.forkChild(attempt(hash, state))
-              const mine: Attempt = { state, fiber }
+              if (
+                target.fetchBatch !== undefined &&
+                state.source._tag === "TunnelSource" &&
+                state.batches
+              ) {
+                const batch = yield* batches.plan.gather(hash)
+                if (batch.length > 1) {
+                  yield* runBatch(batches, target.fetchBatch, batch, state, state.source)
+                  continue
+                }
+              }
+              const mine: Attempt = { state, fiber: undefined, batch: false }
+              mine.fiber = yield* Effect.forkChild(attempt(hash, state))
               inflight.set(hash, [...(inflight.get(hash) ?? []), mine])
-              const exit = yield* Fiber.await(fiber)
-              const others = settle(hash, mine)
+              const exit = yield* Fiber.await(mine.fiber)
               if (Exit.isSuccess(exit)) {
-                if (landed.has(hash)) continue
-                landed.add(hash)
-                for (const other of others) yield* Fiber.interrupt(other.fiber)
-                yield* completed(hash, state)
-                remaining--
-                if (remaining === 0) yield* Deferred.succeed(finished, undefined)
+                yield* land(hash, mine)
                 continue
               }
+              const others = settle(hash, mine)
               const error = Cause.findErrorOption(exit.cause)
               if (Option.isNone(error)) {
                 // Interrupted because another source landed the blob first.
                 if (landed.has(hash) && Cause.hasInterruptsOnly(exit.cause)) continue
-                yield* Deferred.failCause(finished, exit.cause as Cause.Cause<never>)
-                return
+                return yield* fatal(exit.cause)
               }
-              if (isStoreError(error.value)) {
-                yield* Deferred.fail(finished, error.value)
-                return
-              }
+              if (isStoreError(error.value)) return yield* fatal(exit.cause)
               if (!landed.has(hash) && others.length === 0) yield* Queue.offer(queue, hash)
-              dropSource(state, error.value)
-              report(true)
-              if (alive().length === 0) yield* Deferred.fail(finished, allFailed())
+              yield* drop(state, error.value)
             }
           }).pipe(Effect.catchCause((cause) => Deferred.failCause(finished, cause)))
 

@@ -4,6 +4,7 @@ import * as fs from "node:fs/promises"
 import * as path from "node:path"
 import type { BiStream, DownloadProgress } from "@number0/iroh"
 import { Effect, Layer, Semaphore, Stream } from "effect"
+import { tunnelBatch } from "./batch-fetch.ts"
 import { BlobStore, type BlobStoreService, type ByteRange } from "./blob-store.ts"
 import { Catalog } from "./catalog.ts"
 import {
@@ -36,6 +37,7 @@ import {
   nodeErrorCode,
   receiveVerified,
   resolveRange,
+  sourceBytes,
   updateCollectionWith,
 } from "./shared.ts"
 import type { FetchEvent, FetchRequest, Source, SourceProgress } from "./source.ts"
@@ -396,6 +398,52 @@ export const makeIroh = (config: IrohStoreConfig) =>
 
     // ---- fetching
 
+    /** Bytes that are not Iroh's own download: hashed into a temp file, added if verified. */
+    const landBytes =
+      (downloadTag: string) =>
+      (
+        hash: BlobHash,
+        sourceId: string,
+        bytes: Stream.Stream<Uint8Array, SourceFailure>,
+        onProgress: (done: number, total: number | undefined) => void,
+        expectedSize: number | undefined,
+      ): Effect.Effect<void, SourceFailure | StoreError> =>
+        withTempFile((file) =>
+          Effect.gen(function* () {
+            yield* Effect.acquireUseRelease(
+              Effect.tryPromise({
+                try: () => fs.open(file, "w"),
+                catch: (cause) => ioError(file, cause),
+              }),
+              (handle) => {
+                let written = 0
+                return receiveVerified(
+                  hash,
+                  sourceId,
+                  bytes,
+                  onProgress,
+                  (chunk) =>
+                    Effect.tryPromise({
+                      try: async () => {
+                        await handle.write(chunk)
+                        written += chunk.length
+                        prefixes.note(hash, file, written)
+                      },
+                      catch: (cause) => ioError(file, cause),
+                    }),
+                  expectedSize,
+                )
+              },
+              (handle) =>
+                Effect.promise(() => handle.close()).pipe(
+                  Effect.ensuring(Effect.sync(() => prefixes.forget(hash, file))),
+                ),
+            )
+            // Verified: only now does Iroh see the bytes.
+            yield* node.addFromPath(file, downloadTag)
+          }),
+        )
+
     const fetchBlob =
       (downloadTag: string, reached: Set<string>, timeoutMillis: number, onAbandon: () => void) =>
       (
@@ -454,39 +502,12 @@ export const makeIroh = (config: IrohStoreConfig) =>
             })
           case "ByteStreamSource":
           case "TunnelSource":
-            return withTempFile((file) =>
-              Effect.gen(function* () {
-                yield* Effect.acquireUseRelease(
-                  Effect.tryPromise({
-                    try: () => fs.open(file, "w"),
-                    catch: (cause) => ioError(file, cause),
-                  }),
-                  (handle) => {
-                    let written = 0
-                    return receiveVerified(
-                      hash,
-                      source,
-                      onProgress,
-                      (chunk) =>
-                        Effect.tryPromise({
-                          try: async () => {
-                            await handle.write(chunk)
-                            written += chunk.length
-                            prefixes.note(hash, file, written)
-                          },
-                          catch: (cause) => ioError(file, cause),
-                        }),
-                      expectedSize,
-                    )
-                  },
-                  (handle) =>
-                    Effect.promise(() => handle.close()).pipe(
-                      Effect.ensuring(Effect.sync(() => prefixes.forget(hash, file))),
-                    ),
-                )
-                // Verified: only now does Iroh see the bytes.
-                yield* node.addFromPath(file, downloadTag)
-              }),
+            return landBytes(downloadTag)(
+              hash,
+              source.id,
+              sourceBytes(hash, source, onProgress, expectedSize),
+              onProgress,
+              expectedSize,
             )
           case "MemorySource":
             return Effect.fail(new UnsupportedSource({ source: source.id, transport: "memory" }))
@@ -651,6 +672,7 @@ export const makeIroh = (config: IrohStoreConfig) =>
               fetchBlob: fetchBlob(downloadTag, new Set(), timeoutMillis, () => {
                 abandoned = true
               }),
+              fetchBatch: tunnelBatch(landBytes(downloadTag)),
               cancellable: (source) => source._tag !== "IrohSource",
             },
             { timeoutMillis },

@@ -1,6 +1,7 @@
 import * as fs from "node:fs/promises"
 import * as path from "node:path"
 import { Effect, Layer, Stream } from "effect"
+import { tunnelBatch } from "./batch-fetch.ts"
 import { BlobStore, type BlobStoreService, type ByteRange } from "./blob-store.ts"
 import { Catalog } from "./catalog.ts"
 import {
@@ -16,6 +17,7 @@ import {
   InvalidCollection,
   ioError,
   NotFoundAtSource,
+  type SourceFailure,
   SourceUnreachable,
   StoreClosed,
   UnexpectedSize,
@@ -29,6 +31,7 @@ import {
   fetchApi,
   receiveVerified,
   resolveRange,
+  sourceBytes,
   updateCollectionWith,
 } from "./shared.ts"
 import type { Source } from "./source.ts"
@@ -152,6 +155,34 @@ export const makeMemory = (options: MemoryOptions = {}) =>
       })
     })
 
+    /** Bytes from outside: hashed as they come, kept only if verified. */
+    const landBytes = (
+      hash: BlobHash,
+      sourceId: string,
+      bytes: Stream.Stream<Uint8Array, SourceFailure>,
+      onProgress: (done: number, total: number | undefined) => void,
+      expectedSize: number | undefined,
+    ) =>
+      Effect.gen(function* () {
+        yield* open
+        const chunks: Array<Uint8Array> = []
+        let received = 0
+        yield* receiveVerified(
+          hash,
+          sourceId,
+          bytes,
+          onProgress,
+          (chunk) =>
+            Effect.sync(() => {
+              chunks.push(Uint8Array.from(chunk))
+              received += chunk.length
+              prefixes.note(hash, chunks, received)
+            }),
+          expectedSize,
+        ).pipe(Effect.ensuring(Effect.sync(() => prefixes.forget(hash, chunks))))
+        blobs.set(hash, Buffer.concat(chunks))
+      })
+
     const fetchBlob = (
       hash: BlobHash,
       source: Source,
@@ -185,24 +216,14 @@ export const makeMemory = (options: MemoryOptions = {}) =>
             return
           }
           case "ByteStreamSource":
-          case "TunnelSource": {
-            const chunks: Array<Uint8Array> = []
-            let received = 0
-            yield* receiveVerified(
+          case "TunnelSource":
+            return yield* landBytes(
               hash,
-              source,
+              source.id,
+              sourceBytes(hash, source, onProgress, expectedSize),
               onProgress,
-              (chunk) =>
-                Effect.sync(() => {
-                  chunks.push(Uint8Array.from(chunk))
-                  received += chunk.length
-                  prefixes.note(hash, chunks, received)
-                }),
               expectedSize,
-            ).pipe(Effect.ensuring(Effect.sync(() => prefixes.forget(hash, chunks))))
-            blobs.set(hash, Buffer.concat(chunks))
-            return
-          }
+            )
           case "IrohSource":
             return yield* new UnsupportedSource({ source: source.id, transport: "Iroh" })
         }
@@ -220,6 +241,7 @@ export const makeMemory = (options: MemoryOptions = {}) =>
             readSmall: getBlob,
             protect: (hashes) => Effect.sync(() => catalog.holdForFetch(id, hashes)),
             fetchBlob,
+            fetchBatch: tunnelBatch(landBytes),
             cancellable: () => true,
           },
           { timeoutMillis: options.fetchTimeoutMillis ?? 10_000 },

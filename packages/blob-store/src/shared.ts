@@ -103,15 +103,17 @@ export const sourceBytes = (
     : source.open(hash)
 
 /**
- * Pulls a whole blob from a byte-stream or tunnel source through BLAKE3. `write` sees
- * every chunk (to a temp file, or memory); nothing is added unless the digest is the hash
- * asked for. Progress calls during the stream only show life; the bytes count once
- * verified. A source sending more than `expectedSize` (or `MAX_BLOB_BYTES`) is cut off
- * before the chunk that overflows is written; a tunnel's header is checked before that.
+ * Pulls a whole blob's bytes (from a byte-stream or tunnel source, or one blob of a tunnel
+ * batch) through BLAKE3. `write` sees every chunk (to a temp file, or memory); nothing is
+ * added unless the digest is the hash asked for. Progress calls during the stream only
+ * show life; the bytes count once verified. A source sending more than `expectedSize` (or
+ * `MAX_BLOB_BYTES`) is cut off before the chunk that overflows is written; a tunnel's
+ * header is checked before that.
  */
 export const receiveVerified = (
   hash: BlobHash,
-  source: ByteStreamSource | TunnelSource,
+  sourceId: string,
+  bytes: Stream.Stream<Uint8Array, SourceFailure>,
   onProgress: (done: number, total: number | undefined) => void,
   write: (chunk: Uint8Array) => Effect.Effect<void, StoreError>,
   expectedSize: number | undefined,
@@ -121,8 +123,8 @@ export const receiveVerified = (
     const limit = expectedSize ?? MAX_BLOB_BYTES
     let received = 0
     const unexpected = (announced: number) =>
-      new UnexpectedSize({ source: source.id, hash, announced, expected: expectedSize })
-    yield* sourceBytes(hash, source, onProgress, expectedSize).pipe(
+      new UnexpectedSize({ source: sourceId, hash, announced, expected: expectedSize })
+    yield* bytes.pipe(
       Stream.runForEach((chunk) =>
         Effect.suspend((): Effect.Effect<void, UnexpectedSize | StoreError> => {
           if (received + chunk.length > limit)
@@ -137,7 +139,7 @@ export const receiveVerified = (
     if (expectedSize !== undefined && received !== expectedSize) return yield* unexpected(received)
     const actual = hasher.digest()
     if (actual !== hash)
-      return yield* new HashMismatch({ source: source.id, expected: hash, actual })
+      return yield* new HashMismatch({ source: sourceId, expected: hash, actual })
     onProgress(received, received)
     return received
   })

@@ -1,6 +1,7 @@
 // The wire format of blob transfer over tunnels (`save-dweb/blobs/1`). One tunnel call per
 // request: the caller's input is one JSON request; the handler answers a length-prefixed
-// JSON header, then (for `Found`) exactly `length` bytes of the blob.
+// JSON header, then (for `Found`) exactly `length` bytes of the blob. `GetMany` is
+// answered by one such header (and body) per hash, in the order asked.
 import { Result, Schema } from "effect"
 import { BlobHash } from "./hash.ts"
 
@@ -19,11 +20,28 @@ export const HEADER_PREFIX_BYTES = 4
 /** Larger headers are a broken peer: the largest valid one is a full `Have`. */
 export const MAX_HEADER_BYTES = 128 * 1024
 
+/** Hashes one `GetMany` may ask for. */
+export const MAX_BATCH_HASHES = 64
+
+/** A blob larger than this is not sent in a `GetMany` (`TooLarge`): one `Get` per such blob. */
+export const MAX_BATCH_BLOB_BYTES = 1024 * 1024
+
+/** Bytes of blobs one `GetMany` answers at most; the blobs past it are `TooLarge`. */
+export const MAX_BATCH_BYTES = 8 * 1024 * 1024
+
 const Count = Schema.Number.pipe(Schema.check(Schema.isInt(), Schema.isGreaterThanOrEqualTo(0)))
 
 const Hashes = Schema.Array(BlobHash).pipe(Schema.check(Schema.isMaxLength(MAX_HAS_HASHES)))
 
-/** `Get`: a blob's bytes, or a range of them. `Has`: which of these hashes the peer holds. */
+const BatchHashes = Schema.Array(BlobHash).pipe(
+  Schema.check(Schema.isMinLength(1), Schema.isMaxLength(MAX_BATCH_HASHES)),
+)
+
+/**
+ * `Get`: a blob's bytes, or a range of them. `Has`: which of these hashes the peer holds.
+ * `GetMany`: several whole small blobs in one call (a provider that predates it answers
+ * `BadRequest`).
+ */
 export const BlobRequest = Schema.Union([
   Schema.TaggedStruct("Get", {
     hash: BlobHash,
@@ -31,6 +49,7 @@ export const BlobRequest = Schema.Union([
     length: Schema.optionalKey(Count),
   }),
   Schema.TaggedStruct("Has", { hashes: Hashes }),
+  Schema.TaggedStruct("GetMany", { hashes: BatchHashes }),
 ])
 export type BlobRequest = typeof BlobRequest.Type
 
@@ -38,12 +57,15 @@ export type BlobRequest = typeof BlobRequest.Type
  * `Found` is followed by `length` bytes starting at `offset` of a blob of `size` bytes.
  * `NotFound` is also the answer for a blob the caller may not have (`allow`), so a refusal
  * does not tell whether the peer holds it. `Have` answers `Has` (a subset of the hashes).
+ * `TooLarge` answers a hash of a `GetMany` whose blob is over `MAX_BATCH_BLOB_BYTES` or
+ * would take the call past `MAX_BATCH_BYTES` (ask for it again, alone or in another batch).
  */
 export const BlobResponse = Schema.Union([
   Schema.TaggedStruct("Found", { size: Count, offset: Count, length: Count }),
   Schema.TaggedStruct("NotFound", { hash: BlobHash }),
   Schema.TaggedStruct("InvalidRange", { size: Count }),
   Schema.TaggedStruct("Have", { hashes: Hashes }),
+  Schema.TaggedStruct("TooLarge", { hash: BlobHash, size: Count }),
   Schema.TaggedStruct("BadRequest", { reason: Schema.String }),
 ])
 export type BlobResponse = typeof BlobResponse.Type

@@ -19,6 +19,8 @@ import {
   type BlobResponse,
   decodeRequest,
   encodeResponse,
+  MAX_BATCH_BLOB_BYTES,
+  MAX_BATCH_BYTES,
   MAX_REQUEST_BYTES,
 } from "./tunnel-protocol.ts"
 
@@ -56,7 +58,8 @@ const readRequest = (call: IncomingCall): Effect.Effect<Result.Result<BlobReques
 
 /**
  * The tunnel handler for one store: `Get` streams a header then the bytes from `read`;
- * `Has` answers the subset held. A store failure mid-stream reaches the caller as the
+ * `GetMany` does so for each hash in turn (each blob's size is looked up only when its turn
+ * comes, so a call holds one blob's stream at a time); `Has` answers the subset held. A store failure mid-stream reaches the caller as the
  * tunnel's `RemoteError` with the error's tag.
  */
 export const blobsHandler =
@@ -92,6 +95,28 @@ export const blobsHandler =
               header({ _tag: "Found", size, offset: start, length: end - start }),
               store.read(hash, { offset: start, length: end - start }),
             )
+          }
+          case "GetMany": {
+            let sent = 0
+            const one = (hash: BlobHash) =>
+              Stream.unwrap(
+                Effect.gen(function* () {
+                  const size = (yield* may(hash))
+                    ? yield* store
+                        .size(hash)
+                        .pipe(Effect.catchTag("BlobNotFound", () => Effect.void))
+                    : undefined
+                  if (size === undefined) return header({ _tag: "NotFound", hash })
+                  if (size > MAX_BATCH_BLOB_BYTES || sent + size > MAX_BATCH_BYTES)
+                    return header({ _tag: "TooLarge", hash, size })
+                  sent += size
+                  return Stream.concat(
+                    header({ _tag: "Found", size, offset: 0, length: size }),
+                    store.read(hash),
+                  )
+                }),
+              )
+            return Stream.fromIterable(request.success.hashes).pipe(Stream.flatMap(one))
           }
         }
       }),

@@ -57,7 +57,7 @@ export const connectTunnelSource = (
   }).pipe(Effect.withSpan("BlobStore.connectTunnelSource"))
 
 /** What a failed tunnel call means for the fetch. */
-const callFailure =
+export const callFailure =
   (source: string, hash?: BlobHash) =>
   (error: CallError | ResponseTooLarge): SourceFailure => {
     switch (error._tag) {
@@ -74,7 +74,7 @@ const callFailure =
   }
 
 /** Collects the length-prefixed header from the first chunks of a response. */
-class HeaderReader {
+export class HeaderReader {
   private parts: Array<Uint8Array> = []
   private size = 0
 

@@ -11,6 +11,7 @@ import {
   encodeRequest,
   encodeResponse,
   HEADER_PREFIX_BYTES,
+  MAX_BATCH_HASHES,
 } from "../src/tunnel-protocol.ts"
 import { openTunnelBlob, tunnelSource } from "../src/tunnel-source.ts"
 
@@ -66,12 +67,17 @@ const request: fc.Arbitrary<BlobRequest> = fc.oneof(
     { requiredKeys: ["_tag", "hash"] },
   ),
   fc.record({ _tag: fc.constant("Has" as const), hashes: fc.array(hashArb, { maxLength: 40 }) }),
+  fc.record({
+    _tag: fc.constant("GetMany" as const),
+    hashes: fc.array(hashArb, { minLength: 1, maxLength: MAX_BATCH_HASHES }),
+  }),
 )
 const response: fc.Arbitrary<BlobResponse> = fc.oneof(
   fc.record({ _tag: fc.constant("Found" as const), size: count, offset: count, length: count }),
   fc.record({ _tag: fc.constant("NotFound" as const), hash: hashArb }),
   fc.record({ _tag: fc.constant("InvalidRange" as const), size: count }),
   fc.record({ _tag: fc.constant("Have" as const), hashes: fc.array(hashArb, { maxLength: 40 }) }),
+  fc.record({ _tag: fc.constant("TooLarge" as const), hash: hashArb, size: count }),
   fc.record({ _tag: fc.constant("BadRequest" as const), reason: fc.string() }),
 )
 
@@ -115,6 +121,9 @@ describe("blob protocol codec", () => {
       `{"_tag":"Get","hash":"${hash}","length":1.5}`,
       `{"_tag":"Has","hashes":${JSON.stringify(Array(1025).fill(hash))}}`,
       `{"_tag":"Put","hash":"${hash}"}`,
+      `{"_tag":"GetMany","hashes":[]}`,
+      `{"_tag":"GetMany","hashes":${JSON.stringify(Array(MAX_BATCH_HASHES + 1).fill(hash))}}`,
+      `{"_tag":"GetMany","hashes":["${"AB".repeat(32)}"]}`,
     ])
       assert.isTrue(Result.isFailure(decodeRequest(text(bad))), bad)
   })

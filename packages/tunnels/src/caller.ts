@@ -391,6 +391,9 @@ export const openCall = <E, R>(
                 continue
               }
               if (answer._tag === "Refused") {
+                // The handler ends the session once we acknowledged its last frame: a Pull
+                // past that frame, sent before we knew where the output ends, finds none.
+                if (answer.reason === "UnknownSession" && end !== undefined && seq > end) break
                 return yield* refusalError(answer.reason, routeId, protocol)
               }
               return yield* unexpected(answer, `Chunk ${seq}`)

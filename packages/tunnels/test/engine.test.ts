@@ -117,6 +117,48 @@ describe("tunnel engine (memory network)", () => {
     }),
   )
 
+  it.live(
+    "a reader that stalls at the end of a slow handler's output gets every byte: a Pull past the last frame that finds the session ended is no error",
+    () =>
+      Effect.gen(function* () {
+        const { node } = network()
+        const key = yield* Key.generate
+        // Pulls the handler cannot answer yet get Wait at once and are sent again later,
+        // some only after the session ended.
+        const [alice, bob] = yield* Effect.all([node(), node({ maxHeldCalls: 0 })])
+        const piece = pattern(30_000)
+        const pieces = 40
+        yield* bob.serve(
+          "slow/1",
+          () =>
+            Stream.range(1, pieces).pipe(Stream.mapEffect(() => Effect.as(Effect.sleep(5), piece))),
+          { keys: [key] },
+        )
+        const peer = yield* alice.connect((yield* bob.route).blob, key)
+        for (let round = 0; round < 6; round++) {
+          let bytes = 0
+          let stalled = false
+          const started = Date.now()
+          yield* peer.open("slow/1", Stream.make(text("go"))).pipe(
+            Stream.runForEach((chunk) =>
+              Effect.andThen(
+                // Once the handler is done, the reader stalls while those Pulls are out.
+                Effect.suspend(() => {
+                  if (stalled || Date.now() - started < pieces * 5) return Effect.sleep(10)
+                  stalled = true
+                  return Effect.sleep(600)
+                }),
+                Effect.sync(() => {
+                  bytes += chunk.length
+                }),
+              ),
+            ),
+          )
+          assert.strictEqual(bytes, pieces * piece.length)
+        }
+      }),
+  )
+
   it.live("stop-and-wait with 1 KiB frames (the baseline mode) delivers the same bytes", () =>
     Effect.gen(function* () {
       const { net, node } = network()

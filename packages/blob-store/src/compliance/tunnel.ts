@@ -3,88 +3,20 @@
 // limits as the Veilid layer). `blobStoreCompliance` runs it with stores of its own.
 import { assert, layer } from "@effect/vitest"
 import { SecretKey } from "@save-dweb/crypto"
-import { MemoryNetwork, makeTunnelsMemory, Tunnels, type TunnelsShape } from "@save-dweb/tunnels"
-import { Context, Effect, Layer, Result, type Scope, Stream } from "effect"
-import { BlobStore, type BlobStoreService } from "../blob-store.ts"
+import { Effect, Result, Stream } from "effect"
+import type { BlobStoreService } from "../blob-store.ts"
 import { MAX_BLOB_BYTES } from "../errors.ts"
 import { type BlobHash, blake3 } from "../hash.ts"
 import type { Source } from "../source.ts"
-import {
-  BLOBS_PROTOCOL,
-  type BlobRequest,
-  decodeResponse,
-  encodeRequest,
-  HEADER_PREFIX_BYTES,
-} from "../tunnel-protocol.ts"
-import { type ServeBlobsOptions, serveBlobs } from "../tunnel-provider.ts"
-import { askHas, openTunnelBlob, tunnelSource, whoHas } from "../tunnel-source.ts"
+import { BLOBS_PROTOCOL, decodeResponse, HEADER_PREFIX_BYTES } from "../tunnel-protocol.ts"
+import { askHas, openTunnelBlob, whoHas } from "../tunnel-source.ts"
 import { bytesOf, type ComplianceOptions, equalBytes, readAll } from "./support.ts"
-
-interface World {
-  /** Providers. */
-  readonly a: BlobStoreService
-  readonly b: BlobStoreService
-  /** Fetches. */
-  readonly c: BlobStoreService
-  /** A new tunnels node on the suite's memory network, for the test's scope. */
-  readonly node: Effect.Effect<TunnelsShape, unknown, Scope.Scope>
-}
-
-class TunnelWorld extends Context.Service<TunnelWorld, World>()(
-  "@save-dweb/blob-store/compliance/TunnelWorld",
-) {}
-
-/**
- * Serves `store` on a new tunnels node; returns a source that reaches it from `client`
- * (with `key`, or the serving key).
- */
-const served = (
-  world: World,
-  client: TunnelsShape,
-  store: BlobStoreService,
-  id: string,
-  options: Partial<ServeBlobsOptions> & { readonly callerKey?: SecretKey } = {},
-) =>
-  Effect.gen(function* () {
-    const key = yield* SecretKey.generate
-    const provider = yield* world.node
-    yield* serveBlobs({ keys: [key], ...options }).pipe(
-      Effect.provideService(BlobStore, store),
-      Effect.provideService(Tunnels, provider),
-    )
-    const peer = yield* client.connect((yield* provider.route).blob, options.callerKey ?? key)
-    return tunnelSource(peer, { id })
-  })
-
-/** One raw protocol call: the decoded header and the bytes after it. */
-const rawCall = (source: ReturnType<typeof tunnelSource>, request: BlobRequest) =>
-  Effect.gen(function* () {
-    const reply = yield* Stream.mkUint8Array(
-      source.peer.open(BLOBS_PROTOCOL, Stream.succeed(encodeRequest(request))),
-    )
-    const length = Buffer.from(reply).readUInt32BE(0)
-    const header = decodeResponse(reply.subarray(HEADER_PREFIX_BYTES, HEADER_PREFIX_BYTES + length))
-    assert.isTrue(Result.isSuccess(header))
-    return {
-      header: Result.getOrThrow(header),
-      body: reply.subarray(HEADER_PREFIX_BYTES + length),
-    }
-  })
+import { tunnelBatchTests } from "./tunnel-batch.ts"
+import { rawCall, served, TunnelWorld, tunnelWorld } from "./tunnel-world.ts"
 
 export const tunnelTransportCompliance = (name: string, options: ComplianceOptions) => {
   const timeout = options.timeout ?? 60_000
-  const world = Layer.effect(
-    TunnelWorld,
-    Effect.gen(function* () {
-      const network = yield* MemoryNetwork
-      const [a, b, c] = yield* Effect.all(
-        [options.makeStore, options.makeStore, options.makeStore],
-        { concurrency: "unbounded" },
-      )
-      const node = makeTunnelsMemory().pipe(Effect.provideService(MemoryNetwork, network))
-      return { a, b, c, node }
-    }),
-  ).pipe(Layer.provide(MemoryNetwork.layer()))
+  const world = tunnelWorld(options)
 
   layer(world, { timeout: "180 seconds", excludeTestServices: true })(name, (it) => {
     it.effect(
@@ -378,5 +310,7 @@ export const tunnelTransportCompliance = (name: string, options: ComplianceOptio
         }),
       timeout,
     )
+
+    tunnelBatchTests(it, timeout)
   })
 }
