@@ -59,8 +59,9 @@ const readRequest = (call: IncomingCall): Effect.Effect<Result.Result<BlobReques
 /**
  * The tunnel handler for one store: `Get` streams a header then the bytes from `read`;
  * `GetMany` does so for each hash in turn (each blob's size is looked up only when its turn
- * comes, so a call holds one blob's stream at a time); `Has` answers the subset held. A store failure mid-stream reaches the caller as the
- * tunnel's `RemoteError` with the error's tag.
+ * comes, so a call holds one blob's stream at a time); `Has` answers the subset held. A
+ * store failure mid-stream reaches the caller as the tunnel's `RemoteError` with the
+ * error's tag.
  */
 export const blobsHandler =
   (
