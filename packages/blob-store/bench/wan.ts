@@ -44,7 +44,7 @@ const { values } = parseArgs({
     cases: { type: "string", default: "sources,plain,files" },
     // The fetcher's tunnel window (default: unset, sized from the call time).
     "tunnel-window": { type: "string" },
-    // Blobs in flight per source (the fetch's `concurrencyPerSource`, default 4).
+    // Blobs in flight per source (the fetch's `concurrencyPerSource`, default 16 for Iroh, 4 for tunnels).
     concurrency: { type: "string" },
     // Whose uplink is capped: "all" nodes (the testnet's, which carry the private routes'
     // hops, too) or only the "ends" (fetcher and providers; the hops get the delay alone).

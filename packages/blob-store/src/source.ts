@@ -68,7 +68,7 @@ export interface FetchRequest {
    * `MAX_BLOB_BYTES`.
    */
   readonly expectedSize?: number
-  /** Requests in flight per source (collections). Default 4. */
+  /** Requests in flight per source (collections). Default 16 for an Iroh source, 4 for others. */
   readonly concurrencyPerSource?: number
 }
 
