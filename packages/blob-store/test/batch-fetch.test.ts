@@ -12,6 +12,7 @@ import {
   MAX_BATCH_BYTES,
 } from "../src/tunnel-protocol.ts"
 import { tunnelSource } from "../src/tunnel-source.ts"
+import { cut } from "./cut.ts"
 
 const hashOf = (i: number) => i.toString(16).padStart(64, "0") as BlobHash
 
@@ -30,18 +31,6 @@ const scripted = (chunks: ReadonlyArray<Uint8Array>) => {
       ),
   }
   return { source: tunnelSource(peer, { id: "s" }), requests }
-}
-
-/** Cuts `bytes` at the given points. */
-const cut = (bytes: Uint8Array, points: ReadonlyArray<number>) => {
-  const at = [...new Set(points.map((p) => p % (bytes.length + 1)))].sort((a, b) => a - b)
-  const out: Array<Uint8Array> = []
-  let from = 0
-  for (const p of [...at, bytes.length]) {
-    out.push(bytes.subarray(from, p))
-    from = p
-  }
-  return out
 }
 
 type Answer =

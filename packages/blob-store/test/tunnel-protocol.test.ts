@@ -14,6 +14,7 @@ import {
   MAX_BATCH_HASHES,
 } from "../src/tunnel-protocol.ts"
 import { openTunnelBlob, tunnelSource } from "../src/tunnel-source.ts"
+import { cut } from "./cut.ts"
 
 const hash = "ab".repeat(32) as BlobHash
 
@@ -23,18 +24,6 @@ const scripted = (chunks: ReadonlyArray<Uint8Array>): Peer => ({
   request: () => Effect.succeed(Buffer.concat(chunks)),
   open: () => Stream.fromIterable(chunks),
 })
-
-/** Cuts `bytes` at the given points (sorted, deduplicated, inside). */
-const cut = (bytes: Uint8Array, points: ReadonlyArray<number>) => {
-  const at = [...new Set(points.map((p) => p % (bytes.length + 1)))].sort((a, b) => a - b)
-  const out: Array<Uint8Array> = []
-  let from = 0
-  for (const p of [...at, bytes.length]) {
-    out.push(bytes.subarray(from, p))
-    from = p
-  }
-  return out
-}
 
 const receive = (chunks: ReadonlyArray<Uint8Array>) => {
   let size: number | undefined
