@@ -16,14 +16,15 @@ import { callFailure, HeaderReader } from "./tunnel-source.ts"
 
 /**
  * A store's verified landing of one blob from a stream of its bytes (exactly
- * `expectedSize` of them): hashed as they come, visible only if the digest is `hash`.
+ * `expectedSize` of them when given): hashed as they come, visible only if the digest is
+ * `hash`.
  */
 export type LandBytes = (
   hash: BlobHash,
   sourceId: string,
   bytes: Stream.Stream<Uint8Array, SourceFailure>,
   onProgress: (done: number, total: number | undefined) => void,
-  expectedSize: number,
+  expectedSize: number | undefined,
 ) => Effect.Effect<void, SourceFailure | StoreError>
 
 /** What the fetch engine hears from a batch while it runs. */

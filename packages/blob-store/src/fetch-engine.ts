@@ -252,6 +252,11 @@ export const runFetch = (
           return attempts
         }
 
+        /** Marks `attempt` in flight for `hash`. */
+        const track = (hash: BlobHash, attempt: Attempt) => {
+          inflight.set(hash, [...(inflight.get(hash) ?? []), attempt])
+        }
+
         /** `attempt` brought `hash` into the store; the first to do so wins. */
         const land = (hash: BlobHash, attempt: Attempt) =>
           Effect.gen(function* () {
@@ -290,9 +295,7 @@ export const runFetch = (
             sizeOf: (hash) => totals.get(hash),
           }),
           timeoutMillis,
-          track: (hash, attempt) => {
-            inflight.set(hash, [...(inflight.get(hash) ?? []), attempt])
-          },
+          track,
           tracked: (hash, attempt) => (inflight.get(hash) ?? []).includes(attempt),
           settle,
           land,
@@ -326,7 +329,7 @@ export const runFetch = (
               }
               const mine: Attempt = { state, fiber: undefined, batch: false }
               mine.fiber = yield* Effect.forkChild(attempt(hash, state))
-              inflight.set(hash, [...(inflight.get(hash) ?? []), mine])
+              track(hash, mine)
               const exit = yield* Fiber.await(mine.fiber)
               if (Exit.isSuccess(exit)) {
                 yield* land(hash, mine)

@@ -4,7 +4,7 @@ import * as fs from "node:fs/promises"
 import * as path from "node:path"
 import type { BiStream, DownloadProgress } from "@number0/iroh"
 import { Effect, Layer, Semaphore, Stream } from "effect"
-import { tunnelBatch } from "./batch-fetch.ts"
+import { type LandBytes, tunnelBatch } from "./batch-fetch.ts"
 import { BlobStore, type BlobStoreService, type ByteRange } from "./blob-store.ts"
 import { Catalog } from "./catalog.ts"
 import {
@@ -400,14 +400,8 @@ export const makeIroh = (config: IrohStoreConfig) =>
 
     /** Bytes that are not Iroh's own download: hashed into a temp file, added if verified. */
     const landBytes =
-      (downloadTag: string) =>
-      (
-        hash: BlobHash,
-        sourceId: string,
-        bytes: Stream.Stream<Uint8Array, SourceFailure>,
-        onProgress: (done: number, total: number | undefined) => void,
-        expectedSize: number | undefined,
-      ): Effect.Effect<void, SourceFailure | StoreError> =>
+      (downloadTag: string): LandBytes =>
+      (hash, sourceId, bytes, onProgress, expectedSize) =>
         withTempFile((file) =>
           Effect.gen(function* () {
             yield* Effect.acquireUseRelease(

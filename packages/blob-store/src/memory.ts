@@ -1,7 +1,7 @@
 import * as fs from "node:fs/promises"
 import * as path from "node:path"
 import { Effect, Layer, Stream } from "effect"
-import { tunnelBatch } from "./batch-fetch.ts"
+import { type LandBytes, tunnelBatch } from "./batch-fetch.ts"
 import { BlobStore, type BlobStoreService, type ByteRange } from "./blob-store.ts"
 import { Catalog } from "./catalog.ts"
 import {
@@ -17,7 +17,6 @@ import {
   InvalidCollection,
   ioError,
   NotFoundAtSource,
-  type SourceFailure,
   SourceUnreachable,
   StoreClosed,
   UnexpectedSize,
@@ -156,13 +155,7 @@ export const makeMemory = (options: MemoryOptions = {}) =>
     })
 
     /** Bytes from outside: hashed as they come, kept only if verified. */
-    const landBytes = (
-      hash: BlobHash,
-      sourceId: string,
-      bytes: Stream.Stream<Uint8Array, SourceFailure>,
-      onProgress: (done: number, total: number | undefined) => void,
-      expectedSize: number | undefined,
-    ) =>
+    const landBytes: LandBytes = (hash, sourceId, bytes, onProgress, expectedSize) =>
       Effect.gen(function* () {
         yield* open
         const chunks: Array<Uint8Array> = []

@@ -5,7 +5,7 @@ import type { Handler } from "@save-dweb/tunnels"
 import { Effect, Result, Stream } from "effect"
 import type { BlobStoreService } from "../blob-store.ts"
 import { type BlobHash, blake3 } from "../hash.ts"
-import type { FetchEvent } from "../source.ts"
+import type { FetchEvent, FetchRequest, Source } from "../source.ts"
 import {
   BLOBS_PROTOCOL,
   decodeRequest,
@@ -19,6 +19,14 @@ import {
 import { blobsHandler } from "../tunnel-provider.ts"
 import { bytesOf, equalBytes, readAll } from "./support.ts"
 import { rawAnswers, recorded, served, TunnelWorld } from "./tunnel-world.ts"
+
+/** A collection fetch with one request in flight per source, so the calls come in order. */
+const oneAtATime = (root: BlobHash, sources: ReadonlyArray<Source>): FetchRequest => ({
+  hash: root,
+  kind: "collection",
+  sources,
+  concurrencyPerSource: 1,
+})
 
 /** A collection of `members` in `store` (and `more`), with its entries. */
 const collectionOf = (
@@ -134,12 +142,7 @@ export const tunnelBatchTests = (it: Vitest.MethodsNonLive<TunnelWorld>, timeout
         members.splice(20, 0, bytesOf(MAX_BATCH_BLOB_BYTES + 1))
         const { root, entries } = yield* collectionOf(members, w.a)
         const via = recorded(yield* served(w, client, w.a, "tunnel-a"))
-        const result = yield* w.c.fetch({
-          hash: root,
-          kind: "collection",
-          sources: [via.source],
-          concurrencyPerSource: 1,
-        })
+        const result = yield* w.c.fetch(oneAtATime(root, [via.source]))
         // The hash sequence, the names, every member in one call, then the large one alone.
         assert.deepStrictEqual(via.tags(), ["Get", "Get", "GetMany", "Get"])
         const batch = via.requests[2]
@@ -173,12 +176,7 @@ export const tunnelBatchTests = (it: Vitest.MethodsNonLive<TunnelWorld>, timeout
         const events: Array<FetchEvent> = []
         const error = yield* Effect.flip(
           w.c
-            .fetchWithProgress({
-              hash: root,
-              kind: "collection",
-              sources: [viaA.source],
-              concurrencyPerSource: 1,
-            })
+            .fetchWithProgress(oneAtATime(root, [viaA.source]))
             .pipe(Stream.runForEach((e) => Effect.sync(() => events.push(e)))),
         )
         assert.strictEqual(error._tag, "AllSourcesFailed")
@@ -194,12 +192,7 @@ export const tunnelBatchTests = (it: Vitest.MethodsNonLive<TunnelWorld>, timeout
         assert.strictEqual(progress.at(-1)?.blobsDone, 2 + members.length - 1)
 
         const viaB = yield* served(w, client, w.b, "tunnel-b")
-        const result = yield* w.c.fetch({
-          hash: root,
-          kind: "collection",
-          sources: [viaA.source, viaB],
-          concurrencyPerSource: 1,
-        })
+        const result = yield* w.c.fetch(oneAtATime(root, [viaA.source, viaB]))
         assert.strictEqual(result.blobs, members.length + 2)
         yield* holdsAll(w.c, entries, members)
         yield* w.c.delete(root)
@@ -227,12 +220,7 @@ export const tunnelBatchTests = (it: Vitest.MethodsNonLive<TunnelWorld>, timeout
         }
         const liar = recorded(yield* served(w, client, lying, "liar"))
         const honest = yield* served(w, client, w.a, "honest")
-        const result = yield* w.c.fetch({
-          hash: root,
-          kind: "collection",
-          sources: [liar.source, honest],
-          concurrencyPerSource: 1,
-        })
+        const result = yield* w.c.fetch(oneAtATime(root, [liar.source, honest]))
         const dropped = result.sources.find((s) => s.source === "liar")
         assert.strictEqual(dropped?.failure?._tag, "HashMismatch", JSON.stringify(result.sources))
         assert.strictEqual(liar.tags().filter((t) => t === "GetMany").length, 1)
@@ -254,12 +242,7 @@ export const tunnelBatchTests = (it: Vitest.MethodsNonLive<TunnelWorld>, timeout
         const older = recorded(
           yield* served(w, client, w.a, "older", { handler: olderProvider(w.a) }),
         )
-        const result = yield* w.c.fetch({
-          hash: root,
-          kind: "collection",
-          sources: [older.source],
-          concurrencyPerSource: 1,
-        })
+        const result = yield* w.c.fetch(oneAtATime(root, [older.source]))
         assert.deepStrictEqual(older.tags(), [
           "Get",
           "Get",
