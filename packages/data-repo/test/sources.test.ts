@@ -146,7 +146,7 @@ describe("sources found through routes", () => {
   )
 
   it.live(
-    "a member of one group asking a shared store for another group's blob gets NotFound",
+    "a member of one group asking a shared store for another group's blob gets NotFound, one at a time or many at once",
     () =>
       Effect.gen(function* () {
         const { dht, net } = yield* networks
@@ -182,6 +182,25 @@ describe("sources found through routes", () => {
         assert.deepStrictEqual(yield* failureFor(unknown), ["NotFoundAtSource"])
         yield* bob.store.fetch({ hash: ofX.hash, kind: "blob", sources: [source] })
         assert.isTrue(yield* bob.store.has(ofX.hash))
+
+        // Asked many at once (`GetMany`), the refused ones are answered as absent too.
+        const request = utf8.encode(
+          JSON.stringify({ _tag: "GetMany", hashes: [ofY.hash, rootOfY, unknown, ofX.hash] }),
+        )
+        const reply = yield* Stream.mkUint8Array(
+          peer.open(groupProtocols(x.key).blobs, Stream.succeed(request)),
+        )
+        const headers: Array<{ _tag: string; hash?: string; length?: number }> = []
+        for (let at = 0; at < reply.length; ) {
+          const size = new DataView(reply.buffer, reply.byteOffset + at).getUint32(0)
+          const header = JSON.parse(new TextDecoder().decode(reply.subarray(at + 4, at + 4 + size)))
+          headers.push(header)
+          at += 4 + size + (header._tag === "Found" ? header.length : 0)
+        }
+        assert.deepStrictEqual(
+          headers.map((h) => (h._tag === "Found" ? "Found" : `${h._tag} ${h.hash}`)),
+          [`NotFound ${ofY.hash}`, `NotFound ${rootOfY}`, `NotFound ${unknown}`, "Found"],
+        )
       }).pipe(Effect.scoped),
   )
 
