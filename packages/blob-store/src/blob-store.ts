@@ -16,6 +16,19 @@ export interface ByteRange {
   readonly length?: number
 }
 
+/** How `read` hands out a blob's bytes. */
+export interface ReadOptions {
+  /**
+   * Read into this buffer rather than a fresh one per read: every chunk is then a view of
+   * it, at most its length, and valid only until the next chunk is pulled (the read
+   * after it overwrites it). For a consumer that is done with each chunk before it asks
+   * for the next, such as the crypto package's decryptor, it saves an allocation and a
+   * copy per read; anything that keeps chunks must not pass it. An empty buffer is
+   * ignored.
+   */
+  readonly into?: Uint8Array
+}
+
 /** What the store keeps on purpose: a pinned blob or a collection (with its members). */
 export interface StoredRoot {
   readonly hash: BlobHash
@@ -54,6 +67,7 @@ export interface BlobStoreService {
   readonly read: (
     hash: BlobHash,
     range?: ByteRange,
+    options?: ReadOptions,
   ) => Stream.Stream<Uint8Array, BlobNotFound | InvalidRange | StoreError>
   /**
    * The blob's bytes from its start while `fetch` (this store's `fetch`, or any effect

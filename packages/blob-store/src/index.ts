@@ -4,6 +4,7 @@ export {
   type ByteRange,
   type CollectionChanges,
   type DeleteResult,
+  type ReadOptions,
   type StoredRoot,
 } from "./blob-store.ts"
 export { type CollectionEntry, decodeHashSeq, encodeCollection } from "./collection.ts"

@@ -5,7 +5,7 @@ import * as path from "node:path"
 import type { BiStream, DownloadProgress } from "@number0/iroh"
 import { Effect, Layer, Semaphore, Stream } from "effect"
 import { type LandBytes, tunnelBatch } from "./batch-fetch.ts"
-import { BlobStore, type BlobStoreService, type ByteRange } from "./blob-store.ts"
+import { BlobStore, type BlobStoreService, type ByteRange, type ReadOptions } from "./blob-store.ts"
 import { Catalog } from "./catalog.ts"
 import {
   type CollectionEntry,
@@ -32,9 +32,11 @@ import { followPrefix, Prefixes } from "./growing.ts"
 import { type BlobHash, blake3, isBlobHash } from "./hash.ts"
 import { HashSeq, IrohNode, type IrohStoreConfig, RANGE_ALPN, Raw } from "./iroh-node.ts"
 import {
+  bytesInto,
   exportCollectionWith,
   fetchApi,
   nodeErrorCode,
+  readInto,
   receiveVerified,
   resolveRange,
   sourceBytes,
@@ -216,16 +218,52 @@ export const makeIroh = (config: IrohStoreConfig) =>
         size === undefined ? Effect.fail(new BlobNotFound({ hash })) : Effect.succeed(size),
       )
 
-    const fileStream = (file: string, hash: BlobHash, start: number, end: number) =>
-      Stream.fromAsyncIterable(
-        createReadStream(file, {
-          start,
-          end: end - 1,
-          highWaterMark: readChunk,
-        }) as AsyncIterable<Uint8Array>,
-        (cause): BlobNotFound | StoreError =>
-          nodeErrorCode(cause) === "ENOENT" ? new BlobNotFound({ hash }) : ioError(file, cause),
+    const notFoundOr = (file: string, hash: BlobHash) => (cause: unknown) =>
+      nodeErrorCode(cause) === "ENOENT" ? new BlobNotFound({ hash }) : ioError(file, cause)
+
+    /** `[start, end)` of `file`, read into `into` again and again (see `ReadOptions`). */
+    const fileInto = (file: string, hash: BlobHash, start: number, end: number, into: Uint8Array) =>
+      Stream.unwrap(
+        Effect.map(
+          Effect.acquireRelease(
+            Effect.tryPromise({ try: () => fs.open(file, "r"), catch: notFoundOr(file, hash) }),
+            (handle) => Effect.promise(() => handle.close()),
+          ),
+          (handle) =>
+            Stream.unfold(start, (position) =>
+              position >= end
+                ? Effect.succeed(undefined)
+                : Effect.tryPromise({
+                    try: async () => {
+                      const want = Math.min(into.length, end - position)
+                      const { bytesRead } = await handle.read(into, 0, want, position)
+                      // The file is immutable while open: a short read means it is damaged.
+                      if (bytesRead === 0) throw new Error(`${file} ends at ${position}`)
+                      return [into.subarray(0, bytesRead), position + bytesRead] as const
+                    },
+                    catch: notFoundOr(file, hash),
+                  }),
+            ),
+        ),
       )
+
+    const fileStream = (
+      file: string,
+      hash: BlobHash,
+      start: number,
+      end: number,
+      into: Uint8Array | undefined,
+    ) =>
+      into !== undefined
+        ? fileInto(file, hash, start, end, into)
+        : Stream.fromAsyncIterable(
+            createReadStream(file, {
+              start,
+              end: end - 1,
+              highWaterMark: readChunk,
+            }) as AsyncIterable<Uint8Array>,
+            notFoundOr(file, hash),
+          )
 
     /**
      * Read path: stream Iroh's own data file (complete blobs are immutable
@@ -233,23 +271,28 @@ export const makeIroh = (config: IrohStoreConfig) =>
      * live in Iroh's database: read them whole. Anything else (a layout this
      * code does not know) goes through an exported temp copy.
      */
-    const read = (hash: BlobHash, range?: ByteRange) =>
+    const read = (hash: BlobHash, range?: ByteRange, options?: ReadOptions) =>
       Stream.unwrap(
         Effect.gen(function* () {
           const size = yield* sizeOf(hash)
           const [start, end] = yield* resolveRange(hash, size, range)
           if (start === end) return Stream.empty
           const file = node.dataFile(hash)
-          if (yield* Effect.promise(() => exists(file))) return fileStream(file, hash, start, end)
+          const into = readInto(options)
+          if (yield* Effect.promise(() => exists(file))) {
+            return fileStream(file, hash, start, end, into)
+          }
           if (size <= inlineLimit) {
             const bytes = yield* node.readToBytes(hash)
-            return Stream.succeed(bytes.subarray(start, end))
+            return into !== undefined
+              ? bytesInto(bytes, start, end, into)
+              : Stream.succeed(bytes.subarray(start, end))
           }
           const tmp = path.join(node.tmpDir, `read-${randomUUID()}`)
           yield* Effect.acquireRelease(node.exportCopy(hash, tmp), () =>
             Effect.promise(() => fs.rm(tmp, { force: true })),
           )
-          return fileStream(tmp, hash, start, end)
+          return fileStream(tmp, hash, start, end, into)
         }),
       )
 

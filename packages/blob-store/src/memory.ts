@@ -2,7 +2,7 @@ import * as fs from "node:fs/promises"
 import * as path from "node:path"
 import { Effect, Layer, Stream } from "effect"
 import { type LandBytes, tunnelBatch } from "./batch-fetch.ts"
-import { BlobStore, type BlobStoreService, type ByteRange } from "./blob-store.ts"
+import { BlobStore, type BlobStoreService, type ByteRange, type ReadOptions } from "./blob-store.ts"
 import { Catalog } from "./catalog.ts"
 import {
   type CollectionEntry,
@@ -26,8 +26,10 @@ import { runFetch } from "./fetch-engine.ts"
 import { followPrefix, Prefixes } from "./growing.ts"
 import { type BlobHash, blake3 } from "./hash.ts"
 import {
+  bytesInto,
   exportCollectionWith,
   fetchApi,
+  readInto,
   receiveVerified,
   resolveRange,
   sourceBytes,
@@ -253,11 +255,13 @@ export const makeMemory = (options: MemoryOptions = {}) =>
       }),
     )
 
-    const read = (hash: BlobHash, range?: ByteRange) =>
+    const read = (hash: BlobHash, range?: ByteRange, options?: ReadOptions) =>
       Stream.unwrap(
         Effect.gen(function* () {
           const bytes = yield* getBlob(hash)
           const [start, end] = yield* resolveRange(hash, bytes.length, range)
+          const into = readInto(options)
+          if (into !== undefined) return bytesInto(bytes, start, end, into)
           const chunks: Array<Uint8Array> = []
           for (let i = start; i < end; i += readChunk)
             chunks.push(bytes.slice(i, Math.min(end, i + readChunk)))

@@ -1,6 +1,6 @@
 import * as path from "node:path"
 import { Effect, Queue, Stream } from "effect"
-import type { BlobStoreService, ByteRange, CollectionChanges } from "./blob-store.ts"
+import type { BlobStoreService, ByteRange, CollectionChanges, ReadOptions } from "./blob-store.ts"
 import { type CollectionEntry, nameProblem } from "./collection.ts"
 import {
   type BlobNotFound,
@@ -40,6 +40,21 @@ export const resolveRange = (
   if (bad) return Effect.fail(new InvalidRange({ hash, offset, length, size }))
   return Effect.succeed([offset, length === undefined ? size : offset + length] as const)
 }
+
+/** The caller's buffer of `read`'s options, when there is one to read into. */
+export const readInto = (options: ReadOptions | undefined): Uint8Array | undefined =>
+  options?.into !== undefined && options.into.length > 0 ? options.into : undefined
+
+/** `bytes[start, end)` copied into `into` one piece per pull, as a file is read into it. */
+export const bytesInto = (bytes: Uint8Array, start: number, end: number, into: Uint8Array) =>
+  Stream.unfold(start, (position) =>
+    Effect.sync(() => {
+      if (position >= end) return undefined
+      const piece = bytes.subarray(position, Math.min(end, position + into.length))
+      into.set(piece)
+      return [into.subarray(0, piece.length), position + piece.length] as const
+    }),
+  )
 
 export const applyChanges = (
   entries: ReadonlyArray<CollectionEntry>,

@@ -508,6 +508,10 @@ export const encryptFileStream =
  * is emitted, but it is emitted as records verify: a stream that fails later
  * (`DecryptError`) has already produced a verified prefix, so write the
  * output somewhere temporary and keep it only if the stream succeeds.
+ *
+ * It is done with each input chunk before it pulls the next and keeps no view of
+ * it (what it holds between chunks it copies, and what it emits is fresh), so the
+ * ciphertext may be read into one buffer over and over.
  */
 export const decryptFileStream =
   (key: SecretKey, options?: DecryptOptions) =>

@@ -90,6 +90,38 @@ for (const version of [1, 2] as const) {
       )
     })
 
+    it("decrypts ciphertext read into one buffer that every pull overwrites", () => {
+      fc.assert(
+        fc.property(
+          secretKey,
+          bytes(1500),
+          chunkSize,
+          fc.integer({ min: 1, max: 300 }),
+          (key, plaintext, size, piece) => {
+            const ciphertext = encrypt(key, plaintext, size, [])
+            // As blob-store's `read(…, { into })` does: each pull reads over the last one.
+            const into = new Uint8Array(piece)
+            const reads = Stream.unfold(0, (at) =>
+              Effect.sync(() => {
+                if (at >= ciphertext.length) {
+                  into.fill(0xa5)
+                  return undefined
+                }
+                const n = Math.min(piece, ciphertext.length - at)
+                into.fill(0xa5)
+                into.set(ciphertext.subarray(at, at + n))
+                return [into.subarray(0, n), at + n] as const
+              }),
+            )
+            const emitted = Effect.runSync(
+              reads.pipe(decryptFileStream(key), Stream.runCollect, Effect.map(concat)),
+            )
+            assert.isTrue(equalBytes(emitted, plaintext))
+          },
+        ),
+      )
+    })
+
     it("round-trip sizes on and around chunk boundaries", () => {
       fc.assert(
         fc.property(

@@ -79,6 +79,41 @@ export const blobTests = (it: ComplianceIt, timeout: number) => {
   )
 
   it.effect(
+    "a read into the caller's buffer hands out views of it, each taken before the next read overwrites it",
+    () =>
+      Effect.gen(function* () {
+        const { a } = yield* ComplianceStores
+        for (const size of [1000, 300_000]) {
+          const bytes = bytesOf(size)
+          const hash = yield* a.addBytes(bytes)
+          for (const range of [
+            undefined,
+            { offset: 70_001 % size, length: size - (70_001 % size) - 3 },
+          ]) {
+            const into = new Uint8Array(4096)
+            const copies: Array<Uint8Array> = []
+            yield* Stream.runForEach(a.read(hash, range, { into }), (chunk) =>
+              Effect.sync(() => {
+                assert.strictEqual(chunk.buffer, into.buffer, "a view of the caller's buffer")
+                assert.isAtMost(chunk.length, into.length)
+                copies.push(chunk.slice())
+              }),
+            )
+            const start = range?.offset ?? 0
+            const end = range === undefined ? size : start + (range.length ?? size - start)
+            assert.isTrue(equalBytes(Buffer.concat(copies), bytes.subarray(start, end)))
+          }
+        }
+        const missing = yield* Effect.promise(() => blake3(bytesOf(64)))
+        const error = yield* Effect.flip(
+          Stream.runDrain(a.read(missing, undefined, { into: new Uint8Array(16) })),
+        )
+        assert.strictEqual(error._tag, "BlobNotFound")
+      }),
+    timeout,
+  )
+
+  it.effect(
     "an unknown hash is absent: has is false, size and read fail with BlobNotFound",
     () =>
       Effect.gen(function* () {
