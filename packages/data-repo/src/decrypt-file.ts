@@ -1,7 +1,7 @@
 // A stored file's plaintext, from its start or from any byte: a version-2 file is read
 // from the record that holds the byte (its header, then the store's bytes from that
 // record on), so the end of a large file costs one record, not the whole file.
-import type { BlobHash, BlobStoreService, Source } from "@save-dweb/blob-store"
+import type { BlobHash, BlobStoreService, ReadOptions, Source } from "@save-dweb/blob-store"
 import {
   concatBytes,
   decryptFileStream,
@@ -16,6 +16,20 @@ import { Effect, Stream } from "effect"
 import { FILE_AD } from "./manifest.ts"
 import type { OnFetchProgress } from "./repo-fetch.ts"
 import type { ReadFileOptions } from "./repo-shape.ts"
+
+/**
+ * Bytes of a local file read at a time, all into one buffer per reading of the file (the
+ * decryptor is done with each read before it pulls the next; see blob-store's
+ * `ReadOptions`). 64 KiB reads into fresh buffers decrypted at a third to a half of this
+ * speed in process (rpc-server README, Benchmark); 1 MiB reads into fresh buffers grew a
+ * serving daemon's heap by ~100 MiB (apps/daemon README, Memory).
+ */
+const READ_BUFFER_BYTES = 1024 * 1024
+
+/** Read options giving each run of a stream its own buffer. */
+const intoFresh = <A, E, R>(
+  read: (options: ReadOptions) => Stream.Stream<A, E, R>,
+): Stream.Stream<A, E, R> => Stream.suspend(() => read({ into: new Uint8Array(READ_BUFFER_BYTES) }))
 
 /** `stream` without its first `count` bytes. */
 export const dropBytes =
@@ -47,9 +61,10 @@ export const decryptedFrom = (
   offset: number,
 ) => {
   const whole = () =>
-    store
-      .read(hash)
-      .pipe(decryptFileStream(fileKey, { associatedData: FILE_AD }), dropBytes(offset))
+    intoFresh((options) => store.read(hash, undefined, options)).pipe(
+      decryptFileStream(fileKey, { associatedData: FILE_AD }),
+      dropBytes(offset),
+    )
   if (offset === 0) return whole()
   return Stream.unwrap(
     Effect.gen(function* () {
@@ -63,7 +78,7 @@ export const decryptedFrom = (
       const first = recordOfOffset(layout, offset)
       return Stream.concat(
         Stream.succeed(header),
-        store.read(hash, { offset: recordOffset(layout, first) }),
+        intoFresh((options) => store.read(hash, { offset: recordOffset(layout, first) }, options)),
       ).pipe(
         decryptFileStream(fileKey, { associatedData: FILE_AD, firstRecord: first }),
         dropBytes(offset - first * layout.chunkSize),
@@ -83,7 +98,9 @@ type FetchArgs = readonly [
 /** How a repo handle gets a file's bytes (its `makeRepoFetch`). */
 export interface FileBytes<E> {
   readonly store: BlobStoreService
-  readonly readFetching: (...args: FetchArgs) => Stream.Stream<Uint8Array, E>
+  readonly readFetching: (
+    ...args: [...FetchArgs, options?: ReadOptions]
+  ) => Stream.Stream<Uint8Array, E>
   readonly ensureLocal: (...args: FetchArgs) => Effect.Effect<void, E>
 }
 
@@ -102,7 +119,9 @@ export const filePlaintext = <E>(
   const offset = options.offset ?? 0
   const given = [entry.hash, options.sources, entry.storedSize, options.onFetchProgress] as const
   return offset === 0
-    ? bytes.readFetching(...given).pipe(decryptFileStream(fileKey, { associatedData: FILE_AD }))
+    ? intoFresh((read) => bytes.readFetching(...given, read)).pipe(
+        decryptFileStream(fileKey, { associatedData: FILE_AD }),
+      )
     : Stream.unwrap(
         Effect.as(
           bytes.ensureLocal(...given),

@@ -1,7 +1,13 @@
 // How a repo handle gets a blob it does not hold: from the sources given or found, with
 // the manifest's size as the one every source must announce, progress reported when
 // asked, and another member's blob tracked as a pin before it is fetched.
-import type { BlobHash, BlobStoreService, FetchResult, Source } from "@save-dweb/blob-store"
+import type {
+  BlobHash,
+  BlobStoreService,
+  FetchResult,
+  ReadOptions,
+  Source,
+} from "@save-dweb/blob-store"
 import type { RecordKey } from "@save-dweb/dht-records"
 import type { Group } from "@save-dweb/group"
 import { Effect, Stream } from "effect"
@@ -110,20 +116,25 @@ export const makeRepoFetch = <E>({
    * fetch (from `given`, else as found; `storedSize` as in `fetchReporting`) brings them,
    * so the first come long before the last. They are not yet checked against the hash:
    * the caller authenticates them (a file's records are sealed under the group's file key),
-   * and a fetch that fails fails the stream.
+   * and a fetch that fails fails the stream. `options` apply to a blob held here (the
+   * store's `read`); one being fetched comes in fresh chunks.
    */
   const readFetching = (
     hash: BlobHash,
     given: ReadonlyArray<Source> | undefined,
     storedSize?: number,
     onProgress?: OnFetchProgress,
+    options?: ReadOptions,
   ) =>
     Stream.unwrap(
       Effect.gen(function* () {
         const bring = ensureLocal(hash, given, storedSize, onProgress)
-        // Held here: the store reads it without running `bring`, which only remembers it.
-        if (yield* store.has(hash)) yield* bring
-        return store.readWhileFetching(hash, bring)
+        if (!(yield* store.has(hash))) return store.readWhileFetching(hash, bring)
+        // Held here: `bring` only remembers it.
+        yield* bring
+        return store
+          .read(hash, undefined, options)
+          .pipe(Stream.catchTag("InvalidRange", (e) => Stream.die(e)))
       }),
     )
 

@@ -73,8 +73,13 @@ export const fileRoutes = (deps: HandlerDeps) => {
           }
           // A file not held here is fetched as it is sent: the answer waits for its first
           // bytes, so a fetch that cannot start is a status, not a cut body.
+          // One record (64 KiB) per socket write: the HTTP server joins what one pull
+          // yields with `Buffer.concat`, and a local file's decryptor yields up to 1 MiB
+          // a pull; joined, a serve of 1 GiB peaked 70 MiB higher (apps/daemon README).
           const opened = (offset: number) =>
-            api(read.open(offset)).pipe(Effect.map(Stream.mapError(toApiError)))
+            api(read.open(offset)).pipe(
+              Effect.map((bytes) => bytes.pipe(Stream.mapError(toApiError), Stream.rechunk(1))),
+            )
           if (range._tag === "Whole") {
             const bytes = yield* opened(0)
             return HttpServerResponse.stream(bytes, {
