@@ -54,6 +54,8 @@ const { values } = parseArgs({
     "tunnel-before": { type: "boolean", default: false },
     // Source counts of the sources case.
     sources: { type: "string", default: "1,2,3" },
+    // Testnet nodes besides the four under test (they carry the private routes' hops).
+    "testnet-nodes": { type: "string", default: "8" },
   },
 })
 const blobBytes = Number(values.mib) * MiB
@@ -91,7 +93,7 @@ const program = Effect.gen(function* () {
     Effect.promise(() => fs.mkdtemp(path.join(os.tmpdir(), "blob-store-wan-bench-"))),
     (dir) => Effect.promise(() => fs.rm(dir, { recursive: true, force: true })),
   )
-  const testnet = yield* withTestnet()
+  const testnet = yield* withTestnet({ nodes: Number(values["testnet-nodes"]) })
   const key = yield* SecretKey.generate
 
   const startProvider = (name: string) =>
@@ -413,7 +415,7 @@ const program = Effect.gen(function* () {
     )
   }
   console.log(
-    `\n${os.cpus().length} cores, Node ${process.version}, capped: ${values["cap-nodes"] === "ends" ? "fetcher and providers (route hops: delay only)" : "every node"}, load ${os
+    `\n${os.cpus().length} cores, Node ${process.version}, capped: ${values["cap-nodes"] === "ends" ? "fetcher and providers (route hops: delay only)" : "every node"}, ${testnet.nodes.length} testnet nodes, load ${os
       .loadavg()
       .map((l) => l.toFixed(1))
       .join(" ")}`,
