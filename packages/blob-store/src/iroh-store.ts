@@ -3,6 +3,7 @@ import { createReadStream } from "node:fs"
 import * as fs from "node:fs/promises"
 import * as path from "node:path"
 import type { BiStream, DownloadProgress } from "@number0/iroh"
+import { releasePayload } from "@save-dweb/tunnels"
 import { Effect, Layer, Semaphore, Stream } from "effect"
 import { type LandBytes, tunnelBatch } from "./batch-fetch.ts"
 import { BlobStore, type BlobStoreService, type ByteRange, type ReadOptions } from "./blob-store.ts"
@@ -464,6 +465,9 @@ export const makeIroh = (config: IrohStoreConfig) =>
                       try: async () => {
                         await handle.write(chunk)
                         written += chunk.length
+                        // On disk and hashed: a tunnel's reply need not wait for V8
+                        // (empties `chunk`).
+                        releasePayload(chunk)
                         prefixes.note(hash, file, written)
                       },
                       catch: (cause) => ioError(file, cause),

@@ -9,6 +9,7 @@
 // source at a time, which finds it.
 import type { FileHandle } from "node:fs/promises"
 import * as fs from "node:fs/promises"
+import { releasePayload } from "@save-dweb/tunnels"
 import { Cause, Deferred, Effect, Exit, Fiber, Option, Queue, Stream } from "effect"
 import { HashMismatch, ioError, type SourceFailure, type StoreError } from "./errors.ts"
 import { type BlobHash, makeBlake3 } from "./hash.ts"
@@ -139,6 +140,8 @@ export const splitFetch = (job: SplitFetch): Effect.Effect<SplitOutcome, StoreEr
                   written[index] = (written[index] ?? 0) + chunk.length
                   total += chunk.length
                   state.bytes += chunk.length
+                  // On disk: a tunnel's reply need not wait for V8 (empties `chunk`).
+                  releasePayload(chunk)
                   job.onProgress(total)
                   job.onPrefix(prefix())
                 }),

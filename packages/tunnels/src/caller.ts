@@ -52,6 +52,7 @@ import {
   sizeWindow,
 } from "./options.ts"
 import { MAX_COPIES, MIN_POLL_MILLIS, makePacing } from "./pacing.ts"
+import { markReleasable } from "./payload-release.ts"
 import { Signal } from "./signal.ts"
 import { type RouteId, type Transport, TransportError } from "./transport.ts"
 
@@ -238,6 +239,7 @@ export const openCall = <E, R>(
                   message: `the peer's reply does not decode: ${decoded.failure.message}`,
                 })
               }
+              markReleasable(exit.value)
               return decoded.success
             }
             const failure = Cause.findErrorOption(exit.cause)

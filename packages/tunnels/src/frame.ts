@@ -351,8 +351,9 @@ class Reader {
     this.at += n
     return b
   }
+  /** What is left, as a view: a payload keeps its frame's bytes (see payload-release.ts). */
   rest() {
-    const b = this.bytes.slice(this.at)
+    const b = this.bytes.subarray(this.at)
     this.at = this.bytes.length
     return b
   }

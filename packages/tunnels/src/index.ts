@@ -39,6 +39,7 @@ export {
   type MemoryNetworkStats,
 } from "./memory-network.ts"
 export { DEFAULT_WINDOW, type TunnelsOptions } from "./options.ts"
+export { releasePayload } from "./payload-release.ts"
 export type { OwnRoute, RouteId } from "./transport.ts"
 export {
   type Handler,

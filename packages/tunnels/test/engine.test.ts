@@ -13,6 +13,7 @@ import {
   MemoryNetwork,
   type MemoryNetworkOptions,
   makeTunnelsMemory,
+  releasePayload,
   requestHandler,
   type TunnelsOptions,
   type TunnelsShape,
@@ -115,6 +116,42 @@ describe("tunnel engine (memory network)", () => {
       // 2 MiB each way in 32 KiB frames: about 64 calls each way, plus a few.
       assert.isBelow(stats.calls, 2 * 70)
     }),
+  )
+
+  it.live(
+    "a payload released once used frees its reply at once; pieces short of a reply's end and other bytes are left alone",
+    () =>
+      Effect.gen(function* () {
+        const { node } = network()
+        const key = yield* Key.generate
+        const [alice, bob] = yield* Effect.all([node(), node()])
+        yield* serveTransfer(bob, key)
+        const peer = yield* alice.connect((yield* bob.route).blob, key)
+        const size = 300_000
+        const copies: Array<Uint8Array> = []
+        let released = 0
+        yield* peer.open("download/1", Stream.make(text(`${size}`))).pipe(
+          Stream.runForEach((chunk) =>
+            Effect.sync(() => {
+              copies.push(chunk.slice())
+              // A piece that stops short of the reply's end frees nothing.
+              const head = chunk.subarray(0, Math.max(0, chunk.length - 1))
+              releasePayload(head)
+              assert.strictEqual(head.length, Math.max(0, chunk.length - 1))
+              releasePayload(chunk)
+              if (chunk.buffer.byteLength === 0 && chunk.length === 0) released++
+            }),
+          ),
+        )
+        // Every payload came as the end of its own reply: all freed, and the bytes were
+        // whole before that.
+        assert.strictEqual(released, copies.length)
+        assert.isAbove(released, 8)
+        assert.strictEqual(sha256(Buffer.concat(copies)), sha256(pattern(size)))
+        const mine = pattern(64)
+        releasePayload(mine)
+        assert.strictEqual(sha256(mine), sha256(pattern(64)))
+      }),
   )
 
   it.live(
