@@ -3,7 +3,7 @@
 // per data dir, graceful shutdown that clears its route, restart keeping groups and files,
 // and a 1 GiB upload and download through the RPC with the daemon's memory sampled.
 import { createHash, randomBytes } from "node:crypto"
-import { existsSync, statSync } from "node:fs"
+import { existsSync, readFileSync, statSync } from "node:fs"
 import { join } from "node:path"
 import { makeClient, type RpcClient } from "@save-dweb/client"
 import { eventuallyAsync } from "@save-dweb/test-support"
@@ -65,6 +65,10 @@ describe("save-dweb-daemon on a private testnet", () => {
     expect(a.logs().map((l) => l.message)).toEqual(
       expect.arrayContaining(["starting", "network attached", "ready"]),
     )
+    // The bin re-executed itself with V8's young generation capped (README, Memory): the
+    // process that answers is the one spawned, and its command line has the cap.
+    const cmdline = readFileSync(`/proc/${a.state.pid}/cmdline`, "utf8").split("\0")
+    expect(cmdline).toContain("--max-semi-space-size=1")
 
     // One daemon per data dir: the second says which one runs there.
     const second = await startDaemon(dirA, ["--listen", "127.0.0.1:0"], 20_000).then(
