@@ -69,6 +69,11 @@ describe("save-dweb-daemon on a private testnet", () => {
     // process that answers is the one spawned, and its command line has the cap.
     const cmdline = readFileSync(`/proc/${a.state.pid}/cmdline`, "utf8").split("\0")
     expect(cmdline).toContain("--max-semi-space-size=1")
+    // Rust error values capture no backtraces unless asked for (README, Memory).
+    if (process.env.RUST_LIB_BACKTRACE === undefined) {
+      const environ = readFileSync(`/proc/${a.state.pid}/environ`, "utf8").split("\0")
+      expect(environ).toContain("RUST_LIB_BACKTRACE=0")
+    }
 
     // One daemon per data dir: the second says which one runs there.
     const second = await startDaemon(dirA, ["--listen", "127.0.0.1:0"], 20_000).then(
