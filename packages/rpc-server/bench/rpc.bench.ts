@@ -9,8 +9,9 @@
 // Each transfer runs `--runs` times, the paths taking turns (a load change on the
 // machine falls on all of them), and the median is reported. Then autocannon, in a
 // second process, on the list routes. Prints tables, asserts nothing.
-// The process runs with V8's `--external-memory-accounted-in-global-limit`, as the daemon
-// does (see the README's Benchmark section); `--default-gc` measures without it.
+// The process runs with the daemon's V8 settings (`--external-memory-accounted-in-global-limit`,
+// `--heap-growing-percent=50`, `--max-semi-space-size=1`; see the README's Benchmark
+// section); `--default-gc` measures without the first two.
 import { execFile } from "node:child_process"
 import { mkdtemp, open, rm } from "node:fs/promises"
 import { availableParallelism, loadavg, tmpdir } from "node:os"
@@ -36,7 +37,12 @@ const { values } = parseArgs({
     "default-gc": { type: "boolean", default: false },
   },
 })
-if (!values["default-gc"]) setFlagsFromString("--external-memory-accounted-in-global-limit")
+// As the daemon runs (its README, Memory): these two here, `--max-semi-space-size=1` from
+// the package script.
+if (!values["default-gc"]) {
+  setFlagsFromString("--external-memory-accounted-in-global-limit")
+  setFlagsFromString("--heap-growing-percent=50")
+}
 const size = Number(values.mib) * 1024 * 1024
 const runs = Math.max(1, Number(values.runs))
 /** Issues 8 and 15: RPC upload and download throughput at least this share of the layer beneath. */
@@ -222,7 +228,7 @@ const program = Effect.gen(function* () {
     `\nThroughput, ${values.mib} MiB per transfer, MiB/s: median of ${runs} run(s) (min-max), one stream each way`,
   )
   console.log(
-    `V8 flags: ${values["default-gc"] ? "default" : "--external-memory-accounted-in-global-limit (as the daemon)"}; ${availableParallelism()} CPUs; load average (1/5/15 min) ${loadBefore.map((l) => l.toFixed(1)).join(" ")} before, ${loadAfter.map((l) => l.toFixed(1)).join(" ")} after\n`,
+    `V8 flags: ${values["default-gc"] ? "default" : "--external-memory-accounted-in-global-limit --heap-growing-percent=50 (as the daemon)"}${process.execArgv.includes("--max-semi-space-size=1") ? " --max-semi-space-size=1" : ""}; ${availableParallelism()} CPUs; load average (1/5/15 min) ${loadBefore.map((l) => l.toFixed(1)).join(" ")} before, ${loadAfter.map((l) => l.toFixed(1)).join(" ")} after\n`,
   )
   console.log("| path | upload | download | peak RSS MiB up / down |\n|---|---|---|---|")
   for (const [i, path] of paths.entries()) {
