@@ -23,5 +23,9 @@ export const releasePayload = (chunk: Uint8Array): void => {
   const buffer = chunk.buffer
   if (!handedOut.has(buffer) || chunk.byteOffset + chunk.byteLength !== buffer.byteLength) return
   handedOut.delete(buffer)
-  ;(buffer as ArrayBuffer & { transfer(length: number): ArrayBuffer }).transfer(0)
+  try {
+    ;(buffer as ArrayBuffer & { transfer(length: number): ArrayBuffer }).transfer(0)
+  } catch {
+    // A buffer its owner made non-detachable: V8 frees it when it collects it, as before.
+  }
 }
