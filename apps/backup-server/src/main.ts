@@ -11,6 +11,7 @@ import {
   unlockWithPassphraseFile,
   veilidNetworkOf,
 } from "@save-dweb/backend"
+import { tuneV8ForTransfers } from "@save-dweb/backend/process-settings"
 import { Effect, Schedule } from "effect"
 import { resolveConfig, usage } from "./config.ts"
 import { makeRealBackupServer } from "./real.ts"
@@ -19,6 +20,9 @@ import { makeRealBackupServer } from "./real.ts"
  * Exit codes: 0 stopped cleanly, 1 failed, 2 bad configuration, 3 already running,
  * 4 the data dir is locked and the passphrase is missing or wrong.
  */
+// The daemon's V8 settings for moving files (apps/daemon README, Memory).
+tuneV8ForTransfers()
+
 const EXIT_CONFIG = 2
 const EXIT_RUNNING = 3
 const EXIT_LOCKED = 4

@@ -1,4 +1,3 @@
-import { setFlagsFromString } from "node:v8"
 import {
   exitWith,
   lockDataDir,
@@ -7,25 +6,14 @@ import {
   unlockWithPassphraseFile,
   veilidNetworkOf,
 } from "@save-dweb/backend"
+import { tuneV8ForTransfers } from "@save-dweb/backend/process-settings"
 import { Effect } from "effect"
 import { resolveConfig, usage } from "./config.ts"
 import { backendDir, type DaemonEnvironment, runDaemon } from "./daemon.ts"
 import { ensureDataDir } from "./state.ts"
 
-// Files pass through this process as short-lived Buffers off the JS heap (request bodies,
-// encrypted and decrypted records). V8 by default starts a full mark-compact each time such
-// memory grows by 64 MB, a fifth of an upload's time; counted in the heap's global limit
-// instead, young-generation collections reclaim it (packages/rpc-server README, Benchmark:
-// uploads about 1.2x and downloads 1.4x faster, the RPC's share of uploads 0.9).
-// V8 of Node 24 knows the flag; Node 22's would print "unrecognized flag" and run without.
-if (Number(process.versions.node.split(".")[0]) >= 24) {
-  setFlagsFromString("--external-memory-accounted-in-global-limit")
-}
-// V8 lets the old generation grow by up to 4x before its next full collection when
-// allocation is fast, as in a file transfer; a tunnel fetch then left ~100 MiB of heap
-// pages behind. At 1.5x the daemon's 1 GiB private fetch peaks at ~230 MiB instead of
-// ~330, at the same speed (README, Memory: 1.2x cost a third of the upload speed).
-setFlagsFromString("--heap-growing-percent=50")
+// V8 settings for moving files (README, Memory).
+tuneV8ForTransfers()
 
 /**
  * Exit codes: 0 stopped cleanly, 1 failed, 2 bad configuration, 3 already running,
