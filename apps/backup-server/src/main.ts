@@ -16,13 +16,13 @@ import { Effect, Schedule } from "effect"
 import { resolveConfig, usage } from "./config.ts"
 import { makeRealBackupServer } from "./real.ts"
 
+// The daemon's V8 settings for moving files (apps/daemon README, Memory).
+tuneV8ForTransfers()
+
 /**
  * Exit codes: 0 stopped cleanly, 1 failed, 2 bad configuration, 3 already running,
  * 4 the data dir is locked and the passphrase is missing or wrong.
  */
-// The daemon's V8 settings for moving files (apps/daemon README, Memory).
-tuneV8ForTransfers()
-
 const EXIT_CONFIG = 2
 const EXIT_RUNNING = 3
 const EXIT_LOCKED = 4

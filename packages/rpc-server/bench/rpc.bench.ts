@@ -17,8 +17,8 @@ import { mkdtemp, open, rm } from "node:fs/promises"
 import { availableParallelism, loadavg, tmpdir } from "node:os"
 import { join } from "node:path"
 import { parseArgs, promisify } from "node:util"
-import { setFlagsFromString } from "node:v8"
 import { makeRealBackend } from "@save-dweb/backend"
+import { tuneV8ForTransfers } from "@save-dweb/backend/process-settings"
 import { type BlobHash, BlobStore, layer as irohLayer } from "@save-dweb/blob-store"
 import { makeClient } from "@save-dweb/client"
 import { withTestnet } from "@save-dweb/veilid-testnet"
@@ -37,12 +37,9 @@ const { values } = parseArgs({
     "default-gc": { type: "boolean", default: false },
   },
 })
-// As the daemon runs (its README, Memory): these two here, `--max-semi-space-size=1` from
-// the package script.
-if (!values["default-gc"]) {
-  setFlagsFromString("--external-memory-accounted-in-global-limit")
-  setFlagsFromString("--heap-growing-percent=50")
-}
+// As the daemon runs (its README, Memory): the settings V8 takes at run time here,
+// `--max-semi-space-size=1` from the package script.
+if (!values["default-gc"]) tuneV8ForTransfers()
 const size = Number(values.mib) * 1024 * 1024
 const runs = Math.max(1, Number(values.runs))
 /** Issues 8 and 15: RPC upload and download throughput at least this share of the layer beneath. */
